@@ -1,0 +1,42 @@
+/* main.c: rotor's entry point; finds the subcommand in the table and runs it. */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "rotor/secret.h"
+
+const struct command rotor_commands[] = {
+	{"version", cmd_version, "print rotor's version and the versions of its libraries"},
+	{"help", cmd_help, "list the commands"},
+	{NULL, NULL, NULL},
+};
+
+int cmd_help(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	printf("usage: rotor COMMAND [--config FILE] [PATH...]\n\ncommands:\n");
+	for (const struct command *c = rotor_commands; c->name; c++)
+		printf("  %-10s %s\n", c->name, c->summary);
+	printf("\nexit status: 0 success, 1 error, 2 usage error, 3 invalid manifests or config\n");
+	return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	rotor_secret_harden_process();
+	if (argc < 2) {
+		cmd_help(0, NULL);
+		return EXIT_USAGE;
+	}
+	const char *name = argv[1];
+	if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0)
+		name = "help";
+	if (strcmp(name, "--version") == 0)
+		name = "version";
+	for (const struct command *c = rotor_commands; c->name; c++)
+		if (strcmp(c->name, name) == 0)
+			return c->run(argc - 1, argv + 1);
+	fprintf(stderr, "rotor: unknown command \"%s\"; run `rotor help` for the list\n", name);
+	return EXIT_USAGE;
+}

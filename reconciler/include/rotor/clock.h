@@ -1,0 +1,36 @@
+/*
+ * clock.h: the injectable clock.
+ *
+ * Nothing in rotor reads the time directly: it asks a struct rotor_clock.
+ * The real clock reads the system; the fixed clock returns what a test set
+ * and "sleeps" by advancing itself, so tests of windows and back-off run in
+ * no time. Times are Unix seconds (UTC); sleeps are milliseconds.
+ */
+#ifndef ROTOR_CLOCK_H
+#define ROTOR_CLOCK_H
+
+#include <stdint.h>
+
+struct rotor_clock {
+	/* Wall-clock time in Unix seconds. */
+	int64_t (*now)(struct rotor_clock *c);
+	/* Monotonic milliseconds, for deadlines and pacing. */
+	int64_t (*monotonic_ms)(struct rotor_clock *c);
+	/* Waits ms milliseconds (a fixed clock advances instead). */
+	void (*sleep_ms)(struct rotor_clock *c, int64_t ms);
+	int64_t fixed_ms;  /* the fixed clock's time, in ms since the epoch */
+	int64_t slept_ms;  /* total sleep requested (for tests) */
+};
+
+/* The process-wide real clock. With ROTOR_TEST_HOOKS builds, when the
+ * environment variable ROTOR_TEST_TIME holds an RFC 3339 time or the path of
+ * a file holding one (the doubles' shared clock), now() returns that
+ * instead; sleeps and monotonic time stay real. */
+struct rotor_clock *rotor_clock_real(void);
+
+/* A fixed clock starting at `now` seconds. */
+void rotor_clock_fixed_init(struct rotor_clock *c, int64_t now);
+void rotor_clock_fixed_set(struct rotor_clock *c, int64_t now);
+void rotor_clock_fixed_advance(struct rotor_clock *c, int64_t seconds);
+
+#endif
