@@ -20,6 +20,7 @@ struct command {
 	const char *summary;
 };
 
+int cmd_validate(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_help(int argc, char **argv);
 

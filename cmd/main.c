@@ -6,6 +6,7 @@
 #include "rotor/secret.h"
 
 const struct command rotor_commands[] = {
+	{"validate", cmd_validate, "check manifests (and, with --config, what they name in it)"},
 	{"version", cmd_version, "print rotor's version and the versions of its libraries"},
 	{"help", cmd_help, "list the commands"},
 	{NULL, NULL, NULL},

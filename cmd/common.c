@@ -1,0 +1,72 @@
+/* common.c: config and manifest loading shared by the commands. */
+#include "common.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rotor/error.h"
+#include "rotor/source.h"
+
+const char *cmd_config_path(const char *flag, int use_default)
+{
+	const char *env = getenv("ROTOR_CONFIG");
+	if (flag)
+		return flag;
+	if (env && *env)
+		return env;
+	if (use_default && access("rotor.yaml", F_OK) == 0)
+		return "rotor.yaml";
+	return NULL;
+}
+
+int cmd_load_config(const char *path, struct rotor_config **out, struct rotor_diags *diags)
+{
+	char *data = NULL;
+	size_t len = 0;
+	struct rotor_error err;
+	rotor_error_clear(&err);
+	*out = NULL;
+	int rc = rotor_source_read_file(&data, &len, path, ROTOR_CONFIG_FILE_MAX, &err);
+	if (rc) {
+		rotor_diags_add(diags, ROTOR_DIAG_ERROR, path, 0, 0, "%s",
+				err.message + strlen(path) + 2);
+		return ROTOR_EINVALID;
+	}
+	rc = rotor_config_parse(out, path, data, len, diags);
+	free(data);
+	return rc;
+}
+
+int cmd_load_manifests(struct rotor_manifest_set *set, char *const *paths, size_t npaths,
+		       const struct rotor_config *cfg, struct rotor_diags *diags, char *why,
+		       size_t why_len)
+{
+	if (npaths == 0) {
+		if (!cfg || !cfg->source.present)
+			snprintf(why, why_len,
+				 "no PATH given and no source in the config: name manifest files "
+				 "or directories");
+		else
+			snprintf(why, why_len,
+				 "reading manifests from the config's git source (%s) is not "
+				 "supported yet: pass PATH",
+				 cfg->source.url);
+		return ROTOR_EINVALID;
+	}
+	set->skip_path = cfg ? cfg->origin : NULL;
+	int rc = rotor_source_load_paths(set, paths, npaths, diags);
+	if (rc == ROTOR_ENOMEM) {
+		snprintf(why, why_len, "out of memory reading manifests");
+		return rc;
+	}
+	int rc2 = rotor_manifest_set_check(set, diags);
+	if (rc2 == ROTOR_ENOMEM) {
+		snprintf(why, why_len, "out of memory checking manifests");
+		return rc2;
+	}
+	if (cfg && rotor_manifest_set_check_config(set, cfg, diags) != 0)
+		rc2 = ROTOR_EINVALID;
+	return rc ? rc : rc2;
+}

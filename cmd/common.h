@@ -1,0 +1,26 @@
+/* common.h: what every manifest-reading command shares: finding and loading
+ * the controller config and the manifests, the same way everywhere. */
+#ifndef ROTOR_CMD_COMMON_H
+#define ROTOR_CMD_COMMON_H
+
+#include <stddef.h>
+
+#include "rotor/config.h"
+#include "rotor/diag.h"
+#include "rotor/manifest.h"
+
+/* The config path: --config, then $ROTOR_CONFIG, then (when use_default)
+ * ./rotor.yaml if it exists. NULL when none applies. */
+const char *cmd_config_path(const char *flag, int use_default);
+
+/* Reads and parses the config at path; problems go to diags. */
+int cmd_load_config(const char *path, struct rotor_config **out, struct rotor_diags *diags);
+
+/* Loads the manifests from PATHs, or from the config's source when there
+ * are none. Returns 0, ROTOR_EINVALID (diags say why) or another error
+ * with a message in why. */
+int cmd_load_manifests(struct rotor_manifest_set *set, char *const *paths, size_t npaths,
+		       const struct rotor_config *cfg, struct rotor_diags *diags, char *why,
+		       size_t why_len);
+
+#endif

@@ -1,0 +1,17 @@
+# lib.sh: shared by the end-to-end scripts. Sourced, not run.
+# ROTOR_BIN, ROTOR_SOURCE_DIR and ROTOR_PYTHON come from CTest.
+set -u
+: "${ROTOR_SOURCE_DIR:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+: "${ROTOR_BIN:=$ROTOR_SOURCE_DIR/build/test/rotor}"
+: "${ROTOR_PYTHON:=python3}"
+passed=0
+failed=0
+
+ok() { passed=$((passed + 1)); echo "ok - $*"; }
+not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
+
+# Prints the plain closing line and exits non-zero on any failure.
+finish() {
+	echo "$passed passed, $failed failed"
+	[ "$failed" -eq 0 ]
+}
