@@ -159,3 +159,43 @@ int test_http_post(const char *url, const char *body)
 	curl_easy_cleanup(c);
 	return (int)status;
 }
+
+static size_t collect(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	char **buf = ud;
+	size_t add = size * nmemb, old = *buf ? strlen(*buf) : 0;
+	char *bigger = realloc(*buf, old + add + 1);
+	if (!bigger)
+		return 0;
+	memcpy(bigger + old, ptr, add);
+	bigger[old + add] = '\0';
+	*buf = bigger;
+	return add;
+}
+
+char *test_http(const char *method, const char *url, const char *body, int *status)
+{
+	CURL *c = curl_easy_init();
+	char *out = NULL;
+	long code = -1;
+	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+	*status = -1;
+	if (!c)
+		return NULL;
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	if (body)
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &out);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+	if (curl_easy_perform(c) == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	*status = (int)code;
+	if (!out)
+		out = strdup("");
+	return out;
+}

@@ -43,4 +43,8 @@ const char *test_source_path(const char *rel);
  * injection); returns the HTTP status, or -1. body may be NULL. */
 int test_http_post(const char *url, const char *body);
 
+/* Any method; returns the malloc'd response body (or NULL) and sets
+ * *status (-1 on a transport failure). body may be NULL. */
+char *test_http(const char *method, const char *url, const char *body, int *status);
+
 #endif

@@ -1,0 +1,356 @@
+/*
+ * iam.c: the IAM actions rotor uses, one function each, typed results.
+ * Wire facts: ../shared/api/aws.md. Replies are read tolerantly: element
+ * order and unknown elements do not matter, IsTruncated may be absent.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client.h"
+#include "rotor/secret.h"
+#include "rotor/timefmt.h"
+
+#define IAM_VERSION "2010-05-08"
+#define IAM_MAX_PAGES 20
+
+static void set_what(struct aws_call *call, const char *action, const char *arg)
+{
+	call->action = action;
+	call->version = IAM_VERSION;
+	snprintf(call->what, sizeof(call->what), "%s(%s)", action, arg);
+}
+
+static int parse_date(const struct xnode *n, const char *path, int64_t *out, const char *what,
+		      struct rotor_error *err)
+{
+	char buf[64], why[160];
+	if (!xml_copy(n, path, buf, sizeof(buf)) || !buf[0]) {
+		*out = 0;
+		return 0;
+	}
+	if (rotor_time_parse(out, buf, why, sizeof(why)) != 0)
+		return rotor_error_set(err, ROTOR_EINVALID, "%s: unreadable date in the reply: %s",
+				       what, why);
+	return 0;
+}
+
+static int is_true(const struct xnode *n, const char *path)
+{
+	char buf[16];
+	return xml_copy(n, path, buf, sizeof(buf)) && strcmp(buf, "true") == 0;
+}
+
+static int by_created(const void *a, const void *b)
+{
+	const struct rotor_iam_key *x = a, *y = b;
+	if (x->created != y->created)
+		return x->created < y->created ? -1 : 1;
+	return strcmp(x->id, y->id);
+}
+
+int rotor_iam_list_access_keys(struct rotor_aws_client *iam, const char *user,
+			       struct rotor_iam_key *keys, size_t *nkeys, struct rotor_error *err)
+{
+	char marker[1024] = "";
+	int rc = 0;
+	*nkeys = 0;
+	for (int page = 0; page < IAM_MAX_PAGES; page++) {
+		struct aws_call call;
+		struct xnode *root = NULL;
+		memset(&call, 0, sizeof(call));
+		set_what(&call, "ListAccessKeys", user);
+		aws_call_param(&call, "UserName", user);
+		if (marker[0])
+			aws_call_param(&call, "Marker", marker);
+		rc = aws_call_do(iam, &call, &root, err);
+		if (rc)
+			return rc;
+		const struct xnode *result = xml_child(root, "ListAccessKeysResult");
+		const struct xnode *list = xml_child(result, "AccessKeyMetadata");
+		for (size_t i = 0; list && i < list->nkids; i++) {
+			const struct xnode *m = list->kids[i];
+			if (strcmp(m->name, "member") != 0)
+				continue;
+			if (*nkeys >= ROTOR_IAM_MAX_KEYS) {
+				xml_free(root);
+				return rotor_error_set(err, ROTOR_EINVALID,
+						       "%s: the reply lists more than %d keys; IAM "
+						       "allows 2",
+						       call.what, ROTOR_IAM_MAX_KEYS);
+			}
+			struct rotor_iam_key *k = &keys[*nkeys];
+			char status[32];
+			memset(k, 0, sizeof(*k));
+			xml_copy(m, "AccessKeyId", k->id, sizeof(k->id));
+			xml_copy(m, "UserName", k->user, sizeof(k->user));
+			xml_copy(m, "Status", status, sizeof(status));
+			k->active = strcmp(status, "Active") == 0;
+			rc = parse_date(m, "CreateDate", &k->created, call.what, err);
+			if (rc || !k->id[0] ||
+			    (strcmp(status, "Active") != 0 && strcmp(status, "Inactive") != 0)) {
+				xml_free(root);
+				return rc ? rc
+					  : rotor_error_set(err, ROTOR_EINVALID,
+							    "%s: a key in the reply has no id or an "
+							    "unknown status \"%s\"",
+							    call.what, status);
+			}
+			(*nkeys)++;
+		}
+		int more = is_true(result, "IsTruncated");
+		xml_copy(result, "Marker", marker, sizeof(marker));
+		xml_free(root);
+		if (!more) {
+			qsort(keys, *nkeys, sizeof(*keys), by_created);
+			return 0;
+		}
+		if (!marker[0])
+			return rotor_error_set(err, ROTOR_EINVALID,
+					       "ListAccessKeys(%s): the reply says IsTruncated but "
+					       "gives no Marker",
+					       user);
+	}
+	return rotor_error_set(err, ROTOR_EINVALID, "ListAccessKeys(%s): more than %d pages", user,
+			       IAM_MAX_PAGES);
+}
+
+int rotor_iam_create_access_key(struct rotor_aws_client *iam, const char *user,
+				struct rotor_iam_key *key, struct rotor_secret **secret,
+				struct rotor_error *err)
+{
+	struct aws_call call;
+	struct xnode *root = NULL;
+	char status[32];
+	*secret = NULL;
+	memset(key, 0, sizeof(*key));
+	memset(&call, 0, sizeof(call));
+	set_what(&call, "CreateAccessKey", user);
+	aws_call_param(&call, "UserName", user);
+	int rc = aws_call_do(iam, &call, &root, err);
+	if (rc)
+		return rc;
+	const struct xnode *k = xml_path(root, "CreateAccessKeyResult/AccessKey");
+	const struct xnode *s = xml_child(k, "SecretAccessKey");
+	xml_copy(k, "AccessKeyId", key->id, sizeof(key->id));
+	xml_copy(k, "UserName", key->user, sizeof(key->user));
+	xml_copy(k, "Status", status, sizeof(status));
+	key->active = strcmp(status, "Active") == 0;
+	rc = parse_date(k, "CreateDate", &key->created, call.what, err);
+	if (!rc && (!key->id[0] || !s || s->text_len == 0))
+		rc = rotor_error_set(err, ROTOR_EINVALID,
+				     "%s: the reply has no AccessKeyId or SecretAccessKey%s%s",
+				     call.what, key->id[0] ? "; the key created is " : "", key->id);
+	if (!rc)
+		rc = rotor_secret_new(secret, s->text, s->text_len, ROTOR_SECRET_REDACT, err);
+	xml_free(root);
+	return rc;
+}
+
+int rotor_iam_update_access_key(struct rotor_aws_client *iam, const char *user,
+				const char *key_id, int active, struct rotor_error *err)
+{
+	struct aws_call call;
+	struct xnode *root = NULL;
+	char arg[160];
+	memset(&call, 0, sizeof(call));
+	snprintf(arg, sizeof(arg), "%s, %s, %s", user, key_id, active ? "Active" : "Inactive");
+	set_what(&call, "UpdateAccessKey", arg);
+	aws_call_param(&call, "UserName", user);
+	aws_call_param(&call, "AccessKeyId", key_id);
+	aws_call_param(&call, "Status", active ? "Active" : "Inactive");
+	int rc = aws_call_do(iam, &call, &root, err);
+	xml_free(root);
+	return rc;
+}
+
+int rotor_iam_delete_access_key(struct rotor_aws_client *iam, const char *user,
+				const char *key_id, struct rotor_error *err)
+{
+	struct aws_call call;
+	struct xnode *root = NULL;
+	char arg[160];
+	memset(&call, 0, sizeof(call));
+	snprintf(arg, sizeof(arg), "%s, %s", user, key_id);
+	set_what(&call, "DeleteAccessKey", arg);
+	aws_call_param(&call, "UserName", user);
+	aws_call_param(&call, "AccessKeyId", key_id);
+	int rc = aws_call_do(iam, &call, &root, err);
+	xml_free(root);
+	return rc;
+}
+
+int rotor_iam_get_access_key_last_used(struct rotor_aws_client *iam, const char *key_id,
+				       struct rotor_iam_last_used *out, struct rotor_error *err)
+{
+	struct aws_call call;
+	struct xnode *root = NULL;
+	memset(out, 0, sizeof(*out));
+	memset(&call, 0, sizeof(call));
+	set_what(&call, "GetAccessKeyLastUsed", key_id);
+	aws_call_param(&call, "AccessKeyId", key_id);
+	int rc = aws_call_do(iam, &call, &root, err);
+	if (rc)
+		return rc;
+	const struct xnode *u = xml_path(root, "GetAccessKeyLastUsedResult/AccessKeyLastUsed");
+	xml_copy(u, "ServiceName", out->service, sizeof(out->service));
+	xml_copy(u, "Region", out->region, sizeof(out->region));
+	rc = parse_date(u, "LastUsedDate", &out->date, call.what, err);
+	xml_free(root);
+	return rc;
+}
+
+int rotor_iam_get_user(struct rotor_aws_client *iam, const char *user, struct rotor_iam_user *out,
+		       struct rotor_error *err)
+{
+	struct aws_call call;
+	struct xnode *root = NULL;
+	memset(out, 0, sizeof(*out));
+	memset(&call, 0, sizeof(call));
+	set_what(&call, "GetUser", user);
+	aws_call_param(&call, "UserName", user);
+	int rc = aws_call_do(iam, &call, &root, err);
+	if (rc)
+		return rc;
+	const struct xnode *u = xml_path(root, "GetUserResult/User");
+	xml_copy(u, "UserName", out->name, sizeof(out->name));
+	xml_copy(u, "UserId", out->user_id, sizeof(out->user_id));
+	xml_copy(u, "Arn", out->arn, sizeof(out->arn));
+	xml_copy(u, "Path", out->path, sizeof(out->path));
+	rc = parse_date(u, "CreateDate", &out->created, call.what, err);
+	if (!rc && !out->arn[0])
+		rc = rotor_error_set(err, ROTOR_EINVALID, "%s: the reply has no user Arn", call.what);
+	xml_free(root);
+	return rc;
+}
+
+void rotor_tags_dispose(struct rotor_tags *t)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		free(t->items[i].key);
+		free(t->items[i].value);
+	}
+	free(t->items);
+	t->items = NULL;
+	t->n = 0;
+}
+
+int rotor_iam_list_user_tags(struct rotor_aws_client *iam, const char *user,
+			     struct rotor_tags *out, struct rotor_error *err)
+{
+	char marker[1024] = "";
+	size_t cap = 0;
+	int rc = 0;
+	memset(out, 0, sizeof(*out));
+	for (int page = 0; page < IAM_MAX_PAGES; page++) {
+		struct aws_call call;
+		struct xnode *root = NULL;
+		memset(&call, 0, sizeof(call));
+		set_what(&call, "ListUserTags", user);
+		aws_call_param(&call, "UserName", user);
+		if (marker[0])
+			aws_call_param(&call, "Marker", marker);
+		rc = aws_call_do(iam, &call, &root, err);
+		if (rc)
+			goto fail;
+		const struct xnode *result = xml_child(root, "ListUserTagsResult");
+		const struct xnode *list = xml_child(result, "Tags");
+		for (size_t i = 0; list && i < list->nkids; i++) {
+			const struct xnode *m = list->kids[i];
+			if (strcmp(m->name, "member") != 0)
+				continue;
+			if (out->n >= 200) {
+				xml_free(root);
+				rc = rotor_error_set(err, ROTOR_EINVALID,
+						     "%s: more than 200 tags in the reply", call.what);
+				goto fail;
+			}
+			if (out->n == cap) {
+				cap = cap ? cap * 2 : 16;
+				struct rotor_tag *items = realloc(out->items, cap * sizeof(*items));
+				if (!items) {
+					xml_free(root);
+					rc = rotor_error_set(err, ROTOR_ENOMEM, "out of memory");
+					goto fail;
+				}
+				out->items = items;
+			}
+			char key[256], value[512];
+			xml_copy(m, "Key", key, sizeof(key));
+			xml_copy(m, "Value", value, sizeof(value));
+			out->items[out->n].key = strdup(key);
+			out->items[out->n].value = strdup(value);
+			if (!out->items[out->n].key || !out->items[out->n].value) {
+				free(out->items[out->n].key);
+				free(out->items[out->n].value);
+				xml_free(root);
+				rc = rotor_error_set(err, ROTOR_ENOMEM, "out of memory");
+				goto fail;
+			}
+			out->n++;
+		}
+		int more = is_true(result, "IsTruncated");
+		xml_copy(result, "Marker", marker, sizeof(marker));
+		xml_free(root);
+		if (!more)
+			return 0;
+		if (!marker[0]) {
+			rc = rotor_error_set(err, ROTOR_EINVALID,
+					     "ListUserTags(%s): IsTruncated without a Marker", user);
+			goto fail;
+		}
+	}
+	rc = rotor_error_set(err, ROTOR_EINVALID, "ListUserTags(%s): more than %d pages", user,
+			     IAM_MAX_PAGES);
+fail:
+	rotor_tags_dispose(out);
+	return rc;
+}
+
+int rotor_iam_tag_user(struct rotor_aws_client *iam, const char *user,
+		       const struct rotor_tag *tags, size_t n, struct rotor_error *err)
+{
+	struct aws_call call;
+	struct xnode *root = NULL;
+	char names[50][2][40];
+	if (n == 0)
+		return 0;
+	if (n > 50)
+		return rotor_error_set(err, ROTOR_ELIMIT, "TagUser(%s): %zu tags; IAM takes 50",
+				       user, n);
+	memset(&call, 0, sizeof(call));
+	set_what(&call, "TagUser", user);
+	aws_call_param(&call, "UserName", user);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(names[i][0], sizeof(names[i][0]), "Tags.member.%zu.Key", i + 1);
+		snprintf(names[i][1], sizeof(names[i][1]), "Tags.member.%zu.Value", i + 1);
+		aws_call_param(&call, names[i][0], tags[i].key);
+		aws_call_param(&call, names[i][1], tags[i].value);
+	}
+	int rc = aws_call_do(iam, &call, &root, err);
+	xml_free(root);
+	return rc;
+}
+
+int rotor_iam_untag_user(struct rotor_aws_client *iam, const char *user,
+			 const char *const *keys, size_t n, struct rotor_error *err)
+{
+	struct aws_call call;
+	struct xnode *root = NULL;
+	char names[50][32];
+	if (n == 0)
+		return 0;
+	if (n > 50)
+		return rotor_error_set(err, ROTOR_ELIMIT, "UntagUser(%s): %zu keys; IAM takes 50",
+				       user, n);
+	memset(&call, 0, sizeof(call));
+	set_what(&call, "UntagUser", user);
+	aws_call_param(&call, "UserName", user);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(names[i], sizeof(names[i]), "TagKeys.member.%zu", i + 1);
+		aws_call_param(&call, names[i], keys[i]);
+	}
+	int rc = aws_call_do(iam, &call, &root, err);
+	xml_free(root);
+	return rc;
+}

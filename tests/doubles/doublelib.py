@@ -1,0 +1,383 @@
+"""doublelib.py: the pieces every rotor test double shares.
+
+Standard library only. A double is a module with a BaseHTTPRequestHandler
+subclass (usually derived from QuietHandler) and a main() that calls serve():
+
+    serve(Handler, sys.argv[1:], add_arguments=..., setup=...)
+
+serve() parses the common flags
+
+    --port N            0 (default) picks a free port
+    --lifetime SECONDS  the process exits by itself after this (default 300)
+    --clock-file PATH   the settable clock shared with rotor (ROTOR_TEST_TIME)
+    --verbose           one line per request on stderr
+
+plus the double's own, binds 127.0.0.1, prints "PORT <n>" on stdout when it
+listens, and exits 0 on SIGTERM/SIGINT. The server object carries `opts`,
+`clock` (a Clock) and `faults` (a Faults) for the handlers.
+
+Clock: rotor reads the same file through ROTOR_TEST_TIME=PATH (rotor only
+treats the value as a path when it starts with "/", so pass an absolute
+path). The file holds one RFC 3339 UTC timestamp in whole seconds, e.g.
+"2026-11-22T10:00:00Z\n"; absent or empty means real UTC time.
+
+Faults: rules installed through a double's control API, checked once per
+remote call before normal processing:
+
+    {"match": "CreateAccessKey" | "*" | "iam:*" | "sts:GetCallerIdentity",
+     "kind": "throttle" | "error500" | "error" | "drop" | "drop_after"
+             | "latency" | "hang",
+     "after": 0,          # let the first k matching calls through
+     "count": 1,          # then apply to n calls; -1 = forever
+     "latency_ms": 0,     # latency: the pause; hang: overrides the 30 s
+     "status": 409, "code": "ConcurrentModification", "message": "..."}
+                          # kind "error" only: an arbitrary error reply
+
+Every matching rule counts every call it matches; the first rule that is
+due fires (and only it uses up one of its count).
+"""
+
+import argparse
+import datetime
+import email.utils
+import json
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+UTC = datetime.timezone.utc
+
+# ---------------------------------------------------------------- time
+
+
+def iso(dt):
+    """2026-11-22T10:00:00Z: UTC, whole seconds (the form AWS replies with)."""
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_iso(text):
+    """Parses an RFC 3339 timestamp ("Z" or an offset, optional fraction)
+    into an aware UTC datetime; raises ValueError."""
+    s = text.strip()
+    if not s:
+        raise ValueError("empty timestamp")
+    if s[-1] in "zZ":
+        s = s[:-1] + "+00:00"
+    if "T" not in s and "t" not in s:
+        raise ValueError("not an RFC 3339 timestamp: %r" % text)
+    dt = datetime.datetime.fromisoformat(s.replace("t", "T"))
+    if dt.tzinfo is None:
+        raise ValueError("timestamp without a zone: %r" % text)
+    return dt.astimezone(UTC)
+
+
+def real_now():
+    return datetime.datetime.now(UTC)
+
+
+class Clock:
+    """The settable wall clock shared with rotor through a file.
+
+    Without a file every method works on real time, and set()/advance()
+    raise RuntimeError. Reads happen on every now(), so a test (or rotor's
+    test harness) may rewrite the file at any moment."""
+
+    def __init__(self, path=None):
+        self.path = path
+        self._lock = threading.RLock()
+        self._warned = False
+
+    @property
+    def settable(self):
+        return self.path is not None
+
+    def now(self):
+        if not self.path:
+            return real_now()
+        try:
+            with open(self.path, "r", encoding="utf-8") as f:
+                text = f.read(256).strip()
+        except FileNotFoundError:
+            return real_now()
+        if not text:
+            return real_now()
+        try:
+            return parse_iso(text)
+        except ValueError:
+            if not self._warned:
+                self._warned = True
+                sys.stderr.write("doublelib: clock file %s holds %r; using real time\n"
+                                 % (self.path, text))
+            return real_now()
+
+    def set(self, dt):
+        if not self.path:
+            raise RuntimeError("no --clock-file: the clock is real time")
+        if dt.tzinfo is None:
+            raise ValueError("set() needs an aware datetime")
+        with self._lock:
+            tmp = "%s.tmp.%d.%d" % (self.path, os.getpid(), threading.get_ident())
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write(iso(dt) + "\n")
+            os.replace(tmp, self.path)
+        return dt.astimezone(UTC).replace(microsecond=0)
+
+    def advance(self, seconds):
+        if not self.path:
+            raise RuntimeError("no --clock-file: the clock is real time")
+        with self._lock:  # read + write as one step against concurrent advances
+            return self.set(self.now() + datetime.timedelta(seconds=float(seconds)))
+
+
+# ---------------------------------------------------------------- faults
+
+FAULT_KINDS = ("throttle", "error500", "error", "drop", "drop_after", "latency", "hang")
+
+
+class Fault:
+    """One rule; `seen` counts matching calls, `applied` the ones it hit."""
+
+    def __init__(self, spec):
+        if not isinstance(spec, dict):
+            raise ValueError("a fault rule is a JSON object")
+        self.match = str(spec.get("match", "*"))
+        self.kind = spec.get("kind")
+        if self.kind not in FAULT_KINDS:
+            raise ValueError("fault kind must be one of %s" % ", ".join(FAULT_KINDS))
+        self.after = int(spec.get("after", 0))
+        self.count = int(spec.get("count", 1))
+        self.latency_ms = int(spec.get("latency_ms", 0))
+        self.status = int(spec.get("status", 500))
+        self.code = str(spec.get("code", "ServiceFailure"))
+        self.message = spec.get("message")
+        if self.after < 0 or self.count < -1 or self.latency_ms < 0:
+            raise ValueError("after, count and latency_ms must not be negative (count may be -1)")
+        self.seen = 0
+        self.applied = 0
+
+    def matches(self, action, service):
+        m = self.match
+        return m in ("*", action) or (service and m in (service + ":*", service + ":" + action))
+
+    def to_json(self):
+        d = {"match": self.match, "kind": self.kind, "after": self.after,
+             "count": self.count, "seen": self.seen, "applied": self.applied}
+        if self.kind in ("latency", "hang"):
+            d["latency_ms"] = self.latency_ms
+        if self.kind == "error":
+            d.update(status=self.status, code=self.code, message=self.message)
+        return d
+
+
+class Faults:
+    """Thread-safe fault rules plus a count of calls per action."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._rules = []
+        self._calls = {}
+
+    def replace(self, specs):
+        rules = [Fault(s) for s in specs]  # validate all before replacing
+        with self._lock:
+            self._rules = rules
+        return [r.to_json() for r in rules]
+
+    def clear(self):
+        with self._lock:
+            self._rules = []
+
+    def reset(self):
+        with self._lock:
+            self._rules = []
+            self._calls = {}
+
+    def check(self, action, service=None):
+        """Counts one call of action; returns the Fault to apply, or None."""
+        with self._lock:
+            self._calls[action] = self._calls.get(action, 0) + 1
+            fired = None
+            for rule in self._rules:
+                if not rule.matches(action, service):
+                    continue
+                rule.seen += 1
+                due = rule.seen > rule.after and (rule.count == -1 or rule.applied < rule.count)
+                if due and fired is None:
+                    rule.applied += 1
+                    fired = rule
+            return fired
+
+    def calls(self):
+        with self._lock:
+            return dict(self._calls)
+
+    def to_json(self):
+        with self._lock:
+            return {"rules": [r.to_json() for r in self._rules], "calls": dict(self._calls)}
+
+
+def fault_pause(fault):
+    """Sleeps for a latency or hang fault (outside any lock)."""
+    if fault.kind == "latency":
+        time.sleep(fault.latency_ms / 1000.0)
+    elif fault.kind == "hang":
+        time.sleep(fault.latency_ms / 1000.0 if fault.latency_ms else 30.0)
+
+
+# ---------------------------------------------------------------- HTTP helpers
+
+MAX_BODY = 1 << 20
+
+
+class BadRequest(Exception):
+    """A control request the double refuses: status and message."""
+
+    def __init__(self, message, status=400):
+        super().__init__(message)
+        self.status = status
+
+
+def drop_connection(handler):
+    """Ends the connection without sending a response: the client sees an
+    empty reply (EOF) where it expected a status line."""
+    handler.close_connection = True
+    try:
+        handler.wfile.flush()
+    except OSError:
+        pass
+    try:
+        handler.connection.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
+def read_body(handler, limit=MAX_BODY):
+    """The request body as bytes (Content-Length only; chunked is refused)."""
+    if handler.headers.get("Transfer-Encoding", "").lower() == "chunked":
+        raise BadRequest("chunked request bodies are not supported", 411)
+    try:
+        n = int(handler.headers.get("Content-Length") or 0)
+    except ValueError:
+        raise BadRequest("bad Content-Length")
+    if n < 0 or n > limit:
+        raise BadRequest("request body too large", 413)
+    return handler.rfile.read(n) if n else b""
+
+
+def read_json(handler, body=None):
+    """The request body parsed as a JSON object ({} when empty)."""
+    if body is None:
+        body = read_body(handler)
+    if not body.strip():
+        return {}
+    try:
+        obj = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise BadRequest("body is not JSON: %s" % e)
+    if not isinstance(obj, dict):
+        raise BadRequest("body must be a JSON object")
+    return obj
+
+
+def send_body(handler, status, body, content_type="text/plain; charset=utf-8", headers=None):
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    handler.send_response(status)
+    handler.send_header("Content-Type", content_type)
+    handler.send_header("Content-Length", str(len(body)))
+    for name, value in (headers or {}).items():
+        handler.send_header(name, value)
+    handler.end_headers()
+    if handler.command != "HEAD":
+        handler.wfile.write(body)
+
+
+def send_json(handler, status, obj):
+    send_body(handler, status, json.dumps(obj, indent=1, sort_keys=False) + "\n",
+              "application/json")
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """HTTP/1.1 keep-alive, no access log unless --verbose, and a client
+    that hangs up mid-request is not an error."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):
+        opts = getattr(self.server, "opts", None)
+        if opts is not None and getattr(opts, "verbose", False):
+            sys.stderr.write("%s %s\n" % (self.address_string(), fmt % args))
+
+    def date_time_string(self, timestamp=None):
+        """The Date header follows the shared clock, so that a client which
+        measures clock skew from it sees the same time as from the body."""
+        clock = getattr(self.server, "clock", None)
+        if timestamp is None and clock is not None:
+            return email.utils.format_datetime(clock.now(), usegmt=True)
+        return super().date_time_string(timestamp)
+
+    def handle_one_request(self):
+        try:
+            super().handle_one_request()
+        except (BrokenPipeError, ConnectionResetError, socket.timeout):
+            self.close_connection = True
+
+
+# ---------------------------------------------------------------- bootstrap
+
+
+class _Stop(Exception):
+    pass
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256  # a benchmark opens many connections at once
+
+
+def serve(handler_class, argv=None, *, description=None, add_arguments=None, setup=None):
+    """Runs a double until its lifetime ends or SIGTERM. add_arguments(parser)
+    declares the double's own flags; setup(server, opts) builds its state
+    before the port is announced (raise SystemExit with a message to refuse
+    the flags)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--port", type=int, default=0, help="0 = any free port")
+    parser.add_argument("--lifetime", type=float, default=300,
+                        help="exit by itself after this many seconds")
+    parser.add_argument("--clock-file", default=None,
+                        help="file holding the shared RFC 3339 clock (ROTOR_TEST_TIME)")
+    parser.add_argument("--verbose", action="store_true", help="log requests on stderr")
+    if add_arguments:
+        add_arguments(parser)
+    opts = parser.parse_args(argv)
+
+    server = Server(("127.0.0.1", opts.port), handler_class)
+    server.opts = opts
+    server.clock = Clock(opts.clock_file)
+    server.faults = Faults()
+    if setup:
+        setup(server, opts)
+
+    def stop(signum, frame):
+        raise _Stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    if opts.lifetime > 0:
+        timer = threading.Timer(opts.lifetime, os._exit, args=(0,))
+        timer.daemon = True
+        timer.start()
+
+    sys.stdout.write("PORT %d\n" % server.server_address[1])
+    sys.stdout.flush()
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except _Stop:
+        pass
+    finally:
+        server.server_close()
+    return 0
