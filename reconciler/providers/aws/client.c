@@ -189,7 +189,8 @@ static const char *error_hint(const char *action, const char *code, const char *
 	if (strcmp(code, "AccessDenied") == 0 || strcmp(code, "AccessDeniedException") == 0) {
 		static _Thread_local char hint[160];
 		snprintf(hint, sizeof(hint),
-			 "grant the manager identity iam:%s (the policy is in docs/aws.md)", action);
+			 "grant the manager identity %s:%s (the policy is in docs/aws.md)",
+			 strncmp(action, "AssumeRole", 10) == 0 ? "sts" : "iam", action);
 		return hint;
 	}
 	if (strcmp(code, "SignatureDoesNotMatch") == 0 &&
