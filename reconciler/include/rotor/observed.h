@@ -1,0 +1,75 @@
+/*
+ * observed.h: what rotor saw of the real world for one manifest, the input
+ * of the planner (together with the manifest and the time).
+ *
+ * Every part carries whether it was observed at all: a part that failed to
+ * load is *unknown*, and the planner never treats unknown as absent. No
+ * secret value appears here: the store's pair is reduced to its key id,
+ * its versions, and whether it authenticated.
+ */
+#ifndef ROTOR_OBSERVED_H
+#define ROTOR_OBSERVED_H
+
+#include <stdint.h>
+
+#include "rotor/manifest.h"
+
+#define ROTOR_OBS_MAX_KEYS 8
+#define ROTOR_OBS_ERROR_MAX 320
+
+/* rotor's progress record for one key, kept in an IAM user tag whose key
+ * is the access key id (see docs/rotation.md). 0 means "not recorded". */
+struct rotor_key_record {
+	int present;
+	char manifest[64];
+	int64_t created;     /* rotor created this key at */
+	int64_t synced;      /* every consumer held this key from */
+	int64_t inactive;    /* rotor (or an operator, as first seen) deactivated it at */
+	int64_t store_version; /* the store version rotor wrote with this key */
+};
+
+struct rotor_obs_key {
+	char id[32];
+	int active;
+	int64_t created;
+	int last_used_known;   /* GetAccessKeyLastUsed answered */
+	int64_t last_used;     /* 0: never used */
+	char last_service[64];
+	char last_region[32];
+	struct rotor_key_record record;
+};
+
+enum rotor_consumer_state {
+	ROTOR_CONSUMER_UNKNOWN = 0, /* could not be observed */
+	ROTOR_CONSUMER_IN_SYNC = 1, /* holds the store's current pair */
+	ROTOR_CONSUMER_DRIFTED = 2, /* holds something else, or nothing */
+};
+
+struct rotor_obs_consumer {
+	enum rotor_consumer_state state;
+	char detail[ROTOR_OBS_ERROR_MAX]; /* why unknown, or what drifted */
+};
+
+struct rotor_observed {
+	/* IAM */
+	int iam_known;
+	char iam_error[ROTOR_OBS_ERROR_MAX];
+	struct rotor_obs_key keys[ROTOR_OBS_MAX_KEYS];
+	int nkeys;
+	int64_t intent_at;          /* rotor's recorded intent to create a key; 0 none */
+	/* the store */
+	int store_known;
+	char store_error[ROTOR_OBS_ERROR_MAX];
+	int store_has_akid, store_has_secret;
+	char store_akid[128];
+	int64_t store_akid_version, store_secret_version;
+	int store_auth;             /* 1 authenticates as the user, 0 does not, -1 not checked */
+	char store_auth_detail[ROTOR_OBS_ERROR_MAX];
+	/* consumers, in the manifest's order */
+	struct rotor_obs_consumer consumers[ROTOR_MANIFEST_MAX_CONSUMERS];
+	int nconsumers;
+	/* explicit requests */
+	int rotate_now;             /* `rotor rotate NAME` */
+};
+
+#endif

@@ -1,0 +1,649 @@
+/*
+ * plan.c: plan = compute(desired, observed, now). Pure: no clock, no I/O,
+ * no globals; every rule of the contract's §3–§5b is decided here.
+ *
+ * The order of reasoning, which is also the order of the actions:
+ *   1. refuse to decide on what could not be observed (unknown ≠ absent);
+ *   2. classify the keys: current (the store holds it), predecessor (older),
+ *      stray (newer than current but not stored, or rotor's interrupted
+ *      attempt), legacy (the store holds no live key: the old key an
+ *      adoption or heal replaces);
+ *   3. a stray that was used stalls the manifest (an unknown party holds a
+ *      working credential); a never-used stray is deleted;
+ *   4. is a rotation due (cadence, request, heal)? if so, make room under
+ *      the two-key limit (delete an Inactive old key whose window is over,
+ *      or cut the window when the rotation was requested explicitly), then
+ *      record intent, create, validate, store, propagate, record sync;
+ *   5. otherwise keep consumers in sync, deactivate the predecessor once
+ *      every consumer has held the current key for deactivateAfter and it
+ *      was not used since, and delete Inactive keys after deleteAfter.
+ * A key the store holds is never deactivated or deleted, an Active key is
+ * never deleted unless it is a never-used stray, and nothing is created
+ * while two keys exist.
+ */
+#include "rotor/plan.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "rotor/timefmt.h"
+
+static const char *const action_names[ROTOR_ACT__COUNT] = {
+	"delete-stray",     "delete",      "record-intent", "create",
+	"validate",         "store",       "propagate",     "record-sync",
+	"deactivate",       "record-inactive",
+};
+
+const char *rotor_action_name(enum rotor_action_kind kind)
+{
+	return kind < ROTOR_ACT__COUNT ? action_names[kind] : "?";
+}
+
+int rotor_action_mutates(enum rotor_action_kind kind)
+{
+	return kind != ROTOR_ACT_VALIDATE;
+}
+
+const char *rotor_status_name(enum rotor_status s)
+{
+	switch (s) {
+	case ROTOR_STATUS_READY: return "Ready";
+	case ROTOR_STATUS_RECONCILING: return "Reconciling";
+	case ROTOR_STATUS_WAITING: return "Waiting";
+	case ROTOR_STATUS_STALLED: return "Stalled";
+	case ROTOR_STATUS_SUSPENDED: return "Suspended";
+	default: return "Unknown";
+	}
+}
+
+const char *rotor_role_name(enum rotor_key_role r)
+{
+	switch (r) {
+	case ROTOR_ROLE_CURRENT: return "current";
+	case ROTOR_ROLE_PREDECESSOR: return "predecessor";
+	case ROTOR_ROLE_STRAY: return "stray";
+	default: return "legacy";
+	}
+}
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static void fmt_time(char *buf, size_t len, int64_t t)
+{
+	rotor_time_format(buf, len, t);
+}
+
+static void fmt_dur(char *buf, size_t len, int64_t s)
+{
+	rotor_duration_human(buf, len, s);
+}
+
+static struct rotor_action *add(struct rotor_manifest_plan *p, enum rotor_action_kind kind,
+				const char *key_id, int consumer, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+static struct rotor_action *add(struct rotor_manifest_plan *p, enum rotor_action_kind kind,
+				const char *key_id, int consumer, const char *fmt, ...)
+{
+	if (p->nactions >= ROTOR_PLAN_MAX_ACTIONS)
+		return NULL;
+	struct rotor_action *a = &p->actions[p->nactions++];
+	va_list ap;
+	memset(a, 0, sizeof(*a));
+	a->kind = kind;
+	a->consumer = consumer;
+	snprintf(a->key_id, sizeof(a->key_id), "%s", key_id ? key_id : "");
+	va_start(ap, fmt);
+	vsnprintf(a->reason, sizeof(a->reason), fmt, ap);
+	va_end(ap);
+	return a;
+}
+
+static void forecast(struct rotor_manifest_plan *p, enum rotor_forecast_kind kind, int64_t at,
+		     const char *key_id, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void forecast(struct rotor_manifest_plan *p, enum rotor_forecast_kind kind, int64_t at,
+		     const char *key_id, const char *fmt, ...)
+{
+	if (p->nforecast >= ROTOR_PLAN_MAX_FORECAST)
+		return;
+	struct rotor_forecast *f = &p->forecast[p->nforecast++];
+	va_list ap;
+	memset(f, 0, sizeof(*f));
+	f->kind = kind;
+	f->at = at;
+	snprintf(f->key_id, sizeof(f->key_id), "%s", key_id ? key_id : "");
+	va_start(ap, fmt);
+	vsnprintf(f->note, sizeof(f->note), fmt, ap);
+	va_end(ap);
+}
+
+static void set_status(struct rotor_manifest_plan *p, enum rotor_status s, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_status(struct rotor_manifest_plan *p, enum rotor_status s, const char *fmt, ...)
+{
+	va_list ap;
+	p->status = s;
+	va_start(ap, fmt);
+	vsnprintf(p->status_reason, sizeof(p->status_reason), fmt, ap);
+	va_end(ap);
+}
+
+/* ---- classification ---------------------------------------------------- */
+
+struct keyview {
+	int current;              /* index or -1 */
+	int stray[ROTOR_OBS_MAX_KEYS], nstray;
+	int old[ROTOR_OBS_MAX_KEYS], nold; /* predecessors or legacy keys */
+};
+
+/* A key rotor itself created whose pair never reached the store: the
+ * crash window between CreateAccessKey and the store write. Recognised by
+ * the intent recorded before CreateAccessKey, or by rotor's own record. */
+static int interrupted_attempt(const struct rotor_manifest *m, const struct rotor_observed *o,
+			       const struct rotor_obs_key *k)
+{
+	if (o->intent_at && k->created >= o->intent_at)
+		return 1;
+	return k->record.present && k->record.created && !k->record.store_version &&
+	       !k->record.synced && strcmp(k->record.manifest, m->name) == 0;
+}
+
+static void classify(const struct rotor_manifest *m, const struct rotor_observed *o,
+		     struct keyview *v, struct rotor_manifest_plan *p)
+{
+	memset(v, 0, sizeof(*v));
+	v->current = -1;
+	if (o->store_has_akid)
+		for (int i = 0; i < o->nkeys; i++)
+			if (strcmp(o->keys[i].id, o->store_akid) == 0)
+				v->current = i;
+	for (int i = 0; i < o->nkeys; i++) {
+		const struct rotor_obs_key *k = &o->keys[i];
+		if (i == v->current) {
+			p->roles[i] = ROTOR_ROLE_CURRENT;
+			continue;
+		}
+		int stray;
+		if (v->current >= 0)
+			stray = k->created > o->keys[v->current].created ||
+				(k->created == o->keys[v->current].created &&
+				 interrupted_attempt(m, o, k));
+		else
+			stray = interrupted_attempt(m, o, k);
+		if (stray) {
+			p->roles[i] = ROTOR_ROLE_STRAY;
+			v->stray[v->nstray++] = i;
+		} else {
+			p->roles[i] = v->current >= 0 ? ROTOR_ROLE_PREDECESSOR : ROTOR_ROLE_LEGACY;
+			v->old[v->nold++] = i;
+		}
+	}
+}
+
+/* ---- what is due ----------------------------------------------------- */
+
+/* Returns 1 when a rotation is due and says why; *explicit is 1 when it
+ * was asked for (which may cut a deletion window short). */
+static int rotation_due(const struct rotor_manifest *m, const struct rotor_observed *o,
+			const struct keyview *v, int64_t now, char *why, size_t len, int *explicit)
+{
+	char a[32], b[32];
+	*explicit = 0;
+	if (!o->store_has_akid && !o->store_has_secret) {
+		snprintf(why, len, "the store holds no key yet (adopting %s)", m->user);
+		return 1;
+	}
+	if (o->store_has_akid != o->store_has_secret) {
+		snprintf(why, len, "the store holds only %s of the pair",
+			 o->store_has_akid ? "the access key id" : "the secret");
+		return 1;
+	}
+	if (v->current < 0) {
+		snprintf(why, len, "the stored key %s no longer exists in IAM", o->store_akid);
+		return 1;
+	}
+	const struct rotor_obs_key *c = &o->keys[v->current];
+	if (!c->active) {
+		snprintf(why, len, "the stored key %s is Inactive", c->id);
+		return 1;
+	}
+	if (o->store_auth == 0) {
+		snprintf(why, len, "the stored pair does not authenticate (%s)",
+			 o->store_auth_detail[0] ? o->store_auth_detail : "rejected by STS");
+		return 1;
+	}
+	if (o->rotate_now) {
+		snprintf(why, len, "rotation requested (rotor rotate)");
+		*explicit = 1;
+		return 1;
+	}
+	if (m->rotate_requested_at && m->rotate_requested_at <= now &&
+	    c->created < m->rotate_requested_at) {
+		fmt_time(a, sizeof(a), m->rotate_requested_at);
+		snprintf(why, len, "rotation requested at %s (spec.rotateRequestedAt)", a);
+		*explicit = 1;
+		return 1;
+	}
+	if (now - c->created >= m->cadence) {
+		fmt_dur(a, sizeof(a), now - c->created);
+		rotor_duration_format(b, sizeof(b), m->cadence);
+		snprintf(why, len, "%s is %s old (cadence %s)", c->id, a, b);
+		return 1;
+	}
+	return 0;
+}
+
+/* ---- the plan ----------------------------------------------------------- */
+
+static void last_use(char *buf, size_t len, const struct rotor_obs_key *k)
+{
+	char t[32];
+	if (!k->last_used) {
+		snprintf(buf, len, "never used");
+		return;
+	}
+	fmt_time(t, sizeof(t), k->last_used);
+	snprintf(buf, len, "last used %s by %s in %s", t, k->last_service[0] ? k->last_service : "?",
+		 k->last_region[0] ? k->last_region : "?");
+}
+
+static int consumers_state(const struct rotor_observed *o, int *drifted, int *unknown)
+{
+	*drifted = *unknown = 0;
+	for (int i = 0; i < o->nconsumers; i++) {
+		if (o->consumers[i].state == ROTOR_CONSUMER_UNKNOWN)
+			(*unknown)++;
+		else if (o->consumers[i].state == ROTOR_CONSUMER_DRIFTED)
+			(*drifted)++;
+	}
+	return *drifted == 0 && *unknown == 0;
+}
+
+/* Stray keys: a used one stalls everything; never-used ones are deleted.
+ * Returns 1 when the manifest is stalled or undecidable. */
+static int plan_strays(const struct rotor_manifest *m, const struct rotor_observed *o,
+		       const struct keyview *v, struct rotor_manifest_plan *p)
+{
+	char used[160], created[32];
+	for (int s = 0; s < v->nstray; s++) {
+		const struct rotor_obs_key *k = &o->keys[v->stray[s]];
+		if (!k->last_used_known) {
+			set_status(p, ROTOR_STATUS_UNKNOWN,
+				   "stray key %s: its last use could not be read, so rotor cannot "
+				   "tell whether someone holds it; nothing changes until it can",
+				   k->id);
+			p->nactions = 0;
+			return 1;
+		}
+		if (k->last_used) {
+			last_use(used, sizeof(used), k);
+			set_status(p, ROTOR_STATUS_STALLED,
+				   "stray key %s is not in the store but was %s: an unknown party "
+				   "holds a working credential for %s. rotor changes nothing for "
+				   "this user until you resolve it: if it belongs to a consumer, "
+				   "switch that consumer to the store's key; then deactivate %s by "
+				   "hand (aws iam update-access-key --user-name %s --access-key-id "
+				   "%s --status Inactive)",
+				   k->id, used, m->user, k->id, m->user, k->id);
+			p->nactions = 0;
+			return 1;
+		}
+	}
+	for (int s = 0; s < v->nstray; s++) {
+		const struct rotor_obs_key *k = &o->keys[v->stray[s]];
+		fmt_time(created, sizeof(created), k->created);
+		add(p, ROTOR_ACT_DELETE_STRAY, k->id, -1,
+		    "stray key %s (created %s, never used, not in the store): %s", k->id, created,
+		    interrupted_attempt(m, o, k) ? "left by an interrupted rotation"
+						 : "created outside rotor and never used");
+	}
+	return 0;
+}
+
+/* Room under the two-key limit for a rotation. Returns 1 when the plan may
+ * create a key now. */
+static int make_room(const struct rotor_manifest *m, const struct rotor_observed *o,
+		     const struct keyview *v, int explicit, int64_t now,
+		     struct rotor_manifest_plan *p)
+{
+	int remaining = o->nkeys - v->nstray;
+	char a[32], b[32];
+	if (remaining < 2)
+		return 1;
+	/* Two keys besides strays: one must be an old (predecessor or legacy)
+	 * key, and only an Inactive one may go. */
+	for (int i = 0; i < v->nold; i++) {
+		const struct rotor_obs_key *k = &o->keys[v->old[i]];
+		if (k->active)
+			continue;
+		int64_t since = k->record.inactive;
+		if (since && now >= since + m->delete_after) {
+			fmt_time(a, sizeof(a), since);
+			rotor_duration_format(b, sizeof(b), m->delete_after);
+			add(p, ROTOR_ACT_DELETE, k->id, -1,
+			    "make room: %s has been Inactive since %s (deleteAfter %s elapsed)", k->id,
+			    a, b);
+			return 1;
+		}
+		if (explicit) {
+			int64_t end = (since ? since : now) + m->delete_after;
+			fmt_time(a, sizeof(a), end);
+			add(p, ROTOR_ACT_DELETE, k->id, -1,
+			    "make room: deleting Inactive %s early because the rotation was "
+			    "requested explicitly (its deleteAfter window would end %s)",
+			    k->id, a);
+			return 1;
+		}
+		int64_t end = (since ? since : now) + m->delete_after;
+		fmt_time(a, sizeof(a), end);
+		set_status(p, ROTOR_STATUS_WAITING,
+			   "rotation due (%s) but the user has 2 keys: Inactive %s is inside its "
+			   "deleteAfter window until %s (`rotor rotate %s` cuts it short)",
+			   p->due_reason, k->id, a, m->name);
+		return 0;
+	}
+	const struct rotor_obs_key *k = v->nold ? &o->keys[v->old[0]] : NULL;
+	set_status(p, ROTOR_STATUS_WAITING,
+		   "rotation due (%s) but the user has 2 keys and %s is still Active: it is "
+		   "deactivated once every consumer holds the current key and it is unused, "
+		   "then deleted after deleteAfter",
+		   p->due_reason, k ? k->id : "the other key");
+	return 0;
+}
+
+static void plan_rotation(const struct rotor_manifest *m, const struct rotor_observed *o,
+			  int64_t now, struct rotor_manifest_plan *p)
+{
+	char a[32];
+	int unknown = 0;
+	add(p, ROTOR_ACT_RECORD_INTENT, NULL, -1,
+	    "record on %s that rotor is creating a key, so a crash leaves a recognisable key",
+	    m->user);
+	add(p, ROTOR_ACT_CREATE, NULL, -1, "create a new access key for %s: %s", m->user,
+	    p->due_reason);
+	add(p, ROTOR_ACT_VALIDATE, NULL, -1,
+	    "check with STS that the new key authenticates as %s (retried up to 2 minutes while "
+	    "IAM propagates it); delete it if it never does",
+	    m->user);
+	add(p, ROTOR_ACT_STORE, NULL, -1,
+	    "write %s and %s to the store in one request and read them back (the previous "
+	    "version keeps the old pair)",
+	    m->store.akid_name, m->store.secret_name);
+	for (int i = 0; (size_t)i < m->nconsumers && i < o->nconsumers; i++) {
+		const struct rotor_consumer *c = &m->consumers[i];
+		if (o->consumers[i].state == ROTOR_CONSUMER_UNKNOWN) {
+			unknown++;
+			continue;
+		}
+		add(p, ROTOR_ACT_PROPAGATE, NULL, i, "give the new pair to consumer %s (%s)",
+		    c->name, rotor_consumer_kind_name(c->kind));
+	}
+	if (!unknown)
+		add(p, ROTOR_ACT_RECORD_SYNC, NULL, -1,
+		    "record that every consumer holds the new key (starts the deactivateAfter "
+		    "grace)");
+	p->rotation_due = 1;
+	forecast(p, ROTOR_FC_ROTATE, now + m->cadence, NULL, "next rotation (cadence)");
+	if (!unknown) {
+		fmt_time(a, sizeof(a), now);
+		forecast(p, ROTOR_FC_DEACTIVATE, now + m->deactivate_after, NULL,
+			 "the replaced key, if it is not used after %s", a);
+		forecast(p, ROTOR_FC_DELETE, now + m->deactivate_after + m->delete_after, NULL,
+			 "the replaced key, deleteAfter after it is deactivated");
+	}
+}
+
+/* Not rotating: keep consumers in sync, deactivate, delete. Returns the
+ * reason a later step waits for, in `waiting`. */
+static void plan_steady(const struct rotor_manifest *m, const struct rotor_observed *o,
+			const struct keyview *v, int64_t now, struct rotor_manifest_plan *p,
+			char *waiting, size_t wlen)
+{
+	char a[32], b[64], used[160];
+	int drifted, unknown;
+	int synced_all = consumers_state(o, &drifted, &unknown);
+	const struct rotor_obs_key *cur = v->current >= 0 ? &o->keys[v->current] : NULL;
+	int healthy = cur && cur->active && o->store_has_akid && o->store_has_secret &&
+		      o->store_auth != 0;
+	int propagated = 0;
+	if (healthy) {
+		for (int i = 0; (size_t)i < m->nconsumers && i < o->nconsumers; i++) {
+			if (o->consumers[i].state != ROTOR_CONSUMER_DRIFTED)
+				continue;
+			add(p, ROTOR_ACT_PROPAGATE, cur->id, i,
+			    "consumer %s does not hold the store's pair (%s): rewrite it",
+			    m->consumers[i].name,
+			    o->consumers[i].detail[0] ? o->consumers[i].detail : "drifted");
+			propagated++;
+		}
+		if (!unknown && (propagated || !cur->record.synced))
+			add(p, ROTOR_ACT_RECORD_SYNC, cur->id, -1,
+			    "record that every consumer holds %s since now (%s)", cur->id,
+			    propagated ? "a consumer was rewritten: the grace restarts"
+				       : "no record yet");
+	}
+	int64_t synced = (healthy && synced_all && !propagated) ? cur->record.synced : 0;
+	for (int i = 0; i < v->nold; i++) {
+		const struct rotor_obs_key *k = &o->keys[v->old[i]];
+		if (k->active) {
+			if (!cur) {
+				continue; /* legacy key: replaced by the heal rotation first */
+			}
+			if (unknown) {
+				snprintf(waiting, wlen,
+					 "%s stays Active: %d consumer%s could not be observed", k->id,
+					 unknown, unknown == 1 ? "" : "s");
+				continue;
+			}
+			if (!synced) {
+				snprintf(waiting, wlen,
+					 "%s stays Active until every consumer holds %s", k->id,
+					 cur->id);
+				continue;
+			}
+			if (now < synced + m->deactivate_after) {
+				fmt_time(a, sizeof(a), synced);
+				forecast(p, ROTOR_FC_DEACTIVATE, synced + m->deactivate_after, k->id,
+					 "if %s is not used after %s", k->id, a);
+				fmt_time(b, sizeof(b), synced + m->deactivate_after);
+				snprintf(waiting, wlen, "deactivateAfter grace: %s is deactivated at %s "
+							"if unused",
+					 k->id, b);
+				continue;
+			}
+			if (!k->last_used_known) {
+				snprintf(waiting, wlen,
+					 "%s stays Active: its last use could not be read", k->id);
+				continue;
+			}
+			if (k->last_used > synced) {
+				last_use(used, sizeof(used), k);
+				fmt_time(a, sizeof(a), synced);
+				set_status(p, ROTOR_STATUS_STALLED,
+					   "%s (the predecessor) was %s, after every consumer switched "
+					   "to %s at %s: a consumer was missed. Find who uses it, give "
+					   "them the store's key, then deactivate %s by hand; rotor "
+					   "deletes it after deleteAfter",
+					   k->id, used, cur->id, a, k->id);
+				continue;
+			}
+			last_use(used, sizeof(used), k);
+			fmt_time(a, sizeof(a), synced);
+			rotor_duration_format(b, sizeof(b), m->deactivate_after);
+			add(p, ROTOR_ACT_DEACTIVATE, k->id, -1,
+			    "every consumer holds %s since %s (deactivateAfter %s elapsed) and %s "
+			    "was not used since (%s)",
+			    cur->id, a, b, k->id, used);
+			forecast(p, ROTOR_FC_DELETE, now + m->delete_after, k->id,
+				 "deleteAfter after deactivation");
+			continue;
+		}
+		/* Inactive old key: delete after its window. */
+		if (!k->record.inactive) {
+			add(p, ROTOR_ACT_RECORD_INACTIVE, k->id, -1,
+			    "%s is Inactive but rotor has no record of since when: its deleteAfter "
+			    "window starts now",
+			    k->id);
+			forecast(p, ROTOR_FC_DELETE, now + m->delete_after, k->id,
+				 "deleteAfter after it was first seen Inactive");
+			continue;
+		}
+		if (now >= k->record.inactive + m->delete_after) {
+			fmt_time(a, sizeof(a), k->record.inactive);
+			rotor_duration_format(b, sizeof(b), m->delete_after);
+			add(p, ROTOR_ACT_DELETE, k->id, -1,
+			    "%s has been Inactive since %s (deleteAfter %s elapsed)", k->id, a, b);
+			continue;
+		}
+		forecast(p, ROTOR_FC_DELETE, k->record.inactive + m->delete_after, k->id,
+			 "deleteAfter after deactivation");
+	}
+	if (cur) {
+		int64_t next = cur->created + m->cadence;
+		const char *why = "cadence";
+		if (m->rotate_requested_at > now && cur->created < m->rotate_requested_at &&
+		    m->rotate_requested_at < next) {
+			next = m->rotate_requested_at;
+			why = "spec.rotateRequestedAt";
+		}
+		forecast(p, ROTOR_FC_ROTATE, next, cur->id, "next rotation (%s)", why);
+	}
+}
+
+void rotor_plan_compute(const struct rotor_manifest *m, const struct rotor_observed *o,
+			int64_t now, struct rotor_manifest_plan *p)
+{
+	struct keyview v;
+	char waiting[320] = "";
+	int explicit = 0;
+	memset(p, 0, sizeof(*p));
+	p->manifest = m;
+	p->observe_only = m->mode == ROTOR_MODE_OBSERVE;
+	if (m->suspend) {
+		set_status(p, ROTOR_STATUS_SUSPENDED,
+			   "spec.suspend is true: rotor changes nothing for %s", m->user);
+		return;
+	}
+	if (!o->iam_known) {
+		set_status(p, ROTOR_STATUS_UNKNOWN, "could not read %s's keys: %s", m->user,
+			   o->iam_error);
+		return;
+	}
+	if (!o->store_known) {
+		set_status(p, ROTOR_STATUS_UNKNOWN, "could not read the store: %s", o->store_error);
+		return;
+	}
+	classify(m, o, &v, p);
+	if (plan_strays(m, o, &v, p))
+		return;
+	if (rotation_due(m, o, &v, now, p->due_reason, sizeof(p->due_reason), &explicit) &&
+	    make_room(m, o, &v, explicit, now, p)) {
+		plan_rotation(m, o, now, p);
+	} else {
+		enum rotor_status waiting_status = p->status; /* WAITING if make_room set it */
+		char reason[sizeof(p->status_reason)];
+		memcpy(reason, p->status_reason, sizeof(reason));
+		plan_steady(m, o, &v, now, p, waiting, sizeof(waiting));
+		if (waiting_status == ROTOR_STATUS_WAITING && p->status != ROTOR_STATUS_STALLED)
+			set_status(p, ROTOR_STATUS_WAITING, "%s", reason);
+	}
+	if (p->status == ROTOR_STATUS_STALLED || p->status == ROTOR_STATUS_WAITING)
+		return;
+	int drifted, unknown;
+	consumers_state(o, &drifted, &unknown);
+	if (p->nactions > 0) {
+		set_status(p, ROTOR_STATUS_RECONCILING, "%s",
+			   p->rotation_due ? p->due_reason : p->actions[0].reason);
+	} else if (unknown) {
+		for (int i = 0; i < o->nconsumers; i++)
+			if (o->consumers[i].state == ROTOR_CONSUMER_UNKNOWN) {
+				set_status(p, ROTOR_STATUS_UNKNOWN,
+					   "consumer %s could not be observed: %s",
+					   m->consumers[i].name, o->consumers[i].detail);
+				break;
+			}
+	} else if (waiting[0]) {
+		set_status(p, ROTOR_STATUS_WAITING, "%s", waiting);
+	} else {
+		char a[32] = "";
+		for (int i = 0; i < p->nforecast; i++)
+			if (p->forecast[i].kind == ROTOR_FC_ROTATE)
+				fmt_time(a, sizeof(a), p->forecast[i].at);
+		set_status(p, ROTOR_STATUS_READY, "in sync; next rotation %s", a[0] ? a : "unknown");
+	}
+}
+
+int rotor_plan_limit_deletions(struct rotor_manifest_plan *plans, size_t n, int max_deletions)
+{
+	int used = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct rotor_manifest_plan *p = &plans[i];
+		if (p->observe_only)
+			continue;
+		for (int a = 0; a < p->nactions; a++) {
+			enum rotor_action_kind k = p->actions[a].kind;
+			if (k != ROTOR_ACT_DELETE && k != ROTOR_ACT_DELETE_STRAY)
+				continue;
+			if (used < max_deletions) {
+				used++;
+				continue;
+			}
+			/* Past the guard: this manifest's plan stops before the
+			 * deletion (later steps may depend on the room it makes). */
+			p->deletions_held = p->nactions - a;
+			p->nactions = a;
+			set_status(p, ROTOR_STATUS_WAITING,
+				   "held by --max-deletions=%d: this pass already deletes %d keys; "
+				   "run again (or raise the limit) after checking the plan",
+				   max_deletions, used);
+			break;
+		}
+	}
+	return used;
+}
+
+void rotor_plan_summarize(const struct rotor_manifest_plan *plans, size_t n,
+			  struct rotor_plan_summary *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->manifests = n;
+	for (size_t i = 0; i < n; i++) {
+		const struct rotor_manifest_plan *p = &plans[i];
+		int prune = 0, sync = 0;
+		for (int a = 0; a < p->nactions; a++) {
+			enum rotor_action_kind k = p->actions[a].kind;
+			prune |= k == ROTOR_ACT_DELETE || k == ROTOR_ACT_DELETE_STRAY ||
+				 k == ROTOR_ACT_DEACTIVATE;
+			sync |= k == ROTOR_ACT_PROPAGATE;
+		}
+		if (p->observe_only)
+			s->observe_only++;
+		switch (p->status) {
+		case ROTOR_STATUS_STALLED: s->stalled++; continue;
+		case ROTOR_STATUS_SUSPENDED: s->suspended++; continue;
+		case ROTOR_STATUS_UNKNOWN: s->unknown++; continue;
+		default: break;
+		}
+		if (p->rotation_due)
+			s->to_rotate++;
+		else if (prune)
+			s->to_prune++;
+		else if (sync)
+			s->to_sync++;
+		else if (p->status == ROTOR_STATUS_WAITING)
+			s->waiting++;
+		else
+			s->in_sync++;
+	}
+}
+
+int rotor_plan_has_changes(const struct rotor_manifest_plan *plans, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!plans[i].observe_only && plans[i].nactions > 0)
+			return 1;
+	return 0;
+}

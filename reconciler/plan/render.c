@@ -1,0 +1,325 @@
+/*
+ * render.c: plans for people and machines — text like Terraform's (colour
+ * only on a TTY), markdown for a pull-request comment, and JSON with a
+ * versioned schema (docs/plan-json.md). The model holds no secret, so
+ * nothing here can print one; key ids are not secret.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "rotor/plan.h"
+#include "rotor/timefmt.h"
+
+#define PLAN_JSON_SCHEMA 1
+
+static const char *symbol(enum rotor_action_kind k)
+{
+	switch (k) {
+	case ROTOR_ACT_CREATE: return "+";
+	case ROTOR_ACT_DELETE:
+	case ROTOR_ACT_DELETE_STRAY: return "-";
+	case ROTOR_ACT_STORE:
+	case ROTOR_ACT_PROPAGATE:
+	case ROTOR_ACT_DEACTIVATE: return "~";
+	case ROTOR_ACT_VALIDATE: return "?";
+	default: return "#";
+	}
+}
+
+static const char *colour(enum rotor_action_kind k)
+{
+	switch (k) {
+	case ROTOR_ACT_CREATE: return "\033[32m";
+	case ROTOR_ACT_DELETE:
+	case ROTOR_ACT_DELETE_STRAY: return "\033[31m";
+	case ROTOR_ACT_STORE:
+	case ROTOR_ACT_PROPAGATE:
+	case ROTOR_ACT_DEACTIVATE: return "\033[33m";
+	default: return "\033[2m";
+	}
+}
+
+static const char *status_colour(enum rotor_status s)
+{
+	switch (s) {
+	case ROTOR_STATUS_READY: return "\033[32m";
+	case ROTOR_STATUS_RECONCILING: return "\033[33m";
+	case ROTOR_STATUS_STALLED:
+	case ROTOR_STATUS_UNKNOWN: return "\033[31m";
+	default: return "\033[36m";
+	}
+}
+
+static const char *forecast_name(enum rotor_forecast_kind k)
+{
+	switch (k) {
+	case ROTOR_FC_ROTATE: return "rotate";
+	case ROTOR_FC_DEACTIVATE: return "deactivate";
+	default: return "delete";
+	}
+}
+
+static void summary_line(char *buf, size_t len, const struct rotor_plan_summary *s)
+{
+	size_t o = 0;
+	o += (size_t)snprintf(buf + o, len - o, "%zu manifest%s:", s->manifests,
+			      s->manifests == 1 ? "" : "s");
+	const struct {
+		size_t n;
+		const char *what;
+	} parts[] = {
+		{s->to_rotate, "to rotate"}, {s->to_prune, "to prune"},   {s->to_sync, "to sync"},
+		{s->waiting, "waiting"},     {s->stalled, "stalled"},     {s->unknown, "unknown"},
+		{s->suspended, "suspended"}, {s->in_sync, "in sync"},
+	};
+	int first = 1;
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]) && o < len; i++) {
+		if (!parts[i].n)
+			continue;
+		o += (size_t)snprintf(buf + o, len - o, "%s %zu %s", first ? "" : ",", parts[i].n,
+				      parts[i].what);
+		first = 0;
+	}
+	if (first && o < len)
+		snprintf(buf + o, len - o, " none");
+	if (s->observe_only && o < len) {
+		o = strlen(buf);
+		snprintf(buf + o, len - o, " (%zu in observe mode: reported, never applied)",
+			 s->observe_only);
+	}
+}
+
+static void action_target(char *buf, size_t len, const struct rotor_manifest_plan *p,
+			  const struct rotor_action *a)
+{
+	const struct rotor_manifest *m = p->manifest;
+	if (a->kind == ROTOR_ACT_PROPAGATE && a->consumer >= 0 &&
+	    (size_t)a->consumer < m->nconsumers)
+		snprintf(buf, len, "%s", m->consumers[a->consumer].name);
+	else if (a->key_id[0])
+		snprintf(buf, len, "%s", a->key_id);
+	else if (a->kind == ROTOR_ACT_CREATE || a->kind == ROTOR_ACT_VALIDATE)
+		snprintf(buf, len, "new key");
+	else if (a->kind == ROTOR_ACT_STORE)
+		snprintf(buf, len, "%s", m->store.secret_path);
+	else
+		snprintf(buf, len, "%s", m->user);
+}
+
+static void render_text(FILE *f, const struct rotor_manifest_plan *plans, size_t n,
+			const struct rotor_plan_render *opts)
+{
+	const char *reset = opts->color ? "\033[0m" : "";
+	char t[32], target[96], line[512];
+	for (size_t i = 0; i < n; i++) {
+		const struct rotor_manifest_plan *p = &plans[i];
+		const struct rotor_manifest *m = p->manifest;
+		fprintf(f, "%s%s%s %s (%s on %s)%s%s\n", opts->color ? "\033[1m" : "",
+			p->nactions ? (p->observe_only ? "?" : "~") : " ", "", m->name, m->user,
+			m->aws, p->observe_only ? " [observe]" : "", reset);
+		fprintf(f, "    status: %s%s%s: %s\n", opts->color ? status_colour(p->status) : "",
+			rotor_status_name(p->status), reset, p->status_reason);
+		for (int a = 0; a < p->nactions; a++) {
+			const struct rotor_action *x = &p->actions[a];
+			action_target(target, sizeof(target), p, x);
+			fprintf(f, "  %s%s %-15s %-22s%s %s\n", opts->color ? colour(x->kind) : "",
+				symbol(x->kind), rotor_action_name(x->kind), target, reset, x->reason);
+		}
+		if (p->deletions_held)
+			fprintf(f, "    (%d further step%s held by --max-deletions)\n",
+				p->deletions_held, p->deletions_held == 1 ? "" : "s");
+		for (int k = 0; k < p->nforecast; k++) {
+			const struct rotor_forecast *fc = &p->forecast[k];
+			rotor_time_format(t, sizeof(t), fc->at);
+			fprintf(f, "    next: %-10s %s %s%s%s\n", forecast_name(fc->kind), t,
+				fc->key_id[0] ? fc->key_id : "", fc->key_id[0] ? ": " : "", fc->note);
+		}
+		fputc('\n', f);
+	}
+	struct rotor_plan_summary s;
+	rotor_plan_summarize(plans, n, &s);
+	summary_line(line, sizeof(line), &s);
+	fprintf(f, "%s\n", line);
+}
+
+/* Markdown keeps the table to manifests that change or need attention so
+ * a comment stays short for 500 manifests; the rest is one line. */
+static void md_escape(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '|' || *s == '<' || *s == '>' || *s == '`' || *s == '*' || *s == '_')
+			fputc('\\', f);
+		fputc(*s, f);
+	}
+}
+
+static void render_markdown(FILE *f, const struct rotor_manifest_plan *plans, size_t n,
+			    const struct rotor_plan_render *opts)
+{
+	struct rotor_plan_summary s;
+	char line[512], t[32], target[96];
+	size_t quiet = 0;
+	rotor_plan_summarize(plans, n, &s);
+	summary_line(line, sizeof(line), &s);
+	fprintf(f, "### rotor plan\n\n**%s**", line);
+	if (opts->revision)
+		fprintf(f, " at `%s`", opts->revision);
+	fprintf(f, "\n\n| manifest | user | status | changes | next |\n|---|---|---|---|---|\n");
+	for (size_t i = 0; i < n; i++) {
+		const struct rotor_manifest_plan *p = &plans[i];
+		if (!p->nactions && p->status == ROTOR_STATUS_READY) {
+			quiet++;
+			continue;
+		}
+		fprintf(f, "| `%s` | `%s` | %s%s | ", p->manifest->name, p->manifest->user,
+			rotor_status_name(p->status), p->observe_only ? " (observe)" : "");
+		for (int a = 0; a < p->nactions; a++)
+			fprintf(f, "%s%s", a ? ", " : "", rotor_action_name(p->actions[a].kind));
+		if (!p->nactions)
+			fputs("—", f);
+		fputs(" | ", f);
+		if (p->nforecast) {
+			rotor_time_format(t, sizeof(t), p->forecast[0].at);
+			fprintf(f, "%s %s", forecast_name(p->forecast[0].kind), t);
+		}
+		fputs(" |\n", f);
+	}
+	if (quiet)
+		fprintf(f, "\n%zu manifest%s in sync with nothing to do.\n", quiet,
+			quiet == 1 ? "" : "s");
+	for (size_t i = 0; i < n; i++) {
+		const struct rotor_manifest_plan *p = &plans[i];
+		if (!p->nactions && p->status == ROTOR_STATUS_READY)
+			continue;
+		fprintf(f, "\n<details><summary><code>%s</code>: %s</summary>\n\n",
+			p->manifest->name, rotor_status_name(p->status));
+		fputs("Status: ", f);
+		md_escape(f, p->status_reason);
+		fputs("\n\n", f);
+		for (int a = 0; a < p->nactions; a++) {
+			const struct rotor_action *x = &p->actions[a];
+			action_target(target, sizeof(target), p, x);
+			fprintf(f, "- `%s %s %s`: ", symbol(x->kind), rotor_action_name(x->kind),
+				target);
+			md_escape(f, x->reason);
+			fputc('\n', f);
+		}
+		for (int k = 0; k < p->nforecast; k++) {
+			rotor_time_format(t, sizeof(t), p->forecast[k].at);
+			fprintf(f, "- next: %s %s ", forecast_name(p->forecast[k].kind), t);
+			md_escape(f, p->forecast[k].note);
+			fputc('\n', f);
+		}
+		fputs("\n</details>\n", f);
+	}
+}
+
+static json_t *time_or_null(int64_t t)
+{
+	char buf[32];
+	if (!t)
+		return json_null();
+	rotor_time_format(buf, sizeof(buf), t);
+	return json_string(buf);
+}
+
+static int render_json(FILE *f, const struct rotor_manifest_plan *plans, size_t n,
+		       const struct rotor_observed *obs, const struct rotor_plan_render *opts)
+{
+	struct rotor_plan_summary s;
+	json_t *root = json_object(), *list = json_array();
+	rotor_plan_summarize(plans, n, &s);
+	json_object_set_new(root, "schemaVersion", json_integer(PLAN_JSON_SCHEMA));
+	json_object_set_new(root, "generatedAt", time_or_null(opts->now));
+	json_object_set_new(root, "revision", opts->revision ? json_string(opts->revision)
+							     : json_null());
+	json_object_set_new(root, "hasChanges", json_boolean(rotor_plan_has_changes(plans, n)));
+	json_object_set_new(
+		root, "summary",
+		json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "manifests",
+			  (json_int_t)s.manifests, "toRotate", (json_int_t)s.to_rotate, "toPrune",
+			  (json_int_t)s.to_prune, "toSync", (json_int_t)s.to_sync, "inSync",
+			  (json_int_t)s.in_sync, "waiting", (json_int_t)s.waiting, "stalled",
+			  (json_int_t)s.stalled, "suspended", (json_int_t)s.suspended, "unknown",
+			  (json_int_t)s.unknown, "observeOnly", (json_int_t)s.observe_only));
+	for (size_t i = 0; i < n; i++) {
+		const struct rotor_manifest_plan *p = &plans[i];
+		const struct rotor_manifest *m = p->manifest;
+		json_t *j = json_object(), *keys = json_array(), *acts = json_array(),
+		       *fc = json_array();
+		json_object_set_new(j, "name", json_string(m->name));
+		json_object_set_new(j, "user", json_string(m->user));
+		json_object_set_new(j, "aws", json_string(m->aws));
+		json_object_set_new(j, "mode", json_string(rotor_mode_name(m->mode)));
+		json_object_set_new(j, "status", json_string(rotor_status_name(p->status)));
+		json_object_set_new(j, "statusReason", json_string(p->status_reason));
+		json_object_set_new(j, "rotationDue", json_boolean(p->rotation_due));
+		json_object_set_new(j, "dueReason",
+				    p->due_reason[0] ? json_string(p->due_reason) : json_null());
+		if (obs) {
+			const struct rotor_observed *o = &obs[i];
+			for (int k = 0; o->iam_known && k < o->nkeys; k++) {
+				const struct rotor_obs_key *key = &o->keys[k];
+				json_t *jk = json_pack(
+					"{s:s, s:s, s:s, s:o}", "id", key->id, "role",
+					rotor_role_name(p->roles[k]), "status",
+					key->active ? "Active" : "Inactive", "created",
+					time_or_null(key->created));
+				json_object_set_new(
+					jk, "lastUsed",
+					!key->last_used_known
+						? json_string("unknown")
+						: key->last_used
+							  ? json_pack("{s:o, s:s, s:s}", "date",
+								      time_or_null(key->last_used),
+								      "service", key->last_service,
+								      "region", key->last_region)
+							  : json_null());
+				json_array_append_new(keys, jk);
+			}
+			json_object_set_new(j, "storeVersion",
+					    o->store_has_akid ? json_integer(o->store_akid_version)
+							      : json_null());
+		}
+		for (int a = 0; a < p->nactions; a++) {
+			const struct rotor_action *x = &p->actions[a];
+			json_t *ja = json_pack("{s:s, s:s, s:b}", "kind", rotor_action_name(x->kind),
+					       "reason", x->reason, "willApply", !p->observe_only);
+			json_object_set_new(ja, "keyId",
+					    x->key_id[0] ? json_string(x->key_id) : json_null());
+			json_object_set_new(ja, "consumer",
+					    x->consumer >= 0 ? json_string(m->consumers[x->consumer].name)
+							     : json_null());
+			json_array_append_new(acts, ja);
+		}
+		for (int k = 0; k < p->nforecast; k++) {
+			const struct rotor_forecast *x = &p->forecast[k];
+			json_t *jf = json_pack("{s:s, s:o, s:s}", "kind", forecast_name(x->kind), "at",
+					       time_or_null(x->at), "note", x->note);
+			json_object_set_new(jf, "keyId",
+					    x->key_id[0] ? json_string(x->key_id) : json_null());
+			json_array_append_new(fc, jf);
+		}
+		json_object_set_new(j, "keys", keys);
+		json_object_set_new(j, "actions", acts);
+		json_object_set_new(j, "forecast", fc);
+		json_object_set_new(j, "heldByMaxDeletions", json_integer(p->deletions_held));
+		json_array_append_new(list, j);
+	}
+	json_object_set_new(root, "manifests", list);
+	int rc = json_dumpf(root, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	fputc('\n', f);
+	json_decref(root);
+	return rc;
+}
+
+int rotor_plan_render(FILE *f, const struct rotor_manifest_plan *plans, size_t n,
+		      const struct rotor_observed *obs, const struct rotor_plan_render *opts)
+{
+	switch (opts->format) {
+	case ROTOR_PLAN_MARKDOWN: render_markdown(f, plans, n, opts); return 0;
+	case ROTOR_PLAN_JSON: return render_json(f, plans, n, obs, opts);
+	default: render_text(f, plans, n, opts); return 0;
+	}
+}

@@ -1,0 +1,791 @@
+/*
+ * infisical.c: the Infisical store — Universal Auth, the atomic pair
+ * write, read-back, versions for rollback. Wire facts:
+ * ../shared/api/infisical.md; user doc: docs/infisical.md.
+ *
+ * Design notes.
+ * - Auth: one token per connection, kept in the secret type. It is renewed
+ *   ahead of expiry (and replaced by what renewal returns: newer servers
+ *   sign a new token); near its maximum TTL rotor logs in again instead. A
+ *   401 (other than 2024's ValidationFailure) or a 403 TokenError triggers
+ *   one login and one retry. Failed logins are counted: after two in a row
+ *   rotor refuses to try again for five minutes, since servers lock a
+ *   client out after three.
+ * - Pacing: requests on a connection are spaced by 60 s / requestsPerMinute
+ *   (default 30, under every server's limit), so rotor stays under the
+ *   limits on its own; a 429 still waits the seconds the server names.
+ * - Decisions are made on statusCode, never on message text.
+ * - Every reply of a secret route may carry secret values: reply buffers
+ *   are wiped, and jansson wipes what it frees (rotor_json_init).
+ */
+#include <ctype.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rotor/buf.h"
+#include "rotor/clock.h"
+#include "rotor/http.h"
+#include "rotor/json.h"
+#include "rotor/log.h"
+#include "rotor/secret.h"
+#include "rotor/store.h"
+
+#define LOGIN_LOCKOUT_SECONDS 300
+#define RENEW_MARGIN_SECONDS 60
+
+struct infisical {
+	char name[64];
+	char base[512];
+	int v4;
+	struct rotor_secret *client_id;
+	struct rotor_secret *client_secret;
+	struct rotor_secret *token;   /* NULL until logged in */
+	int64_t token_expires;        /* wall seconds; 0 = does not expire */
+	int64_t token_max;            /* wall seconds the token can never outlive; 0 = none */
+	int64_t token_ttl;            /* expiresIn, for renewal */
+	int login_failures;           /* consecutive */
+	int64_t login_blocked_until;  /* wall seconds */
+	int64_t interval_ms;          /* pacing */
+	int64_t last_request_ms;      /* monotonic */
+	int max_429;
+	struct rotor_clock *clock;
+	struct rotor_http *http;
+	pthread_mutex_t lock;         /* one request at a time per connection */
+};
+
+/* A reply: status, parsed JSON (may be NULL), and the error fields. */
+struct reply {
+	long status;
+	json_t *json;
+	char error[160];   /* the body's "error" */
+	char message[400]; /* the body's "message" (arrays joined) */
+	char req_id[96];
+	char retry_after[32];
+};
+
+static void reply_dispose(struct reply *r)
+{
+	json_decref(r->json);
+	memset(r, 0, sizeof(*r));
+}
+
+static const char *jstr(const json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+	return s ? s : "";
+}
+
+static void read_error_fields(struct reply *r)
+{
+	if (!json_is_object(r->json))
+		return;
+	snprintf(r->error, sizeof(r->error), "%s", jstr(r->json, "error"));
+	snprintf(r->req_id, sizeof(r->req_id), "%s", jstr(r->json, "reqId"));
+	json_t *m = json_object_get(r->json, "message");
+	if (json_is_string(m)) {
+		snprintf(r->message, sizeof(r->message), "%s", json_string_value(m));
+	} else if (json_is_array(m)) {
+		size_t i;
+		json_t *v;
+		json_array_foreach(m, i, v)
+		{
+			size_t used = strlen(r->message);
+			const char *s = json_is_string(v) ? json_string_value(v) : "";
+			if (json_is_object(v))
+				s = jstr(v, "message");
+			snprintf(r->message + used, sizeof(r->message) - used, "%s%s",
+				 i ? "; " : "", s);
+		}
+	}
+}
+
+/* 5xx are retried by the transport; 429 and everything else come back
+ * here, because a 429's wait may be named only in the message. */
+static enum rotor_http_verdict classify(void *ctx, const struct rotor_http_response *res,
+					int64_t *retry_after_ms)
+{
+	(void)ctx;
+	(void)retry_after_ms;
+	return res->status >= 500 ? ROTOR_HTTP_RETRY : ROTOR_HTTP_DONE;
+}
+
+static void pace(struct infisical *s)
+{
+	int64_t now = s->clock->monotonic_ms(s->clock);
+	if (s->last_request_ms && now - s->last_request_ms < s->interval_ms)
+		s->clock->sleep_ms(s->clock, s->interval_ms - (now - s->last_request_ms));
+	s->last_request_ms = s->clock->monotonic_ms(s->clock);
+}
+
+/* One HTTP exchange, no auth logic. body may be NULL. */
+static int send_raw(struct infisical *s, const char *method, const char *path, json_t *body,
+		    int with_token, const char *what, struct reply *r, struct rotor_error *err)
+{
+	struct rotor_http_request req;
+	struct rotor_http_response res;
+	char url[2048], bearer[4096];
+	char *text = NULL;
+	size_t text_len = 0;
+	int rc;
+	memset(&req, 0, sizeof(req));
+	memset(&res, 0, sizeof(res));
+	memset(r, 0, sizeof(*r));
+	snprintf(url, sizeof(url), "%s%s", s->base, path);
+	req.method = method;
+	req.url = url;
+	req.what = what;
+	rotor_http_request_header(&req, "Accept", "application/json");
+	if (body) {
+		text = json_dumps(body, JSON_COMPACT);
+		if (!text)
+			return rotor_error_set(err, ROTOR_ENOMEM, "%s: out of memory", what);
+		text_len = strlen(text);
+		req.body = text;
+		req.body_len = text_len;
+		rotor_http_request_header(&req, "Content-Type", "application/json");
+	}
+	if (with_token) {
+		snprintf(bearer, sizeof(bearer), "Bearer %s", rotor_secret_bytes(s->token));
+		rotor_http_request_header(&req, "Authorization", bearer);
+	}
+	pace(s);
+	rc = rotor_http_do(s->http, &req, &res, err);
+	rotor_wipe(bearer, sizeof(bearer));
+	if (text) {
+		rotor_wipe(text, text_len);
+		free(text);
+	}
+	if (rc)
+		return rc;
+	r->status = res.status;
+	rotor_http_response_header(&res, "Retry-After", r->retry_after, sizeof(r->retry_after));
+	if (res.body.len) {
+		json_error_t je;
+		r->json = json_loadb(res.body.data, res.body.len, 0, &je);
+	}
+	rotor_http_response_dispose(&res);
+	if (r->status >= 200 && r->status < 300 && !r->json)
+		return rotor_error_set(err, ROTOR_EINVALID,
+				       "%s: Infisical answered HTTP %ld with a body that is not JSON",
+				       what, r->status);
+	read_error_fields(r);
+	return 0;
+}
+
+static int kind_for(long status)
+{
+	switch (status) {
+	case 400: return ROTOR_EINVALID;
+	case 401:
+	case 403: return ROTOR_EAUTH;
+	case 404: return ROTOR_ENOTFOUND;
+	case 409: return ROTOR_ECONFLICT;
+	case 422: return ROTOR_EINVALID;
+	case 429: return ROTOR_ETHROTTLED;
+	default: return status >= 500 ? ROTOR_ETRANSIENT : ROTOR_EINVALID;
+	}
+}
+
+static int fail_reply(const struct reply *r, const char *what, const char *hint,
+		      struct rotor_error *err)
+{
+	int kind = kind_for(r->status);
+	rotor_error_set(err, kind, "%s: HTTP %ld %s (request %s): %s%s%s", what, r->status,
+			r->error[0] ? r->error : "error", r->req_id[0] ? r->req_id : "unknown",
+			r->message[0] ? r->message : "(no message)", hint ? "; " : "",
+			hint ? hint : "");
+	rotor_error_set_remote(err, (int)r->status, r->error, r->req_id);
+	return kind;
+}
+
+static int take_token(struct infisical *s, const struct reply *r, const char *what,
+		      struct rotor_error *err)
+{
+	const char *tok = jstr(r->json, "accessToken");
+	json_int_t ttl = json_integer_value(json_object_get(r->json, "expiresIn"));
+	json_int_t max = json_integer_value(json_object_get(r->json, "accessTokenMaxTTL"));
+	int64_t now = s->clock->now(s->clock);
+	struct rotor_secret *t = NULL;
+	if (!*tok)
+		return rotor_error_set(err, ROTOR_EINVALID, "%s: the reply has no accessToken",
+				       what);
+	int rc = rotor_secret_from_str(&t, tok, ROTOR_SECRET_REDACT, err);
+	if (rc)
+		return rc;
+	rotor_secret_free(s->token);
+	s->token = t;
+	s->token_ttl = ttl;
+	s->token_expires = ttl > 0 ? now + ttl : 0;
+	return (void)max, 0;
+}
+
+static int login(struct infisical *s, struct rotor_error *err)
+{
+	char what[160];
+	struct reply r;
+	int64_t now = s->clock->now(s->clock);
+	snprintf(what, sizeof(what), "%s: universal-auth login", s->name);
+	if (s->login_blocked_until > now)
+		return rotor_error_set(err, ROTOR_EAUTH,
+				       "%s: not logging in again for %llds after %d failed logins "
+				       "(Infisical locks a client out after 3): fix the client "
+				       "secret",
+				       what, (long long)(s->login_blocked_until - now),
+				       s->login_failures);
+	json_t *body = json_pack("{s:s, s:s}", "clientId", rotor_secret_bytes(s->client_id),
+				 "clientSecret", rotor_secret_bytes(s->client_secret));
+	if (!body)
+		return rotor_error_set(err, ROTOR_ENOMEM, "%s: out of memory", what);
+	int rc = send_raw(s, "POST", "/api/v1/auth/universal-auth/login", body, 0, what, &r, err);
+	json_decref(body);
+	if (rc)
+		return rc;
+	if (r.status != 200) {
+		const char *hint = NULL;
+		if (r.status == 404)
+			hint = "the client id is unknown to this Infisical instance: check the "
+			       "connection's clientId and siteUrl";
+		else if (r.status == 401)
+			hint = strstr(r.message, "locked")
+				       ? "Infisical locked this client after failed logins; wait, "
+					 "then fix the client secret"
+				       : "the client secret is wrong or revoked: check the "
+					 "connection's clientSecret";
+		if (r.status == 401 || r.status == 403 || r.status == 404) {
+			if (++s->login_failures >= 2)
+				s->login_blocked_until = now + LOGIN_LOCKOUT_SECONDS;
+		}
+		rc = fail_reply(&r, what, hint, err);
+		if (r.status == 404)
+			err->code = rc = ROTOR_EINVALID; /* configuration, not transient */
+		reply_dispose(&r);
+		return rc;
+	}
+	s->login_failures = 0;
+	rc = take_token(s, &r, what, err);
+	if (!rc) {
+		json_int_t max = json_integer_value(json_object_get(r.json, "accessTokenMaxTTL"));
+		s->token_max = max > 0 ? now + max : 0;
+		rotor_log(ROTOR_LOG_DEBUG, s->name, "logged in to Infisical (token valid %llds)",
+			  (long long)s->token_ttl);
+	}
+	reply_dispose(&r);
+	return rc;
+}
+
+static int renew(struct infisical *s, struct rotor_error *err)
+{
+	char what[160];
+	struct reply r;
+	snprintf(what, sizeof(what), "%s: token renewal", s->name);
+	json_t *body = json_pack("{s:s}", "accessToken", rotor_secret_bytes(s->token));
+	if (!body)
+		return rotor_error_set(err, ROTOR_ENOMEM, "%s: out of memory", what);
+	int rc = send_raw(s, "POST", "/api/v1/auth/token/renew", body, 0, what, &r, err);
+	json_decref(body);
+	if (rc)
+		return rc;
+	if (r.status != 200) {
+		reply_dispose(&r);
+		return login(s, err); /* lapsed or past its max TTL: log in again */
+	}
+	rc = take_token(s, &r, what, err);
+	reply_dispose(&r);
+	return rc;
+}
+
+static int ensure_token(struct infisical *s, struct rotor_error *err)
+{
+	int64_t now = s->clock->now(s->clock);
+	if (!s->token)
+		return login(s, err);
+	if (s->token_max && s->token_max - now < RENEW_MARGIN_SECONDS)
+		return login(s, err);
+	if (s->token_expires) {
+		int64_t margin = s->token_ttl / 10 > RENEW_MARGIN_SECONDS ? s->token_ttl / 10
+									  : RENEW_MARGIN_SECONDS;
+		if (margin > s->token_ttl / 2)
+			margin = s->token_ttl / 2;
+		if (s->token_expires - now <= margin)
+			return renew(s, err);
+	}
+	return 0;
+}
+
+/* Seconds to wait after a 429: Retry-After, else "in N seconds" / "in N
+ * minute(s)" in the message, else 60. */
+static int64_t rate_limit_wait(const struct reply *r, int64_t now)
+{
+	int64_t ms = r->retry_after[0] ? rotor_http_parse_retry_after(r->retry_after, now) : -1;
+	if (ms >= 0)
+		return ms;
+	const char *in = strstr(r->message, "in ");
+	if (in) {
+		long n = strtol(in + 3, NULL, 10);
+		if (n > 0 && strstr(in, "minute"))
+			return (int64_t)n * 60000;
+		if (n > 0 && strstr(in, "second"))
+			return (int64_t)n * 1000;
+	}
+	return 60000;
+}
+
+/* An authenticated call with one re-login and rate-limit waits. The caller
+ * holds s->lock. */
+static int api(struct infisical *s, const char *method, const char *path, json_t *body,
+	       const char *what, struct reply *r, struct rotor_error *err)
+{
+	int relogged = 0, waits = 0;
+	for (;;) {
+		int rc = ensure_token(s, err);
+		if (rc)
+			return rc;
+		rc = send_raw(s, method, path, body, 1, what, r, err);
+		if (rc)
+			return rc;
+		int expired = (r->status == 401 && strcmp(r->error, "ValidationFailure") != 0) ||
+			      (r->status == 403 && strcmp(r->error, "TokenError") == 0);
+		if (expired && !relogged) {
+			relogged = 1;
+			reply_dispose(r);
+			rotor_log(ROTOR_LOG_DEBUG, s->name,
+				  "Infisical token rejected; logging in again once");
+			rotor_secret_free(s->token);
+			s->token = NULL;
+			continue;
+		}
+		if (r->status == 429 && waits < s->max_429) {
+			int64_t wait = rate_limit_wait(r, s->clock->now(s->clock));
+			waits++;
+			rotor_log(ROTOR_LOG_INFO, s->name,
+				  "%s: Infisical rate limit; waiting %llds", what,
+				  (long long)(wait / 1000));
+			reply_dispose(r);
+			s->clock->sleep_ms(s->clock, wait);
+			continue;
+		}
+		return 0;
+	}
+}
+
+/* "?workspaceId=P&environment=E&secretPath=S" (v3) or projectId (v4). */
+static int query(const struct infisical *s, const struct rotor_store_ref *ref, char *buf,
+		 size_t len)
+{
+	struct rotor_buf b;
+	rotor_buf_init(&b, 4096);
+	int rc = rotor_buf_puts(&b, s->v4 ? "projectId=" : "workspaceId=");
+	rc = rc ? rc : rotor_http_urlencode(&b, ref->project_id, strlen(ref->project_id));
+	rc = rc ? rc : rotor_buf_puts(&b, "&environment=");
+	rc = rc ? rc : rotor_http_urlencode(&b, ref->environment, strlen(ref->environment));
+	rc = rc ? rc : rotor_buf_puts(&b, "&secretPath=");
+	rc = rc ? rc : rotor_http_urlencode(&b, ref->secret_path, strlen(ref->secret_path));
+	if (!rc && b.len >= len)
+		rc = ROTOR_ELIMIT;
+	if (!rc)
+		memcpy(buf, b.data, b.len + 1);
+	rotor_buf_dispose(&b);
+	return rc;
+}
+
+static void describe(const struct infisical *s, const struct rotor_store_ref *ref,
+		     const char *op, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s: Infisical %s (project %s, environment %s, path %s)", s->name, op,
+		 ref->project_id, ref->environment, ref->secret_path);
+}
+
+static json_t *base_body(const struct infisical *s, const struct rotor_store_ref *ref)
+{
+	return json_pack("{s:s, s:s, s:s}", s->v4 ? "projectId" : "workspaceId", ref->project_id,
+			 "environment", ref->environment, "secretPath", ref->secret_path);
+}
+
+static int not_found_hint(const struct reply *r, const char *what, struct rotor_error *err)
+{
+	return fail_reply(r, what,
+			  "the project, environment or folder does not exist or the machine "
+			  "identity cannot see it: check spec.store.infisical",
+			  err);
+}
+
+static int read_pair_locked(struct infisical *s, const struct rotor_store_ref *ref,
+			    struct rotor_store_pair *out, struct rotor_error *err)
+{
+	char q[2048], path[2300], what[512];
+	struct reply r;
+	memset(out, 0, sizeof(*out));
+	describe(s, ref, "list secrets", what, sizeof(what));
+	if (query(s, ref, q, sizeof(q)))
+		return rotor_error_set(err, ROTOR_EINVALID, "%s: reference too long", what);
+	snprintf(path, sizeof(path), "%s?%s", s->v4 ? "/api/v4/secrets" : "/api/v3/secrets/raw", q);
+	int rc = api(s, "GET", path, NULL, what, &r, err);
+	if (rc)
+		return rc;
+	if (r.status == 404) {
+		rc = not_found_hint(&r, what, err);
+		reply_dispose(&r);
+		return rc;
+	}
+	if (r.status != 200) {
+		rc = fail_reply(&r, what, r.status == 403 ? "grant the machine identity read "
+							    "access to this environment and path"
+							  : NULL,
+				err);
+		reply_dispose(&r);
+		return rc;
+	}
+	json_t *list = json_object_get(r.json, "secrets");
+	size_t i;
+	json_t *sec;
+	if (!json_is_array(list)) {
+		reply_dispose(&r);
+		return rotor_error_set(err, ROTOR_EINVALID, "%s: the reply has no secrets list",
+				       what);
+	}
+	json_array_foreach(list, i, sec)
+	{
+		const char *key = jstr(sec, "secretKey");
+		int is_akid = strcmp(key, ref->akid_name) == 0;
+		int is_secret = strcmp(key, ref->secret_name) == 0;
+		if (!is_akid && !is_secret)
+			continue;
+		if (json_is_true(json_object_get(sec, "isRotatedSecret"))) {
+			reply_dispose(&r);
+			rotor_store_pair_dispose(out);
+			return rotor_error_set(err, ROTOR_ECONFLICT,
+					       "%s: secret %s is managed by Infisical's own secret "
+					       "rotation; rotor refuses to manage it too (two "
+					       "rotators would fight): remove one of them",
+					       what, key);
+		}
+		json_t *value = json_object_get(sec, "secretValue");
+		json_int_t version = json_integer_value(json_object_get(sec, "version"));
+		if (!json_is_string(value)) {
+			reply_dispose(&r);
+			rotor_store_pair_dispose(out);
+			return rotor_error_set(err, ROTOR_EINVALID,
+					       "%s: secret %s has no readable value (is it "
+					       "hidden from this identity?)",
+					       what, key);
+		}
+		if (is_akid) {
+			out->has_akid = 1;
+			out->akid_version = version;
+			snprintf(out->akid, sizeof(out->akid), "%s", json_string_value(value));
+		} else {
+			rotor_secret_free(out->secret);
+			out->secret = NULL;
+			rc = rotor_secret_new(&out->secret, json_string_value(value),
+					      json_string_length(value), ROTOR_SECRET_REDACT, err);
+			if (rc) {
+				reply_dispose(&r);
+				rotor_store_pair_dispose(out);
+				return rc;
+			}
+			out->has_secret = 1;
+			out->secret_version = version;
+		}
+	}
+	reply_dispose(&r);
+	return 0;
+}
+
+static json_t *secret_entry(const char *name, const char *value)
+{
+	return json_pack("{s:s, s:s, s:b}", "secretKey", name, "secretValue", value,
+			 "skipMultilineEncoding", 1);
+}
+
+static int check_write_reply(const struct reply *r, const char *what, struct rotor_error *err)
+{
+	if (r->status >= 200 && r->status < 300) {
+		if (json_object_get(r->json, "approval"))
+			return rotor_error_set(err, ROTOR_ECONFLICT,
+					       "%s: Infisical answered with an approval request: "
+					       "the change needs approval; exempt rotor's machine "
+					       "identity from the change policy",
+					       what);
+		return 0;
+	}
+	if (r->status == 404)
+		return not_found_hint(r, what, err);
+	return fail_reply(r, what,
+			  r->status == 403 ? "grant the machine identity write access to this "
+					     "environment and path"
+					   : NULL,
+			  err);
+}
+
+/* A single create or update (v3, for a folder holding one name only). */
+static int write_one(struct infisical *s, const struct rotor_store_ref *ref, const char *method,
+		     const char *name, const char *value, struct rotor_error *err)
+{
+	char path[1024], what[512];
+	struct rotor_buf enc;
+	struct reply r;
+	rotor_buf_init(&enc, 512);
+	if (rotor_http_urlencode(&enc, name, strlen(name))) {
+		rotor_buf_dispose(&enc);
+		return rotor_error_set(err, ROTOR_EINVALID, "secret name too long");
+	}
+	snprintf(path, sizeof(path), "/api/v3/secrets/raw/%s", enc.data);
+	rotor_buf_dispose(&enc);
+	describe(s, ref, strcmp(method, "POST") == 0 ? "create secret" : "update secret", what,
+		 sizeof(what));
+	json_t *body = base_body(s, ref);
+	json_object_set_new(body, "secretValue", json_string(value));
+	json_object_set_new(body, "type", json_string("shared"));
+	json_object_set_new(body, "skipMultilineEncoding", json_true());
+	int rc = api(s, method, path, body, what, &r, err);
+	json_decref(body);
+	if (rc)
+		return rc;
+	rc = check_write_reply(&r, what, err);
+	reply_dispose(&r);
+	return rc;
+}
+
+static int write_pair_locked(struct infisical *s, const struct rotor_store_ref *ref,
+			     const char *akid, const struct rotor_secret *secret,
+			     const struct rotor_store_pair *current, struct rotor_store_pair *written,
+			     struct rotor_error *err)
+{
+	char what[512];
+	struct reply r;
+	int rc;
+	int both = current->has_akid && current->has_secret;
+	int none = !current->has_akid && !current->has_secret;
+	memset(written, 0, sizeof(*written));
+	if (!s->v4 && !both && !none) {
+		/* v3 cannot create one name and update the other in one request:
+		 * create the missing one, then update the other. The half pair
+		 * could not authenticate before either, so nothing gets worse. */
+		const char *missing = current->has_akid ? ref->secret_name : ref->akid_name;
+		const char *mvalue = current->has_akid ? rotor_secret_bytes(secret) : akid;
+		const char *other = current->has_akid ? ref->akid_name : ref->secret_name;
+		const char *ovalue = current->has_akid ? akid : rotor_secret_bytes(secret);
+		rc = write_one(s, ref, "POST", missing, mvalue, err);
+		if (!rc)
+			rc = write_one(s, ref, "PATCH", other, ovalue, err);
+		if (rc)
+			return rc;
+	} else {
+		const char *method = (!s->v4 && none) ? "POST" : "PATCH";
+		const char *path = s->v4 ? "/api/v4/secrets/batch" : "/api/v3/secrets/batch/raw";
+		describe(s, ref, none ? "create the pair" : "update the pair", what, sizeof(what));
+		json_t *body = base_body(s, ref);
+		json_t *list = json_array();
+		json_array_append_new(list, secret_entry(ref->akid_name, akid));
+		json_array_append_new(list, secret_entry(ref->secret_name, rotor_secret_bytes(secret)));
+		json_object_set_new(body, "secrets", list);
+		if (s->v4)
+			json_object_set_new(body, "mode",
+					    json_string(both ? "failOnNotFound" : "upsert"));
+		rc = api(s, method, path, body, what, &r, err);
+		json_decref(body);
+		if (rc)
+			return rc;
+		rc = check_write_reply(&r, what, err);
+		reply_dispose(&r);
+		if (rc)
+			return rc;
+	}
+	/* Read back from one snapshot and compare: the store must now hold
+	 * exactly this pair, at newer versions. */
+	rc = read_pair_locked(s, ref, written, err);
+	if (rc) {
+		rotor_error_prefix(err, "reading the pair back after writing it");
+		return rc;
+	}
+	describe(s, ref, "read-back", what, sizeof(what));
+	if (!written->has_akid || !written->has_secret || strcmp(written->akid, akid) != 0 ||
+	    !rotor_secret_equal(written->secret, secret)) {
+		rotor_store_pair_dispose(written);
+		return rotor_error_set(err, ROTOR_ECONFLICT,
+				       "%s: the store does not hold the pair just written (another "
+				       "writer, or a server that dropped the value): rotor will "
+				       "observe again on the next pass",
+				       what);
+	}
+	if ((current->has_akid && written->akid_version <= current->akid_version) ||
+	    (current->has_secret && written->secret_version <= current->secret_version))
+		rotor_log(ROTOR_LOG_WARN, s->name,
+			  "%s: versions did not increase (%lld/%lld → %lld/%lld)", what,
+			  (long long)current->akid_version, (long long)current->secret_version,
+			  (long long)written->akid_version, (long long)written->secret_version);
+	return 0;
+}
+
+static int read_one_version(struct infisical *s, const struct rotor_store_ref *ref,
+			    const char *name, int64_t version, json_t **value,
+			    struct rotor_error *err)
+{
+	char q[2048], path[3000], what[512], op[160];
+	struct rotor_buf enc;
+	struct reply r;
+	snprintf(op, sizeof(op), "read %s version %lld", name, (long long)version);
+	describe(s, ref, op, what, sizeof(what));
+	rotor_buf_init(&enc, 512);
+	if (query(s, ref, q, sizeof(q)) || rotor_http_urlencode(&enc, name, strlen(name))) {
+		rotor_buf_dispose(&enc);
+		return rotor_error_set(err, ROTOR_EINVALID, "%s: reference too long", what);
+	}
+	snprintf(path, sizeof(path), "%s/%s?%s&version=%lld",
+		 s->v4 ? "/api/v4/secrets" : "/api/v3/secrets/raw", enc.data, q,
+		 (long long)version);
+	rotor_buf_dispose(&enc);
+	int rc = api(s, "GET", path, NULL, what, &r, err);
+	if (rc)
+		return rc;
+	if (r.status != 200) {
+		rc = r.status == 404 ? not_found_hint(&r, what, err) : fail_reply(&r, what, NULL, err);
+		reply_dispose(&r);
+		return rc;
+	}
+	json_t *sec = json_object_get(r.json, "secret");
+	json_int_t got = json_integer_value(json_object_get(sec, "version"));
+	if (got != version) {
+		reply_dispose(&r);
+		return rotor_error_set(err, ROTOR_ENOTFOUND,
+				       "%s: the server answered version %lld instead: it does not "
+				       "honour ?version= (servers before April 2025), so the "
+				       "previous pair is not available from the store",
+				       what, (long long)got);
+	}
+	*value = json_incref(json_object_get(sec, "secretValue"));
+	reply_dispose(&r);
+	if (!json_is_string(*value)) {
+		json_decref(*value);
+		*value = NULL;
+		return rotor_error_set(err, ROTOR_EINVALID, "%s: the reply has no value", what);
+	}
+	return 0;
+}
+
+static int read_version_locked(struct infisical *s, const struct rotor_store_ref *ref,
+			       int64_t akid_version, int64_t secret_version,
+			       struct rotor_store_pair *out, struct rotor_error *err)
+{
+	json_t *akid = NULL, *secret = NULL;
+	memset(out, 0, sizeof(*out));
+	int rc = read_one_version(s, ref, ref->akid_name, akid_version, &akid, err);
+	if (!rc)
+		rc = read_one_version(s, ref, ref->secret_name, secret_version, &secret, err);
+	if (!rc) {
+		snprintf(out->akid, sizeof(out->akid), "%s", json_string_value(akid));
+		rc = rotor_secret_new(&out->secret, json_string_value(secret),
+				      json_string_length(secret), ROTOR_SECRET_REDACT, err);
+		out->has_akid = 1;
+		out->has_secret = rc == 0;
+		out->akid_version = akid_version;
+		out->secret_version = secret_version;
+	}
+	json_decref(akid);
+	json_decref(secret);
+	return rc;
+}
+
+static int op_read_pair(void *ctx, const struct rotor_store_ref *ref, struct rotor_store_pair *out,
+			struct rotor_error *err)
+{
+	struct infisical *s = ctx;
+	pthread_mutex_lock(&s->lock);
+	int rc = read_pair_locked(s, ref, out, err);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+static int op_write_pair(void *ctx, const struct rotor_store_ref *ref, const char *akid,
+			 const struct rotor_secret *secret, const struct rotor_store_pair *current,
+			 struct rotor_store_pair *written, struct rotor_error *err)
+{
+	struct infisical *s = ctx;
+	pthread_mutex_lock(&s->lock);
+	int rc = write_pair_locked(s, ref, akid, secret, current, written, err);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+static int op_read_version(void *ctx, const struct rotor_store_ref *ref, int64_t akid_version,
+			   int64_t secret_version, struct rotor_store_pair *out,
+			   struct rotor_error *err)
+{
+	struct infisical *s = ctx;
+	pthread_mutex_lock(&s->lock);
+	int rc = read_version_locked(s, ref, akid_version, secret_version, out, err);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+static void op_free(void *ctx)
+{
+	struct infisical *s = ctx;
+	if (!s)
+		return;
+	rotor_secret_free(s->client_id);
+	rotor_secret_free(s->client_secret);
+	rotor_secret_free(s->token);
+	rotor_http_free(s->http);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+static const struct rotor_store_ops infisical_ops = {
+	.kind = "infisical",
+	.read_pair = op_read_pair,
+	.write_pair = op_write_pair,
+	.read_version = op_read_version,
+	.free = op_free,
+};
+
+int rotor_infisical_new(struct rotor_store *out, const struct rotor_infisical_options *opts,
+			struct rotor_error *err)
+{
+	struct infisical *s = calloc(1, sizeof(*s));
+	struct rotor_http_options http;
+	int rc;
+	out->ops = NULL;
+	out->ctx = NULL;
+	rotor_json_init();
+	if (!s)
+		return rotor_error_set(err, ROTOR_ENOMEM, "out of memory");
+	pthread_mutex_init(&s->lock, NULL);
+	snprintf(s->name, sizeof(s->name), "%s", opts->name ? opts->name : "infisical");
+	snprintf(s->base, sizeof(s->base), "%s", opts->site_url);
+	size_t n = strlen(s->base);
+	while (n > 0 && s->base[n - 1] == '/')
+		s->base[--n] = '\0';
+	s->v4 = opts->api_v4;
+	s->clock = opts->clock ? opts->clock : rotor_clock_real();
+	s->interval_ms = 60000 / (opts->requests_per_minute > 0 ? opts->requests_per_minute : 30);
+	s->max_429 = opts->max_rate_limit_waits > 0 ? opts->max_rate_limit_waits : 3;
+	if (!opts->client_id || !opts->client_secret) {
+		op_free(s);
+		return rotor_error_set(err, ROTOR_EINVALID,
+				       "Infisical connection %s: clientId and clientSecret are not "
+				       "loaded",
+				       opts->name ? opts->name : "");
+	}
+	rc = rotor_secret_dup(&s->client_id, opts->client_id, err);
+	if (!rc)
+		rc = rotor_secret_dup(&s->client_secret, opts->client_secret, err);
+	if (opts->http)
+		http = *opts->http;
+	else
+		rotor_http_options_init(&http);
+	http.classify = classify;
+	http.clock = s->clock;
+	if (!rc)
+		rc = rotor_http_new(&s->http, &http, err);
+	if (rc) {
+		op_free(s);
+		return rc;
+	}
+	out->ops = &infisical_ops;
+	out->ctx = s;
+	return 0;
+}
