@@ -21,6 +21,12 @@ struct command {
 };
 
 int cmd_validate(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
+int cmd_apply(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_rotate(int argc, char **argv);
+int cmd_rollback(int argc, char **argv);
+int cmd_resume(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_help(int argc, char **argv);
 

@@ -1,0 +1,126 @@
+/*
+ * cmd_apply.c: `rotor apply [--only NAME] [--max-deletions N] ...` runs one
+ * pass (observe, plan, apply each manifest); `rotor rotate NAME` is a pass
+ * for one manifest with a rotation requested. Manifests are independent:
+ * one failing never blocks the others. Exit 0 when every manifest
+ * succeeded, 1 when any failed.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "rotor/clock.h"
+#include "session.h"
+
+static int run_pass(struct session_options *so, int rotate_now, int max_deletions)
+{
+	struct session s;
+	int status = session_open(&s, so);
+	if (status)
+		return status;
+	if (session_plan(&s, rotate_now, max_deletions) != 0) {
+		session_close(&s);
+		return EXIT_ERROR;
+	}
+	struct rotor_plan_render r = {ROTOR_PLAN_TEXT, isatty(STDOUT_FILENO) && !getenv("NO_COLOR"),
+				      rotor_clock_real()->now(rotor_clock_real()), NULL};
+	rotor_plan_render(stdout, s.plans, s.n, s.obs, &r);
+	int failed = 0, applied_total = 0, touched = 0;
+	struct rotor_engine *e = s.engine;
+	for (size_t i = 0; i < s.n; i++) {
+		const struct rotor_manifest_plan *p = &s.plans[i];
+		if (p->observe_only || p->nactions == 0)
+			continue;
+		struct rotor_error err;
+		int applied = 0;
+		rotor_error_clear(&err);
+		printf("applying %s:\n", s.selected[i]->name);
+		fflush(stdout);
+		struct rotor_engine_options eo;
+		(void)eo;
+		int rc = rotor_engine_apply(e, &s.copies[i], p, &s.obs[i], &s.states[i], &applied,
+					    &err);
+		applied_total += applied;
+		touched++;
+		if (rc) {
+			failed++;
+			printf("  error: %s\n", err.message);
+		} else {
+			printf("  %d action%s applied\n", applied, applied == 1 ? "" : "s");
+		}
+	}
+	printf("\napply: %d action%s on %d manifest%s; %d failed%s\n", applied_total,
+	       applied_total == 1 ? "" : "s", touched, touched == 1 ? "" : "s", failed,
+	       s.observe_errors ? "; some manifests could not be observed" : "");
+	session_close(&s);
+	return failed || s.observe_errors ? EXIT_ERROR : EXIT_OK;
+}
+
+int cmd_apply(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"selector", required_argument, NULL, 'l'},
+		{"only", required_argument, NULL, 'o'},
+		{"max-deletions", required_argument, NULL, 'm'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct session_options so = {.command = "apply"};
+	int max_deletions = 10, opt;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "c:l:o:m:h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'o': so.only = optarg; break;
+		case 'm': max_deletions = atoi(optarg); break;
+		case 'h':
+			printf("usage: rotor apply [--config FILE] [--only NAME] [--selector k=v] "
+			       "[--max-deletions N] [PATH...]\n");
+			return EXIT_OK;
+		case 'c':
+		case 'l': session_common_flag(opt, optarg, &so); break;
+		default:
+			fprintf(stderr, "usage: rotor apply [--config FILE] [--only NAME] "
+					"[--selector k=v] [--max-deletions N] [PATH...]\n");
+			return EXIT_USAGE;
+		}
+	}
+	so.paths = argv + optind;
+	so.npaths = (size_t)(argc - optind);
+	return run_pass(&so, 0, max_deletions);
+}
+
+int cmd_rotate(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct session_options so = {.command = "rotate"};
+	int opt;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+		if (opt == 'c') {
+			so.config = optarg;
+			continue;
+		}
+		if (opt == 'h') {
+			printf("usage: rotor rotate [--config FILE] NAME [PATH...]\n");
+			return EXIT_OK;
+		}
+		fprintf(stderr, "usage: rotor rotate [--config FILE] NAME [PATH...]\n");
+		return EXIT_USAGE;
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "usage: rotor rotate [--config FILE] NAME [PATH...]\n");
+		return EXIT_USAGE;
+	}
+	so.only = argv[optind];
+	so.paths = argv + optind + 1;
+	so.npaths = (size_t)(argc - optind - 1);
+	return run_pass(&so, 1, 10);
+}

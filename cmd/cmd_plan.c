@@ -1,0 +1,89 @@
+/*
+ * cmd_plan.c: `rotor plan [--config FILE] [--format text|markdown|json]
+ * [--detailed-exitcode] [--selector k=v] [--max-deletions N] [PATH...]`
+ *
+ * Observes and plans; never mutates (invariant 7). Exit: 0 success; with
+ * --detailed-exitcode 0 nothing to do, 2 changes pending, 1 error (a usage
+ * error is then 1 too, since 2 means "changes").
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "rotor/clock.h"
+#include "session.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: rotor plan [--config FILE] [--format text|markdown|json] "
+		   "[--detailed-exitcode] [--selector k=v] [--max-deletions N] [PATH...]\n");
+}
+
+int cmd_plan(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"format", required_argument, NULL, 'f'},
+		{"detailed-exitcode", no_argument, NULL, 'd'},
+		{"selector", required_argument, NULL, 'l'},
+		{"max-deletions", required_argument, NULL, 'm'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct session_options so = {.command = "plan"};
+	const char *format = "text";
+	int detailed = 0, max_deletions = 10, opt;
+	/* Scan for --detailed-exitcode first: it changes what a usage error exits with. */
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--detailed-exitcode") == 0)
+			detailed = 1;
+	int usage_status = detailed ? EXIT_ERROR : EXIT_USAGE;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "c:f:dl:m:h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'f': format = optarg; break;
+		case 'd': detailed = 1; break;
+		case 'm': max_deletions = atoi(optarg); break;
+		case 'h': usage(stdout); return EXIT_OK;
+		case 'c':
+		case 'l': session_common_flag(opt, optarg, &so); break;
+		default: usage(stderr); return usage_status;
+		}
+	}
+	struct rotor_plan_render r = {ROTOR_PLAN_TEXT, 0, 0, NULL};
+	if (strcmp(format, "markdown") == 0)
+		r.format = ROTOR_PLAN_MARKDOWN;
+	else if (strcmp(format, "json") == 0)
+		r.format = ROTOR_PLAN_JSON;
+	else if (strcmp(format, "text") != 0) {
+		fprintf(stderr, "rotor plan: --format must be text, markdown or json\n");
+		return usage_status;
+	}
+	if (max_deletions < 0) {
+		fprintf(stderr, "rotor plan: --max-deletions must be 0 or more\n");
+		return usage_status;
+	}
+	so.paths = argv + optind;
+	so.npaths = (size_t)(argc - optind);
+	struct session s;
+	int status = session_open(&s, &so);
+	if (status)
+		return status == EXIT_USAGE ? usage_status : status;
+	if (session_plan(&s, 0, max_deletions) != 0) {
+		session_close(&s);
+		return EXIT_ERROR;
+	}
+	r.color = r.format == ROTOR_PLAN_TEXT && isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
+	r.now = rotor_clock_real()->now(rotor_clock_real());
+	rotor_plan_render(stdout, s.plans, s.n, s.obs, &r);
+	fflush(stdout);
+	int changes = rotor_plan_has_changes(s.plans, s.n);
+	status = s.observe_errors ? EXIT_ERROR : EXIT_OK;
+	if (detailed && status == EXIT_OK && changes)
+		status = 2;
+	session_close(&s);
+	return status;
+}

@@ -1,0 +1,115 @@
+/*
+ * cmd_status.c: `rotor status [--config FILE] [--name NAME] [PATH...]`:
+ * for each manifest, its keys (role, status, age, last use), the store's
+ * version, each consumer, the status and the dated steps ahead.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "rotor/clock.h"
+#include "rotor/timefmt.h"
+#include "session.h"
+
+static void print_manifest(const struct session *s, size_t i, int64_t now)
+{
+	const struct rotor_manifest *m = s->selected[i];
+	const struct rotor_observed *o = &s->obs[i];
+	const struct rotor_manifest_plan *p = &s->plans[i];
+	char age[32], t[32], used[160];
+	printf("%s  (IAM user %s on %s, %s)\n", m->name, m->user, m->aws, rotor_mode_name(m->mode));
+	printf("  status:  %s: %s\n", rotor_status_name(p->status), p->status_reason);
+	if (!o->iam_known)
+		printf("  keys:    unknown (%s)\n", o->iam_error);
+	for (int k = 0; o->iam_known && k < o->nkeys; k++) {
+		const struct rotor_obs_key *key = &o->keys[k];
+		rotor_duration_human(age, sizeof(age), now - key->created);
+		if (!key->last_used_known)
+			snprintf(used, sizeof(used), "last use unknown");
+		else if (!key->last_used)
+			snprintf(used, sizeof(used), "never used");
+		else {
+			rotor_time_format(t, sizeof(t), key->last_used);
+			snprintf(used, sizeof(used), "last used %s (%s, %s)", t, key->last_service,
+				 key->last_region);
+		}
+		printf("  key:     %s  %-11s %-8s age %-8s %s\n", key->id, rotor_role_name(p->roles[k]),
+		       key->active ? "Active" : "Inactive", age, used);
+	}
+	if (!o->store_known)
+		printf("  store:   unknown (%s)\n", o->store_error);
+	else if (!o->store_has_akid)
+		printf("  store:   %s%s: empty\n", m->store.secret_path,
+		       m->store.secret_path[1] ? "/" : "");
+	else
+		printf("  store:   %s holds %s (version %lld)%s\n", m->store.secret_path, o->store_akid,
+		       (long long)o->store_akid_version,
+		       o->store_auth == 1 ? ", authenticates"
+					  : o->store_auth == 0 ? ", DOES NOT AUTHENTICATE" : "");
+	for (int c = 0; c < o->nconsumers; c++) {
+		const char *st = o->consumers[c].state == ROTOR_CONSUMER_IN_SYNC   ? "in sync"
+				 : o->consumers[c].state == ROTOR_CONSUMER_DRIFTED ? "drifted"
+										   : "unknown";
+		printf("  consumer: %s (%s): %s%s%s\n", m->consumers[c].name,
+		       rotor_consumer_kind_name(m->consumers[c].kind), st,
+		       o->consumers[c].detail[0] ? ": " : "", o->consumers[c].detail);
+	}
+	for (int a = 0; a < p->nactions; a++)
+		printf("  pending: %s %s: %s\n", rotor_action_name(p->actions[a].kind),
+		       p->actions[a].key_id, p->actions[a].reason);
+	for (int f = 0; f < p->nforecast; f++) {
+		rotor_time_format(t, sizeof(t), p->forecast[f].at);
+		const char *kind = p->forecast[f].kind == ROTOR_FC_ROTATE       ? "rotate"
+				   : p->forecast[f].kind == ROTOR_FC_DEACTIVATE ? "deactivate"
+										 : "delete";
+		printf("  next:    %-10s %s %s%s%s\n", kind, t, p->forecast[f].key_id,
+		       p->forecast[f].key_id[0] ? ": " : "", p->forecast[f].note);
+	}
+	printf("\n");
+}
+
+int cmd_status(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"selector", required_argument, NULL, 'l'},
+		{"name", required_argument, NULL, 'n'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct session_options so = {.command = "status"};
+	int opt;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "c:l:n:h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'n': so.only = optarg; break;
+		case 'h':
+			printf("usage: rotor status [--config FILE] [--name NAME] [--selector k=v] "
+			       "[PATH...]\n");
+			return EXIT_OK;
+		case 'c':
+		case 'l': session_common_flag(opt, optarg, &so); break;
+		default:
+			fprintf(stderr, "usage: rotor status [--config FILE] [--name NAME] "
+					"[--selector k=v] [PATH...]\n");
+			return EXIT_USAGE;
+		}
+	}
+	so.paths = argv + optind;
+	so.npaths = (size_t)(argc - optind);
+	struct session s;
+	int status = session_open(&s, &so);
+	if (status)
+		return status;
+	if (session_plan(&s, 0, 10) != 0) {
+		session_close(&s);
+		return EXIT_ERROR;
+	}
+	int64_t now = rotor_clock_real()->now(rotor_clock_real());
+	for (size_t i = 0; i < s.n; i++)
+		print_manifest(&s, i, now);
+	status = s.observe_errors ? EXIT_ERROR : EXIT_OK;
+	session_close(&s);
+	return status;
+}

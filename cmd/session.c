@@ -1,0 +1,179 @@
+/* session.c: config + manifests + engine, and one observe-and-plan pass. */
+#include "session.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "common.h"
+#include "rotor/clock.h"
+#include "rotor/json.h"
+#include "rotor/log.h"
+#include "rotor/secret.h"
+
+void session_log_setup(void)
+{
+	const char *lvl = getenv("ROTOR_LOG_LEVEL");
+	const char *fmt = getenv("ROTOR_LOG_FORMAT");
+	int level = lvl ? rotor_log_level_parse(lvl) : ROTOR_LOG_WARN;
+	enum rotor_log_format f = ROTOR_LOG_AUTO;
+	if (fmt && strcmp(fmt, "json") == 0)
+		f = ROTOR_LOG_JSON;
+	else if (fmt && strcmp(fmt, "text") == 0)
+		f = ROTOR_LOG_TEXT;
+	rotor_log_setup(NULL, level < 0 ? ROTOR_LOG_WARN : (enum rotor_log_level)level, f, NULL);
+}
+
+static int label_matches(const struct rotor_manifest *m, const char *selector)
+{
+	const char *eq = strchr(selector, '=');
+	size_t klen = (size_t)(eq - selector);
+	for (size_t i = 0; i < m->nlabels; i++)
+		if (strlen(m->labels[i].key) == klen &&
+		    strncmp(m->labels[i].key, selector, klen) == 0 &&
+		    strcmp(m->labels[i].value, eq + 1) == 0)
+			return 1;
+	return 0;
+}
+
+int session_open(struct session *s, const struct session_options *o)
+{
+	struct rotor_diags diags;
+	char why[512] = "";
+	struct rotor_error err;
+	memset(s, 0, sizeof(*s));
+	rotor_manifest_set_init(&s->set);
+	rotor_diags_init(&diags);
+	rotor_json_init();
+	session_log_setup();
+	int status = EXIT_OK;
+	const char *path = cmd_config_path(o->config, 1);
+	if (o->selector && !strchr(o->selector, '=')) {
+		fprintf(stderr, "rotor %s: --selector takes key=value, not \"%s\"\n", o->command,
+			o->selector);
+		status = EXIT_USAGE;
+		goto done;
+	}
+	if (!path) {
+		fprintf(stderr, "rotor %s: no controller config: pass --config FILE, set "
+				"$ROTOR_CONFIG, or put rotor.yaml here\n",
+			o->command);
+		status = EXIT_USAGE;
+		goto done;
+	}
+	if (cmd_load_config(path, &s->cfg, &diags) == 0)
+		rotor_config_resolve_secrets(s->cfg, ROTOR_DIAG_ERROR, &diags);
+	if (diags.nerrors) {
+		rotor_diags_sort(&diags);
+		rotor_diags_print(&diags, stderr);
+		status = EXIT_INVALID;
+		goto done;
+	}
+	int rc = cmd_load_manifests(&s->set, o->paths, o->npaths, s->cfg, &diags, why, sizeof(why));
+	if (why[0]) {
+		fprintf(stderr, "rotor %s: %s\n", o->command, why);
+		status = rc == ROTOR_EINVALID ? EXIT_USAGE : EXIT_ERROR;
+		goto done;
+	}
+	rotor_diags_sort(&diags);
+	rotor_diags_print(&diags, stderr);
+	if (diags.nerrors) {
+		fprintf(stderr, "rotor %s: the manifests are invalid; nothing was done\n",
+			o->command);
+		status = EXIT_INVALID;
+		goto done;
+	}
+	s->selected = calloc(s->set.n ? s->set.n : 1, sizeof(*s->selected));
+	if (!s->selected) {
+		status = EXIT_ERROR;
+		goto done;
+	}
+	for (size_t i = 0; i < s->set.n; i++) {
+		const struct rotor_manifest *m = &s->set.items[i];
+		if (o->only && strcmp(m->name, o->only) != 0)
+			continue;
+		if (o->selector && !label_matches(m, o->selector))
+			continue;
+		s->selected[s->n++] = m;
+	}
+	if (o->only && s->n == 0) {
+		fprintf(stderr, "rotor %s: no manifest named \"%s\"\n", o->command, o->only);
+		status = EXIT_ERROR;
+		goto done;
+	}
+	struct rotor_engine_options eo;
+	memset(&eo, 0, sizeof(eo));
+	const char *vt = getenv("ROTOR_VALIDATE_TIMEOUT_MS");
+	if (vt)
+		eo.validate_timeout_ms = strtoll(vt, NULL, 10);
+	rotor_error_clear(&err);
+	if (rotor_engine_new(&s->engine, s->cfg, &eo, &err) != 0) {
+		fprintf(stderr, "rotor %s: %s\n", o->command, err.message);
+		status = EXIT_ERROR;
+	}
+done:
+	rotor_diags_dispose(&diags);
+	if (status)
+		session_close(s);
+	return status;
+}
+
+int session_plan(struct session *s, int rotate_now, int max_deletions)
+{
+	struct rotor_clock *clock = rotor_clock_real();
+	size_t n = s->n ? s->n : 1;
+	s->obs = calloc(n, sizeof(*s->obs));
+	s->states = calloc(n, sizeof(*s->states));
+	s->plans = calloc(n, sizeof(*s->plans));
+	s->copies = calloc(n, sizeof(*s->copies));
+	if (!s->obs || !s->states || !s->plans || !s->copies)
+		return 1;
+	int64_t now = clock->now(clock);
+	for (size_t i = 0; i < s->n; i++) {
+		struct rotor_error err;
+		rotor_error_clear(&err);
+		s->obs[i].rotate_now = rotate_now;
+		if (rotor_engine_observe(s->engine, s->selected[i], &s->obs[i], &s->states[i],
+					 &err) != 0) {
+			s->observe_errors++;
+			rotor_log(ROTOR_LOG_ERROR, s->selected[i]->name, "%s", err.message);
+		}
+		/* A manifest suspended by `rotor rollback` plans as suspended. */
+		s->copies[i] = *s->selected[i];
+		if (s->states[i].suspended_by_rollback)
+			s->copies[i].suspend = 1;
+		rotor_plan_compute(&s->copies[i], &s->obs[i], now, &s->plans[i]);
+		if (s->states[i].suspended_by_rollback)
+			snprintf(s->plans[i].status_reason, sizeof(s->plans[i].status_reason),
+				 "suspended by rotor rollback (%s): run `rotor resume %s` to manage "
+				 "it again",
+				 s->states[i].suspended_note, s->selected[i]->name);
+	}
+	rotor_plan_limit_deletions(s->plans, s->n, max_deletions);
+	return 0;
+}
+
+void session_close(struct session *s)
+{
+	for (size_t i = 0; s->states && i < s->n; i++)
+		rotor_engine_state_dispose(&s->states[i]);
+	free(s->states);
+	free(s->obs);
+	free(s->plans);
+	free(s->copies);
+	free(s->selected);
+	rotor_engine_free(s->engine);
+	rotor_manifest_set_dispose(&s->set);
+	rotor_config_free(s->cfg);
+	memset(s, 0, sizeof(*s));
+}
+
+int session_common_flag(int opt, const char *arg, struct session_options *o)
+{
+	switch (opt) {
+	case 'c': o->config = arg; return 0;
+	case 'l': o->selector = arg; return 0;
+	default: return EXIT_USAGE;
+	}
+}

@@ -1,0 +1,54 @@
+/*
+ * session.h: what plan, apply, status, rotate, rollback and resume share —
+ * the config (required), the manifests, an engine, and a pass that
+ * observes and plans every selected manifest.
+ */
+#ifndef ROTOR_CMD_SESSION_H
+#define ROTOR_CMD_SESSION_H
+
+#include <stddef.h>
+
+#include "rotor/config.h"
+#include "rotor/engine.h"
+#include "rotor/manifest.h"
+#include "rotor/plan.h"
+
+struct session_options {
+	const char *config;        /* --config */
+	char *const *paths;
+	size_t npaths;
+	const char *selector;      /* --selector k=v, or NULL */
+	const char *only;          /* a single manifest name, or NULL */
+	const char *command;       /* for messages */
+};
+
+struct session {
+	struct rotor_config *cfg;
+	struct rotor_manifest_set set;
+	struct rotor_engine *engine;
+	/* one pass: the selected manifests, observed and planned */
+	const struct rotor_manifest **selected;
+	struct rotor_manifest *copies;  /* manifests adjusted for the pass (suspended by rollback) */
+	struct rotor_observed *obs;
+	struct rotor_engine_state *states;
+	struct rotor_manifest_plan *plans;
+	size_t n;
+	int observe_errors;
+};
+
+/* Loads everything; on failure prints why and returns the exit status
+ * (2 usage, 3 invalid, 1 error); 0 on success. */
+int session_open(struct session *s, const struct session_options *o);
+/* Observes and plans the selected manifests (rotate_now for `only` when
+ * asked). Returns 0, or 1 when a connection could not be set up at all. */
+int session_plan(struct session *s, int rotate_now, int max_deletions);
+void session_close(struct session *s);
+
+/* Common flags parsed by every session command. Returns 0, or 2 on a
+ * usage error (printed). */
+int session_common_flag(int opt, const char *arg, struct session_options *o);
+
+/* Sets up logging from ROTOR_LOG_LEVEL / ROTOR_LOG_FORMAT. */
+void session_log_setup(void);
+
+#endif

@@ -1,0 +1,751 @@
+/*
+ * engine.c: observe and apply. The only code that calls providers.
+ *
+ * Connections are opened lazily, one per name in the config, and shared by
+ * every manifest that names them (their clients pace and retry per
+ * connection). Apply stops at the first failure; the next pass observes
+ * afresh, so a failure never leaves a step half-done: the order of the
+ * actions (intent → create → validate → store → propagate → record) is
+ * what makes a crash at any point recoverable (see docs/rotation.md).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit.h"
+#include "rotor/clock.h"
+#include "rotor/consumer.h"
+#include "rotor/engine.h"
+#include "rotor/json.h"
+#include "rotor/log.h"
+#include "rotor/secret.h"
+#include "rotor/store.h"
+#include "rotor/timefmt.h"
+
+#define MAX_CONNECTIONS 64
+
+struct aws_conn {
+	const struct rotor_aws_connection *cfg;
+	struct rotor_aws_chain *chain;
+	struct rotor_aws_client *iam;
+	struct rotor_aws_client *sts;
+};
+
+struct store_conn {
+	const struct rotor_infisical_connection *cfg;
+	struct rotor_store store;
+};
+
+struct rotor_engine {
+	const struct rotor_config *cfg;
+	struct rotor_engine_options opts;
+	struct aws_conn aws[MAX_CONNECTIONS];
+	size_t naws;
+	struct store_conn stores[MAX_CONNECTIONS];
+	size_t nstores;
+	struct rotor_consumer_ops envfile;
+	struct audit audit;
+};
+
+int rotor_engine_new(struct rotor_engine **out, const struct rotor_config *cfg,
+		     const struct rotor_engine_options *opts, struct rotor_error *err)
+{
+	struct rotor_engine *e = calloc(1, sizeof(*e));
+	*out = NULL;
+	if (!e)
+		return rotor_error_set(err, ROTOR_ENOMEM, "out of memory");
+	rotor_json_init();
+	e->cfg = cfg;
+	if (opts)
+		e->opts = *opts;
+	if (!e->opts.clock)
+		e->opts.clock = rotor_clock_real();
+	if (!e->opts.validate_timeout_ms)
+		e->opts.validate_timeout_ms = 120000;
+	rotor_envfile_ops(&e->envfile, cfg);
+	int rc = audit_open(&e->audit, cfg->audit_path, err);
+	if (rc) {
+		free(e);
+		return rc;
+	}
+	*out = e;
+	return 0;
+}
+
+void rotor_engine_free(struct rotor_engine *e)
+{
+	if (!e)
+		return;
+	for (size_t i = 0; i < e->naws; i++) {
+		rotor_aws_client_free(e->aws[i].iam);
+		rotor_aws_client_free(e->aws[i].sts);
+		rotor_aws_chain_free(e->aws[i].chain);
+	}
+	for (size_t i = 0; i < e->nstores; i++)
+		rotor_store_free(&e->stores[i].store);
+	audit_close(&e->audit);
+	free(e);
+}
+
+void rotor_engine_state_dispose(struct rotor_engine_state *st)
+{
+	rotor_secret_free(st->store_secret);
+	memset(st, 0, sizeof(*st));
+}
+
+static int64_t now_of(struct rotor_engine *e)
+{
+	return e->opts.clock->now(e->opts.clock);
+}
+
+/* ---- connections ------------------------------------------------------ */
+
+static int chain_get(void *ctx, struct rotor_aws_credentials *out, struct rotor_error *err)
+{
+	return rotor_aws_chain_get(ctx, out, err);
+}
+
+static int aws_conn(struct rotor_engine *e, const char *name, struct aws_conn **out,
+		    struct rotor_error *err)
+{
+	for (size_t i = 0; i < e->naws; i++)
+		if (strcmp(e->aws[i].cfg->name, name) == 0) {
+			*out = &e->aws[i];
+			return 0;
+		}
+	const struct rotor_aws_connection *c = rotor_config_aws(e->cfg, name);
+	if (!c)
+		return rotor_error_set(err, ROTOR_EINVALID, "no aws connection named %s", name);
+	if (e->naws == MAX_CONNECTIONS)
+		return rotor_error_set(err, ROTOR_ELIMIT, "too many aws connections");
+	struct aws_conn *a = &e->aws[e->naws];
+	struct rotor_aws_endpoint iam, sts;
+	memset(a, 0, sizeof(*a));
+	a->cfg = c;
+	int rc = rotor_aws_resolve_endpoints((enum rotor_aws_partition_id)c->partition, c->region,
+					     c->iam_endpoint, c->sts_endpoint, &iam, &sts, err);
+	if (rc)
+		return rc;
+	struct rotor_aws_chain_options co;
+	memset(&co, 0, sizeof(co));
+	co.profile = c->profile;
+	co.region = c->region;
+	co.sts_url = sts.url;
+	co.role_arn = c->role_arn;
+	co.external_id = c->external_id.value;
+	co.session_name = c->session_name;
+	co.clock = e->opts.clock;
+	rotor_http_options_init(&co.http);
+	rc = rotor_aws_chain_new(&a->chain, &co, err);
+	struct rotor_aws_client_options o;
+	memset(&o, 0, sizeof(o));
+	o.creds.get = chain_get;
+	o.creds.ctx = a->chain;
+	o.clock = e->opts.clock;
+	rotor_http_options_init(&o.http);
+	o.endpoint = iam;
+	if (!rc)
+		rc = rotor_aws_client_new(&a->iam, &o, err);
+	o.endpoint = sts;
+	if (!rc)
+		rc = rotor_aws_client_new(&a->sts, &o, err);
+	if (rc) {
+		rotor_aws_client_free(a->iam);
+		rotor_aws_chain_free(a->chain);
+		memset(a, 0, sizeof(*a));
+		rotor_error_prefix(err, "aws connection %s", name);
+		return rc;
+	}
+	e->naws++;
+	*out = a;
+	return 0;
+}
+
+static int store_conn(struct rotor_engine *e, const char *name, struct rotor_store **out,
+		      struct rotor_error *err)
+{
+	for (size_t i = 0; i < e->nstores; i++)
+		if (strcmp(e->stores[i].cfg->name, name) == 0) {
+			*out = &e->stores[i].store;
+			return 0;
+		}
+	const struct rotor_infisical_connection *c = rotor_config_infisical(e->cfg, name);
+	if (!c)
+		return rotor_error_set(err, ROTOR_EINVALID, "no infisical connection named %s",
+				       name);
+	if (e->nstores == MAX_CONNECTIONS)
+		return rotor_error_set(err, ROTOR_ELIMIT, "too many infisical connections");
+	struct rotor_infisical_options o;
+	memset(&o, 0, sizeof(o));
+	o.name = c->name;
+	o.site_url = c->site_url;
+	o.api_v4 = c->api == ROTOR_INFISICAL_V4;
+	o.client_id = c->client_id.value;
+	o.client_secret = c->client_secret.value;
+	o.requests_per_minute = c->requests_per_minute;
+	o.clock = e->opts.clock;
+	struct store_conn *s = &e->stores[e->nstores];
+	s->cfg = c;
+	int rc = rotor_infisical_new(&s->store, &o, err);
+	if (rc)
+		return rc;
+	e->nstores++;
+	*out = &s->store;
+	return 0;
+}
+
+static struct rotor_store_ref store_ref(const struct rotor_manifest *m)
+{
+	struct rotor_store_ref r = {m->store.project_id, m->store.environment, m->store.secret_path,
+				    m->store.akid_name, m->store.secret_name};
+	return r;
+}
+
+/* ---- observe ------------------------------------------------------------ */
+
+static void copy_error(char *dst, size_t len, const struct rotor_error *err)
+{
+	snprintf(dst, len, "%s", err->message);
+}
+
+static void observe_tags(struct rotor_aws_client *iam, const struct rotor_manifest *m,
+			 struct rotor_observed *obs, struct rotor_engine_state *st,
+			 struct rotor_error *err)
+{
+	struct rotor_tags tags;
+	if (rotor_iam_list_user_tags(iam, m->user, &tags, err) != 0) {
+		obs->iam_known = 0;
+		copy_error(obs->iam_error, sizeof(obs->iam_error), err);
+		return;
+	}
+	for (size_t t = 0; t < tags.n; t++) {
+		const char *k = tags.items[t].key, *v = tags.items[t].value;
+		if (strcmp(k, ROTOR_TAG_INTENT) == 0) {
+			char who[64];
+			int64_t at;
+			if (rotor_intent_parse(v, who, sizeof(who), &at) == 0 &&
+			    strcmp(who, m->name) == 0)
+				obs->intent_at = at;
+			continue;
+		}
+		if (strcmp(k, ROTOR_TAG_SUSPENDED) == 0) {
+			st->suspended_by_rollback = 1;
+			snprintf(st->suspended_note, sizeof(st->suspended_note), "%s", v);
+			continue;
+		}
+		for (int i = 0; i < obs->nkeys; i++)
+			if (strcmp(obs->keys[i].id, k) == 0)
+				rotor_record_parse(v, &obs->keys[i].record);
+	}
+	rotor_tags_dispose(&tags);
+}
+
+static void observe_iam(struct aws_conn *a, const struct rotor_manifest *m,
+			struct rotor_observed *obs, struct rotor_engine_state *st)
+{
+	struct rotor_iam_key keys[ROTOR_IAM_MAX_KEYS];
+	size_t n = 0;
+	struct rotor_error err;
+	struct rotor_iam_user user;
+	rotor_error_clear(&err);
+	if (rotor_iam_get_user(a->iam, m->user, &user, &err) != 0 ||
+	    rotor_iam_list_access_keys(a->iam, m->user, keys, &n, &err) != 0) {
+		copy_error(obs->iam_error, sizeof(obs->iam_error), &err);
+		return;
+	}
+	snprintf(st->user_arn, sizeof(st->user_arn), "%s", user.arn);
+	obs->iam_known = 1;
+	obs->nkeys = (int)(n < ROTOR_OBS_MAX_KEYS ? n : ROTOR_OBS_MAX_KEYS);
+	for (int i = 0; i < obs->nkeys; i++) {
+		struct rotor_obs_key *k = &obs->keys[i];
+		struct rotor_iam_last_used lu;
+		snprintf(k->id, sizeof(k->id), "%s", keys[i].id);
+		k->active = keys[i].active;
+		k->created = keys[i].created;
+		if (rotor_iam_get_access_key_last_used(a->iam, k->id, &lu, &err) == 0) {
+			k->last_used_known = 1;
+			k->last_used = lu.date;
+			snprintf(k->last_service, sizeof(k->last_service), "%s", lu.service);
+			snprintf(k->last_region, sizeof(k->last_region), "%s", lu.region);
+		}
+	}
+	observe_tags(a->iam, m, obs, st, &err);
+}
+
+/* Does the stored pair authenticate as the user? Only a rejection by STS
+ * counts as "no"; a failure to ask leaves it unchecked. */
+static void observe_store_auth(struct aws_conn *a, struct rotor_observed *obs,
+			       struct rotor_engine_state *st)
+{
+	struct rotor_aws_credentials creds;
+	struct rotor_sts_identity id;
+	struct rotor_error err;
+	obs->store_auth = -1;
+	if (!obs->store_has_akid || !st->store_secret || !st->user_arn[0])
+		return;
+	int live = 0;
+	for (int i = 0; i < obs->nkeys; i++)
+		live |= strcmp(obs->keys[i].id, obs->store_akid) == 0 && obs->keys[i].active;
+	if (!live)
+		return;
+	memset(&creds, 0, sizeof(creds));
+	rotor_error_clear(&err);
+	if (rotor_aws_credentials_set(&creds, obs->store_akid, rotor_secret_bytes(st->store_secret),
+				      NULL, 0, &err) != 0)
+		return;
+	int rc = rotor_sts_get_caller_identity(a->sts, &creds, &id, &err);
+	rotor_aws_credentials_dispose(&creds);
+	if (rc == 0) {
+		obs->store_auth = strcmp(id.arn, st->user_arn) == 0;
+		if (!obs->store_auth)
+			snprintf(obs->store_auth_detail, sizeof(obs->store_auth_detail),
+				 "it authenticates as %s", id.arn);
+	} else if (rc == ROTOR_EAUTH) {
+		obs->store_auth = 0;
+		snprintf(obs->store_auth_detail, sizeof(obs->store_auth_detail), "%s",
+			 err.remote_code[0] ? err.remote_code : "rejected");
+	}
+}
+
+static void observe_consumers(struct rotor_engine *e, const struct rotor_manifest *m,
+			      struct rotor_observed *obs, const struct rotor_engine_state *st)
+{
+	obs->nconsumers = (int)m->nconsumers;
+	for (size_t i = 0; i < m->nconsumers; i++) {
+		const struct rotor_consumer *c = &m->consumers[i];
+		struct rotor_obs_consumer *oc = &obs->consumers[i];
+		struct rotor_error err;
+		rotor_error_clear(&err);
+		if (c->kind != ROTOR_CONSUMER_ENVFILE) {
+			oc->state = ROTOR_CONSUMER_UNKNOWN;
+			snprintf(oc->detail, sizeof(oc->detail),
+				 "%s consumers are not supported by this rotor yet; it holds the old "
+				 "key's deactivation back",
+				 rotor_consumer_kind_name(c->kind));
+			continue;
+		}
+		if (!obs->store_has_akid || !st->store_secret) {
+			oc->state = ROTOR_CONSUMER_DRIFTED;
+			snprintf(oc->detail, sizeof(oc->detail), "the store holds no pair yet");
+			continue;
+		}
+		struct rotor_consumer_pair want = {c->akid_name, obs->store_akid, c->secret_name,
+						   st->store_secret};
+		if (e->envfile.observe(e->envfile.ctx, c, &want, &oc->state, oc->detail,
+				       sizeof(oc->detail), &err) != 0) {
+			oc->state = ROTOR_CONSUMER_UNKNOWN;
+			copy_error(oc->detail, sizeof(oc->detail), &err);
+		}
+	}
+}
+
+int rotor_engine_observe(struct rotor_engine *e, const struct rotor_manifest *m,
+			 struct rotor_observed *obs, struct rotor_engine_state *st,
+			 struct rotor_error *err)
+{
+	struct aws_conn *a = NULL;
+	struct rotor_store *store = NULL;
+	int rotate_now = obs->rotate_now;
+	memset(obs, 0, sizeof(*obs));
+	memset(st, 0, sizeof(*st));
+	obs->rotate_now = rotate_now;
+	obs->store_auth = -1;
+	int rc = aws_conn(e, m->aws, &a, err);
+	if (rc) {
+		copy_error(obs->iam_error, sizeof(obs->iam_error), err);
+		return rc;
+	}
+	observe_iam(a, m, obs, st);
+	rc = store_conn(e, m->store.connection, &store, err);
+	if (rc) {
+		copy_error(obs->store_error, sizeof(obs->store_error), err);
+		return rc;
+	}
+	struct rotor_store_ref ref = store_ref(m);
+	struct rotor_store_pair pair;
+	struct rotor_error serr;
+	rotor_error_clear(&serr);
+	if (store->ops->read_pair(store->ctx, &ref, &pair, &serr) == 0) {
+		obs->store_known = 1;
+		obs->store_has_akid = pair.has_akid;
+		obs->store_has_secret = pair.has_secret;
+		snprintf(obs->store_akid, sizeof(obs->store_akid), "%s", pair.akid);
+		obs->store_akid_version = st->store_akid_version = pair.akid_version;
+		obs->store_secret_version = st->store_secret_version = pair.secret_version;
+		st->store_secret = pair.secret;
+		pair.secret = NULL;
+		rotor_store_pair_dispose(&pair);
+	} else {
+		copy_error(obs->store_error, sizeof(obs->store_error), &serr);
+	}
+	if (obs->iam_known && obs->store_known)
+		observe_store_auth(a, obs, st);
+	observe_consumers(e, m, obs, st);
+	return 0;
+}
+
+/* ---- apply -------------------------------------------------------------- */
+
+struct apply_ctx {
+	struct rotor_engine *e;
+	const struct rotor_manifest *m;
+	const struct rotor_observed *obs;
+	struct rotor_engine_state *st;
+	struct aws_conn *aws;
+	struct rotor_store *store;
+	char new_id[32];                /* the key CREATE made in this pass */
+	int64_t new_created;
+	struct rotor_secret *new_secret;
+	int64_t new_store_version;
+};
+
+static void audit(struct apply_ctx *c, const char *action, const char *key_id,
+		  const char *consumer, int64_t version, const struct rotor_error *err)
+{
+	struct audit_entry x = {now_of(c->e), c->m->name, c->m->user, action, key_id, version,
+				consumer, err ? err->message : NULL, c->e->opts.revision};
+	audit_write(&c->e->audit, &x);
+}
+
+static const struct rotor_key_record *record_of(const struct apply_ctx *c, const char *id)
+{
+	for (int i = 0; i < c->obs->nkeys; i++)
+		if (strcmp(c->obs->keys[i].id, id) == 0)
+			return &c->obs->keys[i].record;
+	return NULL;
+}
+
+static int tag_record(struct apply_ctx *c, const char *id, const struct rotor_key_record *r,
+		      struct rotor_error *err)
+{
+	char value[256];
+	rotor_record_format(value, sizeof(value), r);
+	struct rotor_tag t = {(char *)id, value};
+	return rotor_iam_tag_user(c->aws->iam, c->m->user, &t, 1, err);
+}
+
+/* Updates one field of a key's record, keeping the others. */
+static int update_record(struct apply_ctx *c, const char *id, char field, int64_t value,
+			 struct rotor_error *err)
+{
+	struct rotor_key_record r;
+	const struct rotor_key_record *old = record_of(c, id);
+	memset(&r, 0, sizeof(r));
+	if (old && old->present)
+		r = *old;
+	if (strcmp(id, c->new_id) == 0) {
+		r.created = c->new_created;
+		r.store_version = c->new_store_version;
+	}
+	r.present = 1;
+	snprintf(r.manifest, sizeof(r.manifest), "%s", c->m->name);
+	if (field == 's')
+		r.synced = value;
+	else if (field == 'i')
+		r.inactive = value;
+	return tag_record(c, id, &r, err);
+}
+
+static int untag(struct apply_ctx *c, const char *key, struct rotor_error *err)
+{
+	const char *keys[1] = {key};
+	int rc = rotor_iam_untag_user(c->aws->iam, c->m->user, keys, 1, err);
+	return rc == ROTOR_ENOTFOUND ? 0 : rc;
+}
+
+static int delete_key(struct apply_ctx *c, const char *id, struct rotor_error *err)
+{
+	int rc = rotor_iam_delete_access_key(c->aws->iam, c->m->user, id, err);
+	if (rc == 0 || rc == ROTOR_ENOTFOUND)
+		rc = untag(c, id, err);
+	return rc;
+}
+
+static int do_create(struct apply_ctx *c, struct rotor_error *err)
+{
+	struct rotor_iam_key key;
+	int rc = rotor_iam_create_access_key(c->aws->iam, c->m->user, &key, &c->new_secret, err);
+	if (rc)
+		return rc;
+	snprintf(c->new_id, sizeof(c->new_id), "%s", key.id);
+	c->new_created = key.created ? key.created : now_of(c->e);
+	struct rotor_key_record r;
+	memset(&r, 0, sizeof(r));
+	r.present = 1;
+	r.created = c->new_created;
+	snprintf(r.manifest, sizeof(r.manifest), "%s", c->m->name);
+	/* The tag is a convenience; the intent record already covers a crash
+	 * before it, so a failure here is reported but does not undo the key. */
+	struct rotor_error terr;
+	if (tag_record(c, c->new_id, &r, &terr) != 0)
+		rotor_log(ROTOR_LOG_WARN, c->m->name, "could not tag new key %s: %s", c->new_id,
+			  terr.message);
+	return 0;
+}
+
+static int do_validate(struct apply_ctx *c, struct rotor_error *err)
+{
+	struct rotor_aws_credentials creds;
+	memset(&creds, 0, sizeof(creds));
+	int rc = rotor_aws_credentials_set(&creds, c->new_id, rotor_secret_bytes(c->new_secret), NULL,
+					   0, err);
+	if (!rc)
+		rc = rotor_sts_validate_key(c->aws->sts, &creds, c->st->user_arn,
+					    c->e->opts.validate_timeout_ms, err);
+	rotor_aws_credentials_dispose(&creds);
+	if (rc) {
+		/* A key that never validates is deleted: it must not linger. */
+		struct rotor_error derr;
+		if (delete_key(c, c->new_id, &derr) != 0)
+			rotor_log(ROTOR_LOG_ERROR, c->m->name,
+				  "could not delete the unvalidated key %s: %s", c->new_id,
+				  derr.message);
+		else
+			audit(c, "delete-unvalidated", c->new_id, NULL, 0, NULL);
+	}
+	return rc;
+}
+
+static int do_store(struct apply_ctx *c, struct rotor_error *err)
+{
+	struct rotor_store_ref ref = store_ref(c->m);
+	struct rotor_store_pair current, written;
+	memset(&current, 0, sizeof(current));
+	current.has_akid = c->obs->store_has_akid;
+	current.has_secret = c->obs->store_has_secret;
+	current.akid_version = c->obs->store_akid_version;
+	current.secret_version = c->obs->store_secret_version;
+	int rc = c->store->ops->write_pair(c->store->ctx, &ref, c->new_id, c->new_secret, &current,
+					   &written, err);
+	if (rc)
+		return rc;
+	c->new_store_version = written.akid_version;
+	rotor_secret_free(c->st->store_secret);
+	c->st->store_secret = written.secret;
+	written.secret = NULL;
+	c->st->store_akid_version = written.akid_version;
+	c->st->store_secret_version = written.secret_version;
+	struct rotor_error terr;
+	if (update_record(c, c->new_id, 0, 0, &terr) != 0 || untag(c, ROTOR_TAG_INTENT, &terr) != 0)
+		rotor_log(ROTOR_LOG_WARN, c->m->name, "could not update rotor's record: %s",
+			  terr.message);
+	return 0;
+}
+
+static int do_propagate(struct apply_ctx *c, int i, struct rotor_error *err)
+{
+	const struct rotor_consumer *k = &c->m->consumers[i];
+	if (k->kind != ROTOR_CONSUMER_ENVFILE)
+		return rotor_error_set(err, ROTOR_EINVALID,
+				       "consumer %s: %s consumers are not supported by this rotor "
+				       "yet",
+				       k->name, rotor_consumer_kind_name(k->kind));
+	struct rotor_consumer_pair pair = {k->akid_name, c->new_id[0] ? c->new_id : c->obs->store_akid,
+					   k->secret_name, c->st->store_secret};
+	if (!pair.secret)
+		return rotor_error_set(err, ROTOR_EINVALID, "consumer %s: the store holds no pair",
+				       k->name);
+	int rc = c->e->envfile.write(c->e->envfile.ctx, k, &pair, err);
+	if (rc)
+		rotor_error_prefix(err, "consumer %s", k->name);
+	return rc;
+}
+
+static int apply_one(struct apply_ctx *c, const struct rotor_action *a, struct rotor_error *err)
+{
+	int64_t now = now_of(c->e);
+	char intent[128];
+	const char *cur = c->new_id[0] ? c->new_id : a->key_id;
+	switch (a->kind) {
+	case ROTOR_ACT_DELETE_STRAY:
+	case ROTOR_ACT_DELETE: return delete_key(c, a->key_id, err);
+	case ROTOR_ACT_RECORD_INTENT: {
+		rotor_intent_format(intent, sizeof(intent), c->m->name, now);
+		struct rotor_tag t = {ROTOR_TAG_INTENT, intent};
+		return rotor_iam_tag_user(c->aws->iam, c->m->user, &t, 1, err);
+	}
+	case ROTOR_ACT_CREATE: return do_create(c, err);
+	case ROTOR_ACT_VALIDATE: return do_validate(c, err);
+	case ROTOR_ACT_STORE: return do_store(c, err);
+	case ROTOR_ACT_PROPAGATE: return do_propagate(c, a->consumer, err);
+	case ROTOR_ACT_RECORD_SYNC: return update_record(c, cur, 's', now, err);
+	case ROTOR_ACT_DEACTIVATE: {
+		int rc = rotor_iam_update_access_key(c->aws->iam, c->m->user, a->key_id, 0, err);
+		return rc ? rc : update_record(c, a->key_id, 'i', now, err);
+	}
+	case ROTOR_ACT_RECORD_INACTIVE: return update_record(c, a->key_id, 'i', now, err);
+	default: return rotor_error_set(err, ROTOR_EINTERNAL, "unknown action");
+	}
+}
+
+int rotor_engine_apply(struct rotor_engine *e, const struct rotor_manifest *m,
+		       const struct rotor_manifest_plan *plan, const struct rotor_observed *obs,
+		       struct rotor_engine_state *st, int *applied, struct rotor_error *err)
+{
+	struct apply_ctx c;
+	int rc = 0;
+	*applied = 0;
+	if (plan->observe_only || plan->nactions == 0)
+		return 0;
+	memset(&c, 0, sizeof(c));
+	c.e = e;
+	c.m = m;
+	c.obs = obs;
+	c.st = st;
+	rc = aws_conn(e, m->aws, &c.aws, err);
+	if (!rc)
+		rc = store_conn(e, m->store.connection, &c.store, err);
+	for (int i = 0; !rc && i < plan->nactions; i++) {
+		const struct rotor_action *a = &plan->actions[i];
+		const char *name = rotor_action_name(a->kind);
+		const char *consumer = a->consumer >= 0 ? m->consumers[a->consumer].name : NULL;
+		rc = apply_one(&c, a, err);
+		const char *key = a->kind == ROTOR_ACT_CREATE || a->kind == ROTOR_ACT_VALIDATE ||
+						  a->kind == ROTOR_ACT_STORE
+					  ? c.new_id
+					  : (a->key_id[0] ? a->key_id : c.new_id);
+		if (a->kind != ROTOR_ACT_VALIDATE)
+			audit(&c, name, key, consumer,
+			      a->kind == ROTOR_ACT_STORE ? c.new_store_version : 0, rc ? err : NULL);
+		if (e->opts.progress)
+			fprintf(e->opts.progress, "  %s %-15s %s%s%s\n", rc ? "FAILED" : "done  ", name,
+				key && *key ? key : (consumer ? consumer : ""),
+				consumer && key && *key ? " → " : "",
+				consumer && key && *key ? consumer : "");
+		if (!rc)
+			(*applied)++;
+	}
+	rotor_secret_free(c.new_secret);
+	if (rc)
+		rotor_error_prefix(err, "%s", m->name);
+	return rc;
+}
+
+/* ---- rollback and resume ------------------------------------------------ */
+
+int rotor_engine_rollback(struct rotor_engine *e, const struct rotor_manifest *m,
+			  struct rotor_error *err)
+{
+	struct rotor_observed obs;
+	struct rotor_engine_state st;
+	struct apply_ctx c;
+	int rc = rotor_engine_observe(e, m, &obs, &st, err);
+	memset(&c, 0, sizeof(c));
+	if (rc)
+		goto done;
+	if (!obs.iam_known || !obs.store_known) {
+		rc = rotor_error_set(err, ROTOR_EINVALID, "%s: cannot roll back: %s", m->name,
+				     !obs.iam_known ? obs.iam_error : obs.store_error);
+		goto done;
+	}
+	c.e = e;
+	c.m = m;
+	c.obs = &obs;
+	c.st = &st;
+	if ((rc = aws_conn(e, m->aws, &c.aws, err)) != 0 ||
+	    (rc = store_conn(e, m->store.connection, &c.store, err)) != 0)
+		goto done;
+	/* The previous pair: the store's version before the current one. */
+	struct rotor_store_ref ref = store_ref(m);
+	struct rotor_store_pair prev, written, current;
+	memset(&prev, 0, sizeof(prev));
+	if (obs.store_akid_version < 2 || obs.store_secret_version < 2) {
+		rc = rotor_error_set(err, ROTOR_ENOTFOUND,
+				     "%s: the store has no previous version of the pair to roll "
+				     "back to",
+				     m->name);
+		goto done;
+	}
+	rc = c.store->ops->read_version(c.store->ctx, &ref, obs.store_akid_version - 1,
+					obs.store_secret_version - 1, &prev, err);
+	if (rc)
+		goto done;
+	int found = 0, prev_active = 0;
+	for (int i = 0; i < obs.nkeys; i++)
+		if (strcmp(obs.keys[i].id, prev.akid) == 0) {
+			found = 1;
+			prev_active = obs.keys[i].active;
+		}
+	if (!found) {
+		rc = rotor_error_set(err, ROTOR_ENOTFOUND,
+				     "%s: the previous key %s no longer exists in IAM; roll forward "
+				     "instead (rotor rotate %s)",
+				     m->name, prev.akid, m->name);
+		rotor_store_pair_dispose(&prev);
+		goto done;
+	}
+	/* 1. reactivate the predecessor */
+	if (!prev_active) {
+		rc = rotor_iam_update_access_key(c.aws->iam, m->user, prev.akid, 1, err);
+		audit(&c, "rollback-reactivate", prev.akid, NULL, 0, rc ? err : NULL);
+		if (!rc)
+			rc = update_record(&c, prev.akid, 'i', 0, err);
+		if (rc) {
+			rotor_store_pair_dispose(&prev);
+			goto done;
+		}
+	}
+	/* 2. restore the previous pair as the store's newest version */
+	memset(&current, 0, sizeof(current));
+	current.has_akid = current.has_secret = 1;
+	current.akid_version = obs.store_akid_version;
+	current.secret_version = obs.store_secret_version;
+	rc = c.store->ops->write_pair(c.store->ctx, &ref, prev.akid, prev.secret, &current, &written,
+				      err);
+	audit(&c, "rollback-store", prev.akid, NULL, rc ? 0 : written.akid_version, rc ? err : NULL);
+	if (rc) {
+		rotor_store_pair_dispose(&prev);
+		goto done;
+	}
+	rotor_secret_free(st.store_secret);
+	st.store_secret = written.secret;
+	written.secret = NULL;
+	rotor_store_pair_dispose(&written);
+	/* 3. re-propagate */
+	snprintf(c.new_id, sizeof(c.new_id), "%s", prev.akid);
+	for (size_t i = 0; !rc && i < m->nconsumers; i++) {
+		if (m->consumers[i].kind != ROTOR_CONSUMER_ENVFILE)
+			continue;
+		rc = do_propagate(&c, (int)i, err);
+		audit(&c, "rollback-propagate", prev.akid, m->consumers[i].name, 0, rc ? err : NULL);
+	}
+	c.new_id[0] = '\0';
+	/* 4. deactivate the key that replaced it */
+	if (!rc && obs.store_has_akid && strcmp(obs.store_akid, prev.akid) != 0) {
+		rc = rotor_iam_update_access_key(c.aws->iam, m->user, obs.store_akid, 0, err);
+		audit(&c, "rollback-deactivate", obs.store_akid, NULL, 0, rc ? err : NULL);
+		if (!rc)
+			rc = update_record(&c, obs.store_akid, 'i', now_of(e), err);
+	}
+	/* 5. suspend until `rotor resume` */
+	if (!rc) {
+		char note[128], ts[32];
+		rotor_time_format(ts, sizeof(ts), now_of(e));
+		snprintf(note, sizeof(note), "v1 by=rollback at=%s", ts);
+		struct rotor_tag t = {ROTOR_TAG_SUSPENDED, note};
+		rc = rotor_iam_tag_user(c.aws->iam, m->user, &t, 1, err);
+		audit(&c, "suspend", NULL, NULL, 0, rc ? err : NULL);
+	}
+	rotor_store_pair_dispose(&prev);
+	if (rc)
+		rotor_error_prefix(err, "%s: rollback", m->name);
+done:
+	rotor_engine_state_dispose(&st);
+	return rc;
+}
+
+int rotor_engine_resume(struct rotor_engine *e, const struct rotor_manifest *m,
+			struct rotor_error *err)
+{
+	struct apply_ctx c;
+	memset(&c, 0, sizeof(c));
+	c.e = e;
+	c.m = m;
+	int rc = aws_conn(e, m->aws, &c.aws, err);
+	if (!rc)
+		rc = untag(&c, ROTOR_TAG_SUSPENDED, err);
+	audit(&c, "resume", NULL, NULL, 0, rc ? err : NULL);
+	if (rc)
+		rotor_error_prefix(err, "%s: resume", m->name);
+	return rc;
+}

@@ -1,0 +1,86 @@
+/*
+ * engine.h: observe and apply — the only code that calls providers.
+ *
+ * For each manifest the engine observes the real world (IAM keys, last
+ * use, rotor's progress record in the user's tags, the store's pair, each
+ * consumer) into a struct rotor_observed, and applies a plan's actions in
+ * order, stopping at the first failure and recording progress in the tags
+ * before and after each step. Secrets met on the way (the stored pair, a
+ * new key) live only in struct rotor_engine_secrets and are wiped.
+ */
+#ifndef ROTOR_ENGINE_H
+#define ROTOR_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "rotor/aws.h"
+#include "rotor/config.h"
+#include "rotor/error.h"
+#include "rotor/manifest.h"
+#include "rotor/observed.h"
+#include "rotor/plan.h"
+
+struct rotor_clock;
+struct rotor_secret;
+struct rotor_engine;
+
+struct rotor_engine_options {
+	struct rotor_clock *clock;     /* default: the real clock */
+	int64_t validate_timeout_ms;   /* default 120000 (the contract's 2 minutes) */
+	const char *revision;          /* manifests' revision, for the audit log */
+	FILE *progress;                /* one line per applied action, or NULL */
+};
+
+int rotor_engine_new(struct rotor_engine **out, const struct rotor_config *cfg,
+		     const struct rotor_engine_options *opts, struct rotor_error *err);
+void rotor_engine_free(struct rotor_engine *e);
+
+/* What observe learnt that is not in struct rotor_observed: the user's
+ * ARN and the stored pair (secret). Owned by the caller; dispose it. */
+struct rotor_engine_state {
+	char user_arn[320];
+	struct rotor_secret *store_secret;      /* the store's current secret, or NULL */
+	int64_t store_akid_version, store_secret_version;
+	int suspended_by_rollback;              /* the rotor-suspended tag is set */
+	char suspended_note[128];
+};
+void rotor_engine_state_dispose(struct rotor_engine_state *st);
+
+/* Observes one manifest. Parts that fail are marked unknown in *obs with
+ * the error; the return is 0 unless nothing at all could be done (e.g. no
+ * credentials for the connection), then an error. */
+int rotor_engine_observe(struct rotor_engine *e, const struct rotor_manifest *m,
+			 struct rotor_observed *obs, struct rotor_engine_state *st,
+			 struct rotor_error *err);
+
+/* Applies plan's actions in order. Returns 0 when all succeeded, else the
+ * first failure (prefixed with the manifest name); later actions are not
+ * attempted. *applied counts the actions done. */
+int rotor_engine_apply(struct rotor_engine *e, const struct rotor_manifest *m,
+		       const struct rotor_manifest_plan *plan, const struct rotor_observed *obs,
+		       struct rotor_engine_state *st, int *applied, struct rotor_error *err);
+
+/* Rollback (§7): reactivate the predecessor if it still exists, restore
+ * the store's previous version, re-propagate, deactivate the new key, and
+ * suspend the manifest (an IAM user tag) until rotor_engine_resume. */
+int rotor_engine_rollback(struct rotor_engine *e, const struct rotor_manifest *m,
+			  struct rotor_error *err);
+int rotor_engine_resume(struct rotor_engine *e, const struct rotor_manifest *m,
+			struct rotor_error *err);
+
+/* ---- the progress record (IAM user tags), pure ------------------------ */
+
+#define ROTOR_TAG_INTENT "rotor-intent"
+#define ROTOR_TAG_SUSPENDED "rotor-suspended"
+
+/* "rotor v1 m=NAME c=TIME s=TIME i=TIME sv=N" (absent fields left out). */
+void rotor_record_format(char *buf, size_t len, const struct rotor_key_record *r);
+/* 0 when value is a rotor record; fills *r. */
+int rotor_record_parse(const char *value, struct rotor_key_record *r);
+/* "v1 m=NAME at=TIME" */
+void rotor_intent_format(char *buf, size_t len, const char *manifest, int64_t at);
+int rotor_intent_parse(const char *value, char *manifest, size_t mlen, int64_t *at);
+
+#endif

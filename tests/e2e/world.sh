@@ -1,0 +1,151 @@
+# world.sh: a small world for end-to-end runs and the demo — the IAM/STS
+# and Infisical doubles on loopback sharing one settable clock with rotor,
+# a controller config, and helpers to look at IAM and the store directly.
+# Sourced, not run. Needs ROTOR_SOURCE_DIR, ROTOR_PYTHON; sets WORLD.
+#
+#   world_start [START_TIME]   start both doubles, write $WORLD/rotor.yaml
+#   world_stop                 stop them (also on exit)
+#   clock_set TIME / clock_advance SECONDS / clock_now
+#   aws_ctl METHOD ROUTE [JSON] / inf_ctl METHOD ROUTE [JSON]
+#   iam_keys USER             "AKIA... Active" lines, as IAM (the double) has them
+#   store_akid                the access key id the store holds
+
+MANAGER_AKID=AKIAROTORMANAGER0001
+MANAGER_SECRET=rotor-manager-secret-0000000000000000000
+INF_CLIENT_ID=rotor-machine-identity
+INF_CLIENT_SECRET=rotor-machine-identity-secret-000000000
+PROJECT=6a1c2f3e-8b9d-4c1a-9e2f-3d4c5b6a7e8f
+
+_start_double() { # NAME SCRIPT ARGS... -> sets ${NAME}_URL
+	local name=$1 script=$2
+	shift 2
+	"$ROTOR_PYTHON" "$ROTOR_SOURCE_DIR/tests/doubles/$script" --port 0 --lifetime 900 \
+		--clock-file "$WORLD/clock" "$@" >"$WORLD/$name.out" 2>"$WORLD/$name.err" &
+	local pid=$!
+	echo "$pid" >>"$WORLD/pids"
+	for _ in $(seq 1 100); do
+		local port
+		port=$(sed -n 's/^PORT \([0-9]*\)$/\1/p' "$WORLD/$name.out" 2>/dev/null)
+		if [ -n "$port" ]; then
+			printf -v "${name}_URL" 'http://127.0.0.1:%s' "$port"
+			return 0
+		fi
+		sleep 0.1
+	done
+	echo "world: $script did not start: $(cat "$WORLD/$name.err")" >&2
+	return 1
+}
+
+_ctl() { # URL METHOD ROUTE [JSON]
+	curl -sS --max-time 20 -X "$2" -H 'Content-Type: application/json' \
+		${4:+--data "$4"} "$1/_control/$3"
+}
+aws_ctl() { _ctl "$AWS_URL" "$@"; }
+inf_ctl() { _ctl "$INF_URL" "$@"; }
+
+clock_set() { printf '%s\n' "$1" >"$WORLD/clock"; }
+clock_now() { cat "$WORLD/clock"; }
+clock_advance() {
+	"$ROTOR_PYTHON" - "$WORLD/clock" "$1" <<'PY'
+import datetime, sys
+path, secs = sys.argv[1], float(sys.argv[2])
+t = datetime.datetime.strptime(open(path).read().strip(), "%Y-%m-%dT%H:%M:%SZ")
+t += datetime.timedelta(seconds=secs)
+open(path + ".tmp", "w").write(t.strftime("%Y-%m-%dT%H:%M:%SZ") + "\n")
+import os; os.replace(path + ".tmp", path)
+PY
+}
+
+iam_keys() {
+	aws_ctl GET state | "$ROTOR_PYTHON" -c '
+import json, sys
+user = sys.argv[1]
+for u in json.load(sys.stdin)["users"]:
+    if u["name"] == user:
+        for k in u["keys"]:
+            print(k["access_key_id"], k["status"])' "$1"
+}
+
+store_akid() {
+	inf_ctl GET state | "$ROTOR_PYTHON" -c '
+import json, sys
+def walk(o):
+    if isinstance(o, dict):
+        if o.get("secretKey") == "AWS_ACCESS_KEY_ID":
+            vs = o.get("versions") or []
+            print(o.get("secretValue") or (vs[-1].get("secretValue") if vs else ""))
+            return True
+        return any(walk(v) for v in o.values())
+    if isinstance(o, list):
+        return any(walk(v) for v in o)
+    return False
+walk(json.load(sys.stdin))'
+}
+
+world_stop() {
+	[ -f "$WORLD/pids" ] && xargs -r kill <"$WORLD/pids" 2>/dev/null
+	rm -f "$WORLD/pids"
+}
+
+world_start() {
+	WORLD=${WORLD:-$(mktemp -d /tmp/rotor-world.XXXXXX)}
+	mkdir -p "$WORLD/etc"
+	clock_set "${1:-2026-01-01T00:00:00Z}"
+	trap world_stop EXIT
+	_start_double AWS aws_double.py --manager-key "$MANAGER_AKID:$MANAGER_SECRET" || return 1
+	_start_double INF infisical_double.py || return 1
+	inf_ctl POST projects "{\"id\": \"$PROJECT\", \"environments\": [\"prod\"], \"folders\": {\"prod\": [\"/aws\"]}}" >/dev/null
+	inf_ctl POST identities "{\"clientId\": \"$INF_CLIENT_ID\", \"clientSecret\": \"$INF_CLIENT_SECRET\", \"projects\": [{\"projectId\": \"$PROJECT\"}]}" >/dev/null
+	cat >"$WORLD/rotor.yaml" <<YAML
+apiVersion: rotor/v1
+kind: Config
+connections:
+  aws:
+    aws-test:
+      region: us-east-1
+      endpoints: {iam: "$AWS_URL", sts: "$AWS_URL"}
+  infisical:
+    infisical-test:
+      siteUrl: "$INF_URL"
+      clientId: {env: INFISICAL_CLIENT_ID}
+      clientSecret: {env: INFISICAL_CLIENT_SECRET}
+      requestsPerMinute: 6000
+envFiles:
+  allowedDirs: [$WORLD/etc]
+audit:
+  path: $WORLD/audit.jsonl
+YAML
+	export ROTOR_TEST_TIME="$WORLD/clock" ROTOR_CONFIG="$WORLD/rotor.yaml"
+	export AWS_ACCESS_KEY_ID=$MANAGER_AKID AWS_SECRET_ACCESS_KEY=$MANAGER_SECRET
+	export AWS_EC2_METADATA_DISABLED=true
+	export INFISICAL_CLIENT_ID=$INF_CLIENT_ID INFISICAL_CLIENT_SECRET=$INF_CLIENT_SECRET
+	unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL AWS_ENDPOINT_URL_IAM AWS_ENDPOINT_URL_STS
+	export HOME="$WORLD"
+}
+
+# A manifest for USER with an env-file consumer and the given durations.
+write_manifest() { # NAME USER CADENCE DEACTIVATE DELETE [EXTRA_SPEC_LINES]
+	mkdir -p "$WORLD/manifests"
+	cat >"$WORLD/manifests/$1.yaml" <<YAML
+apiVersion: rotor/v1
+kind: AccessKeyRotation
+metadata:
+  name: $1
+spec:
+  user: $2
+  aws: aws-test
+  cadence: $3
+  deactivateAfter: $4
+  deleteAfter: $5${6:+
+$6}
+  store:
+    infisical:
+      connection: infisical-test
+      projectId: $PROJECT
+      environment: prod
+      secretPath: /aws
+  consumers:
+    - name: app
+      envFile: {path: $WORLD/etc/$1.env}
+YAML
+}
