@@ -921,7 +921,7 @@ static int reload_run(const struct rotor_reload_command *cmd, const struct rotor
 {
 	struct reload_result *r = calloc(1, sizeof(*r));
 	char what[200];
-	pid_t pid;
+	pid_t pid = -1;
 	int fd = -1, rc;
 	if (!r)
 		return rotor_error_set(err, ROTOR_ENOMEM, "out of memory running reload %s",
