@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
-cmake -S . -B build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo -DROTOR_TESTS=OFF >/dev/null
+cmake -S . -B build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo -DROTOR_TESTS=OFF -DROTOR_TEST_HOOKS=ON >/dev/null
 cmake --build build/release -j2 >/dev/null
 ROTOR=$PWD/build/release/rotor
 export ROTOR_SOURCE_DIR=$PWD ROTOR_PYTHON=${ROTOR_PYTHON:-python3} NO_COLOR=1

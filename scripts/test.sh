@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
-cmake -S . -B build/test -DCMAKE_BUILD_TYPE=Debug -DROTOR_WERROR=ON -DROTOR_SANITIZE=ON >/dev/null
+cmake -S . -B build/test -DCMAKE_BUILD_TYPE=Debug -DROTOR_WERROR=ON -DROTOR_SANITIZE=ON -DROTOR_TEST_HOOKS=ON >/dev/null
 cmake --build build/test -j2
 # The shipped manifests must always validate (issue 3).
 if [ -x build/test/rotor ] && build/test/rotor help 2>/dev/null | grep -q validate; then
