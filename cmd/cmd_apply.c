@@ -26,7 +26,7 @@ static int run_pass(struct session_options *so, int rotate_now, int max_deletion
 		return EXIT_ERROR;
 	}
 	struct rotor_plan_render r = {ROTOR_PLAN_TEXT, isatty(STDOUT_FILENO) && !getenv("NO_COLOR"),
-				      rotor_clock_real()->now(rotor_clock_real()), NULL};
+				      s.now, NULL};
 	rotor_plan_render(stdout, s.plans, s.n, s.obs, &r);
 	int failed = 0, applied_total = 0, touched = 0;
 	struct rotor_engine *e = s.engine;
@@ -39,8 +39,6 @@ static int run_pass(struct session_options *so, int rotate_now, int max_deletion
 		rotor_error_clear(&err);
 		printf("applying %s:\n", s.selected[i]->name);
 		fflush(stdout);
-		struct rotor_engine_options eo;
-		(void)eo;
 		int rc = rotor_engine_apply(e, &s.copies[i], p, &s.obs[i], &s.states[i], &applied,
 					    &err);
 		applied_total += applied;

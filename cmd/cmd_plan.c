@@ -77,7 +77,7 @@ int cmd_plan(int argc, char **argv)
 		return EXIT_ERROR;
 	}
 	r.color = r.format == ROTOR_PLAN_TEXT && isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
-	r.now = rotor_clock_real()->now(rotor_clock_real());
+	r.now = s.now;
 	rotor_plan_render(stdout, s.plans, s.n, s.obs, &r);
 	fflush(stdout);
 	int changes = rotor_plan_has_changes(s.plans, s.n);

@@ -106,9 +106,8 @@ int cmd_status(int argc, char **argv)
 		session_close(&s);
 		return EXIT_ERROR;
 	}
-	int64_t now = rotor_clock_real()->now(rotor_clock_real());
 	for (size_t i = 0; i < s.n; i++)
-		print_manifest(&s, i, now);
+		print_manifest(&s, i, s.now);
 	status = s.observe_errors ? EXIT_ERROR : EXIT_OK;
 	session_close(&s);
 	return status;

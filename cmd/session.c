@@ -130,6 +130,7 @@ int session_plan(struct session *s, int rotate_now, int max_deletions)
 	if (!s->obs || !s->states || !s->plans || !s->copies)
 		return 1;
 	int64_t now = clock->now(clock);
+	s->now = now;
 	for (size_t i = 0; i < s->n; i++) {
 		struct rotor_error err;
 		rotor_error_clear(&err);

@@ -7,6 +7,7 @@
 #define ROTOR_CMD_SESSION_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "rotor/config.h"
 #include "rotor/engine.h"
@@ -34,6 +35,7 @@ struct session {
 	struct rotor_manifest_plan *plans;
 	size_t n;
 	int observe_errors;
+	int64_t now;                    /* the moment the pass planned at */
 };
 
 /* Loads everything; on failure prints why and returns the exit status

@@ -8,12 +8,15 @@
  *      stray (newer than current but not stored, or rotor's interrupted
  *      attempt), legacy (the store holds no live key: the old key an
  *      adoption or heal replaces);
- *   3. a stray that was used stalls the manifest (an unknown party holds a
- *      working credential); a never-used stray is deleted;
+ *   3. an Active stray that was used stalls the manifest (an unknown party
+ *      holds a working credential); a never-used stray is deleted; a used
+ *      Inactive stray is no working credential and leaves after deleteAfter
+ *      like any Inactive key;
  *   4. is a rotation due (cadence, request, heal)? if so, make room under
  *      the two-key limit (delete an Inactive old key whose window is over,
  *      or cut the window when the rotation was requested explicitly), then
- *      record intent, create, validate, store, propagate, record sync;
+ *      record intent, create, validate, store, propagate, record sync; with
+ *      no room it waits, or stalls when only a human can make room;
  *   5. otherwise keep consumers in sync, deactivate the predecessor once
  *      every consumer has held the current key for deactivateAfter and it
  *      was not used since, and delete Inactive keys after deleteAfter.
@@ -135,20 +138,24 @@ static void set_status(struct rotor_manifest_plan *p, enum rotor_status s, const
 
 struct keyview {
 	int current;              /* index or -1 */
-	int stray[ROTOR_OBS_MAX_KEYS], nstray;
-	int old[ROTOR_OBS_MAX_KEYS], nold; /* predecessors or legacy keys */
+	int stray[ROTOR_OBS_MAX_KEYS], nstray; /* Active, or never used: plan_strays */
+	int old[ROTOR_OBS_MAX_KEYS], nold; /* predecessors, legacy keys, used Inactive strays */
 };
 
 /* A key rotor itself created whose pair never reached the store: the
  * crash window between CreateAccessKey and the store write. Recognised by
- * the intent recorded before CreateAccessKey, or by rotor's own record. */
+ * the intent recorded before CreateAccessKey, or by rotor's own record. A
+ * key whose record says rotor stored or synced it is never one: a stale
+ * intent (its removal after the store write failed) must not turn a key
+ * the consumers hold into a deletable stray. */
 static int interrupted_attempt(const struct rotor_manifest *m, const struct rotor_observed *o,
 			       const struct rotor_obs_key *k)
 {
+	if (k->record.present && (k->record.store_version || k->record.synced))
+		return 0;
 	if (o->intent_at && k->created >= o->intent_at)
 		return 1;
-	return k->record.present && k->record.created && !k->record.store_version &&
-	       !k->record.synced && strcmp(k->record.manifest, m->name) == 0;
+	return k->record.present && k->record.created && strcmp(k->record.manifest, m->name) == 0;
 }
 
 static void classify(const struct rotor_manifest *m, const struct rotor_observed *o,
@@ -175,7 +182,15 @@ static void classify(const struct rotor_manifest *m, const struct rotor_observed
 			stray = interrupted_attempt(m, o, k);
 		if (stray) {
 			p->roles[i] = ROTOR_ROLE_STRAY;
-			v->stray[v->nstray++] = i;
+			/* An Inactive stray is no working credential, whoever used
+			 * it before (the key `rotor rollback` replaced, or a stray
+			 * an operator deactivated as the Stalled status asked): it
+			 * leaves like any Inactive key, after deleteAfter. Only a
+			 * never-used one goes at once. */
+			if (!k->active && (!k->last_used_known || k->last_used))
+				v->old[v->nold++] = i;
+			else
+				v->stray[v->nstray++] = i;
 		} else {
 			p->roles[i] = v->current >= 0 ? ROTOR_ROLE_PREDECESSOR : ROTOR_ROLE_LEGACY;
 			v->old[v->nold++] = i;
@@ -304,61 +319,111 @@ static int plan_strays(const struct rotor_manifest *m, const struct rotor_observ
 }
 
 /* Room under the two-key limit for a rotation. Returns 1 when the plan may
- * create a key now. */
+ * create a key now: the keys left after this plan's deletions are fewer
+ * than two. Only Inactive old keys may go to make room, each once its
+ * deleteAfter window is over or, for an explicit request, at once (said so
+ * in the reason). When there is no room the deletions are taken back (the
+ * steady plan deletes what is due by itself) and the status says what the
+ * rotation waits for: Waiting when rotor will make the room itself,
+ * Stalled when only a human can. */
 static int make_room(const struct rotor_manifest *m, const struct rotor_observed *o,
 		     const struct keyview *v, int explicit, int64_t now,
 		     struct rotor_manifest_plan *p)
 {
-	int remaining = o->nkeys - v->nstray;
+	int remaining = o->nkeys - v->nstray; /* never-used strays are deleted first */
+	int first = p->nactions;
+	const struct rotor_obs_key *in_window = NULL, *active = NULL;
+	int64_t window_end = 0;
 	char a[32], b[32];
-	if (remaining < 2)
-		return 1;
-	/* Two keys besides strays: one must be an old (predecessor or legacy)
-	 * key, and only an Inactive one may go. */
-	for (int i = 0; i < v->nold; i++) {
+	for (int i = 0; i < v->nold && remaining >= 2; i++) {
 		const struct rotor_obs_key *k = &o->keys[v->old[i]];
-		if (k->active)
+		if (k->active) {
+			if (!active)
+				active = k;
 			continue;
+		}
 		int64_t since = k->record.inactive;
-		if (since && now >= since + m->delete_after) {
+		int64_t end = (since ? since : now) + m->delete_after;
+		if (since && now >= end) {
 			fmt_time(a, sizeof(a), since);
 			rotor_duration_format(b, sizeof(b), m->delete_after);
 			add(p, ROTOR_ACT_DELETE, k->id, -1,
 			    "make room: %s has been Inactive since %s (deleteAfter %s elapsed)", k->id,
 			    a, b);
-			return 1;
-		}
-		if (explicit) {
-			int64_t end = (since ? since : now) + m->delete_after;
+		} else if (explicit) {
 			fmt_time(a, sizeof(a), end);
 			add(p, ROTOR_ACT_DELETE, k->id, -1,
 			    "make room: deleting Inactive %s early because the rotation was "
 			    "requested explicitly (its deleteAfter window would end %s)",
 			    k->id, a);
-			return 1;
+		} else {
+			if (!in_window || end < window_end) {
+				in_window = k;
+				window_end = end;
+			}
+			continue;
 		}
-		int64_t end = (since ? since : now) + m->delete_after;
-		fmt_time(a, sizeof(a), end);
+		remaining--;
+	}
+	if (remaining < 2)
+		return 1;
+	p->nactions = first;
+	if (in_window) {
+		fmt_time(a, sizeof(a), window_end);
 		set_status(p, ROTOR_STATUS_WAITING,
 			   "rotation due (%s) but the user has 2 keys: Inactive %s is inside its "
 			   "deleteAfter window until %s (`rotor rotate %s` cuts it short)",
-			   p->due_reason, k->id, a, m->name);
+			   p->due_reason, in_window->id, a, m->name);
 		return 0;
 	}
-	const struct rotor_obs_key *k = v->nold ? &o->keys[v->old[0]] : NULL;
-	set_status(p, ROTOR_STATUS_WAITING,
-		   "rotation due (%s) but the user has 2 keys and %s is still Active: it is "
-		   "deactivated once every consumer holds the current key and it is unused, "
-		   "then deleted after deleteAfter",
-		   p->due_reason, k ? k->id : "the other key");
+	const struct rotor_obs_key *cur = v->current >= 0 ? &o->keys[v->current] : NULL;
+	const char *k = active ? active->id : "the other key";
+	if (cur && cur->active && o->store_has_akid && o->store_has_secret && o->store_auth != 0) {
+		set_status(p, ROTOR_STATUS_WAITING,
+			   "rotation due (%s) but the user has 2 keys and %s is still Active: it is "
+			   "deactivated once every consumer holds the current key and it is unused, "
+			   "then deleted after deleteAfter",
+			   p->due_reason, k);
+		return 0;
+	}
+	/* rotor deactivates an old key only once every consumer holds a
+	 * working stored key; here the store has none, so it never will. */
+	set_status(p, ROTOR_STATUS_STALLED,
+		   "rotation due (%s) but the user has 2 keys and %s is Active: rotor will not "
+		   "deactivate it while the store holds no working key. Either put a working pair "
+		   "of this user in the store, or deactivate %s by hand once nothing uses it (aws iam "
+		   "update-access-key --user-name %s --access-key-id %s --status Inactive); rotor "
+		   "then deletes it after deleteAfter (`rotor rotate %s` cuts that short) and "
+		   "rotates",
+		   p->due_reason, k, k, m->user, k, m->name);
 	return 0;
 }
 
-static void plan_rotation(const struct rotor_manifest *m, const struct rotor_observed *o,
-			  int64_t now, struct rotor_manifest_plan *p)
+/* The key a rotation replaces: the one left besides the new key once this
+ * plan's deletions are done (none when the user had no key). */
+static const struct rotor_obs_key *replaced_key(const struct rotor_observed *o,
+						const struct keyview *v,
+						const struct rotor_manifest_plan *p)
 {
-	char a[32];
+	for (int i = 0; i < o->nkeys; i++) {
+		int gone = 0;
+		for (int s = 0; s < v->nstray; s++)
+			gone |= v->stray[s] == i;
+		for (int a = 0; a < p->nactions; a++)
+			gone |= p->actions[a].kind == ROTOR_ACT_DELETE &&
+				strcmp(p->actions[a].key_id, o->keys[i].id) == 0;
+		if (!gone)
+			return &o->keys[i];
+	}
+	return NULL;
+}
+
+static void plan_rotation(const struct rotor_manifest *m, const struct rotor_observed *o,
+			  const struct keyview *v, int64_t now, struct rotor_manifest_plan *p)
+{
+	char a[32], b[32];
 	int unknown = 0;
+	const struct rotor_obs_key *old = replaced_key(o, v, p);
 	add(p, ROTOR_ACT_RECORD_INTENT, NULL, -1,
 	    "record on %s that rotor is creating a key, so a crash leaves a recognisable key",
 	    m->user);
@@ -386,21 +451,58 @@ static void plan_rotation(const struct rotor_manifest *m, const struct rotor_obs
 		    "record that every consumer holds the new key (starts the deactivateAfter "
 		    "grace)");
 	p->rotation_due = 1;
-	forecast(p, ROTOR_FC_ROTATE, now + m->cadence, NULL, "next rotation (cadence)");
-	if (!unknown) {
+	rotor_duration_format(b, sizeof(b), m->cadence);
+	forecast(p, ROTOR_FC_ROTATE, now + m->cadence, NULL, "when it is %s old (cadence)",
+		 b);
+	if (old && old->active && !unknown) {
 		fmt_time(a, sizeof(a), now);
-		forecast(p, ROTOR_FC_DEACTIVATE, now + m->deactivate_after, NULL,
-			 "the replaced key, if it is not used after %s", a);
-		forecast(p, ROTOR_FC_DELETE, now + m->deactivate_after + m->delete_after, NULL,
-			 "the replaced key, deleteAfter after it is deactivated");
+		forecast(p, ROTOR_FC_DEACTIVATE, now + m->deactivate_after, old->id,
+			 "if not used after %s, when every consumer has the new key", a);
+		rotor_duration_format(b, sizeof(b), m->delete_after);
+		forecast(p, ROTOR_FC_DELETE, now + m->deactivate_after + m->delete_after, old->id,
+			 "deleteAfter %s after its deactivation", b);
+	} else if (old && !old->active) {
+		/* deleted by a later pass; its window may be over already */
+		int64_t at = (old->record.inactive ? old->record.inactive : now) + m->delete_after;
+		rotor_duration_format(b, sizeof(b), m->delete_after);
+		forecast(p, ROTOR_FC_DELETE, at > now ? at : now, old->id,
+			 "deleteAfter %s after it became Inactive", b);
 	}
 }
 
+/* A rotation that is due but has no room runs when the blocking key is
+ * gone: at its deletion, or for an Active predecessor deleteAfter after
+ * its deactivation (at once after it when the request was explicit, which
+ * cuts the window). With neither date known it is due now and waits for
+ * what the status names. Never a date in the past. */
+static void forecast_blocked_rotation(const struct rotor_manifest *m,
+				      const struct rotor_obs_key *cur, int explicit, int64_t now,
+				      struct rotor_manifest_plan *p)
+{
+	int64_t at = 0;
+	for (int i = 0; i < p->nforecast; i++) {
+		const struct rotor_forecast *f = &p->forecast[i];
+		int64_t t = f->kind == ROTOR_FC_DELETE ? f->at
+			    : f->kind == ROTOR_FC_DEACTIVATE ? f->at + (explicit ? 0 : m->delete_after)
+							     : 0;
+		if (t && (!at || t < at))
+			at = t;
+	}
+	for (int i = 0; explicit && i < p->nactions; i++)
+		if (p->actions[i].kind == ROTOR_ACT_DEACTIVATE)
+			at = now; /* the next pass cuts the window it starts */
+	if (at < now)
+		at = now;
+	forecast(p, ROTOR_FC_ROTATE, at, cur ? cur->id : NULL, "due now (%s); runs %s",
+		 p->due_reason, at > now ? "once the old key is gone" : "when there is room (see status)");
+}
+
 /* Not rotating: keep consumers in sync, deactivate, delete. Returns the
- * reason a later step waits for, in `waiting`. */
+ * reason a later step waits for, in `waiting`. A rotation that is due but
+ * found no room (p->due_reason set) is forecast for when it can run. */
 static void plan_steady(const struct rotor_manifest *m, const struct rotor_observed *o,
-			const struct keyview *v, int64_t now, struct rotor_manifest_plan *p,
-			char *waiting, size_t wlen)
+			const struct keyview *v, int explicit, int64_t now,
+			struct rotor_manifest_plan *p, char *waiting, size_t wlen)
 {
 	char a[32], b[64], used[160];
 	int drifted, unknown;
@@ -447,7 +549,8 @@ static void plan_steady(const struct rotor_manifest *m, const struct rotor_obser
 			if (now < synced + m->deactivate_after) {
 				fmt_time(a, sizeof(a), synced);
 				forecast(p, ROTOR_FC_DEACTIVATE, synced + m->deactivate_after, k->id,
-					 "if %s is not used after %s", k->id, a);
+					 "if not used after %s, when every consumer held %s", a,
+					 cur->id);
 				fmt_time(b, sizeof(b), synced + m->deactivate_after);
 				snprintf(waiting, wlen, "deactivateAfter grace: %s is deactivated at %s "
 							"if unused",
@@ -477,8 +580,9 @@ static void plan_steady(const struct rotor_manifest *m, const struct rotor_obser
 			    "every consumer holds %s since %s (deactivateAfter %s elapsed) and %s "
 			    "was not used since (%s)",
 			    cur->id, a, b, k->id, used);
+			rotor_duration_format(b, sizeof(b), m->delete_after);
 			forecast(p, ROTOR_FC_DELETE, now + m->delete_after, k->id,
-				 "deleteAfter after deactivation");
+				 "deleteAfter %s after it is deactivated now", b);
 			continue;
 		}
 		/* Inactive old key: delete after its window. */
@@ -487,8 +591,9 @@ static void plan_steady(const struct rotor_manifest *m, const struct rotor_obser
 			    "%s is Inactive but rotor has no record of since when: its deleteAfter "
 			    "window starts now",
 			    k->id);
+			rotor_duration_format(b, sizeof(b), m->delete_after);
 			forecast(p, ROTOR_FC_DELETE, now + m->delete_after, k->id,
-				 "deleteAfter after it was first seen Inactive");
+				 "deleteAfter %s from now: when it became Inactive is not recorded", b);
 			continue;
 		}
 		if (now >= k->record.inactive + m->delete_after) {
@@ -498,23 +603,27 @@ static void plan_steady(const struct rotor_manifest *m, const struct rotor_obser
 			    "%s has been Inactive since %s (deleteAfter %s elapsed)", k->id, a, b);
 			continue;
 		}
+		fmt_time(a, sizeof(a), k->record.inactive);
+		rotor_duration_format(b, sizeof(b), m->delete_after);
 		forecast(p, ROTOR_FC_DELETE, k->record.inactive + m->delete_after, k->id,
-			 "deleteAfter after deactivation");
+			 "deleteAfter %s after it became Inactive at %s", b, a);
 	}
-	if (cur) {
+	if (p->due_reason[0]) {
+		forecast_blocked_rotation(m, cur, explicit, now, p);
+	} else if (cur) {
 		int64_t next = cur->created + m->cadence;
-		const char *why = "cadence";
+		rotor_duration_format(b, sizeof(b), m->cadence);
 		if (m->rotate_requested_at > now && cur->created < m->rotate_requested_at &&
-		    m->rotate_requested_at < next) {
-			next = m->rotate_requested_at;
-			why = "spec.rotateRequestedAt";
-		}
-		forecast(p, ROTOR_FC_ROTATE, next, cur->id, "next rotation (%s)", why);
+		    m->rotate_requested_at < next)
+			forecast(p, ROTOR_FC_ROTATE, m->rotate_requested_at, cur->id,
+				 "spec.rotateRequestedAt (before the cadence date)");
+		else
+			forecast(p, ROTOR_FC_ROTATE, next, cur->id, "when it is %s old (cadence)", b);
 	}
 }
 
-void rotor_plan_compute(const struct rotor_manifest *m, const struct rotor_observed *o,
-			int64_t now, struct rotor_manifest_plan *p)
+static void compute(const struct rotor_manifest *m, const struct rotor_observed *o, int64_t now,
+		    struct rotor_manifest_plan *p)
 {
 	struct keyview v;
 	char waiting[320] = "";
@@ -523,6 +632,8 @@ void rotor_plan_compute(const struct rotor_manifest *m, const struct rotor_obser
 	p->manifest = m;
 	p->observe_only = m->mode == ROTOR_MODE_OBSERVE;
 	if (m->suspend) {
+		if (o->iam_known && o->store_known)
+			classify(m, o, &v, p); /* roles for display only */
 		set_status(p, ROTOR_STATUS_SUSPENDED,
 			   "spec.suspend is true: rotor changes nothing for %s", m->user);
 		return;
@@ -541,12 +652,12 @@ void rotor_plan_compute(const struct rotor_manifest *m, const struct rotor_obser
 		return;
 	if (rotation_due(m, o, &v, now, p->due_reason, sizeof(p->due_reason), &explicit) &&
 	    make_room(m, o, &v, explicit, now, p)) {
-		plan_rotation(m, o, now, p);
+		plan_rotation(m, o, &v, now, p);
 	} else {
 		enum rotor_status waiting_status = p->status; /* WAITING if make_room set it */
 		char reason[sizeof(p->status_reason)];
 		memcpy(reason, p->status_reason, sizeof(reason));
-		plan_steady(m, o, &v, now, p, waiting, sizeof(waiting));
+		plan_steady(m, o, &v, explicit, now, p, waiting, sizeof(waiting));
 		if (waiting_status == ROTOR_STATUS_WAITING && p->status != ROTOR_STATUS_STALLED)
 			set_status(p, ROTOR_STATUS_WAITING, "%s", reason);
 	}
@@ -576,6 +687,20 @@ void rotor_plan_compute(const struct rotor_manifest *m, const struct rotor_obser
 	}
 }
 
+void rotor_plan_compute(const struct rotor_manifest *m, const struct rotor_observed *o,
+			int64_t now, struct rotor_manifest_plan *p)
+{
+	compute(m, o, now, p);
+	/* The forecast reads as a timeline: earliest first (stable). */
+	for (int i = 1; i < p->nforecast; i++) {
+		struct rotor_forecast f = p->forecast[i];
+		int j = i;
+		for (; j > 0 && p->forecast[j - 1].at > f.at; j--)
+			p->forecast[j] = p->forecast[j - 1];
+		p->forecast[j] = f;
+	}
+}
+
 int rotor_plan_limit_deletions(struct rotor_manifest_plan *plans, size_t n, int max_deletions)
 {
 	int used = 0;
@@ -592,13 +717,19 @@ int rotor_plan_limit_deletions(struct rotor_manifest_plan *plans, size_t n, int 
 				continue;
 			}
 			/* Past the guard: this manifest's plan stops before the
-			 * deletion (later steps may depend on the room it makes). */
+			 * deletion (later steps may depend on the room it makes).
+			 * A rotation held with it is no longer "to rotate", and
+			 * its forecast (dated from now) no longer holds. */
 			p->deletions_held = p->nactions - a;
 			p->nactions = a;
+			if (p->rotation_due) {
+				p->rotation_due = 0;
+				p->nforecast = 0;
+			}
 			set_status(p, ROTOR_STATUS_WAITING,
-				   "held by --max-deletions=%d: this pass already deletes %d keys; "
+				   "held by --max-deletions=%d: this pass already deletes %d key%s; "
 				   "run again (or raise the limit) after checking the plan",
-				   max_deletions, used);
+				   max_deletions, used, used == 1 ? "" : "s");
 			break;
 		}
 	}

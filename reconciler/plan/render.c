@@ -99,12 +99,31 @@ static void action_target(char *buf, size_t len, const struct rotor_manifest_pla
 		snprintf(buf, len, "%s", m->consumers[a->consumer].name);
 	else if (a->key_id[0])
 		snprintf(buf, len, "%s", a->key_id);
-	else if (a->kind == ROTOR_ACT_CREATE || a->kind == ROTOR_ACT_VALIDATE)
+	else if (a->kind == ROTOR_ACT_CREATE || a->kind == ROTOR_ACT_VALIDATE ||
+		 a->kind == ROTOR_ACT_RECORD_SYNC)
 		snprintf(buf, len, "new key");
 	else if (a->kind == ROTOR_ACT_STORE)
-		snprintf(buf, len, "%s", m->store.secret_path);
+		snprintf(buf, len, "%s:%s", m->store.connection ? m->store.connection : "store",
+			 m->store.secret_path ? m->store.secret_path : "/");
 	else
 		snprintf(buf, len, "%s", m->user);
+}
+
+/* What a forecast step acts on: a key, or the key a rotation will make. */
+static const char *forecast_target(const struct rotor_forecast *fc)
+{
+	if (fc->key_id[0])
+		return fc->key_id;
+	return fc->kind == ROTOR_FC_ROTATE ? "the new key" : "the replaced key";
+}
+
+/* The status line repeats nothing: when the reason is the first action's
+ * own, the action below says it. */
+static const char *status_detail(const struct rotor_manifest_plan *p)
+{
+	if (p->nactions && strcmp(p->status_reason, p->actions[0].reason) == 0)
+		return NULL;
+	return p->status_reason;
 }
 
 static void render_text(FILE *f, const struct rotor_manifest_plan *plans, size_t n,
@@ -118,8 +137,9 @@ static void render_text(FILE *f, const struct rotor_manifest_plan *plans, size_t
 		fprintf(f, "%s%s%s %s (%s on %s)%s%s\n", opts->color ? "\033[1m" : "",
 			p->nactions ? (p->observe_only ? "?" : "~") : " ", "", m->name, m->user,
 			m->aws, p->observe_only ? " [observe]" : "", reset);
-		fprintf(f, "    status: %s%s%s: %s\n", opts->color ? status_colour(p->status) : "",
-			rotor_status_name(p->status), reset, p->status_reason);
+		const char *detail = status_detail(p);
+		fprintf(f, "    status: %s%s%s%s%s\n", opts->color ? status_colour(p->status) : "",
+			rotor_status_name(p->status), reset, detail ? ": " : "", detail ? detail : "");
 		for (int a = 0; a < p->nactions; a++) {
 			const struct rotor_action *x = &p->actions[a];
 			action_target(target, sizeof(target), p, x);
@@ -132,8 +152,8 @@ static void render_text(FILE *f, const struct rotor_manifest_plan *plans, size_t
 		for (int k = 0; k < p->nforecast; k++) {
 			const struct rotor_forecast *fc = &p->forecast[k];
 			rotor_time_format(t, sizeof(t), fc->at);
-			fprintf(f, "    next: %-10s %s %s%s%s\n", forecast_name(fc->kind), t,
-				fc->key_id[0] ? fc->key_id : "", fc->key_id[0] ? ": " : "", fc->note);
+			fprintf(f, "    %s %s %-10s %s: %s\n", k ? "     " : "next:", t,
+				forecast_name(fc->kind), forecast_target(fc), fc->note);
 		}
 		fputc('\n', f);
 	}
@@ -154,34 +174,63 @@ static void md_escape(FILE *f, const char *s)
 	}
 }
 
+static int md_listed(const struct rotor_manifest_plan *p)
+{
+	return p->nactions || p->status != ROTOR_STATUS_READY;
+}
+
+/* "record-intent, create, validate, store, propagate ×3, record-sync" */
+static void md_changes(FILE *f, const struct rotor_manifest_plan *p)
+{
+	if (!p->nactions) {
+		fputs("—", f);
+		return;
+	}
+	for (int a = 0; a < p->nactions;) {
+		int n = 1;
+		while (a + n < p->nactions && p->actions[a + n].kind == p->actions[a].kind)
+			n++;
+		fprintf(f, "%s%s", a ? ", " : "", rotor_action_name(p->actions[a].kind));
+		if (n > 1)
+			fprintf(f, " ×%d", n);
+		a += n;
+	}
+}
+
 static void render_markdown(FILE *f, const struct rotor_manifest_plan *plans, size_t n,
 			    const struct rotor_plan_render *opts)
 {
 	struct rotor_plan_summary s;
 	char line[512], t[32], target[96];
 	size_t quiet = 0;
+	int header = 0;
 	rotor_plan_summarize(plans, n, &s);
 	summary_line(line, sizeof(line), &s);
 	fprintf(f, "### rotor plan\n\n**%s**", line);
 	if (opts->revision)
 		fprintf(f, " at `%s`", opts->revision);
-	fprintf(f, "\n\n| manifest | user | status | changes | next |\n|---|---|---|---|---|\n");
+	fputs("\n", f);
 	for (size_t i = 0; i < n; i++) {
 		const struct rotor_manifest_plan *p = &plans[i];
-		if (!p->nactions && p->status == ROTOR_STATUS_READY) {
+		if (!md_listed(p)) {
 			quiet++;
 			continue;
 		}
+		if (!header++)
+			fputs("\n| manifest | user | status | changes now | next step |\n"
+			      "|---|---|---|---|---|\n",
+			      f);
 		fprintf(f, "| `%s` | `%s` | %s%s | ", p->manifest->name, p->manifest->user,
-			rotor_status_name(p->status), p->observe_only ? " (observe)" : "");
-		for (int a = 0; a < p->nactions; a++)
-			fprintf(f, "%s%s", a ? ", " : "", rotor_action_name(p->actions[a].kind));
-		if (!p->nactions)
-			fputs("—", f);
+			rotor_status_name(p->status), p->observe_only ? " (observe only)" : "");
+		md_changes(f, p);
 		fputs(" | ", f);
-		if (p->nforecast) {
+		if (p->nforecast) { /* the forecast is in time order */
 			rotor_time_format(t, sizeof(t), p->forecast[0].at);
-			fprintf(f, "%s %s", forecast_name(p->forecast[0].kind), t);
+			const struct rotor_forecast *fc = &p->forecast[0];
+			fprintf(f, "%s %s %s%s%s", t, forecast_name(fc->kind), fc->key_id[0] ? "`" : "",
+				forecast_target(fc), fc->key_id[0] ? "`" : "");
+		} else {
+			fputs("—", f);
 		}
 		fputs(" |\n", f);
 	}
@@ -190,13 +239,22 @@ static void render_markdown(FILE *f, const struct rotor_manifest_plan *plans, si
 			quiet == 1 ? "" : "s");
 	for (size_t i = 0; i < n; i++) {
 		const struct rotor_manifest_plan *p = &plans[i];
-		if (!p->nactions && p->status == ROTOR_STATUS_READY)
+		if (!md_listed(p))
 			continue;
-		fprintf(f, "\n<details><summary><code>%s</code>: %s</summary>\n\n",
-			p->manifest->name, rotor_status_name(p->status));
-		fputs("Status: ", f);
-		md_escape(f, p->status_reason);
-		fputs("\n\n", f);
+		fprintf(f, "\n<details><summary><code>%s</code> (%s): %s</summary>\n\n",
+			p->manifest->name, p->manifest->user, rotor_status_name(p->status));
+		/* Blocks (the status, what happens now, what happens next) are
+		 * separated by one blank line. */
+		int blocks = 0;
+		const char *detail = status_detail(p);
+		if (detail) {
+			md_escape(f, detail);
+			fputc('\n', f);
+			blocks++;
+		}
+		if (p->nactions || p->deletions_held)
+			fprintf(f, "%s**Now**%s\n\n", blocks++ ? "\n" : "",
+				p->observe_only ? " (observe mode: not applied)" : "");
 		for (int a = 0; a < p->nactions; a++) {
 			const struct rotor_action *x = &p->actions[a];
 			action_target(target, sizeof(target), p, x);
@@ -205,10 +263,17 @@ static void render_markdown(FILE *f, const struct rotor_manifest_plan *plans, si
 			md_escape(f, x->reason);
 			fputc('\n', f);
 		}
+		if (p->deletions_held)
+			fprintf(f, "- %d step%s held by --max-deletions\n", p->deletions_held,
+				p->deletions_held == 1 ? "" : "s");
+		if (p->nforecast)
+			fprintf(f, "%s**Next**\n\n", blocks++ ? "\n" : "");
 		for (int k = 0; k < p->nforecast; k++) {
-			rotor_time_format(t, sizeof(t), p->forecast[k].at);
-			fprintf(f, "- next: %s %s ", forecast_name(p->forecast[k].kind), t);
-			md_escape(f, p->forecast[k].note);
+			const struct rotor_forecast *fc = &p->forecast[k];
+			rotor_time_format(t, sizeof(t), fc->at);
+			fprintf(f, "- %s %s %s%s%s: ", t, forecast_name(fc->kind),
+				fc->key_id[0] ? "`" : "", forecast_target(fc), fc->key_id[0] ? "`" : "");
+			md_escape(f, fc->note);
 			fputc('\n', f);
 		}
 		fputs("\n</details>\n", f);
@@ -261,10 +326,12 @@ static int render_json(FILE *f, const struct rotor_manifest_plan *plans, size_t 
 			const struct rotor_observed *o = &obs[i];
 			for (int k = 0; o->iam_known && k < o->nkeys; k++) {
 				const struct rotor_obs_key *key = &o->keys[k];
+				/* Roles need the store's key id: none when it is unknown. */
 				json_t *jk = json_pack(
-					"{s:s, s:s, s:s, s:o}", "id", key->id, "role",
-					rotor_role_name(p->roles[k]), "status",
-					key->active ? "Active" : "Inactive", "created",
+					"{s:s, s:o, s:s, s:o}", "id", key->id, "role",
+					o->store_known ? json_string(rotor_role_name(p->roles[k]))
+						       : json_null(),
+					"status", key->active ? "Active" : "Inactive", "created",
 					time_or_null(key->created));
 				json_object_set_new(
 					jk, "lastUsed",
@@ -279,8 +346,9 @@ static int render_json(FILE *f, const struct rotor_manifest_plan *plans, size_t 
 				json_array_append_new(keys, jk);
 			}
 			json_object_set_new(j, "storeVersion",
-					    o->store_has_akid ? json_integer(o->store_akid_version)
-							      : json_null());
+					    o->store_known && o->store_has_akid
+						    ? json_integer(o->store_akid_version)
+						    : json_null());
 		}
 		for (int a = 0; a < p->nactions; a++) {
 			const struct rotor_action *x = &p->actions[a];
@@ -289,8 +357,9 @@ static int render_json(FILE *f, const struct rotor_manifest_plan *plans, size_t 
 			json_object_set_new(ja, "keyId",
 					    x->key_id[0] ? json_string(x->key_id) : json_null());
 			json_object_set_new(ja, "consumer",
-					    x->consumer >= 0 ? json_string(m->consumers[x->consumer].name)
-							     : json_null());
+					    x->consumer >= 0 && (size_t)x->consumer < m->nconsumers
+						    ? json_string(m->consumers[x->consumer].name)
+						    : json_null());
 			json_array_append_new(acts, ja);
 		}
 		for (int k = 0; k < p->nforecast; k++) {

@@ -35,7 +35,7 @@ check "the env file is mode 600" '[ "$(stat -c %a "$WORLD/etc/backup.env")" = 60
 
 out=$("$ROTOR_BIN" plan --detailed-exitcode "$M" 2>&1); rc=$?
 check "inside the grace: nothing to do (exit 0)" '[ $rc = 0 ]' || echo "$out"
-check "plan forecasts the deactivation" 'grep -q "next: deactivate" <<<"$out"'
+check "plan forecasts the deactivation" 'grep -qE "^ +(next: )?[0-9T:Z-]+ deactivate $OLD" <<<"$out"'
 
 clock_advance 7200
 out=$("$ROTOR_BIN" apply "$M" 2>&1)
