@@ -158,6 +158,20 @@ static int interrupted_attempt(const struct rotor_manifest *m, const struct roto
 	return k->record.present && k->record.created && strcmp(k->record.manifest, m->name) == 0;
 }
 
+/* rotor validates a new key with STS GetCallerIdentity before it stores
+ * it, so an interrupted attempt that got as far as validation shows one
+ * STS use right after its creation. Its secret only ever lived in the
+ * crashed rotor's memory: that use was rotor's own, not a sign that an
+ * unknown party holds the key. */
+#define ROTOR_VALIDATION_WINDOW 300
+
+static int used_only_by_validation(const struct rotor_manifest *m, const struct rotor_observed *o,
+				   const struct rotor_obs_key *k)
+{
+	return k->last_used && strcmp(k->last_service, "sts") == 0 &&
+	       k->last_used <= k->created + ROTOR_VALIDATION_WINDOW && interrupted_attempt(m, o, k);
+}
+
 static void classify(const struct rotor_manifest *m, const struct rotor_observed *o,
 		     struct keyview *v, struct rotor_manifest_plan *p)
 {
@@ -293,7 +307,7 @@ static int plan_strays(const struct rotor_manifest *m, const struct rotor_observ
 			p->nactions = 0;
 			return 1;
 		}
-		if (k->last_used) {
+		if (k->last_used && !used_only_by_validation(m, o, k)) {
 			last_use(used, sizeof(used), k);
 			set_status(p, ROTOR_STATUS_STALLED,
 				   "stray key %s is not in the store but was %s: an unknown party "
@@ -311,7 +325,8 @@ static int plan_strays(const struct rotor_manifest *m, const struct rotor_observ
 		const struct rotor_obs_key *k = &o->keys[v->stray[s]];
 		fmt_time(created, sizeof(created), k->created);
 		add(p, ROTOR_ACT_DELETE_STRAY, k->id, -1,
-		    "stray key %s (created %s, never used, not in the store): %s", k->id, created,
+		    "stray key %s (created %s, %s, not in the store): %s", k->id, created,
+		    k->last_used ? "used only by rotor's own validation" : "never used",
 		    interrupted_attempt(m, o, k) ? "left by an interrupted rotation"
 						 : "created outside rotor and never used");
 	}
