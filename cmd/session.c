@@ -135,6 +135,12 @@ int session_plan(struct session *s, int rotate_now, int max_deletions)
 		struct rotor_error err;
 		rotor_error_clear(&err);
 		s->obs[i].rotate_now = rotate_now;
+		/* spec.suspend: skip the manifest entirely, not even a read. */
+		if (s->selected[i]->suspend) {
+			s->copies[i] = *s->selected[i];
+			rotor_plan_compute(&s->copies[i], &s->obs[i], now, &s->plans[i]);
+			continue;
+		}
 		if (rotor_engine_observe(s->engine, s->selected[i], &s->obs[i], &s->states[i],
 					 &err) != 0) {
 			s->observe_errors++;
