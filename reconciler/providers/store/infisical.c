@@ -10,10 +10,15 @@
  *   401 (other than 2024's ValidationFailure) or a 403 TokenError triggers
  *   one login and one retry. Failed logins are counted: after two in a row
  *   rotor refuses to try again for five minutes, since servers lock a
- *   client out after three.
+ *   client out after three. An unknown client id (404 on older servers,
+ *   401 "Invalid credentials" on current ones) counts the same way.
+ * - Secrets: the client secret and the token are registered with the
+ *   redactor whatever flags the caller's copies carry, so neither can
+ *   reach a log line or an error message.
  * - Pacing: requests on a connection are spaced by 60 s / requestsPerMinute
  *   (default 30, under every server's limit), so rotor stays under the
- *   limits on its own; a 429 still waits the seconds the server names.
+ *   limits on its own; a 429 still waits the seconds the server names, up
+ *   to the transport's retry_after_max_ms (a longer wait fails at once).
  * - Decisions are made on statusCode, never on message text.
  * - Every reply of a secret route may carry secret values: reply buffers
  *   are wiped, and jansson wipes what it frees (rotor_json_init).
@@ -51,6 +56,7 @@ struct infisical {
 	int64_t interval_ms;          /* pacing */
 	int64_t last_request_ms;      /* monotonic */
 	int max_429;
+	int64_t max_wait_ms;          /* longest 429 wait rotor accepts */
 	struct rotor_clock *clock;
 	struct rotor_http *http;
 	pthread_mutex_t lock;         /* one request at a time per connection */
@@ -167,10 +173,12 @@ static int send_raw(struct infisical *s, const char *method, const char *path, j
 		r->json = json_loadb(res.body.data, res.body.len, 0, &je);
 	}
 	rotor_http_response_dispose(&res);
-	if (r->status >= 200 && r->status < 300 && !r->json)
+	if (r->status >= 200 && r->status < 300 && !r->json) {
+		rotor_error_set_remote(err, (int)r->status, NULL, NULL);
 		return rotor_error_set(err, ROTOR_EINVALID,
 				       "%s: Infisical answered HTTP %ld with a body that is not JSON",
 				       what, r->status);
+	}
 	read_error_fields(r);
 	return 0;
 }
@@ -189,16 +197,29 @@ static int kind_for(long status)
 	}
 }
 
-static int fail_reply(const struct reply *r, const char *what, const char *hint,
-		      struct rotor_error *err)
+/* Servers of October-November 2024 answer a malformed request with 401
+ * ValidationFailure: a bug in the request, not a credential problem. */
+static int is_validation_401(const struct reply *r)
 {
-	int kind = kind_for(r->status);
+	return r->status == 401 && strcmp(r->error, "ValidationFailure") == 0;
+}
+
+static int fail_reply_as(int kind, const struct reply *r, const char *what, const char *hint,
+			 struct rotor_error *err)
+{
 	rotor_error_set(err, kind, "%s: HTTP %ld %s (request %s): %s%s%s", what, r->status,
 			r->error[0] ? r->error : "error", r->req_id[0] ? r->req_id : "unknown",
 			r->message[0] ? r->message : "(no message)", hint ? "; " : "",
 			hint ? hint : "");
 	rotor_error_set_remote(err, (int)r->status, r->error, r->req_id);
 	return kind;
+}
+
+static int fail_reply(const struct reply *r, const char *what, const char *hint,
+		      struct rotor_error *err)
+{
+	return fail_reply_as(is_validation_401(r) ? ROTOR_EINVALID : kind_for(r->status), r, what,
+			     hint, err);
 }
 
 static int take_token(struct infisical *s, const struct reply *r, const char *what,
@@ -222,49 +243,119 @@ static int take_token(struct infisical *s, const struct reply *r, const char *wh
 	return (void)max, 0;
 }
 
+/* Seconds to wait after a 429: Retry-After, else "in N seconds" / "in N
+ * minute(s)" in the message, else 60. */
+static int64_t rate_limit_wait(const struct reply *r, int64_t now)
+{
+	int64_t ms = r->retry_after[0] ? rotor_http_parse_retry_after(r->retry_after, now) : -1;
+	if (ms >= 0)
+		return ms;
+	/* "Please try again in 1 minute": the first "in " is inside
+	 * "again", so look at every one that a number follows. */
+	for (const char *in = strstr(r->message, "in "); in; in = strstr(in + 1, "in ")) {
+		char *end;
+		if (!isdigit((unsigned char)in[3]))
+			continue;
+		long n = strtol(in + 3, &end, 10);
+		while (*end == ' ')
+			end++;
+		if (n > 0 && strncmp(end, "minute", 6) == 0)
+			return (int64_t)n * 60000;
+		if (n > 0 && strncmp(end, "second", 6) == 0)
+			return (int64_t)n * 1000;
+	}
+	return 60000;
+}
+
+/* After a 429: sleeps what the server names and returns 1 (send again), or
+ * returns 0 when the waits are used up or the wait is longer than rotor
+ * accepts (the caller then fails with the 429). *waits counts per call. */
+static int wait_out_429(struct infisical *s, const struct reply *r, const char *what, int *waits)
+{
+	if (r->status != 429 || *waits >= s->max_429)
+		return 0;
+	int64_t wait = rate_limit_wait(r, s->clock->now(s->clock));
+	if (wait > s->max_wait_ms) {
+		rotor_log(ROTOR_LOG_WARN, s->name,
+			  "%s: Infisical rate limit asks for %llds, more than the %llds rotor "
+			  "waits; giving up for now",
+			  what, (long long)(wait / 1000), (long long)(s->max_wait_ms / 1000));
+		return 0;
+	}
+	(*waits)++;
+	rotor_log(ROTOR_LOG_INFO, s->name, "%s: Infisical rate limit; waiting %llds", what,
+		  (long long)(wait / 1000));
+	s->clock->sleep_ms(s->clock, wait);
+	return 1;
+}
+
+/* send_raw for login and renewal (no token logic), with 429 waits: both
+ * count against the servers' write limits. */
+static int send_waiting(struct infisical *s, const char *path, json_t *body, const char *what,
+			struct reply *r, struct rotor_error *err)
+{
+	int waits = 0;
+	for (;;) {
+		int rc = send_raw(s, "POST", path, body, 0, what, r, err);
+		if (rc || !wait_out_429(s, r, what, &waits))
+			return rc;
+		reply_dispose(r);
+	}
+}
+
 static int login(struct infisical *s, struct rotor_error *err)
 {
 	char what[160];
 	struct reply r;
 	int64_t now = s->clock->now(s->clock);
 	snprintf(what, sizeof(what), "%s: universal-auth login", s->name);
-	if (s->login_blocked_until > now)
+	if (s->login_blocked_until > now) {
+		rotor_error_set_remote(err, 0, NULL, NULL);
 		return rotor_error_set(err, ROTOR_EAUTH,
 				       "%s: not logging in again for %llds after %d failed logins "
-				       "(Infisical locks a client out after 3): fix the client "
-				       "secret",
+				       "(Infisical locks a client out after 3): fix the "
+				       "connection's clientId or clientSecret",
 				       what, (long long)(s->login_blocked_until - now),
 				       s->login_failures);
+	}
 	json_t *body = json_pack("{s:s, s:s}", "clientId", rotor_secret_bytes(s->client_id),
 				 "clientSecret", rotor_secret_bytes(s->client_secret));
 	if (!body)
-		return rotor_error_set(err, ROTOR_ENOMEM, "%s: out of memory", what);
-	int rc = send_raw(s, "POST", "/api/v1/auth/universal-auth/login", body, 0, what, &r, err);
+		return rotor_error_set(err, ROTOR_EINVALID,
+				       "%s: clientId or clientSecret is not valid UTF-8", what);
+	int rc = send_waiting(s, "/api/v1/auth/universal-auth/login", body, what, &r, err);
 	json_decref(body);
 	if (rc)
 		return rc;
 	if (r.status != 200) {
 		const char *hint = NULL;
+		/* An unknown client id is 404 on older servers and 401 "Invalid
+		 * credentials" on current ones, which also say that for a wrong
+		 * secret: one mistake, one kind (EAUTH), whatever the server. */
 		if (r.status == 404)
 			hint = "the client id is unknown to this Infisical instance: check the "
 			       "connection's clientId and siteUrl";
 		else if (r.status == 401)
 			hint = strstr(r.message, "locked")
 				       ? "Infisical locked this client after failed logins; wait, "
-					 "then fix the client secret"
-				       : "the client secret is wrong or revoked: check the "
-					 "connection's clientSecret";
+					 "then fix the connection's clientId or clientSecret"
+				       : "Infisical rejected the credentials (a wrong or revoked "
+					 "client secret, or, on current servers, an unknown client "
+					 "id): check the connection's clientId, clientSecret and "
+					 "siteUrl";
 		if (r.status == 401 || r.status == 403 || r.status == 404) {
 			if (++s->login_failures >= 2)
 				s->login_blocked_until = now + LOGIN_LOCKOUT_SECONDS;
+			rc = fail_reply_as(is_validation_401(&r) ? ROTOR_EINVALID : ROTOR_EAUTH, &r,
+					   what, hint, err);
+		} else {
+			rc = fail_reply(&r, what, hint, err);
 		}
-		rc = fail_reply(&r, what, hint, err);
-		if (r.status == 404)
-			err->code = rc = ROTOR_EINVALID; /* configuration, not transient */
 		reply_dispose(&r);
 		return rc;
 	}
 	s->login_failures = 0;
+	s->login_blocked_until = 0;
 	rc = take_token(s, &r, what, err);
 	if (!rc) {
 		json_int_t max = json_integer_value(json_object_get(r.json, "accessTokenMaxTTL"));
@@ -284,13 +375,33 @@ static int renew(struct infisical *s, struct rotor_error *err)
 	json_t *body = json_pack("{s:s}", "accessToken", rotor_secret_bytes(s->token));
 	if (!body)
 		return rotor_error_set(err, ROTOR_ENOMEM, "%s: out of memory", what);
-	int rc = send_raw(s, "POST", "/api/v1/auth/token/renew", body, 0, what, &r, err);
+	int rc = send_waiting(s, "/api/v1/auth/token/renew", body, what, &r, err);
 	json_decref(body);
-	if (rc)
-		return rc;
-	if (r.status != 200) {
+	/* Renewal runs ahead of expiry: if it cannot be done now (throttled,
+	 * server trouble) the token still works, so keep it and try again on
+	 * the next call rather than failing this one or logging in. */
+	int still_valid = s->token_expires == 0 || s->token_expires > s->clock->now(s->clock);
+	if (rc) {
+		if (!still_valid)
+			return rc;
+		rotor_log(ROTOR_LOG_INFO, s->name, "%s failed (%s); the token is still valid",
+			  what, err ? err->message : "");
+		rotor_error_clear(err);
+		return 0;
+	}
+	if (r.status == 401 || r.status == 403) {
 		reply_dispose(&r);
 		return login(s, err); /* lapsed or past its max TTL: log in again */
+	}
+	if (r.status != 200) {
+		rc = fail_reply(&r, what, NULL, err);
+		reply_dispose(&r);
+		if (!still_valid)
+			return rc;
+		rotor_log(ROTOR_LOG_INFO, s->name, "%s; the token is still valid",
+			  err ? err->message : what);
+		rotor_error_clear(err);
+		return 0;
 	}
 	rc = take_token(s, &r, what, err);
 	reply_dispose(&r);
@@ -309,28 +420,17 @@ static int ensure_token(struct infisical *s, struct rotor_error *err)
 									  : RENEW_MARGIN_SECONDS;
 		if (margin > s->token_ttl / 2)
 			margin = s->token_ttl / 2;
+		/* A lapsed token cannot be renewed (401), and a renewal that
+		 * would outlive the maximum TTL is refused: log in instead of
+		 * spending a request on a renewal that must fail. */
+		if (now >= s->token_expires ||
+		    (s->token_max && now + s->token_ttl > s->token_max &&
+		     s->token_expires - now <= margin))
+			return login(s, err);
 		if (s->token_expires - now <= margin)
 			return renew(s, err);
 	}
 	return 0;
-}
-
-/* Seconds to wait after a 429: Retry-After, else "in N seconds" / "in N
- * minute(s)" in the message, else 60. */
-static int64_t rate_limit_wait(const struct reply *r, int64_t now)
-{
-	int64_t ms = r->retry_after[0] ? rotor_http_parse_retry_after(r->retry_after, now) : -1;
-	if (ms >= 0)
-		return ms;
-	const char *in = strstr(r->message, "in ");
-	if (in) {
-		long n = strtol(in + 3, NULL, 10);
-		if (n > 0 && strstr(in, "minute"))
-			return (int64_t)n * 60000;
-		if (n > 0 && strstr(in, "second"))
-			return (int64_t)n * 1000;
-	}
-	return 60000;
 }
 
 /* An authenticated call with one re-login and rate-limit waits. The caller
@@ -346,7 +446,7 @@ static int api(struct infisical *s, const char *method, const char *path, json_t
 		rc = send_raw(s, method, path, body, 1, what, r, err);
 		if (rc)
 			return rc;
-		int expired = (r->status == 401 && strcmp(r->error, "ValidationFailure") != 0) ||
+		int expired = (r->status == 401 && !is_validation_401(r)) ||
 			      (r->status == 403 && strcmp(r->error, "TokenError") == 0);
 		if (expired && !relogged) {
 			relogged = 1;
@@ -357,15 +457,19 @@ static int api(struct infisical *s, const char *method, const char *path, json_t
 			s->token = NULL;
 			continue;
 		}
-		if (r->status == 429 && waits < s->max_429) {
-			int64_t wait = rate_limit_wait(r, s->clock->now(s->clock));
-			waits++;
-			rotor_log(ROTOR_LOG_INFO, s->name,
-				  "%s: Infisical rate limit; waiting %llds", what,
-				  (long long)(wait / 1000));
+		if (wait_out_429(s, r, what, &waits)) {
 			reply_dispose(r);
-			s->clock->sleep_ms(s->clock, wait);
 			continue;
+		}
+		/* fastify's own 404 for a route the server does not have: a
+		 * 2024 server asked for /api/v4. Configuration, not a folder. */
+		if (s->v4 && r->status == 404 && strcmp(r->error, "Not Found") == 0) {
+			rc = fail_reply_as(ROTOR_EINVALID, r, what,
+					   "this server has no /api/v4 secret routes (self-hosted "
+					   "servers of 2024): set the connection's api to v3",
+					   err);
+			reply_dispose(r);
+			return rc;
 		}
 		return 0;
 	}
@@ -453,6 +557,9 @@ static int read_pair_locked(struct infisical *s, const struct rotor_store_ref *r
 		int is_secret = strcmp(key, ref->secret_name) == 0;
 		if (!is_akid && !is_secret)
 			continue;
+		/* key points into the reply: name the secret by the ref, which
+		 * outlives reply_dispose. */
+		const char *name = is_akid ? ref->akid_name : ref->secret_name;
 		if (json_is_true(json_object_get(sec, "isRotatedSecret"))) {
 			reply_dispose(&r);
 			rotor_store_pair_dispose(out);
@@ -460,17 +567,29 @@ static int read_pair_locked(struct infisical *s, const struct rotor_store_ref *r
 					       "%s: secret %s is managed by Infisical's own secret "
 					       "rotation; rotor refuses to manage it too (two "
 					       "rotators would fight): remove one of them",
-					       what, key);
+					       what, name);
 		}
 		json_t *value = json_object_get(sec, "secretValue");
 		json_int_t version = json_integer_value(json_object_get(sec, "version"));
-		if (!json_is_string(value)) {
+		/* A value the identity may not read comes back as a placeholder
+		 * ("<hidden-by-infisical>") flagged secretValueHidden. */
+		if (json_is_true(json_object_get(sec, "secretValueHidden"))) {
+			reply_dispose(&r);
+			rotor_store_pair_dispose(out);
+			return rotor_error_set(err, ROTOR_EAUTH,
+					       "%s: the value of secret %s is hidden from this "
+					       "machine identity: grant it permission to read "
+					       "secret values on this environment and path",
+					       what, name);
+		}
+		if (!json_is_string(value) ||
+		    (is_akid && json_string_length(value) >= sizeof(out->akid))) {
 			reply_dispose(&r);
 			rotor_store_pair_dispose(out);
 			return rotor_error_set(err, ROTOR_EINVALID,
-					       "%s: secret %s has no readable value (is it "
-					       "hidden from this identity?)",
-					       what, key);
+					       "%s: secret %s has no readable value (or an access "
+					       "key id too long to be one)",
+					       what, name);
 		}
 		if (is_akid) {
 			out->has_akid = 1;
@@ -500,19 +619,37 @@ static json_t *secret_entry(const char *name, const char *value)
 			 "skipMultilineEncoding", 1);
 }
 
-static int check_write_reply(const struct reply *r, const char *what, struct rotor_error *err)
+/* creating: the request creates names (v3 POST), where 400 means one of
+ * them exists already: the folder changed since rotor read it. */
+static int check_write_reply(const struct reply *r, const char *what, int creating,
+			     struct rotor_error *err)
 {
 	if (r->status >= 200 && r->status < 300) {
-		if (json_object_get(r->json, "approval"))
-			return rotor_error_set(err, ROTOR_ECONFLICT,
-					       "%s: Infisical answered with an approval request: "
-					       "the change needs approval; exempt rotor's machine "
-					       "identity from the change policy",
+		/* Not a conflict to retry: every pass would file another
+		 * request. It is a policy the identity is subject to. */
+		if (json_object_get(r->json, "approval")) {
+			rotor_error_set_remote(err, (int)r->status, "approval", NULL);
+			return rotor_error_set(err, ROTOR_EAUTH,
+					       "%s: Infisical answered with an approval request "
+					       "instead of writing: the change needs approval; "
+					       "exempt rotor's machine identity from the change "
+					       "policy of this environment and path",
 					       what);
+		}
 		return 0;
 	}
 	if (r->status == 404)
-		return not_found_hint(r, what, err);
+		return fail_reply(r, what,
+				  "the project, environment or folder does not exist, the "
+				  "machine identity cannot see it, or a name rotor expected "
+				  "is gone (rotor reads the folder again on the next pass)",
+				  err);
+	if (r->status == 400 && creating)
+		return fail_reply_as(ROTOR_ECONFLICT, r, what,
+				     "a name rotor was creating exists already: the folder "
+				     "changed since rotor read it; rotor reads it again on the "
+				     "next pass",
+				     err);
 	return fail_reply(r, what,
 			  r->status == 403 ? "grant the machine identity write access to this "
 					     "environment and path"
@@ -537,14 +674,18 @@ static int write_one(struct infisical *s, const struct rotor_store_ref *ref, con
 	describe(s, ref, strcmp(method, "POST") == 0 ? "create secret" : "update secret", what,
 		 sizeof(what));
 	json_t *body = base_body(s, ref);
-	json_object_set_new(body, "secretValue", json_string(value));
-	json_object_set_new(body, "type", json_string("shared"));
-	json_object_set_new(body, "skipMultilineEncoding", json_true());
+	if (!body || json_object_set_new(body, "secretValue", json_string(value)) ||
+	    json_object_set_new(body, "type", json_string("shared")) ||
+	    json_object_set_new(body, "skipMultilineEncoding", json_true())) {
+		json_decref(body);
+		return rotor_error_set(err, ROTOR_EINVALID,
+				       "%s: the reference or the value is not valid UTF-8", what);
+	}
 	int rc = api(s, method, path, body, what, &r, err);
 	json_decref(body);
 	if (rc)
 		return rc;
-	rc = check_write_reply(&r, what, err);
+	rc = check_write_reply(&r, what, strcmp(method, "POST") == 0, err);
 	reply_dispose(&r);
 	return rc;
 }
@@ -579,18 +720,49 @@ static int write_pair_locked(struct infisical *s, const struct rotor_store_ref *
 		describe(s, ref, none ? "create the pair" : "update the pair", what, sizeof(what));
 		json_t *body = base_body(s, ref);
 		json_t *list = json_array();
-		json_array_append_new(list, secret_entry(ref->akid_name, akid));
-		json_array_append_new(list, secret_entry(ref->secret_name, rotor_secret_bytes(secret)));
-		json_object_set_new(body, "secrets", list);
-		if (s->v4)
-			json_object_set_new(body, "mode",
-					    json_string(both ? "failOnNotFound" : "upsert"));
+		/* Every step checked: a NULL here (a value that is not UTF-8)
+		 * must not turn into a request that lacks the pair. */
+		if (!body || !list ||
+		    json_array_append_new(list, secret_entry(ref->akid_name, akid)) ||
+		    json_array_append_new(list, secret_entry(ref->secret_name,
+							     rotor_secret_bytes(secret))) ||
+		    json_object_set(body, "secrets", list) ||
+		    (s->v4 && json_object_set_new(body, "mode",
+						  json_string(both ? "failOnNotFound" : "upsert")))) {
+			json_decref(list);
+			json_decref(body);
+			return rotor_error_set(err, ROTOR_EINVALID,
+					       "%s: the reference or a value is not valid UTF-8",
+					       what);
+		}
+		json_decref(list);
 		rc = api(s, method, path, body, what, &r, err);
 		json_decref(body);
 		if (rc)
 			return rc;
-		rc = check_write_reply(&r, what, err);
+		rc = check_write_reply(&r, what, strcmp(method, "POST") == 0, err);
 		reply_dispose(&r);
+		if (rc == ROTOR_ECONFLICT && strcmp(method, "POST") == 0) {
+			/* The transport retries a create whose reply was lost
+			 * (connection dropped after the commit); the retry then
+			 * finds the names. If the store holds exactly this pair,
+			 * the first attempt did the work. */
+			struct rotor_error first = *err;
+			struct rotor_store_pair now;
+			int same = read_pair_locked(s, ref, &now, err) == 0 && now.has_akid &&
+				   now.has_secret && strcmp(now.akid, akid) == 0 &&
+				   rotor_secret_equal(now.secret, secret);
+			rotor_store_pair_dispose(&now);
+			*err = first;
+			if (same) {
+				rotor_log(ROTOR_LOG_INFO, s->name,
+					  "%s: the names exist and hold this pair already (a "
+					  "retried create)",
+					  what);
+				rotor_error_clear(err);
+				rc = 0;
+			}
+		}
 		if (rc)
 			return rc;
 	}
@@ -629,6 +801,11 @@ static int read_one_version(struct infisical *s, const struct rotor_store_ref *r
 	struct reply r;
 	snprintf(op, sizeof(op), "read %s version %lld", name, (long long)version);
 	describe(s, ref, op, what, sizeof(what));
+	if (version <= 0)
+		return rotor_error_set(err, ROTOR_ENOTFOUND,
+				       "%s: no version of it was recorded, so the previous pair "
+				       "cannot be read from the store",
+				       what);
 	rotor_buf_init(&enc, 512);
 	if (query(s, ref, q, sizeof(q)) || rotor_http_urlencode(&enc, name, strlen(name))) {
 		rotor_buf_dispose(&enc);
@@ -641,8 +818,19 @@ static int read_one_version(struct infisical *s, const struct rotor_store_ref *r
 	int rc = api(s, "GET", path, NULL, what, &r, err);
 	if (rc)
 		return rc;
+	if (r.status == 404 || r.status == 400) {
+		/* 404 "Secret with name 'X' not found" (also for a version
+		 * that does not exist); servers before late September 2024
+		 * said 400 "Secret not found". Either way: not available. */
+		rc = fail_reply_as(ROTOR_ENOTFOUND, &r, what,
+				   "the secret, that version of it, or its folder does not "
+				   "exist: the previous pair is not available from the store",
+				   err);
+		reply_dispose(&r);
+		return rc;
+	}
 	if (r.status != 200) {
-		rc = r.status == 404 ? not_found_hint(&r, what, err) : fail_reply(&r, what, NULL, err);
+		rc = fail_reply(&r, what, NULL, err);
 		reply_dispose(&r);
 		return rc;
 	}
@@ -655,6 +843,13 @@ static int read_one_version(struct infisical *s, const struct rotor_store_ref *r
 				       "honour ?version= (servers before April 2025), so the "
 				       "previous pair is not available from the store",
 				       what, (long long)got);
+	}
+	if (json_is_true(json_object_get(sec, "secretValueHidden"))) {
+		reply_dispose(&r);
+		return rotor_error_set(err, ROTOR_EAUTH,
+				       "%s: the value is hidden from this machine identity: grant "
+				       "it permission to read secret values",
+				       what);
 	}
 	*value = json_incref(json_object_get(sec, "secretValue"));
 	reply_dispose(&r);
@@ -680,21 +875,44 @@ static int read_version_locked(struct infisical *s, const struct rotor_store_ref
 		rc = rotor_secret_new(&out->secret, json_string_value(secret),
 				      json_string_length(secret), ROTOR_SECRET_REDACT, err);
 		out->has_akid = 1;
-		out->has_secret = rc == 0;
+		out->has_secret = 1;
 		out->akid_version = akid_version;
 		out->secret_version = secret_version;
+		if (rc)
+			rotor_store_pair_dispose(out); /* all or nothing */
 	}
 	json_decref(akid);
 	json_decref(secret);
 	return rc;
 }
 
+/* The ref as rotor uses it: secretPath defaults to "/" as on the server;
+ * missing fields are refused rather than dereferenced. */
+static int check_ref(const struct rotor_store_ref *in, struct rotor_store_ref *out,
+		     struct rotor_error *err)
+{
+	*out = *in;
+	if (!out->secret_path || !*out->secret_path)
+		out->secret_path = "/";
+	if (!out->project_id || !*out->project_id || !out->environment || !*out->environment ||
+	    !out->akid_name || !*out->akid_name || !out->secret_name || !*out->secret_name ||
+	    strcmp(out->akid_name, out->secret_name) == 0)
+		return rotor_error_set(err, ROTOR_EINVALID,
+				       "Infisical store reference: a project id, an environment "
+				       "and two different secret names are required");
+	return 0;
+}
+
 static int op_read_pair(void *ctx, const struct rotor_store_ref *ref, struct rotor_store_pair *out,
 			struct rotor_error *err)
 {
 	struct infisical *s = ctx;
+	struct rotor_store_ref r;
+	memset(out, 0, sizeof(*out));
+	if (check_ref(ref, &r, err))
+		return ROTOR_EINVALID;
 	pthread_mutex_lock(&s->lock);
-	int rc = read_pair_locked(s, ref, out, err);
+	int rc = read_pair_locked(s, &r, out, err);
 	pthread_mutex_unlock(&s->lock);
 	return rc;
 }
@@ -704,8 +922,16 @@ static int op_write_pair(void *ctx, const struct rotor_store_ref *ref, const cha
 			 struct rotor_store_pair *written, struct rotor_error *err)
 {
 	struct infisical *s = ctx;
+	struct rotor_store_ref r;
+	memset(written, 0, sizeof(*written));
+	if (check_ref(ref, &r, err))
+		return ROTOR_EINVALID;
+	if (!akid || !secret || strlen(akid) >= sizeof(written->akid))
+		return rotor_error_set(err, ROTOR_EINVALID,
+				       "%s: writing the pair needs an access key id and a secret",
+				       s->name);
 	pthread_mutex_lock(&s->lock);
-	int rc = write_pair_locked(s, ref, akid, secret, current, written, err);
+	int rc = write_pair_locked(s, &r, akid, secret, current, written, err);
 	pthread_mutex_unlock(&s->lock);
 	return rc;
 }
@@ -715,8 +941,12 @@ static int op_read_version(void *ctx, const struct rotor_store_ref *ref, int64_t
 			   struct rotor_error *err)
 {
 	struct infisical *s = ctx;
+	struct rotor_store_ref r;
+	memset(out, 0, sizeof(*out));
+	if (check_ref(ref, &r, err))
+		return ROTOR_EINVALID;
 	pthread_mutex_lock(&s->lock);
-	int rc = read_version_locked(s, ref, akid_version, secret_version, out, err);
+	int rc = read_version_locked(s, &r, akid_version, secret_version, out, err);
 	pthread_mutex_unlock(&s->lock);
 	return rc;
 }
@@ -755,6 +985,12 @@ int rotor_infisical_new(struct rotor_store *out, const struct rotor_infisical_op
 		return rotor_error_set(err, ROTOR_ENOMEM, "out of memory");
 	pthread_mutex_init(&s->lock, NULL);
 	snprintf(s->name, sizeof(s->name), "%s", opts->name ? opts->name : "infisical");
+	if (!opts->site_url || !*opts->site_url || strlen(opts->site_url) >= sizeof(s->base)) {
+		op_free(s);
+		return rotor_error_set(err, ROTOR_EINVALID,
+				       "Infisical connection %s: siteUrl is missing or too long",
+				       opts->name ? opts->name : "");
+	}
 	snprintf(s->base, sizeof(s->base), "%s", opts->site_url);
 	size_t n = strlen(s->base);
 	while (n > 0 && s->base[n - 1] == '/')
@@ -773,12 +1009,19 @@ int rotor_infisical_new(struct rotor_store *out, const struct rotor_infisical_op
 	rc = rotor_secret_dup(&s->client_id, opts->client_id, err);
 	if (!rc)
 		rc = rotor_secret_dup(&s->client_secret, opts->client_secret, err);
+	/* Whatever flags the caller's copy had: the client secret never
+	 * reaches a log line or an error message (the token is registered
+	 * when it arrives, in take_token). */
+	if (!rc)
+		rotor_secret_register(s->client_secret);
 	if (opts->http)
 		http = *opts->http;
 	else
 		rotor_http_options_init(&http);
 	http.classify = classify;
+	http.classify_ctx = NULL;
 	http.clock = s->clock;
+	s->max_wait_ms = http.retry_after_max_ms > 0 ? http.retry_after_max_ms : 120000;
 	if (!rc)
 		rc = rotor_http_new(&s->http, &http, err);
 	if (rc) {
