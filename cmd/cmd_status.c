@@ -1,11 +1,12 @@
 /*
- * cmd_status.c: `rotor status [--config FILE] [--name NAME] [PATH...]`:
+ * cmd_status.c: `rotor status [--config FILE] [NAME] [PATH...]`:
  * for each manifest, its keys (role, status, age, last use), the store's
  * version, each consumer, the status and the dated steps ahead.
  */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "commands.h"
 #include "rotor/clock.h"
@@ -85,8 +86,7 @@ int cmd_status(int argc, char **argv)
 		switch (opt) {
 		case 'n': so.only = optarg; break;
 		case 'h':
-			printf("usage: rotor status [--config FILE] [--name NAME] [--selector k=v] "
-			       "[PATH...]\n");
+			printf("usage: rotor status [--config FILE] [--selector k=v] [NAME] [PATH...]\n");
 			return EXIT_OK;
 		case 'c':
 		case 'l': session_common_flag(opt, optarg, &so); break;
@@ -96,6 +96,11 @@ int cmd_status(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
+	/* `rotor status [NAME] [PATH...]`: a first word that is not a path on
+	 * disk names a manifest (like rotate), so both forms read naturally. */
+	struct stat st;
+	if (!so.only && optind < argc && stat(argv[optind], &st) != 0)
+		so.only = argv[optind++];
 	so.paths = argv + optind;
 	so.npaths = (size_t)(argc - optind);
 	struct session s;
