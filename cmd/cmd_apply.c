@@ -53,8 +53,9 @@ static int run_pass(struct session_options *so, int rotate_now, int max_deletion
 	printf("\napply: %d action%s on %d manifest%s; %d failed%s\n", applied_total,
 	       applied_total == 1 ? "" : "s", touched, touched == 1 ? "" : "s", failed,
 	       s.observe_errors ? "; some manifests could not be observed" : "");
-	session_close(&s);
-	return failed || s.observe_errors ? EXIT_ERROR : EXIT_OK;
+	status = failed || s.observe_errors ? EXIT_ERROR : EXIT_OK;
+	session_close(&s); /* zeroes s: read it first */
+	return status;
 }
 
 int cmd_apply(int argc, char **argv)

@@ -145,6 +145,13 @@ int session_plan(struct session *s, int rotate_now, int max_deletions)
 					 &err) != 0) {
 			s->observe_errors++;
 			rotor_log(ROTOR_LOG_ERROR, s->selected[i]->name, "%s", err.message);
+		} else if (!s->obs[i].iam_known || !s->obs[i].store_known) {
+			/* IAM or the store could not be read (NoSuchEntity,
+			 * AccessDenied, a network failure): the plan is Unknown,
+			 * and the command must not exit 0 over it. */
+			s->observe_errors++;
+			rotor_log(ROTOR_LOG_ERROR, s->selected[i]->name, "%s",
+				  !s->obs[i].iam_known ? s->obs[i].iam_error : s->obs[i].store_error);
 		}
 		/* A manifest suspended by `rotor rollback` plans as suspended. */
 		s->copies[i] = *s->selected[i];

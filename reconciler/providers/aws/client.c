@@ -220,6 +220,8 @@ static void parse_error_body(const char *body, size_t len, char *code, size_t co
 	struct rotor_error ignore;
 	code[0] = msg[0] = '\0';
 	if (body && len && xml_parse(&root, body, len, &ignore) == 0) {
+		/* <ErrorResponse><Error> as IAM and STS send it; <Errors><Error>
+		 * (no namespace) as some endpoints and emulators do. */
 		const struct xnode *e = xml_child(root, "Error");
 		if (!e)
 			e = root;

@@ -85,10 +85,13 @@ int rotor_iam_list_access_keys(struct rotor_aws_client *iam, const char *user,
 			xml_copy(m, "AccessKeyId", k->id, sizeof(k->id));
 			xml_copy(m, "UserName", k->user, sizeof(k->user));
 			xml_copy(m, "Status", status, sizeof(status));
+			/* AWS's API reference also lists "Expired": like Inactive,
+			 * it cannot authenticate. */
 			k->active = strcmp(status, "Active") == 0;
 			rc = parse_date(m, "CreateDate", &k->created, call.what, err);
 			if (rc || !k->id[0] ||
-			    (strcmp(status, "Active") != 0 && strcmp(status, "Inactive") != 0)) {
+			    (strcmp(status, "Active") != 0 && strcmp(status, "Inactive") != 0 &&
+			     strcmp(status, "Expired") != 0)) {
 				xml_free(root);
 				return rc ? rc
 					  : rotor_error_set(err, ROTOR_EINVALID,
