@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "common.h"
 #include "rotor/clock.h"
 #include "session.h"
 
@@ -28,10 +29,11 @@ static int run_pass(struct session_options *so, int rotate_now, int max_deletion
 	struct rotor_plan_render r = {ROTOR_PLAN_TEXT, isatty(STDOUT_FILENO) && !getenv("NO_COLOR"),
 				      s.now, NULL};
 	rotor_plan_render(stdout, s.plans, s.n, s.obs, &r);
-	int failed = 0, applied_total = 0, touched = 0;
+	int failed = 0, applied_total = 0, touched = 0, stalled = 0;
 	struct rotor_engine *e = s.engine;
 	for (size_t i = 0; i < s.n; i++) {
 		const struct rotor_manifest_plan *p = &s.plans[i];
+		stalled += p->status == ROTOR_STATUS_STALLED;
 		if (p->observe_only || p->nactions == 0)
 			continue;
 		struct rotor_error err;
@@ -50,10 +52,13 @@ static int run_pass(struct session_options *so, int rotate_now, int max_deletion
 			printf("  %d action%s applied\n", applied, applied == 1 ? "" : "s");
 		}
 	}
-	printf("\napply: %d action%s on %d manifest%s; %d failed%s\n", applied_total,
+	printf("\napply: %d action%s on %d manifest%s; %d failed%s%s\n", applied_total,
 	       applied_total == 1 ? "" : "s", touched, touched == 1 ? "" : "s", failed,
-	       s.observe_errors ? "; some manifests could not be observed" : "");
-	status = failed || s.observe_errors ? EXIT_ERROR : EXIT_OK;
+	       s.observe_errors ? "; some manifests could not be observed" : "",
+	       stalled ? "; some manifests are Stalled and need a human" : "");
+	/* A Stalled manifest is a pass that could not converge: exit 1 so a
+	 * scheduler or CI job shows it, although nothing failed to run. */
+	status = failed || s.observe_errors || stalled ? EXIT_ERROR : EXIT_OK;
 	session_close(&s); /* zeroes s: read it first */
 	return status;
 }
@@ -74,7 +79,15 @@ int cmd_apply(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "c:l:o:m:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'o': so.only = optarg; break;
-		case 'm': max_deletions = atoi(optarg); break;
+		case 'm':
+			max_deletions = cmd_parse_count(optarg);
+			if (max_deletions < 0) {
+				fprintf(stderr, "rotor apply: --max-deletions takes a whole number, not "
+						"\"%s\"\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			break;
 		case 'h':
 			printf("usage: rotor apply [--config FILE] [--only NAME] [--selector k=v] "
 			       "[--max-deletions N] [PATH...]\n");

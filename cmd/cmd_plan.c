@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "common.h"
 #include "rotor/clock.h"
 #include "session.h"
 
@@ -46,7 +47,15 @@ int cmd_plan(int argc, char **argv)
 		switch (opt) {
 		case 'f': format = optarg; break;
 		case 'd': detailed = 1; break;
-		case 'm': max_deletions = atoi(optarg); break;
+		case 'm':
+			max_deletions = cmd_parse_count(optarg);
+			if (max_deletions < 0) {
+				fprintf(stderr, "rotor plan: --max-deletions takes a whole number, not "
+						"\"%s\"\n",
+					optarg);
+				return usage_status;
+			}
+			break;
 		case 'h': usage(stdout); return EXIT_OK;
 		case 'c':
 		case 'l': session_common_flag(opt, optarg, &so); break;

@@ -70,3 +70,15 @@ int cmd_load_manifests(struct rotor_manifest_set *set, char *const *paths, size_
 		rc2 = ROTOR_EINVALID;
 	return rc ? rc : rc2;
 }
+
+int cmd_parse_count(const char *s)
+{
+	char *end = NULL;
+	long v;
+	if (!s || !*s || *s == '-' || *s == '+')
+		return -1;
+	v = strtol(s, &end, 10);
+	if (*end || v < 0 || v > 1000000)
+		return -1;
+	return (int)v;
+}

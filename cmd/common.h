@@ -23,4 +23,7 @@ int cmd_load_manifests(struct rotor_manifest_set *set, char *const *paths, size_
 		       const struct rotor_config *cfg, struct rotor_diags *diags, char *why,
 		       size_t why_len);
 
+/* Parses a whole number 0..1000000 (flags like --max-deletions); -1 if not. */
+int cmd_parse_count(const char *s);
+
 #endif

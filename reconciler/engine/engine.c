@@ -623,19 +623,117 @@ int rotor_engine_apply(struct rotor_engine *e, const struct rotor_manifest *m,
 
 /* ---- rollback and resume ------------------------------------------------ */
 
+/* The previous pair, proven: the key id the store held before the current
+ * one, and a secret from the store's history that authenticates with it.
+ * The two names are versioned separately (a heal may have written only
+ * one), so the secret is found by trying the versions before the current
+ * one with STS, never assumed: rollback must not write a pair that does
+ * not authenticate (invariant 1). The key is reactivated first if needed;
+ * *reactivated says so, so a failed search can undo it. */
+#define ROLLBACK_HISTORY 5
+
+static int find_previous_pair(struct apply_ctx *c, struct rotor_store_pair *prev,
+			      int *reactivated, struct rotor_error *err)
+{
+	struct rotor_store_ref ref = store_ref(c->m);
+	const struct rotor_observed *obs = c->obs;
+	struct rotor_store_pair p;
+	int rc = ROTOR_ENOTFOUND;
+	memset(prev, 0, sizeof(*prev));
+	*reactivated = 0;
+	/* 1. the previous key id */
+	int64_t av = obs->store_akid_version - 1;
+	for (; av >= 1 && av >= obs->store_akid_version - ROLLBACK_HISTORY; av--) {
+		memset(&p, 0, sizeof(p));
+		rc = c->store->ops->read_version(c->store->ctx, &ref, av, obs->store_secret_version, &p,
+						 err);
+		if (rc)
+			return rc;
+		if (strcmp(p.akid, obs->store_akid) != 0)
+			break;
+		rotor_store_pair_dispose(&p);
+	}
+	if (av < 1 || av < obs->store_akid_version - ROLLBACK_HISTORY || rc)
+		return rotor_error_set(err, ROTOR_ENOTFOUND,
+				       "the store's history holds no earlier key id than %s",
+				       obs->store_akid);
+	char akid[128];
+	snprintf(akid, sizeof(akid), "%s", p.akid);
+	snprintf(prev->akid, sizeof(prev->akid), "%s", akid); /* for the caller's undo */
+	rotor_store_pair_dispose(&p);
+	const struct rotor_obs_key *k = NULL;
+	for (int i = 0; i < obs->nkeys; i++)
+		if (strcmp(obs->keys[i].id, akid) == 0)
+			k = &obs->keys[i];
+	if (!k)
+		return rotor_error_set(err, ROTOR_ENOTFOUND,
+				       "the previous key %s no longer exists in IAM; roll forward "
+				       "instead (rotor rotate %s)",
+				       akid, c->m->name);
+	if (!k->active) {
+		rc = rotor_iam_update_access_key(c->aws->iam, c->m->user, akid, 1, err);
+		audit(c, "rollback-reactivate", akid, NULL, 0, rc ? err : NULL);
+		if (rc)
+			return rc;
+		*reactivated = 1;
+	}
+	/* 2. a secret version that authenticates with it */
+	for (int64_t sv = obs->store_secret_version - 1;
+	     sv >= 1 && sv >= obs->store_secret_version - ROLLBACK_HISTORY; sv--) {
+		memset(&p, 0, sizeof(p));
+		rc = c->store->ops->read_version(c->store->ctx, &ref, av, sv, &p, err);
+		if (rc)
+			return rc;
+		struct rotor_aws_credentials creds;
+		struct rotor_sts_identity id;
+		struct rotor_error verr;
+		memset(&creds, 0, sizeof(creds));
+		rc = rotor_aws_credentials_set(&creds, akid, rotor_secret_bytes(p.secret), NULL, 0,
+					       err);
+		/* A key just reactivated can take a moment to authenticate again:
+		 * wait out InvalidClientTokenId briefly; a wrong secret is
+		 * SignatureDoesNotMatch at once. */
+		for (int tries = 0; !rc && tries < 10; tries++) {
+			rotor_error_clear(&verr);
+			int v = rotor_sts_get_caller_identity(c->aws->sts, &creds, &id, &verr);
+			if (v == 0 && strcmp(id.arn, c->st->user_arn) == 0) {
+				rotor_aws_credentials_dispose(&creds);
+				*prev = p;
+				return 0;
+			}
+			if (v == 0 || strcmp(verr.remote_code, "InvalidClientTokenId") != 0)
+				break;
+			c->e->opts.clock->sleep_ms(c->e->opts.clock, 1000);
+		}
+		rotor_aws_credentials_dispose(&creds);
+		rotor_store_pair_dispose(&p);
+		if (rc)
+			return rc;
+	}
+	return rotor_error_set(err, ROTOR_ENOTFOUND,
+			       "no secret in the store's last %d versions authenticates with the "
+			       "previous key %s: nothing was restored",
+			       ROLLBACK_HISTORY, akid);
+}
+
 int rotor_engine_rollback(struct rotor_engine *e, const struct rotor_manifest *m,
 			  struct rotor_error *err)
 {
 	struct rotor_observed obs;
 	struct rotor_engine_state st;
 	struct apply_ctx c;
-	int rc = rotor_engine_observe(e, m, &obs, &st, err);
+	struct rotor_store_pair prev, written, current;
+	int reactivated = 0;
 	memset(&c, 0, sizeof(c));
+	memset(&prev, 0, sizeof(prev));
+	int rc = rotor_engine_observe(e, m, &obs, &st, err);
 	if (rc)
 		goto done;
-	if (!obs.iam_known || !obs.store_known) {
+	if (!obs.iam_known || !obs.store_known || !obs.store_has_akid || !st.store_secret) {
 		rc = rotor_error_set(err, ROTOR_EINVALID, "%s: cannot roll back: %s", m->name,
-				     !obs.iam_known ? obs.iam_error : obs.store_error);
+				     !obs.iam_known	? obs.iam_error
+				     : !obs.store_known ? obs.store_error
+							: "the store holds no pair");
 		goto done;
 	}
 	c.e = e;
@@ -644,48 +742,22 @@ int rotor_engine_rollback(struct rotor_engine *e, const struct rotor_manifest *m
 	c.st = &st;
 	if ((rc = aws_conn(e, m->aws, &c.aws, err)) != 0 ||
 	    (rc = store_conn(e, m->store.connection, &c.store, err)) != 0)
-		goto done;
-	/* The previous pair: the store's version before the current one. */
+		goto fail;
+	/* 1. find (and reactivate) the previous key with a secret that works */
+	rc = find_previous_pair(&c, &prev, &reactivated, err);
+	if (rc) {
+		if (reactivated) {
+			struct rotor_error uerr;
+			if (rotor_iam_update_access_key(c.aws->iam, m->user, prev.akid, 0, &uerr) ==
+			    0)
+				audit(&c, "rollback-undo-reactivate", prev.akid, NULL, 0, NULL);
+		}
+		goto fail;
+	}
+	if (reactivated)
+		update_record(&c, prev.akid, 'i', 0, err);
+	/* 2. restore it as the store's newest version */
 	struct rotor_store_ref ref = store_ref(m);
-	struct rotor_store_pair prev, written, current;
-	memset(&prev, 0, sizeof(prev));
-	if (obs.store_akid_version < 2 || obs.store_secret_version < 2) {
-		rc = rotor_error_set(err, ROTOR_ENOTFOUND,
-				     "%s: the store has no previous version of the pair to roll "
-				     "back to",
-				     m->name);
-		goto done;
-	}
-	rc = c.store->ops->read_version(c.store->ctx, &ref, obs.store_akid_version - 1,
-					obs.store_secret_version - 1, &prev, err);
-	if (rc)
-		goto done;
-	int found = 0, prev_active = 0;
-	for (int i = 0; i < obs.nkeys; i++)
-		if (strcmp(obs.keys[i].id, prev.akid) == 0) {
-			found = 1;
-			prev_active = obs.keys[i].active;
-		}
-	if (!found) {
-		rc = rotor_error_set(err, ROTOR_ENOTFOUND,
-				     "%s: the previous key %s no longer exists in IAM; roll forward "
-				     "instead (rotor rotate %s)",
-				     m->name, prev.akid, m->name);
-		rotor_store_pair_dispose(&prev);
-		goto done;
-	}
-	/* 1. reactivate the predecessor */
-	if (!prev_active) {
-		rc = rotor_iam_update_access_key(c.aws->iam, m->user, prev.akid, 1, err);
-		audit(&c, "rollback-reactivate", prev.akid, NULL, 0, rc ? err : NULL);
-		if (!rc)
-			rc = update_record(&c, prev.akid, 'i', 0, err);
-		if (rc) {
-			rotor_store_pair_dispose(&prev);
-			goto done;
-		}
-	}
-	/* 2. restore the previous pair as the store's newest version */
 	memset(&current, 0, sizeof(current));
 	current.has_akid = current.has_secret = 1;
 	current.akid_version = obs.store_akid_version;
@@ -693,10 +765,8 @@ int rotor_engine_rollback(struct rotor_engine *e, const struct rotor_manifest *m
 	rc = c.store->ops->write_pair(c.store->ctx, &ref, prev.akid, prev.secret, &current, &written,
 				      err);
 	audit(&c, "rollback-store", prev.akid, NULL, rc ? 0 : written.akid_version, rc ? err : NULL);
-	if (rc) {
-		rotor_store_pair_dispose(&prev);
-		goto done;
-	}
+	if (rc)
+		goto fail;
 	rotor_secret_free(st.store_secret);
 	st.store_secret = written.secret;
 	written.secret = NULL;
@@ -711,11 +781,16 @@ int rotor_engine_rollback(struct rotor_engine *e, const struct rotor_manifest *m
 	}
 	c.new_id[0] = '\0';
 	/* 4. deactivate the key that replaced it */
-	if (!rc && obs.store_has_akid && strcmp(obs.store_akid, prev.akid) != 0) {
-		rc = rotor_iam_update_access_key(c.aws->iam, m->user, obs.store_akid, 0, err);
-		audit(&c, "rollback-deactivate", obs.store_akid, NULL, 0, rc ? err : NULL);
-		if (!rc)
-			rc = update_record(&c, obs.store_akid, 'i', now_of(e), err);
+	if (!rc && strcmp(obs.store_akid, prev.akid) != 0) {
+		int live = 0;
+		for (int i = 0; i < obs.nkeys; i++)
+			live |= strcmp(obs.keys[i].id, obs.store_akid) == 0 && obs.keys[i].active;
+		if (live) {
+			rc = rotor_iam_update_access_key(c.aws->iam, m->user, obs.store_akid, 0, err);
+			audit(&c, "rollback-deactivate", obs.store_akid, NULL, 0, rc ? err : NULL);
+			if (!rc)
+				rc = update_record(&c, obs.store_akid, 'i', now_of(e), err);
+		}
 	}
 	/* 5. suspend until `rotor resume` */
 	if (!rc) {
@@ -726,6 +801,7 @@ int rotor_engine_rollback(struct rotor_engine *e, const struct rotor_manifest *m
 		rc = rotor_iam_tag_user(c.aws->iam, m->user, &t, 1, err);
 		audit(&c, "suspend", NULL, NULL, 0, rc ? err : NULL);
 	}
+fail:
 	rotor_store_pair_dispose(&prev);
 	if (rc)
 		rotor_error_prefix(err, "%s: rollback", m->name);

@@ -382,6 +382,11 @@ static CURLcode attempt_once(struct rotor_http *h, const struct rotor_http_reque
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, sink);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	/* libcurl silently re-sends a request once when a reused connection
+	 * turns out closed before any reply. For a call that must not run
+	 * twice (CreateAccessKey), the first may have been carried out: use a
+	 * fresh connection, where curl never re-sends. */
+	curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, req->not_idempotent ? 1L : 0L);
 
 	int is_post = strcmp(req->method, "POST") == 0;
 	int sends_body = req->body || is_post || strcmp(req->method, "PUT") == 0 ||

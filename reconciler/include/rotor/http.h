@@ -39,6 +39,8 @@ struct rotor_http_request {
 	const void *body;          /* may be NULL */
 	size_t body_len;
 	const char *what;          /* names the call in errors: "ListAccessKeys(bob)" */
+	int not_idempotent;        /* never re-sent, not even by libcurl on a dead
+				      reused connection (and not retried) */
 };
 
 struct rotor_http_response {

@@ -288,6 +288,7 @@ static int attempt_once(struct rotor_aws_client *c, struct aws_call *call,
 	req.body = body->data;
 	req.body_len = body->len;
 	req.what = call->what;
+	req.not_idempotent = call->not_idempotent;
 	rotor_http_request_header(&req, "Host", c->host);
 	rotor_http_request_header(&req, "Content-Type",
 				  "application/x-www-form-urlencoded; charset=utf-8");
@@ -362,7 +363,14 @@ int aws_call_do(struct rotor_aws_client *c, struct aws_call *call, struct xnode 
 		memset(&res, 0, sizeof(res));
 		rc = attempt_once(c, call, &body, &res, err);
 		if (rc) {
-			/* Connection errors and timeouts: retry like the SDKs. */
+			/* Connection errors and timeouts: retry like the SDKs, except
+			 * for a call that must not run twice: the first may have
+			 * been carried out with only its reply lost. */
+			if (rc == ROTOR_ETRANSIENT && call->not_idempotent) {
+				rotor_error_prefix(err, "no reply, and the call may have taken "
+							"effect (not retried; the next pass observes)");
+				goto done;
+			}
 			if (rc == ROTOR_ETRANSIENT && attempt < AWS_MAX_ATTEMPTS) {
 				c->opts.clock->sleep_ms(c->opts.clock, backoff_ms(c, attempt));
 				continue;

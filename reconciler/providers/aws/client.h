@@ -21,6 +21,9 @@ struct aws_call {
 	size_t nparams;
 	const struct rotor_aws_credentials *as; /* sign with these, else the provider */
 	int unsigned_call;                     /* AssumeRoleWithWebIdentity */
+	int not_idempotent;                    /* CreateAccessKey: a lost reply may hide a
+						  created key, so a connection failure is
+						  not retried (an error reply still is) */
 	char what[160];                        /* "CreateAccessKey(raxx-s3-backup)" */
 };
 

@@ -129,6 +129,7 @@ int rotor_iam_create_access_key(struct rotor_aws_client *iam, const char *user,
 	memset(key, 0, sizeof(*key));
 	memset(&call, 0, sizeof(call));
 	set_what(&call, "CreateAccessKey", user);
+	call.not_idempotent = 1;
 	aws_call_param(&call, "UserName", user);
 	int rc = aws_call_do(iam, &call, &root, err);
 	if (rc)
