@@ -104,6 +104,7 @@ int session_open(struct session *s, const struct session_options *o)
 	}
 	struct rotor_engine_options eo;
 	memset(&eo, 0, sizeof(eo));
+	eo.progress = stdout; /* apply prints each action as it is done */
 	const char *vt = getenv("ROTOR_VALIDATE_TIMEOUT_MS");
 	if (vt)
 		eo.validate_timeout_ms = strtoll(vt, NULL, 10);
@@ -145,6 +146,11 @@ int session_plan(struct session *s, int rotate_now, int max_deletions)
 					 &err) != 0) {
 			s->observe_errors++;
 			rotor_log(ROTOR_LOG_ERROR, s->selected[i]->name, "%s", err.message);
+		} else if (s->obs[i].problem[0]) {
+			/* A part failed to load (a last-use read, a consumer): the
+			 * plan treats it as unknown; the command reports it. */
+			s->observe_errors++;
+			rotor_log(ROTOR_LOG_ERROR, s->selected[i]->name, "%s", s->obs[i].problem);
 		} else if (!s->obs[i].iam_known || !s->obs[i].store_known) {
 			/* IAM or the store could not be read (NoSuchEntity,
 			 * AccessDenied, a network failure): the plan is Unknown,

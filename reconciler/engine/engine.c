@@ -233,9 +233,18 @@ static void observe_tags(struct rotor_aws_client *iam, const struct rotor_manife
 			snprintf(st->suspended_note, sizeof(st->suspended_note), "%s", v);
 			continue;
 		}
+		int known = 0;
 		for (int i = 0; i < obs->nkeys; i++)
-			if (strcmp(obs->keys[i].id, k) == 0)
+			if (strcmp(obs->keys[i].id, k) == 0) {
 				rotor_record_parse(v, &obs->keys[i].record);
+				known = 1;
+			}
+		/* A record whose key is gone (its UntagUser failed after the
+		 * delete): apply removes it, so tags never fill up. */
+		struct rotor_key_record r;
+		if (!known && obs->nstale < ROTOR_OBS_MAX_KEYS && strlen(k) < 32 &&
+		    rotor_record_parse(v, &r) == 0 && strcmp(r.manifest, m->name) == 0)
+			snprintf(obs->stale_records[obs->nstale++], 32, "%s", k);
 	}
 	rotor_tags_dispose(&tags);
 }
@@ -267,6 +276,8 @@ static void observe_iam(struct aws_conn *a, const struct rotor_manifest *m,
 			k->last_used = lu.date;
 			snprintf(k->last_service, sizeof(k->last_service), "%s", lu.service);
 			snprintf(k->last_region, sizeof(k->last_region), "%s", lu.region);
+		} else if (!obs->problem[0]) {
+			copy_error(obs->problem, sizeof(obs->problem), &err);
 		}
 	}
 	observe_tags(a->iam, m, obs, st, &err);
@@ -335,6 +346,9 @@ static void observe_consumers(struct rotor_engine *e, const struct rotor_manifes
 				       sizeof(oc->detail), &err) != 0) {
 			oc->state = ROTOR_CONSUMER_UNKNOWN;
 			copy_error(oc->detail, sizeof(oc->detail), &err);
+			if (!obs->problem[0])
+				snprintf(obs->problem, sizeof(obs->problem), "consumer %s: %s",
+					 c->name, err.message);
 		}
 	}
 }
@@ -585,7 +599,9 @@ int rotor_engine_apply(struct rotor_engine *e, const struct rotor_manifest *m,
 	struct apply_ctx c;
 	int rc = 0;
 	*applied = 0;
-	if (plan->observe_only || plan->nactions == 0)
+	int housekeeping = obs->nstale > 0 && plan->status != ROTOR_STATUS_STALLED;
+	if (plan->observe_only || plan->status == ROTOR_STATUS_SUSPENDED ||
+	    plan->status == ROTOR_STATUS_UNKNOWN || (plan->nactions == 0 && !housekeeping))
 		return 0;
 	memset(&c, 0, sizeof(c));
 	c.e = e;
@@ -614,6 +630,14 @@ int rotor_engine_apply(struct rotor_engine *e, const struct rotor_manifest *m,
 				consumer && key && *key ? consumer : "");
 		if (!rc)
 			(*applied)++;
+	}
+	/* Housekeeping: forget records of keys IAM no longer has. */
+	for (int i = 0; !rc && housekeeping && i < obs->nstale; i++) {
+		rc = untag(&c, obs->stale_records[i], err);
+		audit(&c, "forget-record", obs->stale_records[i], NULL, 0, rc ? err : NULL);
+		if (e->opts.progress)
+			fprintf(e->opts.progress, "  %s %-15s %s\n", rc ? "FAILED" : "done  ",
+				"forget-record", obs->stale_records[i]);
 	}
 	rotor_secret_free(c.new_secret);
 	if (rc)

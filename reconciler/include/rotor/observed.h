@@ -70,6 +70,10 @@ struct rotor_observed {
 	int nconsumers;
 	/* explicit requests */
 	int rotate_now;             /* `rotor rotate NAME` */
+	/* housekeeping and trouble */
+	char problem[ROTOR_OBS_ERROR_MAX]; /* the first part that failed to load, or "" */
+	char stale_records[ROTOR_OBS_MAX_KEYS][32]; /* record tags of keys IAM no longer has */
+	int nstale;
 };
 
 #endif

@@ -108,15 +108,19 @@ static void read_error_fields(struct reply *r)
 	}
 }
 
-/* 5xx are retried by the transport; 429 and everything else come back
- * here, because a 429's wait may be named only in the message. */
+/* Every reply comes back here: a 429's wait may be named only in the
+ * message, and a 5xx that outlasts the retries must still be reported
+ * with the body's error and reqId (send_raw retries 5xx itself). */
 static enum rotor_http_verdict classify(void *ctx, const struct rotor_http_response *res,
 					int64_t *retry_after_ms)
 {
 	(void)ctx;
+	(void)res;
 	(void)retry_after_ms;
-	return res->status >= 500 ? ROTOR_HTTP_RETRY : ROTOR_HTTP_DONE;
+	return ROTOR_HTTP_DONE;
 }
+
+#define SERVER_ERROR_ATTEMPTS 3
 
 static void pace(struct infisical *s)
 {
@@ -157,8 +161,17 @@ static int send_raw(struct infisical *s, const char *method, const char *path, j
 		snprintf(bearer, sizeof(bearer), "Bearer %s", rotor_secret_bytes(s->token));
 		rotor_http_request_header(&req, "Authorization", bearer);
 	}
-	pace(s);
-	rc = rotor_http_do(s->http, &req, &res, err);
+	for (int attempt = 1;; attempt++) {
+		pace(s);
+		rc = rotor_http_do(s->http, &req, &res, err);
+		if (rc || res.status < 500 || attempt >= SERVER_ERROR_ATTEMPTS)
+			break;
+		/* a server error: back off (1 s, 2 s) and try again */
+		rotor_log(ROTOR_LOG_DEBUG, s->name, "%s: HTTP %ld, attempt %d: retrying", what,
+			  res.status, attempt);
+		rotor_http_response_dispose(&res);
+		s->clock->sleep_ms(s->clock, (int64_t)1000 << (attempt - 1));
+	}
 	rotor_wipe(bearer, sizeof(bearer));
 	if (text) {
 		rotor_wipe(text, text_len);

@@ -1,0 +1,346 @@
+#!/usr/bin/env bash
+# Healing (contract §4, last paragraph): each way the store and IAM can fall
+# apart by hand makes a rotation due, and the rotation puts a working pair in
+# the store and the consumer:
+#   - the stored key was deleted from IAM by hand;
+#   - the stored key was made Inactive by hand (and, while the store still
+#     holds it, it is never deleted: not while the rotation cannot complete,
+#     not while the user's second key blocks it);
+#   - the stored secret was replaced by a wrong value (a new version);
+#   - half a pair: only AWS_ACCESS_KEY_ID (or only the secret) is left.
+# Every `rotor plan` is checked to change nothing. Each case has its own IAM
+# user, store folder and manifest directory.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/world.sh"
+world_start 2026-01-01T00:00:00Z || exit 1
+export ROTOR_VALIDATE_TIMEOUT_MS=20000
+LOG=$WORLD/rotor-output.log
+export AWS_URL INF_URL PROJECT WORLD
+
+# ---- helpers (each e2e script carries its own copy) -------------------------
+# q.py reads the doubles' control APIs: q keys USER | secret FOLDER NAME |
+# versions FOLDER NAME | inv USER FOLDER | snap FILE | seq | writes AWS_SEQ INF_SEQ |
+# limit_exceeded | stale USER | secrets | tag USER KEY
+cat >"$WORLD/q.py" <<'PY'
+import json, os, sys, urllib.request
+AWS, INF, PROJECT = os.environ["AWS_URL"], os.environ["INF_URL"], os.environ["PROJECT"]
+def get(url):
+    with urllib.request.urlopen(url, timeout=20) as r:
+        return json.load(r)
+def aws():
+    return get(AWS + "/_control/state")
+def inf():
+    return get(INF + "/_control/state")
+def user(name, st=None):
+    for u in (st or aws())["users"]:
+        if u["name"] == name:
+            return u
+    return None
+def secrets_in(folder, st=None):
+    for p in (st or inf())["projects"]:
+        if p["id"] == PROJECT:
+            return p["environments"]["prod"]["folders"].get(folder, {"secrets": []})["secrets"]
+    return []
+def value(folder, name, st=None):
+    for s in secrets_in(folder, st):
+        if s["secretKey"] == name:
+            vs = s.get("versions") or []
+            return vs[-1].get("secretValue") if vs else None
+    return None
+READS_AWS = {"GetUser", "ListAccessKeys", "GetAccessKeyLastUsed", "ListUserTags",
+             "GetCallerIdentity"}
+READS_INF = {"login", "renew", "list", "get"}
+cmd, args = sys.argv[1], sys.argv[2:]
+if cmd == "keys":
+    u = user(args[0])
+    for k in (u["keys"] if u else []):
+        print(k["access_key_id"], k["status"])
+elif cmd == "secret":
+    print(value(args[0], args[1]) or "")
+elif cmd == "versions":
+    for s in secrets_in(args[0]):
+        if s["secretKey"] == args[1]:
+            print(len(s.get("versions") or []))
+            break
+    else:
+        print(0)
+elif cmd == "inv":
+    # Invariants 1, 2, 4: the stored pair is one of the user's keys, Active,
+    # with that very secret (so it authenticates); the user has at most 2 keys.
+    u, st = user(args[0]), inf()
+    akid = value(args[1], "AWS_ACCESS_KEY_ID", st)
+    secret = value(args[1], "AWS_SECRET_ACCESS_KEY", st)
+    keys = {k["access_key_id"]: k for k in (u["keys"] if u else [])}
+    if len(keys) > 2:
+        print("the user has %d keys" % len(keys))
+    if akid:
+        k = keys.get(akid)
+        if k is None:
+            print("the stored key %s is not in IAM" % akid)
+        elif k["status"] != "Active":
+            print("the stored key %s is %s" % (akid, k["status"]))
+        elif k["secret_access_key"] != secret:
+            print("the stored secret is not %s's" % akid)
+elif cmd == "snap":
+    # Writes to FILE everything rotor could change, minus what reading changes
+    # by itself: the clocks, last-use data (every signed call records one) and
+    # Infisical sessions; notes every secret IAM holds; prints the calls' seqs.
+    a, i = aws(), inf()
+    with open(os.environ["WORLD"] + "/secrets.seen", "a") as f:
+        for u in a["users"]:
+            for k in u["keys"]:
+                f.write(k["secret_access_key"] + "\n")
+    a.pop("now", None)
+    for u in a["users"]:
+        for k in u["keys"]:
+            k.pop("last_used", None)
+    for f in ("now", "sessions", "lockouts"):
+        i.pop(f, None)
+    with open(args[0], "w") as f:
+        f.write(json.dumps([a, i], sort_keys=True, indent=1) + "\n")
+    ca, ci = get(AWS + "/_control/calls")["calls"], get(INF + "/_control/calls")["calls"]
+    print(ca[-1]["seq"] if ca else 0, ci[-1]["seq"] if ci else 0)
+elif cmd == "seq":
+    ca, ci = get(AWS + "/_control/calls")["calls"], get(INF + "/_control/calls")["calls"]
+    print(ca[-1]["seq"] if ca else 0, ci[-1]["seq"] if ci else 0)
+elif cmd == "writes":
+    for c in get(AWS + "/_control/calls?since=" + args[0])["calls"]:
+        if c["action"] not in READS_AWS:
+            print("IAM", c["action"], c["status"])
+    for c in get(INF + "/_control/calls?since=" + args[1])["calls"]:
+        if c["route"] not in READS_INF:
+            print("Infisical", c["method"], c["path"], c["status"])
+elif cmd == "limit_exceeded":
+    print(sum(1 for c in get(AWS + "/_control/calls")["calls"] if c["error"] == "LimitExceeded"))
+elif cmd == "stale":
+    u = user(args[0])
+    ids = {k["access_key_id"] for k in u["keys"]}
+    for t, v in sorted(u["tags"].items()):
+        if v.startswith("rotor v1 ") and t not in ids:
+            print(t, v)
+elif cmd == "secrets":
+    for u in aws()["users"]:
+        for k in u["keys"]:
+            print(k["secret_access_key"])
+elif cmd == "tag":
+    print((user(args[0]) or {"tags": {}})["tags"].get(args[1], ""))
+PY
+q() { "$ROTOR_PYTHON" "$WORLD/q.py" "$@"; }
+
+# check NAME EXPR: ok when EXPR (eval'd) holds; else not ok, with rotor's last output.
+check() {
+	if eval "$2"; then ok "$1"; else
+		not_ok "$1"
+		printf '%s\n' "${out:-}" | head -n 12 | sed 's/^/#   /'
+	fi
+}
+# run ARGS...: rotor ARGS; output in $out, status in $rc; all output kept in $LOG
+# (scanned for secrets at the end), and after a command that may create keys
+# every secret IAM holds is noted down.
+run() {
+	out=$("$ROTOR_BIN" "$@" 2>&1)
+	rc=$?
+	printf '+ rotor %s\n%s\n[exit %s]\n' "$*" "$out" "$rc" >>"$LOG"
+	case $1 in plan | status) ;; *) q secrets >>"$WORLD/secrets.seen" ;; esac
+}
+# run_nomut LABEL ARGS...: run, and check that nothing changed in either
+# double (state, and the calls they received: reads only), in the env files
+# or in the audit log.
+files_state() {
+	for f in "$WORLD"/etc/*; do [ -f "$f" ] && { echo "== $f"; cat "$f"; }; done
+	[ -f "$WORLD/audit.jsonl" ] && cat "$WORLD/audit.jsonl"
+	return 0
+}
+run_nomut() {
+	local label=$1 before after seq writes
+	shift
+	seq=$(q snap "$WORLD/before.json")
+	before=$(files_state)
+	run "$@"
+	q snap "$WORLD/after.json" >/dev/null
+	after=$(files_state)
+	writes=$(q writes $seq)
+	if [ "$before" = "$after" ] && cmp -s "$WORLD/before.json" "$WORLD/after.json" && [ -z "$writes" ]; then
+		ok "$label: \`rotor $1\` changed nothing"
+	else
+		not_ok "$label: \`rotor $1\` changed nothing"
+		{ printf '%s\n' "$writes"; diff "$WORLD/before.json" "$WORLD/after.json"; diff <(echo "$before") <(echo "$after"); } | head -n 20 | sed 's/^/#   /'
+	fi
+}
+# plan LABEL ARGS...: `rotor plan ARGS`, checked to change nothing (invariant 7).
+plan() { local label=$1; shift; run_nomut "$label" plan "$@"; }
+
+# converged LABEL DIR: `rotor plan --detailed-exitcode` finds nothing to do and nothing wrong.
+converged() {
+	plan "$1" --detailed-exitcode "$2"
+	check "$1: converged (plan exits 0, neither Stalled nor Unknown)" \
+		'[ $rc = 0 ] && ! grep -qE "status: (Stalled|Unknown)" <<<"$out"'
+}
+# new_case NAME USER [KEYS_JSON] [EXTRA_SPEC]: an IAM user, a store folder /NAME
+# and a manifest in its own directory $WORLD/m/NAME (rotor is pointed at it alone).
+new_case() {
+	aws_ctl POST users "{\"name\": \"$2\", \"keys\": ${3:-[]}}" >/dev/null
+	inf_ctl POST folders "{\"projectId\": \"$PROJECT\", \"environment\": \"prod\", \"path\": \"/$1\"}" >/dev/null
+	write_manifest "$1" "$2" 30d 1h 1d "${4:-}"
+	mkdir -p "$WORLD/m/$1"
+	sed "s#secretPath: /aws#secretPath: /$1#" "$WORLD/manifests/$1.yaml" >"$WORLD/m/$1/$1.yaml"
+	rm "$WORLD/manifests/$1.yaml"
+}
+akid_of() { q secret "/$1" AWS_ACCESS_KEY_ID; }    # NAME: the key id the case's store holds
+env_akid() { sed -n 's/^AWS_ACCESS_KEY_ID=//p' "$WORLD/etc/$1.env" 2>/dev/null; }
+key_status() { q keys "$1" | awk -v k="$2" '$1 == k {print $2}'; }   # USER KEY: Active|Inactive|""
+nkeys() { q keys "$1" | wc -l; }
+new_key() { # USER [JSON_FIELDS]: a key added behind rotor's back; prints its id
+	aws_ctl POST keys "{\"user\": \"$1\"${2:+, $2}}" | "$ROTOR_PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["access_key_id"])'
+}
+iam_call() { # ACTION [Name=Value...]: an IAM call signed with the manager key (an operator by hand)
+	"$ROTOR_PYTHON" - "$AWS_URL" "$WORLD/clock" "$MANAGER_AKID" "$MANAGER_SECRET" "$@" <<'PY' >/dev/null
+import datetime, hashlib, hmac, sys, urllib.error, urllib.parse, urllib.request
+url, clock, akid, secret, action = sys.argv[1:6]
+params = [("Action", action), ("Version", "2010-05-08")] + [tuple(p.split("=", 1)) for p in sys.argv[6:]]
+body = urllib.parse.urlencode(params, quote_via=urllib.parse.quote).encode()
+t = datetime.datetime.strptime(open(clock).read().strip(), "%Y-%m-%dT%H:%M:%SZ")
+amz, day = t.strftime("%Y%m%dT%H%M%SZ"), t.strftime("%Y%m%d")
+host = urllib.parse.urlsplit(url).netloc
+scope = day + "/us-east-1/iam/aws4_request"
+creq = "\n".join(["POST", "/", "", "host:" + host, "x-amz-date:" + amz, "",
+                  "host;x-amz-date", hashlib.sha256(body).hexdigest()])
+sts = "\n".join(["AWS4-HMAC-SHA256", amz, scope, hashlib.sha256(creq.encode()).hexdigest()])
+k = ("AWS4" + secret).encode()
+for part in (day, "us-east-1", "iam", "aws4_request"):
+    k = hmac.new(k, part.encode(), hashlib.sha256).digest()
+sig = hmac.new(k, sts.encode(), hashlib.sha256).hexdigest()
+req = urllib.request.Request(url + "/", data=body, method="POST", headers={
+    "X-Amz-Date": amz, "Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
+    "Authorization": "AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=host;x-amz-date, "
+                     "Signature=%s" % (akid, scope, sig)})
+try:
+    urllib.request.urlopen(req, timeout=20).read()
+except urllib.error.HTTPError as e:
+    sys.exit("iam_call %s: HTTP %d %s" % (action, e.code, e.read().decode()))
+PY
+}
+# Invariant 5, at the end: no secret IAM ever held shows in rotor's output or the audit log.
+no_secret_leaked() {
+	local leaked=0 s
+	for s in $(sort -u "$WORLD/secrets.seen"); do
+		grep -qF -- "$s" "$LOG" "$WORLD/audit.jsonl" 2>/dev/null && leaked=1
+	done
+	check "no secret access key in rotor's output or the audit log" '[ $leaked = 0 ]'
+}
+# ------------------------------------------------------------------------------
+# ---- the stored key deleted from IAM by hand --------------------------------
+new_case gone raxx-gone
+run apply "$WORLD/m/gone"
+K1=$(akid_of gone)
+check "gone: adoption stored a key" '[ $rc = 0 ] && [ -n "$K1" ]'
+iam_call DeleteAccessKey UserName=raxx-gone AccessKeyId="$K1"
+plan gone --detailed-exitcode "$WORLD/m/gone"
+check "gone: plan exits 2 and says the stored key no longer exists in IAM" \
+	'[ $rc = 2 ] && grep -q "stored key $K1 no longer exists in IAM" <<<"$out"'
+run apply "$WORLD/m/gone"
+K2=$(akid_of gone)
+check "gone: apply rotates (exit 0, a new key in the store)" '[ $rc = 0 ] && [ -n "$K2" ] && [ "$K2" != "$K1" ]'
+check "gone: the stored pair is the user's only key, Active, with its secret" \
+	'[ -z "$(q inv raxx-gone /gone)" ] && [ "$(q keys raxx-gone)" = "$K2 Active" ]'
+check "gone: the env file holds the new key" '[ "$(env_akid gone)" = "$K2" ]'
+converged gone "$WORLD/m/gone"
+
+# ---- the stored key made Inactive by hand ----------------------------------
+new_case idle raxx-idle
+run apply "$WORLD/m/idle"
+K1=$(akid_of idle)
+iam_call UpdateAccessKey UserName=raxx-idle AccessKeyId="$K1" Status=Inactive
+plan idle --detailed-exitcode "$WORLD/m/idle"
+check "idle: plan exits 2 and says the stored key is Inactive" \
+	'[ $rc = 2 ] && grep -q "stored key $K1 is Inactive" <<<"$out"'
+# While no new key validates (IAM never propagates it), every pass fails and
+# the store keeps holding the Inactive key: it must survive deleteAfter.
+aws_ctl POST settings '{"propagation_delay": 3600}' >/dev/null
+export ROTOR_VALIDATE_TIMEOUT_MS=1500
+kept=1 allfail=1
+for day in 1 2 3; do
+	run apply "$WORLD/m/idle"
+	[ $rc = 1 ] || allfail=0
+	[ "$(key_status raxx-idle "$K1")" = Inactive ] && [ "$(akid_of idle)" = "$K1" ] || kept=0
+	[ "$(nkeys raxx-idle)" -le 2 ] || kept=0
+	clock_advance 90000
+done
+check "idle: while no new key validates, each apply fails (exit 1)" '[ $allfail = 1 ]'
+check "idle: the Inactive key the store holds is kept through 3 x deleteAfter" '[ $kept = 1 ]'
+check "idle: the unvalidated keys were deleted again" '[ "$(q keys raxx-idle)" = "$K1 Inactive" ]'
+aws_ctl POST settings '{"propagation_delay": 0}' >/dev/null
+export ROTOR_VALIDATE_TIMEOUT_MS=20000
+run apply "$WORLD/m/idle"
+K2=$(akid_of idle)
+check "idle: once keys validate, apply rotates" '[ $rc = 0 ] && [ -n "$K2" ] && [ "$K2" != "$K1" ]'
+check "idle: the new pair authenticates and the env file holds it" \
+	'[ -z "$(q inv raxx-idle /idle)" ] && [ "$(env_akid idle)" = "$K2" ]'
+check "idle: the old Inactive key is still there right after the store moved on" \
+	'[ "$(key_status raxx-idle "$K1")" = Inactive ]'
+run apply "$WORLD/m/idle"   # starts its deleteAfter window (no record of when it became Inactive)
+clock_advance 82800
+run apply "$WORLD/m/idle"
+check "idle: 23h later (deleteAfter 1d) the old key is still kept" '[ "$(key_status raxx-idle "$K1")" = Inactive ]'
+clock_advance 7200
+run apply "$WORLD/m/idle"
+check "idle: after deleteAfter the old key is deleted" '[ "$(q keys raxx-idle)" = "$K2 Active" ]'
+
+# The stored key made Inactive while the user's other key is still Active:
+# no room for a rotation, and the stored Inactive key must not be the one
+# that goes.
+new_case idle2 raxx-idle2 '[{"created": "2025-10-01T00:00:00Z"}]'
+L=$(q keys raxx-idle2 | awk '{print $1}')
+run apply "$WORLD/m/idle2"
+K1=$(akid_of idle2)
+iam_call UpdateAccessKey UserName=raxx-idle2 AccessKeyId="$K1" Status=Inactive
+plan idle2 "$WORLD/m/idle2"
+check "idle2: plan says the stored key is Inactive" 'grep -q "$K1 is Inactive" <<<"$out"'
+kept=1
+for day in 1 2 3; do
+	run apply "$WORLD/m/idle2"
+	[ "$(key_status raxx-idle2 "$K1")" = Inactive ] && [ "$(akid_of idle2)" = "$K1" ] || kept=0
+	clock_advance 90000
+done
+check "idle2: the Inactive key the store holds is kept through 3 x deleteAfter" '[ $kept = 1 ]'
+check "idle2: the other (Active) key is neither deactivated nor deleted" '[ "$(key_status raxx-idle2 "$L")" = Active ]'
+
+# ---- the stored secret replaced by a wrong value -----------------------------
+new_case wrong raxx-wrong
+run apply "$WORLD/m/wrong"
+K1=$(akid_of wrong)
+inf_ctl POST secrets "{\"projectId\": \"$PROJECT\", \"environment\": \"prod\", \"secretPath\": \"/wrong\", \"secretKey\": \"AWS_SECRET_ACCESS_KEY\", \"secretValue\": \"NotTheSecretOfThisKey0000000000000000000\"}" >/dev/null
+plan wrong --detailed-exitcode "$WORLD/m/wrong"
+check "wrong: plan exits 2 and says the stored pair does not authenticate" \
+	'[ $rc = 2 ] && grep -q "does not authenticate" <<<"$out"'
+run apply "$WORLD/m/wrong"
+K2=$(akid_of wrong)
+check "wrong: apply rotates (exit 0, a new key in the store)" '[ $rc = 0 ] && [ -n "$K2" ] && [ "$K2" != "$K1" ]'
+check "wrong: the stored pair authenticates" '[ -z "$(q inv raxx-wrong /wrong)" ]'
+check "wrong: the store kept the wrong value as a version (3 versions of the secret)" \
+	'[ "$(q versions /wrong AWS_SECRET_ACCESS_KEY)" = 3 ]'
+check "wrong: the env file holds the new pair, not the wrong value" \
+	'[ "$(env_akid wrong)" = "$K2" ] && ! grep -q NotTheSecretOfThisKey "$WORLD/etc/wrong.env"'
+converged wrong "$WORLD/m/wrong"
+
+# ---- half a pair ------------------------------------------------------------
+for half in akid secret; do
+	n=half$half
+	new_case $n raxx-$n
+	run apply "$WORLD/m/$n"
+	K1=$(akid_of $n)
+	if [ $half = akid ]; then drop=AWS_SECRET_ACCESS_KEY want="only the access key id"; else drop=AWS_ACCESS_KEY_ID want="only the secret"; fi
+	inf_ctl DELETE secrets "{\"projectId\": \"$PROJECT\", \"environment\": \"prod\", \"secretPath\": \"/$n\", \"secretKey\": \"$drop\"}" >/dev/null
+	plan $n --detailed-exitcode "$WORLD/m/$n"
+	check "$n: plan exits 2 and says the store holds $want" '[ $rc = 2 ] && grep -q "holds $want" <<<"$out"'
+	run apply "$WORLD/m/$n"
+	K2=$(akid_of $n)
+	check "$n: apply rotates and writes both names" \
+		'[ $rc = 0 ] && [ -n "$K2" ] && [ "$K2" != "$K1" ] && [ -n "$(q secret /$n AWS_SECRET_ACCESS_KEY)" ]'
+	check "$n: the stored pair authenticates" '[ -z "$(q inv raxx-$n /$n)" ]'
+	check "$n: the env file holds the new key" '[ "$(env_akid $n)" = "$K2" ]'
+	converged $n "$WORLD/m/$n"
+done
+
+no_secret_leaked
+finish

@@ -1,0 +1,315 @@
+#!/usr/bin/env bash
+# `rotor rollback NAME` and `rotor resume NAME` (contract §7): after a
+# rotation whose predecessor was already deactivated, rollback makes the
+# previous key Active again, writes the previous pair to the store as a new
+# version, re-propagates it to the env file, deactivates the new key and
+# suspends the manifest: plan and apply then do nothing for it (also once a
+# rotation and the new key's deletion are due) until `rotor resume NAME`,
+# after which rotor manages it again and converges. A rollback whose previous
+# key no longer exists fails and changes nothing. Every `rotor plan` is
+# checked to change nothing.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/world.sh"
+world_start 2026-01-01T00:00:00Z || exit 1
+export ROTOR_VALIDATE_TIMEOUT_MS=20000
+LOG=$WORLD/rotor-output.log
+export AWS_URL INF_URL PROJECT WORLD
+
+# ---- helpers (each e2e script carries its own copy) -------------------------
+# q.py reads the doubles' control APIs: q keys USER | secret FOLDER NAME |
+# versions FOLDER NAME | inv USER FOLDER | snap FILE | seq | writes AWS_SEQ INF_SEQ |
+# limit_exceeded | stale USER | secrets | tag USER KEY
+cat >"$WORLD/q.py" <<'PY'
+import json, os, sys, urllib.request
+AWS, INF, PROJECT = os.environ["AWS_URL"], os.environ["INF_URL"], os.environ["PROJECT"]
+def get(url):
+    with urllib.request.urlopen(url, timeout=20) as r:
+        return json.load(r)
+def aws():
+    return get(AWS + "/_control/state")
+def inf():
+    return get(INF + "/_control/state")
+def user(name, st=None):
+    for u in (st or aws())["users"]:
+        if u["name"] == name:
+            return u
+    return None
+def secrets_in(folder, st=None):
+    for p in (st or inf())["projects"]:
+        if p["id"] == PROJECT:
+            return p["environments"]["prod"]["folders"].get(folder, {"secrets": []})["secrets"]
+    return []
+def value(folder, name, st=None):
+    for s in secrets_in(folder, st):
+        if s["secretKey"] == name:
+            vs = s.get("versions") or []
+            return vs[-1].get("secretValue") if vs else None
+    return None
+READS_AWS = {"GetUser", "ListAccessKeys", "GetAccessKeyLastUsed", "ListUserTags",
+             "GetCallerIdentity"}
+READS_INF = {"login", "renew", "list", "get"}
+cmd, args = sys.argv[1], sys.argv[2:]
+if cmd == "keys":
+    u = user(args[0])
+    for k in (u["keys"] if u else []):
+        print(k["access_key_id"], k["status"])
+elif cmd == "secret":
+    print(value(args[0], args[1]) or "")
+elif cmd == "versions":
+    for s in secrets_in(args[0]):
+        if s["secretKey"] == args[1]:
+            print(len(s.get("versions") or []))
+            break
+    else:
+        print(0)
+elif cmd == "inv":
+    # Invariants 1, 2, 4: the stored pair is one of the user's keys, Active,
+    # with that very secret (so it authenticates); the user has at most 2 keys.
+    u, st = user(args[0]), inf()
+    akid = value(args[1], "AWS_ACCESS_KEY_ID", st)
+    secret = value(args[1], "AWS_SECRET_ACCESS_KEY", st)
+    keys = {k["access_key_id"]: k for k in (u["keys"] if u else [])}
+    if len(keys) > 2:
+        print("the user has %d keys" % len(keys))
+    if akid:
+        k = keys.get(akid)
+        if k is None:
+            print("the stored key %s is not in IAM" % akid)
+        elif k["status"] != "Active":
+            print("the stored key %s is %s" % (akid, k["status"]))
+        elif k["secret_access_key"] != secret:
+            print("the stored secret is not %s's" % akid)
+elif cmd == "snap":
+    # Writes to FILE everything rotor could change, minus what reading changes
+    # by itself: the clocks, last-use data (every signed call records one) and
+    # Infisical sessions; notes every secret IAM holds; prints the calls' seqs.
+    a, i = aws(), inf()
+    with open(os.environ["WORLD"] + "/secrets.seen", "a") as f:
+        for u in a["users"]:
+            for k in u["keys"]:
+                f.write(k["secret_access_key"] + "\n")
+    a.pop("now", None)
+    for u in a["users"]:
+        for k in u["keys"]:
+            k.pop("last_used", None)
+    for f in ("now", "sessions", "lockouts"):
+        i.pop(f, None)
+    with open(args[0], "w") as f:
+        f.write(json.dumps([a, i], sort_keys=True, indent=1) + "\n")
+    ca, ci = get(AWS + "/_control/calls")["calls"], get(INF + "/_control/calls")["calls"]
+    print(ca[-1]["seq"] if ca else 0, ci[-1]["seq"] if ci else 0)
+elif cmd == "seq":
+    ca, ci = get(AWS + "/_control/calls")["calls"], get(INF + "/_control/calls")["calls"]
+    print(ca[-1]["seq"] if ca else 0, ci[-1]["seq"] if ci else 0)
+elif cmd == "writes":
+    for c in get(AWS + "/_control/calls?since=" + args[0])["calls"]:
+        if c["action"] not in READS_AWS:
+            print("IAM", c["action"], c["status"])
+    for c in get(INF + "/_control/calls?since=" + args[1])["calls"]:
+        if c["route"] not in READS_INF:
+            print("Infisical", c["method"], c["path"], c["status"])
+elif cmd == "limit_exceeded":
+    print(sum(1 for c in get(AWS + "/_control/calls")["calls"] if c["error"] == "LimitExceeded"))
+elif cmd == "stale":
+    u = user(args[0])
+    ids = {k["access_key_id"] for k in u["keys"]}
+    for t, v in sorted(u["tags"].items()):
+        if v.startswith("rotor v1 ") and t not in ids:
+            print(t, v)
+elif cmd == "secrets":
+    for u in aws()["users"]:
+        for k in u["keys"]:
+            print(k["secret_access_key"])
+elif cmd == "tag":
+    print((user(args[0]) or {"tags": {}})["tags"].get(args[1], ""))
+PY
+q() { "$ROTOR_PYTHON" "$WORLD/q.py" "$@"; }
+
+# check NAME EXPR: ok when EXPR (eval'd) holds; else not ok, with rotor's last output.
+check() {
+	if eval "$2"; then ok "$1"; else
+		not_ok "$1"
+		printf '%s\n' "${out:-}" | head -n 12 | sed 's/^/#   /'
+	fi
+}
+# run ARGS...: rotor ARGS; output in $out, status in $rc; all output kept in $LOG
+# (scanned for secrets at the end), and after a command that may create keys
+# every secret IAM holds is noted down.
+run() {
+	out=$("$ROTOR_BIN" "$@" 2>&1)
+	rc=$?
+	printf '+ rotor %s\n%s\n[exit %s]\n' "$*" "$out" "$rc" >>"$LOG"
+	case $1 in plan | status) ;; *) q secrets >>"$WORLD/secrets.seen" ;; esac
+}
+# run_nomut LABEL ARGS...: run, and check that nothing changed in either
+# double (state, and the calls they received: reads only), in the env files
+# or in the audit log.
+files_state() {
+	for f in "$WORLD"/etc/*; do [ -f "$f" ] && { echo "== $f"; cat "$f"; }; done
+	[ -f "$WORLD/audit.jsonl" ] && cat "$WORLD/audit.jsonl"
+	return 0
+}
+run_nomut() {
+	local label=$1 before after seq writes
+	shift
+	seq=$(q snap "$WORLD/before.json")
+	before=$(files_state)
+	run "$@"
+	q snap "$WORLD/after.json" >/dev/null
+	after=$(files_state)
+	writes=$(q writes $seq)
+	if [ "$before" = "$after" ] && cmp -s "$WORLD/before.json" "$WORLD/after.json" && [ -z "$writes" ]; then
+		ok "$label: \`rotor $1\` changed nothing"
+	else
+		not_ok "$label: \`rotor $1\` changed nothing"
+		{ printf '%s\n' "$writes"; diff "$WORLD/before.json" "$WORLD/after.json"; diff <(echo "$before") <(echo "$after"); } | head -n 20 | sed 's/^/#   /'
+	fi
+}
+# plan LABEL ARGS...: `rotor plan ARGS`, checked to change nothing (invariant 7).
+plan() { local label=$1; shift; run_nomut "$label" plan "$@"; }
+
+# converged LABEL DIR: `rotor plan --detailed-exitcode` finds nothing to do and nothing wrong.
+converged() {
+	plan "$1" --detailed-exitcode "$2"
+	check "$1: converged (plan exits 0, neither Stalled nor Unknown)" \
+		'[ $rc = 0 ] && ! grep -qE "status: (Stalled|Unknown)" <<<"$out"'
+}
+# new_case NAME USER [KEYS_JSON] [EXTRA_SPEC]: an IAM user, a store folder /NAME
+# and a manifest in its own directory $WORLD/m/NAME (rotor is pointed at it alone).
+new_case() {
+	aws_ctl POST users "{\"name\": \"$2\", \"keys\": ${3:-[]}}" >/dev/null
+	inf_ctl POST folders "{\"projectId\": \"$PROJECT\", \"environment\": \"prod\", \"path\": \"/$1\"}" >/dev/null
+	write_manifest "$1" "$2" 30d 1h 1d "${4:-}"
+	mkdir -p "$WORLD/m/$1"
+	sed "s#secretPath: /aws#secretPath: /$1#" "$WORLD/manifests/$1.yaml" >"$WORLD/m/$1/$1.yaml"
+	rm "$WORLD/manifests/$1.yaml"
+}
+akid_of() { q secret "/$1" AWS_ACCESS_KEY_ID; }    # NAME: the key id the case's store holds
+env_akid() { sed -n 's/^AWS_ACCESS_KEY_ID=//p' "$WORLD/etc/$1.env" 2>/dev/null; }
+key_status() { q keys "$1" | awk -v k="$2" '$1 == k {print $2}'; }   # USER KEY: Active|Inactive|""
+nkeys() { q keys "$1" | wc -l; }
+new_key() { # USER [JSON_FIELDS]: a key added behind rotor's back; prints its id
+	aws_ctl POST keys "{\"user\": \"$1\"${2:+, $2}}" | "$ROTOR_PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["access_key_id"])'
+}
+iam_call() { # ACTION [Name=Value...]: an IAM call signed with the manager key (an operator by hand)
+	"$ROTOR_PYTHON" - "$AWS_URL" "$WORLD/clock" "$MANAGER_AKID" "$MANAGER_SECRET" "$@" <<'PY' >/dev/null
+import datetime, hashlib, hmac, sys, urllib.error, urllib.parse, urllib.request
+url, clock, akid, secret, action = sys.argv[1:6]
+params = [("Action", action), ("Version", "2010-05-08")] + [tuple(p.split("=", 1)) for p in sys.argv[6:]]
+body = urllib.parse.urlencode(params, quote_via=urllib.parse.quote).encode()
+t = datetime.datetime.strptime(open(clock).read().strip(), "%Y-%m-%dT%H:%M:%SZ")
+amz, day = t.strftime("%Y%m%dT%H%M%SZ"), t.strftime("%Y%m%d")
+host = urllib.parse.urlsplit(url).netloc
+scope = day + "/us-east-1/iam/aws4_request"
+creq = "\n".join(["POST", "/", "", "host:" + host, "x-amz-date:" + amz, "",
+                  "host;x-amz-date", hashlib.sha256(body).hexdigest()])
+sts = "\n".join(["AWS4-HMAC-SHA256", amz, scope, hashlib.sha256(creq.encode()).hexdigest()])
+k = ("AWS4" + secret).encode()
+for part in (day, "us-east-1", "iam", "aws4_request"):
+    k = hmac.new(k, part.encode(), hashlib.sha256).digest()
+sig = hmac.new(k, sts.encode(), hashlib.sha256).hexdigest()
+req = urllib.request.Request(url + "/", data=body, method="POST", headers={
+    "X-Amz-Date": amz, "Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
+    "Authorization": "AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=host;x-amz-date, "
+                     "Signature=%s" % (akid, scope, sig)})
+try:
+    urllib.request.urlopen(req, timeout=20).read()
+except urllib.error.HTTPError as e:
+    sys.exit("iam_call %s: HTTP %d %s" % (action, e.code, e.read().decode()))
+PY
+}
+# Invariant 5, at the end: no secret IAM ever held shows in rotor's output or the audit log.
+no_secret_leaked() {
+	local leaked=0 s
+	for s in $(sort -u "$WORLD/secrets.seen"); do
+		grep -qF -- "$s" "$LOG" "$WORLD/audit.jsonl" 2>/dev/null && leaked=1
+	done
+	check "no secret access key in rotor's output or the audit log" '[ $leaked = 0 ]'
+}
+# ------------------------------------------------------------------------------
+new_case back raxx-back
+run apply "$WORLD/m/back"
+K1=$(akid_of back)
+S1=$(q secret /back AWS_SECRET_ACCESS_KEY)
+clock_advance $((31 * 86400))
+run apply "$WORLD/m/back"
+K2=$(akid_of back)
+check "setup: a second rotation stored a new key (store version 2)" \
+	'[ $rc = 0 ] && [ -n "$K2" ] && [ "$K2" != "$K1" ] && [ "$(q versions /back AWS_ACCESS_KEY_ID)" = 2 ]'
+clock_advance 7200
+run apply "$WORLD/m/back"
+check "setup: after the grace the previous key is Inactive" '[ "$(key_status raxx-back "$K1")" = Inactive ]'
+clock_advance 60
+
+run rollback back "$WORLD/m/back"
+check "rollback exits 0" '[ $rc = 0 ]'
+check "rollback: the previous key is Active again" '[ "$(key_status raxx-back "$K1")" = Active ]'
+check "rollback: the new key is Inactive" '[ "$(key_status raxx-back "$K2")" = Inactive ]'
+check "rollback: the store holds the previous pair" \
+	'[ "$(akid_of back)" = "$K1" ] && [ "$(q secret /back AWS_SECRET_ACCESS_KEY)" = "$S1" ]'
+check "rollback: as a new version (3 versions of each name)" \
+	'[ "$(q versions /back AWS_ACCESS_KEY_ID)" = 3 ] && [ "$(q versions /back AWS_SECRET_ACCESS_KEY)" = 3 ]'
+check "rollback: the stored pair authenticates, at most 2 keys" '[ -z "$(q inv raxx-back /back)" ]'
+check "rollback: the env file holds the previous pair" \
+	'[ "$(env_akid back)" = "$K1" ] && grep -qxF "AWS_SECRET_ACCESS_KEY=$S1" "$WORLD/etc/back.env"'
+check "rollback: the audit log records it" 'grep -q "\"action\":\"rollback-store\"" "$WORLD/audit.jsonl"'
+
+plan suspended --detailed-exitcode "$WORLD/m/back"
+check "suspended: plan exits 0, says Suspended and how to resume" \
+	'[ $rc = 0 ] && grep -q "status: Suspended" <<<"$out" && grep -q "rotor resume back" <<<"$out"'
+run_nomut suspended apply "$WORLD/m/back"
+check "suspended: apply exits 0" '[ $rc = 0 ]'
+# Past the new key's deleteAfter and past the cadence: still nothing.
+clock_advance $((31 * 86400))
+plan "suspended, 31 days on" --detailed-exitcode "$WORLD/m/back"
+check "suspended, 31 days on: plan still Suspended with nothing to do" '[ $rc = 0 ] && grep -q "status: Suspended" <<<"$out"'
+run_nomut "suspended, 31 days on" apply "$WORLD/m/back"
+run_nomut "suspended" rotate back "$WORLD/m/back"
+check "suspended: \`rotor rotate\` does not rotate either" '[ "$(akid_of back)" = "$K1" ]'
+
+run resume back "$WORLD/m/back"
+check "resume exits 0" '[ $rc = 0 ]'
+plan resumed --detailed-exitcode "$WORLD/m/back"
+check "resumed: plan exits 2 (the rotation and the deletion are due)" '[ $rc = 2 ] && ! grep -q "status: Suspended" <<<"$out"'
+run apply "$WORLD/m/back"
+K3=$(akid_of back)
+check "resumed: apply deletes the rolled-back key and rotates" \
+	'[ $rc = 0 ] && [ -z "$(key_status raxx-back "$K2")" ] && [ -n "$K3" ] && [ "$K3" != "$K1" ] && [ "$K3" != "$K2" ]'
+check "resumed: the stored pair authenticates, the env file follows" \
+	'[ -z "$(q inv raxx-back /back)" ] && [ "$(env_akid back)" = "$K3" ]'
+converged resumed "$WORLD/m/back"
+
+# ---- the previous key is gone: rollback refuses -------------------------------
+new_case gone raxx-gone
+run apply "$WORLD/m/gone"
+clock_advance $((31 * 86400))
+run apply "$WORLD/m/gone"
+clock_advance 7200
+run apply "$WORLD/m/gone"
+clock_advance 90000
+run apply "$WORLD/m/gone"
+check "gone: setup: one key left" '[ "$(nkeys raxx-gone)" = 1 ]'
+run_nomut gone rollback gone "$WORLD/m/gone"
+check "gone: rollback exits 1 and says to roll forward" '[ $rc = 1 ] && grep -q "no longer exists" <<<"$out"'
+
+# ---- the store's versions out of step: the secret was rewritten by hand --------------
+# The secret now has one version more than the key id (a wrong value that a
+# heal replaced). The previous pair is K1 with its own secret; whatever
+# rollback restores must authenticate (invariant 1), or it must refuse.
+new_case skew raxx-skew
+run apply "$WORLD/m/skew"
+K1=$(akid_of skew)
+S1=$(q secret /skew AWS_SECRET_ACCESS_KEY)
+inf_ctl POST secrets "{\"projectId\": \"$PROJECT\", \"environment\": \"prod\", \"secretPath\": \"/skew\", \"secretKey\": \"AWS_SECRET_ACCESS_KEY\", \"secretValue\": \"NotTheSecretOfThisKey0000000000000000000\"}" >/dev/null
+run apply "$WORLD/m/skew"
+K2=$(akid_of skew)
+check "skew: setup: the heal rotated" '[ $rc = 0 ] && [ -n "$K2" ] && [ "$K2" != "$K1" ]'
+run rollback skew "$WORLD/m/skew"
+check "skew: rollback leaves a pair in the store that authenticates" '[ -z "$(q inv raxx-skew /skew)" ]' ||
+	echo "#   $(q inv raxx-skew /skew)"
+check "skew: rollback either restored the previous key with its own secret or changed nothing" \
+	'{ [ "$(akid_of skew)" = "$K1" ] && [ "$(q secret /skew AWS_SECRET_ACCESS_KEY)" = "$S1" ]; } || { [ $rc = 1 ] && [ "$(akid_of skew)" = "$K2" ]; }'
+check "skew: the env file never gets the wrong value" '! grep -q NotTheSecretOfThisKey "$WORLD/etc/skew.env"'
+
+no_secret_leaked
+finish
