@@ -16,6 +16,14 @@ world_start 2026-01-01T00:00:00Z || exit 1
 export ROTOR_VALIDATE_TIMEOUT_MS=20000
 LOG=$WORLD/rotor-output.log
 export AWS_URL INF_URL PROJECT WORLD
+# Simulated time needs a rotor built with -DROTOR_TEST_HOOKS=ON: without it
+# rotor signs with the real clock, which the doubles (on 2026-01-01) refuse.
+write_manifest probe rotor-probe 30d 1h 1d
+if "$ROTOR_BIN" plan "$WORLD/manifests/probe.yaml" 2>&1 | grep -q "Signature not yet current\|Signature expired"; then
+	echo "skip: $ROTOR_BIN ignores ROTOR_TEST_TIME (build with -DROTOR_TEST_HOOKS=ON)"
+	exit 77
+fi
+rm -f "$WORLD/manifests/probe.yaml"
 
 # ---- helpers (each e2e script carries its own copy) -------------------------
 # q.py reads the doubles' control APIs: q keys USER | secret FOLDER NAME |
@@ -255,17 +263,18 @@ due_deletion() { # the Inactive predecessor's deleteAfter is over
 # Infisical throttling through the double's own rate limiter (429
 # RateLimitExceeded with Retry-After: 1): the canned "throttle" fault asks for
 # Retry-After: 60, which rotor honours three times (3 minutes a pass). The
-# window of CLASS (reads|writes) is filled by one unauthenticated request
-# (limits apply before authentication), then the clock moves to its last second.
-inf_throttle() { # CLASS METHOD PATH
-	inf_ctl POST settings "{\"secret_${1}_per_minute\": 1}" >/dev/null
+# window of SETTING (secret_reads_per_minute, secret_writes_per_minute,
+# logins_per_minute) is filled by one unauthenticated request (limits apply
+# before authentication), then the clock moves to the window's last second.
+inf_throttle() { # SETTING METHOD PATH
+	inf_ctl POST settings "{\"$1\": 1}" >/dev/null
 	curl -sS -o /dev/null -X "$2" -H 'Content-Type: application/json' --data '{}' "$INF_URL$3"
 	clock_advance 59
 }
 clear_faults() {
 	aws_ctl DELETE faults >/dev/null
 	inf_ctl DELETE faults >/dev/null
-	inf_ctl POST settings '{"secret_reads_per_minute": null, "secret_writes_per_minute": null}' >/dev/null
+	inf_ctl POST settings '{"secret_reads_per_minute": null, "secret_writes_per_minute": null, "logins_per_minute": null}' >/dev/null
 }
 # faulted_pass LABEL NAME CALL CODE: with the fault installed, apply fails
 # with an error naming CALL and CODE and the invariants hold; with the fault

@@ -20,6 +20,14 @@ world_start 2026-01-01T00:00:00Z || exit 1
 export ROTOR_VALIDATE_TIMEOUT_MS=20000
 LOG=$WORLD/rotor-output.log
 export AWS_URL INF_URL PROJECT WORLD
+# Simulated time needs a rotor built with -DROTOR_TEST_HOOKS=ON: without it
+# rotor signs with the real clock, which the doubles (on 2026-01-01) refuse.
+write_manifest probe rotor-probe 30d 1h 1d
+if "$ROTOR_BIN" plan "$WORLD/manifests/probe.yaml" 2>&1 | grep -q "Signature not yet current\|Signature expired"; then
+	echo "skip: $ROTOR_BIN ignores ROTOR_TEST_TIME (build with -DROTOR_TEST_HOOKS=ON)"
+	exit 77
+fi
+rm -f "$WORLD/manifests/probe.yaml"
 
 # ---- helpers (each e2e script carries its own copy) -------------------------
 # q.py reads the doubles' control APIs: q keys USER | secret FOLDER NAME |
