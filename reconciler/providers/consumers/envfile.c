@@ -17,6 +17,7 @@
  *
  * The file holds the secret, so every buffer that held its content is wiped.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -653,10 +654,41 @@ static int write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
+/* Removes temp files an earlier, killed rotor left next to the target
+ * (".NAME.rotor-*"): they hold a secret and no consumer reads them. Only
+ * regular files of exactly rotor's pattern are touched, never followed. */
+static void temp_sweep(const struct target *t)
+{
+	char prefix[256];
+	int fd = openat(t->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return;
+	}
+	snprintf(prefix, sizeof(prefix), ".%.200s.rotor-", t->base);
+	size_t plen = strlen(prefix);
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		struct stat st;
+		if (strncmp(e->d_name, prefix, plen) != 0 || strlen(e->d_name) != plen + 12)
+			continue;
+		if (fstatat(t->dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode))
+			unlinkat(t->dirfd, e->d_name, 0);
+	}
+	closedir(d);
+}
+
+extern char **environ;
+
 /* Creates a fresh temp file next to the target: ".NAME.rotor-RANDOM". */
 static int temp_create(const struct target *t, const char *path, char *name, size_t len, int *fd,
                        struct rotor_error *err)
 {
+	temp_sweep(t);
 	for (int i = 0; i < TEMP_TRIES; i++) {
 		unsigned char rnd[6];
 		if (RAND_bytes(rnd, sizeof(rnd)) != 1)
@@ -780,6 +812,15 @@ __attribute__((noreturn)) static void reload_child(char *const *argv, int devnul
 	if (dup2(devnull, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
 		_exit(126);
 	closefrom(3);
+	/* A scrubbed environment: rotor's own (the manager's AWS keys, the
+	 * Infisical client secret, tokens the config reads from env vars) is
+	 * not the reload command's business. */
+	static char *const clean_env[] = {
+		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"LANG=C.UTF-8",
+		NULL,
+	};
+	environ = (char **)clean_env;
 	execvp(argv[0], argv);
 	static const char msg[] = "cannot execute ";
 	(void)!write(2, msg, sizeof(msg) - 1);
