@@ -141,9 +141,11 @@ while [ $kills -lt $KILLS ]; do
 	for p in 1 2 3 4 5; do
 		crash_rotor "restart$p" apply "$M" >/dev/null
 		passes=$p
-		out=$(crash_check $U "$ENVF" $DELETE_AFTER) ||
-			note_violations "kill #$kills, $phase: restart pass $p" "$out"
-		if crash_converged $U "$ENVF" >/dev/null; then
+		out=$(crash_check $U "$ENVF" $DELETE_AFTER --converged) # exit bits: 1 violation, 2 not converged
+		rc=$?
+		[ $((rc & 1)) = 0 ] ||
+			note_violations "kill #$kills, $phase: restart pass $p" "$(grep -v 'not converged:' <<<"$out")"
+		if [ $((rc & 2)) = 0 ]; then
 			converged=1
 			break
 		fi
@@ -152,7 +154,7 @@ while [ $kills -lt $KILLS ]; do
 	[ $converged = 1 ] && [ $passes -gt $maxpasses ] && maxpasses=$passes
 	if [ $converged = 0 ] || [ $passes -gt 2 ]; then
 		nonconv=$((nonconv + 1))
-		why=$(crash_converged $U "$ENVF" | sed 's/^ *not converged: //' | paste -sd';')
+		why=$(grep 'not converged:' <<<"$out" | sed 's/^ *not converged: //' | paste -sd';')
 		note_violations "kill #$kills, $phase" "did not converge within two passes ($passes run${why:+: $why})"
 		grep -m1 'status:' "$CRASH_LOG.out" >&2
 	fi
