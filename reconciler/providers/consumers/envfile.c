@@ -814,13 +814,28 @@ __attribute__((noreturn)) static void reload_child(char *const *argv, int devnul
 	closefrom(3);
 	/* A scrubbed environment: rotor's own (the manager's AWS keys, the
 	 * Infisical client secret, tokens the config reads from env vars) is
-	 * not the reload command's business. */
-	static char *const clean_env[] = {
-		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-		"LANG=C.UTF-8",
-		NULL,
-	};
-	environ = (char **)clean_env;
+	 * not the reload command's business. Only an allowlist of variables
+	 * that carry no secret and that service managers need is kept (built
+	 * in static storage: no malloc between fork and exec). */
+	static const char *const keep[] = {"PATH", "HOME", "LANG", "LC_ALL", "TZ", "USER",
+					   "LOGNAME", "XDG_RUNTIME_DIR", "DBUS_SESSION_BUS_ADDRESS",
+					   NULL};
+	static char buf[8192];
+	static char *clean_env[16];
+	size_t used = 0, n = 0;
+	for (size_t i = 0; keep[i]; i++) {
+		const char *v = getenv(keep[i]);
+		size_t need = v ? strlen(keep[i]) + strlen(v) + 2 : 0;
+		if (!v || used + need > sizeof(buf))
+			continue;
+		snprintf(buf + used, need, "%s=%s", keep[i], v);
+		clean_env[n++] = buf + used;
+		used += need;
+	}
+	if (!getenv("PATH"))
+		clean_env[n++] = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+	clean_env[n] = NULL;
+	environ = clean_env;
 	execvp(argv[0], argv);
 	static const char msg[] = "cannot execute ";
 	(void)!write(2, msg, sizeof(msg) - 1);
