@@ -877,7 +877,7 @@ def decode_marker(marker, kind):
 # ---------------------------------------------------------------- HTTP
 
 
-class Handler(doublelib.QuietHandler):
+class Handler(doublelib.ControlRoutes, doublelib.QuietHandler):
     server_version = "aws-double/1"
 
     def do_any(self):
@@ -1100,42 +1100,6 @@ class Handler(doublelib.QuietHandler):
             raise BadRequest("unknown settings: %s" % ", ".join(sorted(unknown)))
         st.settings = new
         return 200, new
-
-    def c_get_faults(self, body, query):
-        return 200, self.server.faults.to_json()
-
-    def c_post_faults(self, body, query):
-        rules = body.get("rules")
-        if not isinstance(rules, list):
-            raise BadRequest('expected {"rules": [...]}')
-        return 200, {"rules": self.server.faults.replace(rules)}
-
-    def c_delete_faults(self, body, query):
-        self.server.faults.clear()
-        return 200, {"rules": []}
-
-    def c_get_calls(self, body, query):
-        since = int(query.get("since", 0))
-        return 200, {"calls": [c for c in self.server.state.calls if c["seq"] > since]}
-
-    def c_delete_calls(self, body, query):
-        self.server.state.calls.clear()
-        return 200, {"calls": []}
-
-    def c_get_clock(self, body, query):
-        return 200, {"now": iso(self.server.clock.now()), "settable": self.server.clock.settable}
-
-    def c_post_clock(self, body, query):
-        clock = self.server.clock
-        if not clock.settable:
-            raise BadRequest("the double runs without --clock-file")
-        if "now" in body:
-            clock.set(parse_iso(body["now"]))
-        elif "advance" in body:
-            clock.advance(float(body["advance"]))
-        else:
-            raise BadRequest('expected {"now": ISO} or {"advance": seconds}')
-        return 200, {"now": iso(clock.now())}
 
     def c_post_use(self, body, query):
         st = self.server.state

@@ -327,6 +327,48 @@ class QuietHandler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
+class ControlRoutes:
+    """The control routes every double serves alike: fault rules, the call
+    log and the shared clock. Mixed into a double's handler, whose server
+    has .faults, .state.calls and .clock."""
+
+    def c_get_faults(self, body, query):
+        return 200, self.server.faults.to_json()
+
+    def c_post_faults(self, body, query):
+        rules = body.get("rules")
+        if not isinstance(rules, list):
+            raise BadRequest('expected {"rules": [...]}')
+        return 200, {"rules": self.server.faults.replace(rules)}
+
+    def c_delete_faults(self, body, query):
+        self.server.faults.clear()
+        return 200, {"rules": []}
+
+    def c_get_calls(self, body, query):
+        since = int(query.get("since", 0))
+        return 200, {"calls": [c for c in self.server.state.calls if c["seq"] > since]}
+
+    def c_delete_calls(self, body, query):
+        self.server.state.calls.clear()
+        return 200, {"calls": []}
+
+    def c_get_clock(self, body, query):
+        return 200, {"now": iso(self.server.clock.now()), "settable": self.server.clock.settable}
+
+    def c_post_clock(self, body, query):
+        clock = self.server.clock
+        if not clock.settable:
+            raise BadRequest("the double runs without --clock-file")
+        if "now" in body:
+            clock.set(parse_iso(body["now"]))
+        elif "advance" in body:
+            clock.advance(float(body["advance"]))
+        else:
+            raise BadRequest('expected {"now": ISO} or {"advance": seconds}')
+        return 200, {"now": iso(clock.now())}
+
+
 # ---------------------------------------------------------------- bootstrap
 
 

@@ -751,7 +751,7 @@ def match_route(method, path):
     return None
 
 
-class Handler(doublelib.QuietHandler):
+class Handler(doublelib.ControlRoutes, doublelib.QuietHandler):
     server_version = "infisical-double/1"
 
     def do_any(self):
@@ -1298,27 +1298,6 @@ class Handler(doublelib.QuietHandler):
         st.settings = new
         return 200, new
 
-    def c_get_faults(self, body, query):
-        return 200, self.server.faults.to_json()
-
-    def c_post_faults(self, body, query):
-        rules = body.get("rules")
-        if not isinstance(rules, list):
-            raise BadRequest('expected {"rules": [...]}')
-        return 200, {"rules": self.server.faults.replace(rules)}
-
-    def c_delete_faults(self, body, query):
-        self.server.faults.clear()
-        return 200, {"rules": []}
-
-    def c_get_calls(self, body, query):
-        since = int(query.get("since", 0))
-        return 200, {"calls": [c for c in self.server.state.calls if c["seq"] > since]}
-
-    def c_delete_calls(self, body, query):
-        self.server.state.calls.clear()
-        return 200, {"calls": []}
-
     def c_post_revoke(self, body, query):
         st = self.server.state
         if "accessToken" in body:
@@ -1334,22 +1313,6 @@ class Handler(doublelib.QuietHandler):
         for s in sessions:
             s.revoked = True
         return 200, {"revoked": len(sessions)}
-
-    def c_get_clock(self, body, query):
-        return 200, {"now": iso(self.server.clock.now()), "settable": self.server.clock.settable}
-
-    def c_post_clock(self, body, query):
-        clock = self.server.clock
-        if not clock.settable:
-            raise BadRequest("the double runs without --clock-file")
-        if "now" in body:
-            clock.set(parse_iso(body["now"]))
-        elif "advance" in body:
-            clock.advance(float(body["advance"]))
-        else:
-            raise BadRequest('expected {"now": ISO} or {"advance": seconds}')
-        return 200, {"now": iso(clock.now())}
-
 
 def fault_error(fault, st):
     if fault.kind == "throttle":
