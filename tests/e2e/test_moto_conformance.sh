@@ -64,7 +64,7 @@ fi
 
 WORLD=$(mktemp -d /tmp/rotor-moto.XXXXXX)
 source "$(dirname "$0")/world.sh" # _start_double, inf_ctl, world_stop, constants
-trap world_stop EXIT
+trap world_exit EXIT
 unset ROTOR_TEST_TIME # rotor's clock is real: moto's is
 mkdir -p "$WORLD/etc" "$WORLD/manifests"
 M=$WORLD/manifests

@@ -4,7 +4,8 @@
 # Sourced, not run. Needs ROTOR_SOURCE_DIR, ROTOR_PYTHON; sets WORLD.
 #
 #   world_start [START_TIME]   start both doubles, write $WORLD/rotor.yaml
-#   world_stop                 stop them (also on exit)
+#   world_stop                 stop them (on exit the world dir is removed too,
+#                              unless KEEP_WORLD=1)
 #   clock_set TIME / clock_advance SECONDS / clock_now
 #   aws_ctl METHOD ROUTE [JSON] / inf_ctl METHOD ROUTE [JSON]
 #   iam_keys USER             "AKIA... Active" lines, as IAM (the double) has them
@@ -87,11 +88,18 @@ world_stop() {
 	rm -f "$WORLD/pids"
 }
 
+# On exit: stop the doubles and remove the world (it holds test secrets),
+# unless KEEP_WORLD=1 asks to keep it for a post-mortem.
+world_exit() {
+	world_stop
+	[ -n "${KEEP_WORLD:-}" ] || [ -z "${WORLD:-}" ] || rm -rf "$WORLD"
+}
+
 world_start() {
 	WORLD=${WORLD:-$(mktemp -d /tmp/rotor-world.XXXXXX)}
 	mkdir -p "$WORLD/etc"
 	clock_set "${1:-2026-01-01T00:00:00Z}"
-	trap world_stop EXIT
+	trap world_exit EXIT
 	_start_double AWS aws_double.py --manager-key "$MANAGER_AKID:$MANAGER_SECRET" || return 1
 	_start_double INF infisical_double.py || return 1
 	inf_ctl POST projects "{\"id\": \"$PROJECT\", \"environments\": [\"prod\"], \"folders\": {\"prod\": [\"/aws\"]}}" >/dev/null
