@@ -987,28 +987,6 @@ class Handler(doublelib.ControlRoutes, doublelib.QuietHandler):
 
     # -- the control API
 
-    def control(self):
-        url = urllib.parse.urlsplit(self.path)
-        route = url.path[len("/_control/"):].strip("/")
-        fn = getattr(self, "c_%s_%s" % (self.command.lower(), route.replace("-", "_")), None)
-        try:
-            body = doublelib.read_json(self)
-            if fn is None:
-                raise BadRequest("no control route %s %s" % (self.command, url.path), 404)
-            query = dict(urllib.parse.parse_qsl(url.query))
-            with self.server.state.lock:
-                status, obj = fn(body, query)
-        except BadRequest as e:
-            status, obj = e.status, {"error": str(e)}
-        except (ValueError, TypeError, KeyError) as e:
-            status, obj = 400, {"error": "bad request: %s" % e}
-        doublelib.send_json(self, status, obj)
-
-    def c_post_reset(self, body, query):
-        self.server.state.reset()
-        self.server.faults.reset()
-        return 200, {"ok": True}
-
     def make_key(self, user, spec, force):
         st = self.server.state
         if not isinstance(spec, dict):

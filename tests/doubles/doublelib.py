@@ -46,6 +46,7 @@ import signal
 import socket
 import sys
 import threading
+import urllib.parse
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -331,6 +332,29 @@ class ControlRoutes:
     """The control routes every double serves alike: fault rules, the call
     log and the shared clock. Mixed into a double's handler, whose server
     has .faults, .state.calls and .clock."""
+
+    def control(self):
+        """Dispatches /_control/ROUTE to c_METHOD_ROUTE under the state lock."""
+        url = urllib.parse.urlsplit(self.path)
+        route = url.path[len("/_control/"):].strip("/")
+        fn = getattr(self, "c_%s_%s" % (self.command.lower(), route.replace("-", "_")), None)
+        try:
+            body = read_json(self)
+            if fn is None:
+                raise BadRequest("no control route %s %s" % (self.command, url.path), 404)
+            query = dict(urllib.parse.parse_qsl(url.query))
+            with self.server.state.lock:
+                status, obj = fn(body, query)
+        except BadRequest as e:
+            status, obj = e.status, {"error": str(e)}
+        except (ValueError, TypeError, KeyError, AttributeError) as e:
+            status, obj = 400, {"error": "bad request: %r" % (e,)}
+        send_json(self, status, obj)
+
+    def c_post_reset(self, body, query):
+        self.server.state.reset()
+        self.server.faults.reset()
+        return 200, {"ok": True}
 
     def c_get_faults(self, body, query):
         return 200, self.server.faults.to_json()
