@@ -30,32 +30,32 @@ static double now_s(void)
 static void write_manifest(FILE *f, size_t i)
 {
 	fprintf(f,
-		"apiVersion: rotor/v1\n"
-		"kind: AccessKeyRotation\n"
-		"metadata:\n"
-		"  name: svc-%06zu\n"
-		"  labels: {team: team-%zu, shard: \"%zu\"}\n"
-		"spec:\n"
-		"  user: raxx-svc-%06zu\n"
-		"  aws: aws-prod\n"
-		"  cadence: 30d\n"
-		"  deactivateAfter: 1h\n"
-		"  deleteAfter: 24h\n"
-		"  store:\n"
-		"    infisical:\n"
-		"      connection: infisical-main\n"
-		"      projectId: 6a1c2f3e-8b9d-4c1a-9e2f-3d4c5b6a7e8f\n"
-		"      environment: prod\n"
-		"      secretPath: /aws/svc-%06zu\n"
-		"  consumers:\n"
-		"    - name: api\n"
-		"      heroku: {connection: heroku-main, app: raxx-svc-%06zu}\n"
-		"    - name: ci\n"
-		"      githubActions: {connection: github-main, repository: raxx/svc-%06zu}\n"
-		"    - name: host\n"
-		"      envFile: {path: /etc/raxx/svc-%06zu.env, reload: vault-host}\n"
-		"---\n",
-		i, i % 17, i % 8, i, i, i, i, i);
+	        "apiVersion: rotor/v1\n"
+	        "kind: AccessKeyRotation\n"
+	        "metadata:\n"
+	        "  name: svc-%06zu\n"
+	        "  labels: {team: team-%zu, shard: \"%zu\"}\n"
+	        "spec:\n"
+	        "  user: raxx-svc-%06zu\n"
+	        "  aws: aws-prod\n"
+	        "  cadence: 30d\n"
+	        "  deactivateAfter: 1h\n"
+	        "  deleteAfter: 24h\n"
+	        "  store:\n"
+	        "    infisical:\n"
+	        "      connection: infisical-main\n"
+	        "      projectId: 6a1c2f3e-8b9d-4c1a-9e2f-3d4c5b6a7e8f\n"
+	        "      environment: prod\n"
+	        "      secretPath: /aws/svc-%06zu\n"
+	        "  consumers:\n"
+	        "    - name: api\n"
+	        "      heroku: {connection: heroku-main, app: raxx-svc-%06zu}\n"
+	        "    - name: ci\n"
+	        "      githubActions: {connection: github-main, repository: raxx/svc-%06zu}\n"
+	        "    - name: host\n"
+	        "      envFile: {path: /etc/raxx/svc-%06zu.env, reload: vault-host}\n"
+	        "---\n",
+	        i, i % 17, i % 8, i, i, i, i, i);
 }
 
 int main(int argc, char **argv)

@@ -27,7 +27,7 @@ static int run_pass(struct session_options *so, int rotate_now, int max_deletion
 		return EXIT_ERROR;
 	}
 	struct rotor_plan_render r = {ROTOR_PLAN_TEXT, isatty(STDOUT_FILENO) && !getenv("NO_COLOR"),
-				      s.now, NULL};
+	                              s.now, NULL};
 	rotor_plan_render(stdout, s.plans, s.n, s.obs, &r);
 	int failed = 0, applied_total = 0, touched = 0, stalled = 0;
 	struct rotor_engine *e = s.engine;
@@ -36,15 +36,16 @@ static int run_pass(struct session_options *so, int rotate_now, int max_deletion
 		stalled += p->status == ROTOR_STATUS_STALLED;
 		if (p->observe_only || p->status == ROTOR_STATUS_SUSPENDED ||
 		    p->status == ROTOR_STATUS_UNKNOWN ||
-		    (p->nactions == 0 && (s.obs[i].nstale == 0 || p->status == ROTOR_STATUS_STALLED)))
+		    (p->nactions == 0 &&
+		     (s.obs[i].nstale == 0 || p->status == ROTOR_STATUS_STALLED)))
 			continue;
 		struct rotor_error err;
 		int applied = 0;
 		rotor_error_clear(&err);
 		printf("applying %s:\n", s.selected[i]->name);
 		fflush(stdout);
-		int rc = rotor_engine_apply(e, &s.copies[i], p, &s.obs[i], &s.states[i], &applied,
-					    &err);
+		int rc =
+		    rotor_engine_apply(e, &s.copies[i], p, &s.obs[i], &s.states[i], &applied, &err);
 		applied_total += applied;
 		touched++;
 		if (rc) {
@@ -68,25 +69,28 @@ static int run_pass(struct session_options *so, int rotate_now, int max_deletion
 int cmd_apply(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"selector", required_argument, NULL, 'l'},
-		{"only", required_argument, NULL, 'o'},
-		{"max-deletions", required_argument, NULL, 'm'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"selector", required_argument, NULL, 'l'},
+	    {"only", required_argument, NULL, 'o'},
+	    {"max-deletions", required_argument, NULL, 'm'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct session_options so = {.command = "apply"};
 	int max_deletions = 10, opt;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "c:l:o:m:h", longopts, NULL)) != -1) {
 		switch (opt) {
-		case 'o': so.only = optarg; break;
+		case 'o':
+			so.only = optarg;
+			break;
 		case 'm':
 			max_deletions = cmd_parse_count(optarg);
 			if (max_deletions < 0) {
-				fprintf(stderr, "rotor apply: --max-deletions takes a whole number, not "
-						"\"%s\"\n",
-					optarg);
+				fprintf(stderr,
+				        "rotor apply: --max-deletions takes a whole number, not "
+				        "\"%s\"\n",
+				        optarg);
 				return EXIT_USAGE;
 			}
 			break;
@@ -95,10 +99,12 @@ int cmd_apply(int argc, char **argv)
 			       "[--max-deletions N] [PATH...]\n");
 			return EXIT_OK;
 		case 'c':
-		case 'l': session_common_flag(opt, optarg, &so); break;
+		case 'l':
+			session_common_flag(opt, optarg, &so);
+			break;
 		default:
 			fprintf(stderr, "usage: rotor apply [--config FILE] [--only NAME] "
-					"[--selector k=v] [--max-deletions N] [PATH...]\n");
+			                "[--selector k=v] [--max-deletions N] [PATH...]\n");
 			return EXIT_USAGE;
 		}
 	}
@@ -110,9 +116,9 @@ int cmd_apply(int argc, char **argv)
 int cmd_rotate(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct session_options so = {.command = "rotate"};
 	int opt;

@@ -20,19 +20,19 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: rotor plan [--config FILE] [--format text|markdown|json] "
-		   "[--detailed-exitcode] [--selector k=v] [--max-deletions N] [PATH...]\n");
+	           "[--detailed-exitcode] [--selector k=v] [--max-deletions N] [PATH...]\n");
 }
 
 int cmd_plan(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"format", required_argument, NULL, 'f'},
-		{"detailed-exitcode", no_argument, NULL, 'd'},
-		{"selector", required_argument, NULL, 'l'},
-		{"max-deletions", required_argument, NULL, 'm'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"format", required_argument, NULL, 'f'},
+	    {"detailed-exitcode", no_argument, NULL, 'd'},
+	    {"selector", required_argument, NULL, 'l'},
+	    {"max-deletions", required_argument, NULL, 'm'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct session_options so = {.command = "plan"};
 	const char *format = "text";
@@ -45,21 +45,32 @@ int cmd_plan(int argc, char **argv)
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "c:f:dl:m:h", longopts, NULL)) != -1) {
 		switch (opt) {
-		case 'f': format = optarg; break;
-		case 'd': detailed = 1; break;
+		case 'f':
+			format = optarg;
+			break;
+		case 'd':
+			detailed = 1;
+			break;
 		case 'm':
 			max_deletions = cmd_parse_count(optarg);
 			if (max_deletions < 0) {
-				fprintf(stderr, "rotor plan: --max-deletions takes a whole number, not "
-						"\"%s\"\n",
-					optarg);
+				fprintf(stderr,
+				        "rotor plan: --max-deletions takes a whole number, not "
+				        "\"%s\"\n",
+				        optarg);
 				return usage_status;
 			}
 			break;
-		case 'h': usage(stdout); return EXIT_OK;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
 		case 'c':
-		case 'l': session_common_flag(opt, optarg, &so); break;
-		default: usage(stderr); return usage_status;
+		case 'l':
+			session_common_flag(opt, optarg, &so);
+			break;
+		default:
+			usage(stderr);
+			return usage_status;
 		}
 	}
 	struct rotor_plan_render r = {ROTOR_PLAN_TEXT, 0, 0, NULL};

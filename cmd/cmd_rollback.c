@@ -14,15 +14,16 @@
 static int one_manifest(int argc, char **argv, const char *command, int rollback)
 {
 	static const struct option longopts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct session_options so = {.command = command};
 	int opt;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "c:", longopts, NULL)) != -1) {
 		if (opt != 'c') {
-			fprintf(stderr, "usage: rotor %s [--config FILE] NAME [PATH...]\n", command);
+			fprintf(stderr, "usage: rotor %s [--config FILE] NAME [PATH...]\n",
+			        command);
 			return EXIT_USAGE;
 		}
 		so.config = optarg;
@@ -41,7 +42,7 @@ static int one_manifest(int argc, char **argv, const char *command, int rollback
 	struct rotor_error err;
 	rotor_error_clear(&err);
 	int rc = rollback ? rotor_engine_rollback(s.engine, s.selected[0], &err)
-			  : rotor_engine_resume(s.engine, s.selected[0], &err);
+	                  : rotor_engine_resume(s.engine, s.selected[0], &err);
 	if (rc)
 		fprintf(stderr, "rotor %s: %s\n", command, err.message);
 	else if (rollback)

@@ -33,10 +33,11 @@ static void print_manifest(const struct session *s, size_t i, int64_t now)
 		else {
 			rotor_time_format(t, sizeof(t), key->last_used);
 			snprintf(used, sizeof(used), "last used %s (%s, %s)", t, key->last_service,
-				 key->last_region);
+			         key->last_region);
 		}
-		printf("  key:     %s  %-11s %-8s age %-8s %s\n", key->id, rotor_role_name(p->roles[k]),
-		       key->active ? "Active" : "Inactive", age, used);
+		printf("  key:     %s  %-11s %-8s age %-8s %s\n", key->id,
+		       rotor_role_name(p->roles[k]), key->active ? "Active" : "Inactive", age,
+		       used);
 	}
 	if (!o->store_known)
 		printf("  store:   unknown (%s)\n", o->store_error);
@@ -44,14 +45,15 @@ static void print_manifest(const struct session *s, size_t i, int64_t now)
 		printf("  store:   %s%s: empty\n", m->store.secret_path,
 		       m->store.secret_path[1] ? "/" : "");
 	else
-		printf("  store:   %s holds %s (version %lld)%s\n", m->store.secret_path, o->store_akid,
-		       (long long)o->store_akid_version,
-		       o->store_auth == 1 ? ", authenticates"
-					  : o->store_auth == 0 ? ", DOES NOT AUTHENTICATE" : "");
+		printf("  store:   %s holds %s (version %lld)%s\n", m->store.secret_path,
+		       o->store_akid, (long long)o->store_akid_version,
+		       o->store_auth == 1   ? ", authenticates"
+		       : o->store_auth == 0 ? ", DOES NOT AUTHENTICATE"
+		                            : "");
 	for (int c = 0; c < o->nconsumers; c++) {
 		const char *st = o->consumers[c].state == ROTOR_CONSUMER_IN_SYNC   ? "in sync"
-				 : o->consumers[c].state == ROTOR_CONSUMER_DRIFTED ? "drifted"
-										   : "unknown";
+		                 : o->consumers[c].state == ROTOR_CONSUMER_DRIFTED ? "drifted"
+		                                                                   : "unknown";
 		printf("  consumer: %s (%s): %s%s%s\n", m->consumers[c].name,
 		       rotor_consumer_kind_name(m->consumers[c].kind), st,
 		       o->consumers[c].detail[0] ? ": " : "", o->consumers[c].detail);
@@ -62,8 +64,8 @@ static void print_manifest(const struct session *s, size_t i, int64_t now)
 	for (int f = 0; f < p->nforecast; f++) {
 		rotor_time_format(t, sizeof(t), p->forecast[f].at);
 		const char *kind = p->forecast[f].kind == ROTOR_FC_ROTATE       ? "rotate"
-				   : p->forecast[f].kind == ROTOR_FC_DEACTIVATE ? "deactivate"
-										 : "delete";
+		                   : p->forecast[f].kind == ROTOR_FC_DEACTIVATE ? "deactivate"
+		                                                                : "delete";
 		printf("  next:    %-10s %s %s%s%s\n", kind, t, p->forecast[f].key_id,
 		       p->forecast[f].key_id[0] ? ": " : "", p->forecast[f].note);
 	}
@@ -73,26 +75,31 @@ static void print_manifest(const struct session *s, size_t i, int64_t now)
 int cmd_status(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"selector", required_argument, NULL, 'l'},
-		{"name", required_argument, NULL, 'n'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"selector", required_argument, NULL, 'l'},
+	    {"name", required_argument, NULL, 'n'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct session_options so = {.command = "status"};
 	int opt;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "c:l:n:h", longopts, NULL)) != -1) {
 		switch (opt) {
-		case 'n': so.only = optarg; break;
+		case 'n':
+			so.only = optarg;
+			break;
 		case 'h':
-			printf("usage: rotor status [--config FILE] [--selector k=v] [NAME] [PATH...]\n");
+			printf("usage: rotor status [--config FILE] [--selector k=v] [NAME] "
+			       "[PATH...]\n");
 			return EXIT_OK;
 		case 'c':
-		case 'l': session_common_flag(opt, optarg, &so); break;
+		case 'l':
+			session_common_flag(opt, optarg, &so);
+			break;
 		default:
 			fprintf(stderr, "usage: rotor status [--config FILE] [--name NAME] "
-					"[--selector k=v] [PATH...]\n");
+			                "[--selector k=v] [PATH...]\n");
 			return EXIT_USAGE;
 		}
 	}

@@ -23,17 +23,17 @@ static void usage(FILE *f)
 }
 
 static int print_json(const struct rotor_diags *d, const struct rotor_manifest_set *set,
-		      int config_checked, const char *config_path)
+                      int config_checked, const char *config_path)
 {
 	json_t *root = json_object();
 	json_t *list = json_array();
 	for (size_t i = 0; i < d->n; i++) {
 		const struct rotor_diag *x = &d->items[i];
 		json_array_append_new(
-			list, json_pack("{s:s, s:i, s:i, s:s, s:s}", "file", x->file, "line",
-					x->line, "column", x->col, "severity",
-					x->severity == ROTOR_DIAG_WARNING ? "warning" : "error",
-					"message", x->message));
+		    list, json_pack("{s:s, s:i, s:i, s:s, s:s}", "file", x->file, "line", x->line,
+		                    "column", x->col, "severity",
+		                    x->severity == ROTOR_DIAG_WARNING ? "warning" : "error",
+		                    "message", x->message));
 	}
 	json_object_set_new(root, "valid", json_boolean(d->nerrors == 0));
 	json_object_set_new(root, "manifests", json_integer((json_int_t)set->n));
@@ -41,7 +41,8 @@ static int print_json(const struct rotor_diags *d, const struct rotor_manifest_s
 	json_object_set_new(root, "files", json_integer((json_int_t)set->nfiles));
 	json_object_set_new(root, "errors", json_integer((json_int_t)d->nerrors));
 	json_object_set_new(root, "warnings", json_integer((json_int_t)d->nwarnings));
-	json_object_set_new(root, "config", config_checked ? json_string(config_path) : json_null());
+	json_object_set_new(root, "config",
+	                    config_checked ? json_string(config_path) : json_null());
 	json_object_set_new(root, "diagnostics", list);
 	json_object_set_new(root, "truncated", json_boolean(d->truncated));
 	char *s = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -61,25 +62,33 @@ static const char *plural(size_t n, const char *one, const char *many)
 int cmd_validate(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"format", required_argument, NULL, 'f'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"format", required_argument, NULL, 'f'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *config_flag = NULL, *format = "text";
 	int opt;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "c:f:h", longopts, NULL)) != -1) {
 		switch (opt) {
-		case 'c': config_flag = optarg; break;
-		case 'f': format = optarg; break;
-		case 'h': usage(stdout); return EXIT_OK;
-		default: usage(stderr); return EXIT_USAGE;
+		case 'c':
+			config_flag = optarg;
+			break;
+		case 'f':
+			format = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
 		}
 	}
 	if (strcmp(format, "text") != 0 && strcmp(format, "json") != 0) {
 		fprintf(stderr, "rotor validate: --format must be text or json, not \"%s\"\n",
-			format);
+		        format);
 		return EXIT_USAGE;
 	}
 	int json = strcmp(format, "json") == 0;
@@ -99,7 +108,7 @@ int cmd_validate(int argc, char **argv)
 			rotor_config_resolve_secrets(cfg, ROTOR_DIAG_WARNING, &diags);
 	}
 	int rc = cmd_load_manifests(&set, argv + optind, (size_t)(argc - optind), cfg, &diags, why,
-				    sizeof(why));
+	                            sizeof(why));
 	if (rc != 0 && rc != ROTOR_EINVALID) {
 		fprintf(stderr, "rotor validate: %s\n", why);
 		status = EXIT_ERROR;
@@ -117,8 +126,9 @@ int cmd_validate(int argc, char **argv)
 		goto done;
 	}
 	if (!config_path)
-		fprintf(stderr, "note: no --config or $ROTOR_CONFIG: skipped the checks against the "
-				"controller config (connections, envFile paths, reload commands)\n");
+		fprintf(stderr,
+		        "note: no --config or $ROTOR_CONFIG: skipped the checks against the "
+		        "controller config (connections, envFile paths, reload commands)\n");
 	rotor_diags_print(&diags, stderr);
 	if (diags.nerrors) {
 		printf("invalid: %zu %s, %zu %s (%zu %s read)\n", diags.nerrors,

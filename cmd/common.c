@@ -31,7 +31,7 @@ int cmd_load_config(const char *path, struct rotor_config **out, struct rotor_di
 	int rc = rotor_source_read_file(&data, &len, path, ROTOR_CONFIG_FILE_MAX, &err);
 	if (rc) {
 		rotor_diags_add(diags, ROTOR_DIAG_ERROR, path, 0, 0, "%s",
-				err.message + strlen(path) + 2);
+		                err.message + strlen(path) + 2);
 		return ROTOR_EINVALID;
 	}
 	rc = rotor_config_parse(out, path, data, len, diags);
@@ -40,19 +40,19 @@ int cmd_load_config(const char *path, struct rotor_config **out, struct rotor_di
 }
 
 int cmd_load_manifests(struct rotor_manifest_set *set, char *const *paths, size_t npaths,
-		       const struct rotor_config *cfg, struct rotor_diags *diags, char *why,
-		       size_t why_len)
+                       const struct rotor_config *cfg, struct rotor_diags *diags, char *why,
+                       size_t why_len)
 {
 	if (npaths == 0) {
 		if (!cfg || !cfg->source.present)
 			snprintf(why, why_len,
-				 "no PATH given and no source in the config: name manifest files "
-				 "or directories");
+			         "no PATH given and no source in the config: name manifest files "
+			         "or directories");
 		else
 			snprintf(why, why_len,
-				 "reading manifests from the config's git source (%s) is not "
-				 "supported yet: pass PATH",
-				 cfg->source.url);
+			         "reading manifests from the config's git source (%s) is not "
+			         "supported yet: pass PATH",
+			         cfg->source.url);
 		return ROTOR_EINVALID;
 	}
 	set->skip_path = cfg ? cfg->origin : NULL;

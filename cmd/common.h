@@ -20,8 +20,8 @@ int cmd_load_config(const char *path, struct rotor_config **out, struct rotor_di
  * are none. Returns 0, ROTOR_EINVALID (diags say why) or another error
  * with a message in why. */
 int cmd_load_manifests(struct rotor_manifest_set *set, char *const *paths, size_t npaths,
-		       const struct rotor_config *cfg, struct rotor_diags *diags, char *why,
-		       size_t why_len);
+                       const struct rotor_config *cfg, struct rotor_diags *diags, char *why,
+                       size_t why_len);
 
 /* Parses a whole number 0..1000000 (flags like --max-deletions); -1 if not. */
 int cmd_parse_count(const char *s);

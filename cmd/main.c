@@ -6,16 +6,16 @@
 #include "rotor/secret.h"
 
 const struct command rotor_commands[] = {
-	{"plan", cmd_plan, "show what a pass would change, and why (never mutates)"},
-	{"apply", cmd_apply, "run one pass: observe, plan, apply"},
-	{"status", cmd_status, "keys, store, consumers and the dated steps ahead"},
-	{"rotate", cmd_rotate, "rotate one manifest now"},
-	{"rollback", cmd_rollback, "go back to the previous key and suspend the manifest"},
-	{"resume", cmd_resume, "manage a rolled-back manifest again"},
-	{"validate", cmd_validate, "check manifests (and, with --config, what they name in it)"},
-	{"version", cmd_version, "print rotor's version and the versions of its libraries"},
-	{"help", cmd_help, "list the commands"},
-	{NULL, NULL, NULL},
+    {"plan", cmd_plan, "show what a pass would change, and why (never mutates)"},
+    {"apply", cmd_apply, "run one pass: observe, plan, apply"},
+    {"status", cmd_status, "keys, store, consumers and the dated steps ahead"},
+    {"rotate", cmd_rotate, "rotate one manifest now"},
+    {"rollback", cmd_rollback, "go back to the previous key and suspend the manifest"},
+    {"resume", cmd_resume, "manage a rolled-back manifest again"},
+    {"validate", cmd_validate, "check manifests (and, with --config, what they name in it)"},
+    {"version", cmd_version, "print rotor's version and the versions of its libraries"},
+    {"help", cmd_help, "list the commands"},
+    {NULL, NULL, NULL},
 };
 
 int cmd_help(int argc, char **argv)

@@ -51,14 +51,15 @@ int session_open(struct session *s, const struct session_options *o)
 	const char *path = cmd_config_path(o->config, 1);
 	if (o->selector && !strchr(o->selector, '=')) {
 		fprintf(stderr, "rotor %s: --selector takes key=value, not \"%s\"\n", o->command,
-			o->selector);
+		        o->selector);
 		status = EXIT_USAGE;
 		goto done;
 	}
 	if (!path) {
-		fprintf(stderr, "rotor %s: no controller config: pass --config FILE, set "
-				"$ROTOR_CONFIG, or put rotor.yaml here\n",
-			o->command);
+		fprintf(stderr,
+		        "rotor %s: no controller config: pass --config FILE, set "
+		        "$ROTOR_CONFIG, or put rotor.yaml here\n",
+		        o->command);
 		status = EXIT_USAGE;
 		goto done;
 	}
@@ -80,7 +81,7 @@ int session_open(struct session *s, const struct session_options *o)
 	rotor_diags_print(&diags, stderr);
 	if (diags.nerrors) {
 		fprintf(stderr, "rotor %s: the manifests are invalid; nothing was done\n",
-			o->command);
+		        o->command);
 		status = EXIT_INVALID;
 		goto done;
 	}
@@ -143,7 +144,7 @@ int session_plan(struct session *s, int rotate_now, int max_deletions)
 			continue;
 		}
 		if (rotor_engine_observe(s->engine, s->selected[i], &s->obs[i], &s->states[i],
-					 &err) != 0) {
+		                         &err) != 0) {
 			s->observe_errors++;
 			rotor_log(ROTOR_LOG_ERROR, s->selected[i]->name, "%s", err.message);
 		} else if (s->obs[i].problem[0]) {
@@ -157,7 +158,8 @@ int session_plan(struct session *s, int rotate_now, int max_deletions)
 			 * and the command must not exit 0 over it. */
 			s->observe_errors++;
 			rotor_log(ROTOR_LOG_ERROR, s->selected[i]->name, "%s",
-				  !s->obs[i].iam_known ? s->obs[i].iam_error : s->obs[i].store_error);
+			          !s->obs[i].iam_known ? s->obs[i].iam_error
+			                               : s->obs[i].store_error);
 		}
 		/* A manifest suspended by `rotor rollback` plans as suspended. */
 		s->copies[i] = *s->selected[i];
@@ -165,10 +167,11 @@ int session_plan(struct session *s, int rotate_now, int max_deletions)
 			s->copies[i].suspend = 1;
 		rotor_plan_compute(&s->copies[i], &s->obs[i], now, &s->plans[i]);
 		if (s->states[i].suspended_by_rollback)
-			snprintf(s->plans[i].status_reason, sizeof(s->plans[i].status_reason),
-				 "suspended by rotor rollback (%s): run `rotor resume %s` to manage "
-				 "it again",
-				 s->states[i].suspended_note, s->selected[i]->name);
+			snprintf(
+			    s->plans[i].status_reason, sizeof(s->plans[i].status_reason),
+			    "suspended by rotor rollback (%s): run `rotor resume %s` to manage "
+			    "it again",
+			    s->states[i].suspended_note, s->selected[i]->name);
 	}
 	rotor_plan_limit_deletions(s->plans, s->n, max_deletions);
 	return 0;
@@ -192,8 +195,13 @@ void session_close(struct session *s)
 int session_common_flag(int opt, const char *arg, struct session_options *o)
 {
 	switch (opt) {
-	case 'c': o->config = arg; return 0;
-	case 'l': o->selector = arg; return 0;
-	default: return EXIT_USAGE;
+	case 'c':
+		o->config = arg;
+		return 0;
+	case 'l':
+		o->selector = arg;
+		return 0;
+	default:
+		return EXIT_USAGE;
 	}
 }

@@ -15,12 +15,12 @@
 #include "rotor/plan.h"
 
 struct session_options {
-	const char *config;        /* --config */
+	const char *config; /* --config */
 	char *const *paths;
 	size_t npaths;
-	const char *selector;      /* --selector k=v, or NULL */
-	const char *only;          /* a single manifest name, or NULL */
-	const char *command;       /* for messages */
+	const char *selector; /* --selector k=v, or NULL */
+	const char *only;     /* a single manifest name, or NULL */
+	const char *command;  /* for messages */
 };
 
 struct session {
@@ -29,13 +29,13 @@ struct session {
 	struct rotor_engine *engine;
 	/* one pass: the selected manifests, observed and planned */
 	const struct rotor_manifest **selected;
-	struct rotor_manifest *copies;  /* manifests adjusted for the pass (suspended by rollback) */
+	struct rotor_manifest *copies; /* manifests adjusted for the pass (suspended by rollback) */
 	struct rotor_observed *obs;
 	struct rotor_engine_state *states;
 	struct rotor_manifest_plan *plans;
 	size_t n;
 	int observe_errors;
-	int64_t now;                    /* the moment the pass planned at */
+	int64_t now; /* the moment the pass planned at */
 };
 
 /* Loads everything; on failure prints why and returns the exit status

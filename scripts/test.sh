@@ -3,6 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
+# Every C file follows the checked-in .clang-format (issue 15).
+scripts/format.sh --check
 cmake -S . -B build/test -DCMAKE_BUILD_TYPE=Debug -DROTOR_WERROR=ON -DROTOR_SANITIZE=ON -DROTOR_TEST_HOOKS=ON >/dev/null
 cmake --build build/test -j2
 # The shipped manifests must always validate (issue 3).

@@ -32,8 +32,8 @@
 #include "rotor/timefmt.h"
 #include "yamldoc.h"
 
-#define NAME_MAX_LEN 63          /* connection and reload command names */
-#define WHAT_MAX 256             /* a field's dotted path, for messages */
+#define NAME_MAX_LEN 63 /* connection and reload command names */
+#define WHAT_MAX 256    /* a field's dotted path, for messages */
 #define SECRET_FILE_MAX ((size_t)64 * 1024)
 #define DEFAULT_WORKERS 4
 #define DEFAULT_RESYNC ((int64_t)600)
@@ -54,8 +54,8 @@ static const char *const infisical_api_names[] = {"v3", "v4", NULL};
 /* Top-level directories where an allowed env-file directory would expose
  * system files to any manifest. */
 static const char *const system_dirs[] = {
-	"/etc", "/usr", "/bin", "/sbin", "/lib", "/lib64", "/boot", "/root", "/home",
-	"/var", "/opt", "/srv", "/run", "/tmp", "/dev", "/proc", "/sys",
+    "/etc", "/usr", "/bin", "/sbin", "/lib", "/lib64", "/boot", "/root", "/home",
+    "/var", "/opt", "/srv", "/run",  "/tmp", "/dev",   "/proc", "/sys",
 };
 
 struct cparse {
@@ -148,7 +148,7 @@ static int has_space_or_control(const char *s)
 
 /* A duration within [min, max] (max INT64_MAX: no upper bound). */
 static void get_duration_in(struct cparse *c, const struct ydoc_node *n, const char *what,
-			    int64_t min, int64_t max, int64_t *out)
+                            int64_t min, int64_t max, int64_t *out)
 {
 	char lo[32], hi[32];
 	int64_t v = 0;
@@ -167,7 +167,7 @@ static void get_duration_in(struct cparse *c, const struct ydoc_node *n, const c
 }
 
 static void get_int_in(struct cparse *c, const struct ydoc_node *n, const char *what, int min,
-		       int max, int *out)
+                       int max, int *out)
 {
 	int64_t v = 0;
 	if (n && yget_int(&c->y, n, what, min, max, &v) == 0)
@@ -210,8 +210,7 @@ static enum path_problem normalise_path(const char *in, int absolute, char *out)
 }
 
 /* An absolute path to a file (audit log, known_hosts), stored as given. */
-static void get_file_path(struct cparse *c, const struct ydoc_node *n, const char *what,
-			  char **out)
+static void get_file_path(struct cparse *c, const struct ydoc_node *n, const char *what, char **out)
 {
 	char *s = NULL;
 	if (!n || yget_string(&c->y, n, what, &s))
@@ -222,7 +221,8 @@ static void get_file_path(struct cparse *c, const struct ydoc_node *n, const cha
 		return;
 	}
 	if (s[strlen(s) - 1] == '/') {
-		yerr(&c->y, n, "%s must name a file, not a directory (\"%s\" ends with /)", what, s);
+		yerr(&c->y, n, "%s must name a file, not a directory (\"%s\" ends with /)", what,
+		     s);
 		free(s);
 		return;
 	}
@@ -261,7 +261,7 @@ static int valid_port(const char *p, size_t len)
 /* Splits "host:port" or "[v6]:port" (port optional when !need_port).
  * Returns 0 and the host span, or -1 with *why set. */
 static int split_host_port(const char *s, size_t len, int need_port, const char **host,
-			   size_t *hostlen, const char **why)
+                           size_t *hostlen, const char **why)
 {
 	const char *colon;
 	if (len > 0 && s[0] == '[') {
@@ -301,8 +301,8 @@ static int split_host_port(const char *s, size_t len, int need_port, const char 
  * is not echoed in errors: a malformed one may carry a pasted credential.
  * Plain http to a host that is not loopback is allowed for test rigs but
  * warned about: `risk` says what would travel in clear. */
-static int check_url(struct cparse *c, const struct ydoc_node *n, const char *what,
-		     const char *url, const char *risk)
+static int check_url(struct cparse *c, const struct ydoc_node *n, const char *what, const char *url,
+                     const char *risk)
 {
 	const char *rest, *host, *why = NULL;
 	size_t alen, hostlen;
@@ -382,7 +382,7 @@ static int valid_env_name(const char *s)
 }
 
 static void get_ref_env(struct cparse *c, const struct ydoc_node *n, const char *what,
-			struct rotor_secret_ref *ref)
+                        struct rotor_secret_ref *ref)
 {
 	char *s = NULL;
 	if (yget_string(&c->y, n, what, &s))
@@ -401,7 +401,7 @@ static void get_ref_env(struct cparse *c, const struct ydoc_node *n, const char 
 }
 
 static void get_ref_file(struct cparse *c, const struct ydoc_node *n, const char *what,
-			 struct rotor_secret_ref *ref)
+                         struct rotor_secret_ref *ref)
 {
 	char *s = NULL;
 	if (yget_string(&c->y, n, what, &s))
@@ -417,7 +417,7 @@ static void get_ref_file(struct cparse *c, const struct ydoc_node *n, const char
 
 /* {env: NAME} or {file: /path}: exactly one. */
 static void get_secret_ref(struct cparse *c, const struct ydoc_node *n, const char *what,
-			   struct rotor_secret_ref *ref)
+                           struct rotor_secret_ref *ref)
 {
 	struct yfield f[] = {{"env", 0, NULL}, {"file", 0, NULL}};
 	char fw[WHAT_MAX];
@@ -456,7 +456,7 @@ static int same_name(const char *a, const char *b)
 
 /* Where a connection name was first defined (any kind), or NULL. */
 static const struct rotor_pos *find_connection(const struct rotor_config *cfg, const char *name,
-					       const char **kind)
+                                               const char **kind)
 {
 	const struct rotor_pos *pos = NULL;
 	for (size_t i = 0; !pos && i < cfg->naws; i++)
@@ -530,7 +530,7 @@ static int role_arn_partition(const char *s)
 }
 
 static void get_role_arn(struct cparse *c, const struct ydoc_node *n, const char *what,
-			 struct rotor_aws_connection *a)
+                         struct rotor_aws_connection *a)
 {
 	char *s = NULL;
 	int part;
@@ -581,7 +581,7 @@ static int region_partition(const char *region)
 }
 
 static void get_region(struct cparse *c, const struct ydoc_node *n, const char *what,
-		       struct rotor_aws_connection *a)
+                       struct rotor_aws_connection *a)
 {
 	char *s = NULL;
 	int part;
@@ -605,7 +605,7 @@ static void get_region(struct cparse *c, const struct ydoc_node *n, const char *
 
 /* STS RoleSessionName: [\w+=,.@-]{2,64}. */
 static void get_session_name(struct cparse *c, const struct ydoc_node *n, const char *what,
-			     char **out)
+                             char **out)
 {
 	char *s = NULL;
 	size_t len;
@@ -628,7 +628,7 @@ static void get_session_name(struct cparse *c, const struct ydoc_node *n, const 
 }
 
 static void get_endpoints(struct cparse *c, const struct ydoc_node *n, const char *what,
-			  struct rotor_aws_connection *a)
+                          struct rotor_aws_connection *a)
 {
 	struct yfield f[] = {{"iam", 0, NULL}, {"sts", 0, NULL}};
 	char fw[WHAT_MAX];
@@ -641,9 +641,9 @@ static void get_endpoints(struct cparse *c, const struct ydoc_node *n, const cha
 static void parse_aws(struct cparse *c, const struct ydoc_node *key, const struct ydoc_node *val)
 {
 	struct yfield f[] = {
-		{"region", 1, NULL},     {"partition", 0, NULL},   {"profile", 0, NULL},
-		{"roleArn", 0, NULL},    {"externalId", 0, NULL},  {"sessionName", 0, NULL},
-		{"endpoints", 0, NULL},
+	    {"region", 1, NULL},    {"partition", 0, NULL},  {"profile", 0, NULL},
+	    {"roleArn", 0, NULL},   {"externalId", 0, NULL}, {"sessionName", 0, NULL},
+	    {"endpoints", 0, NULL},
 	};
 	char what[WHAT_MAX], fw[WHAT_MAX];
 	struct rotor_aws_connection *a = grow(c, c->cfg->aws, c->cfg->naws, sizeof(*a));
@@ -670,16 +670,16 @@ static void parse_aws(struct cparse *c, const struct ydoc_node *key, const struc
 }
 
 static void parse_infisical(struct cparse *c, const struct ydoc_node *key,
-			    const struct ydoc_node *val)
+                            const struct ydoc_node *val)
 {
 	struct yfield f[] = {
-		{"siteUrl", 1, NULL},      {"api", 0, NULL},
-		{"clientId", 1, NULL},     {"clientSecret", 1, NULL},
-		{"requestsPerMinute", 0, NULL},
+	    {"siteUrl", 1, NULL},           {"api", 0, NULL},
+	    {"clientId", 1, NULL},          {"clientSecret", 1, NULL},
+	    {"requestsPerMinute", 0, NULL},
 	};
 	char what[WHAT_MAX], fw[WHAT_MAX];
 	struct rotor_infisical_connection *s =
-		grow(c, c->cfg->infisical, c->cfg->ninfisical, sizeof(*s));
+	    grow(c, c->cfg->infisical, c->cfg->ninfisical, sizeof(*s));
 	int api = ROTOR_INFISICAL_V3;
 	if (!s)
 		return;
@@ -697,13 +697,13 @@ static void parse_infisical(struct cparse *c, const struct ydoc_node *key,
 	get_secret_ref(c, f[2].node, field(fw, what, "clientId"), &s->client_id);
 	get_secret_ref(c, f[3].node, field(fw, what, "clientSecret"), &s->client_secret);
 	get_int_in(c, f[4].node, field(fw, what, "requestsPerMinute"), 1, 10000,
-		   &s->requests_per_minute);
+	           &s->requests_per_minute);
 }
 
 /* Heroku and GitHub: an API URL with a default, and a token. */
 static void parse_token_connection(struct cparse *c, const char *kind, const char *default_url,
-				   struct rotor_token_connection **items, size_t *n,
-				   const struct ydoc_node *key, const struct ydoc_node *val)
+                                   struct rotor_token_connection **items, size_t *n,
+                                   const struct ydoc_node *key, const struct ydoc_node *val)
 {
 	struct yfield f[] = {{"apiUrl", 0, NULL}, {"token", 1, NULL}};
 	char what[WHAT_MAX], fw[WHAT_MAX];
@@ -722,24 +722,22 @@ static void parse_token_connection(struct cparse *c, const char *kind, const cha
 	get_secret_ref(c, f[1].node, field(fw, what, "token"), &t->token);
 }
 
-static void parse_heroku(struct cparse *c, const struct ydoc_node *key,
-			 const struct ydoc_node *val)
+static void parse_heroku(struct cparse *c, const struct ydoc_node *key, const struct ydoc_node *val)
 {
 	parse_token_connection(c, "heroku", DEFAULT_HEROKU_URL, &c->cfg->heroku, &c->cfg->nheroku,
-			       key, val);
+	                       key, val);
 }
 
-static void parse_github(struct cparse *c, const struct ydoc_node *key,
-			 const struct ydoc_node *val)
+static void parse_github(struct cparse *c, const struct ydoc_node *key, const struct ydoc_node *val)
 {
 	parse_token_connection(c, "github", DEFAULT_GITHUB_URL, &c->cfg->github, &c->cfg->ngithub,
-			       key, val);
+	                       key, val);
 }
 
 /* connections.<kind>: a map of names, each parsed by `one`. */
 static void parse_connection_kind(struct cparse *c, const struct ydoc_node *map, const char *kind,
-				  void (*one)(struct cparse *, const struct ydoc_node *,
-					      const struct ydoc_node *))
+                                  void (*one)(struct cparse *, const struct ydoc_node *,
+                                              const struct ydoc_node *))
 {
 	if (!(map = present(map)))
 		return;
@@ -758,7 +756,10 @@ static void parse_connection_kind(struct cparse *c, const struct ydoc_node *map,
 static void parse_connections(struct cparse *c, const struct ydoc_node *n)
 {
 	struct yfield f[] = {
-		{"aws", 0, NULL}, {"infisical", 0, NULL}, {"heroku", 0, NULL}, {"github", 0, NULL},
+	    {"aws", 0, NULL},
+	    {"infisical", 0, NULL},
+	    {"heroku", 0, NULL},
+	    {"github", 0, NULL},
 	};
 	if (!(n = present(n)) || ymap_fields(&c->y, n, "connections", f, NFIELDS(f)))
 		return;
@@ -804,10 +805,11 @@ static void add_allowed_dir(struct cparse *c, const struct ydoc_node *n, const c
 		}
 	for (size_t i = 0; i < NFIELDS(system_dirs); i++)
 		if (strcmp(system_dirs[i], norm) == 0)
-			ywarn(&c->y, n,
-			      "%s: %s is a system directory: a manifest could overwrite any file in "
-			      "it; name a dedicated directory such as %s/myapp",
-			      what, norm, norm);
+			ywarn(
+			    &c->y, n,
+			    "%s: %s is a system directory: a manifest could overwrite any file in "
+			    "it; name a dedicated directory such as %s/myapp",
+			    what, norm, norm);
 	dirs = realloc(cfg->allowed_dirs, (cfg->nallowed_dirs + 1) * sizeof(*dirs));
 	if (!dirs) {
 		c->oom = 1;
@@ -827,7 +829,8 @@ static void parse_allowed_dirs(struct cparse *c, const struct ydoc_node *n)
 	if (!(n = present(n)))
 		return;
 	if (n->type != YDOC_SEQ) {
-		yerr(&c->y, n, "envFiles.allowedDirs must be a list of absolute directories, not %s",
+		yerr(&c->y, n,
+		     "envFiles.allowedDirs must be a list of absolute directories, not %s",
 		     node_kind(n));
 		return;
 	}
@@ -838,7 +841,7 @@ static void parse_allowed_dirs(struct cparse *c, const struct ydoc_node *n)
 }
 
 static void get_argv(struct cparse *c, const struct ydoc_node *n, const char *what,
-		     struct rotor_reload_command *r)
+                     struct rotor_reload_command *r)
 {
 	char iw[WHAT_MAX];
 	if (!n)
@@ -867,7 +870,7 @@ static void get_argv(struct cparse *c, const struct ydoc_node *n, const char *wh
 }
 
 static const struct rotor_reload_command *find_reload(const struct rotor_config *cfg,
-						      const char *name)
+                                                      const char *name)
 {
 	for (size_t i = 0; i < cfg->nreloads; i++)
 		if (same_name(cfg->reloads[i].name, name))
@@ -875,8 +878,7 @@ static const struct rotor_reload_command *find_reload(const struct rotor_config 
 	return NULL;
 }
 
-static void parse_reload(struct cparse *c, const struct ydoc_node *key,
-			 const struct ydoc_node *val)
+static void parse_reload(struct cparse *c, const struct ydoc_node *key, const struct ydoc_node *val)
 {
 	struct yfield f[] = {{"argv", 1, NULL}, {"timeout", 0, NULL}};
 	char what[WHAT_MAX], fw[WHAT_MAX];
@@ -887,7 +889,8 @@ static void parse_reload(struct cparse *c, const struct ydoc_node *key,
 		     "envFiles.reload: command name \"%s\" must be 1 to 63 letters, digits, - or _",
 		     key->value);
 	if (first)
-		yerr(&c->y, key, "envFiles.reload.%s is defined twice (first at line %d, column %d)",
+		yerr(&c->y, key,
+		     "envFiles.reload.%s is defined twice (first at line %d, column %d)",
 		     key->value, first->pos.line, first->pos.col);
 	r = grow(c, c->cfg->reloads, c->cfg->nreloads, sizeof(*r));
 	if (!r)
@@ -909,9 +912,10 @@ static void parse_reloads(struct cparse *c, const struct ydoc_node *n)
 	if (!(n = present(n)))
 		return;
 	if (n->type != YDOC_MAP) {
-		yerr(&c->y, n,
-		     "envFiles.reload must be a mapping of command names to {argv, timeout}, not %s",
-		     node_kind(n));
+		yerr(
+		    &c->y, n,
+		    "envFiles.reload must be a mapping of command names to {argv, timeout}, not %s",
+		    node_kind(n));
 		return;
 	}
 	for (size_t i = 0; i < n->npairs; i++)
@@ -960,8 +964,7 @@ static enum git_transport git_transport_of(const char *url)
 	return GIT_BAD;
 }
 
-static void get_git_url(struct cparse *c, const struct ydoc_node *n,
-			struct rotor_source_config *s)
+static void get_git_url(struct cparse *c, const struct ydoc_node *n, struct rotor_source_config *s)
 {
 	const char *what = "source.url";
 	char *url = NULL;
@@ -976,13 +979,13 @@ static void get_git_url(struct cparse *c, const struct ydoc_node *n,
 		     what);
 		goto done;
 	}
-	if (t == GIT_HTTP &&
-	    check_url(c, n, what, url,
-		      s->token.kind ? "the token would travel unencrypted"
-				    : "the manifests could be altered in transit"))
+	if (t == GIT_HTTP && check_url(c, n, what, url,
+	                               s->token.kind ? "the token would travel unencrypted"
+	                                             : "the manifests could be altered in transit"))
 		goto done;
 	if (t != GIT_HTTP && s->token.kind)
-		yerr(&c->y, n, "%s: auth.token needs an https:// URL; for ssh use auth.sshKey", what);
+		yerr(&c->y, n, "%s: auth.token needs an https:// URL; for ssh use auth.sshKey",
+		     what);
 	if (t != GIT_SSH && s->ssh_key.kind)
 		yerr(&c->y, n, "%s: auth.sshKey needs an ssh:// or user@host:path URL", what);
 	free(s->url);
@@ -1001,9 +1004,8 @@ static void get_branch(struct cparse *c, const struct ydoc_node *n, char **out)
 		return;
 	len = strlen(s);
 	if (has_space_or_control(s) || strpbrk(s, "~^:?*[\\") || strstr(s, "..") ||
-	    strstr(s, "@{") || strstr(s, "//") || s[0] == '-' || s[0] == '/' ||
-	    s[len - 1] == '/' || s[len - 1] == '.' ||
-	    (len >= 5 && strcmp(s + len - 5, ".lock") == 0)) {
+	    strstr(s, "@{") || strstr(s, "//") || s[0] == '-' || s[0] == '/' || s[len - 1] == '/' ||
+	    s[len - 1] == '.' || (len >= 5 && strcmp(s + len - 5, ".lock") == 0)) {
 		yerr(&c->y, n, "source.branch: \"%s\" is not a valid branch name", s);
 		free(s);
 		return;
@@ -1045,7 +1047,7 @@ done:
 }
 
 static void parse_source_auth(struct cparse *c, const struct ydoc_node *n,
-			      struct rotor_source_config *s)
+                              struct rotor_source_config *s)
 {
 	struct yfield f[] = {{"token", 0, NULL}, {"sshKey", 0, NULL}, {"knownHosts", 0, NULL}};
 	if (!n || ymap_fields(&c->y, n, "source.auth", f, NFIELDS(f)))
@@ -1057,9 +1059,10 @@ static void parse_source_auth(struct cparse *c, const struct ydoc_node *n,
 		     "source.auth must have token or sshKey (leave auth out for a public "
 		     "repository)");
 	if (f[1].node && !f[2].node)
-		yerr(&c->y, n,
-		     "source.auth.knownHosts is required with sshKey: rotor never trusts an unknown "
-		     "host key");
+		yerr(
+		    &c->y, n,
+		    "source.auth.knownHosts is required with sshKey: rotor never trusts an unknown "
+		    "host key");
 	if (f[2].node && !f[1].node)
 		yerr(&c->y, f[2].node, "source.auth.knownHosts only applies with sshKey");
 	get_secret_ref(c, f[0].node, "source.auth.token", &s->token);
@@ -1070,8 +1073,8 @@ static void parse_source_auth(struct cparse *c, const struct ydoc_node *n,
 static void parse_source(struct cparse *c, const struct ydoc_node *n)
 {
 	struct yfield f[] = {
-		{"url", 1, NULL},  {"branch", 0, NULL},   {"path", 0, NULL},
-		{"auth", 0, NULL}, {"interval", 0, NULL},
+	    {"url", 1, NULL},  {"branch", 0, NULL},   {"path", 0, NULL},
+	    {"auth", 0, NULL}, {"interval", 0, NULL},
 	};
 	struct rotor_source_config *s = &c->cfg->source;
 	if (!(n = present(n)))
@@ -1089,7 +1092,7 @@ static void parse_source(struct cparse *c, const struct ydoc_node *n)
 	get_branch(c, f[1].node, &s->branch);
 	get_repo_path(c, f[2].node, &s->path);
 	get_duration_in(c, f[4].node, "source.interval", MIN_SOURCE_INTERVAL, INT64_MAX,
-			&s->interval);
+	                &s->interval);
 }
 
 /* ---- controller, audit ------------------------------------------------- */
@@ -1137,7 +1140,7 @@ static void parse_audit(struct cparse *c, const struct ydoc_node *n)
 /* ---- the document ------------------------------------------------------ */
 
 static void check_header(struct cparse *c, const struct ydoc_node *root,
-			 const struct ydoc_node *api, const struct ydoc_node *kind)
+                         const struct ydoc_node *api, const struct ydoc_node *kind)
 {
 	if (!present(api))
 		yerr(&c->y, api ? api : root, "apiVersion is required: add apiVersion: rotor/v1");
@@ -1160,9 +1163,9 @@ static void check_header(struct cparse *c, const struct ydoc_node *root,
 static void parse_root(struct cparse *c, const struct ydoc_node *root)
 {
 	struct yfield f[] = {
-		{"apiVersion", 0, NULL}, {"kind", 0, NULL},       {"connections", 0, NULL},
-		{"envFiles", 0, NULL},   {"source", 0, NULL},     {"controller", 0, NULL},
-		{"audit", 0, NULL},
+	    {"apiVersion", 0, NULL}, {"kind", 0, NULL},   {"connections", 0, NULL},
+	    {"envFiles", 0, NULL},   {"source", 0, NULL}, {"controller", 0, NULL},
+	    {"audit", 0, NULL},
 	};
 	if (ymap_fields(&c->y, root, "the config", f, NFIELDS(f)))
 		return;
@@ -1195,14 +1198,15 @@ static void parse_stream(struct cparse *c, const struct ydoc_stream *s, int synt
 	if (root)
 		parse_root(c, root);
 	else if (!syntax_failed) {
-		rotor_diags_add(c->y.diags, ROTOR_DIAG_ERROR, c->y.file, 1, 1,
-				"the config is empty: start with apiVersion: rotor/v1 and kind: Config");
+		rotor_diags_add(
+		    c->y.diags, ROTOR_DIAG_ERROR, c->y.file, 1, 1,
+		    "the config is empty: start with apiVersion: rotor/v1 and kind: Config");
 		c->y.errors++;
 	}
 }
 
-int rotor_config_parse(struct rotor_config **out, const char *origin, const char *data,
-		       size_t len, struct rotor_diags *diags)
+int rotor_config_parse(struct rotor_config **out, const char *origin, const char *data, size_t len,
+                       struct rotor_diags *diags)
 {
 	struct ydoc_stream s;
 	struct cparse c;
@@ -1212,9 +1216,9 @@ int rotor_config_parse(struct rotor_config **out, const char *origin, const char
 	memset(&c, 0, sizeof(c));
 	if (len > ROTOR_CONFIG_FILE_MAX) {
 		rotor_diags_add(diags, ROTOR_DIAG_ERROR, origin, 0, 0,
-				"the config is %zu bytes, more than the %zu allowed: is this the "
-				"right file?",
-				len, ROTOR_CONFIG_FILE_MAX);
+		                "the config is %zu bytes, more than the %zu allowed: is this the "
+		                "right file?",
+		                len, ROTOR_CONFIG_FILE_MAX);
 		return ROTOR_EINVALID;
 	}
 	c.cfg = calloc(1, sizeof(*c.cfg));
@@ -1329,10 +1333,10 @@ struct resolver {
 };
 
 static void rdiag(struct resolver *r, int severity, const struct rotor_secret_ref *ref,
-		  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 static void rdiag(struct resolver *r, int severity, const struct rotor_secret_ref *ref,
-		  const char *fmt, ...)
+                  const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -1447,8 +1451,7 @@ static void resolve_ref(struct resolver *r, struct rotor_secret_ref *ref, const 
 		resolve_file(r, ref, what);
 }
 
-int rotor_config_resolve_secrets(struct rotor_config *cfg, int severity,
-				 struct rotor_diags *diags)
+int rotor_config_resolve_secrets(struct rotor_config *cfg, int severity, struct rotor_diags *diags)
 {
 	struct resolver r = {diags, severity, 0, 0};
 	char what[WHAT_MAX];
@@ -1481,7 +1484,7 @@ int rotor_config_resolve_secrets(struct rotor_config *cfg, int severity,
 /* ---- lookups ----------------------------------------------------------- */
 
 const struct rotor_aws_connection *rotor_config_aws(const struct rotor_config *cfg,
-						    const char *name)
+                                                    const char *name)
 {
 	for (size_t i = 0; cfg && name && i < cfg->naws; i++)
 		if (same_name(cfg->aws[i].name, name))
@@ -1490,7 +1493,7 @@ const struct rotor_aws_connection *rotor_config_aws(const struct rotor_config *c
 }
 
 const struct rotor_infisical_connection *rotor_config_infisical(const struct rotor_config *cfg,
-								const char *name)
+                                                                const char *name)
 {
 	for (size_t i = 0; cfg && name && i < cfg->ninfisical; i++)
 		if (same_name(cfg->infisical[i].name, name))
@@ -1508,19 +1511,19 @@ find_token_connection(const struct rotor_token_connection *t, size_t n, const ch
 }
 
 const struct rotor_token_connection *rotor_config_heroku(const struct rotor_config *cfg,
-							 const char *name)
+                                                         const char *name)
 {
 	return cfg ? find_token_connection(cfg->heroku, cfg->nheroku, name) : NULL;
 }
 
 const struct rotor_token_connection *rotor_config_github(const struct rotor_config *cfg,
-							 const char *name)
+                                                         const char *name)
 {
 	return cfg ? find_token_connection(cfg->github, cfg->ngithub, name) : NULL;
 }
 
 const struct rotor_reload_command *rotor_config_reload(const struct rotor_config *cfg,
-						       const char *name)
+                                                       const char *name)
 {
 	return cfg && name ? find_reload(cfg, name) : NULL;
 }

@@ -31,9 +31,12 @@ const char *rotor_mode_name(enum rotor_mode mode)
 const char *rotor_consumer_kind_name(enum rotor_consumer_kind kind)
 {
 	switch (kind) {
-	case ROTOR_CONSUMER_HEROKU: return "heroku";
-	case ROTOR_CONSUMER_GITHUB: return "githubActions";
-	default: return "envFile";
+	case ROTOR_CONSUMER_HEROKU:
+		return "heroku";
+	case ROTOR_CONSUMER_GITHUB:
+		return "githubActions";
+	default:
+		return "envFile";
 	}
 }
 
@@ -89,7 +92,7 @@ void rotor_manifest_set_dispose(struct rotor_manifest_set *set)
 }
 
 const struct rotor_manifest *rotor_manifest_set_find(const struct rotor_manifest_set *set,
-						     const char *name)
+                                                     const char *name)
 {
 	for (size_t i = 0; i < set->n; i++)
 		if (strcmp(set->items[i].name, name) == 0)
@@ -182,10 +185,11 @@ static void parse_labels(struct yctx *c, const struct ydoc_node *n, struct rotor
 			continue;
 		}
 		if (!valid_label_part(v->value, 0))
-			yerr(c, v,
-			     "label value \"%s\" is invalid: use letters, digits and . _ -, at most "
-			     "63",
-			     v->value);
+			yerr(
+			    c, v,
+			    "label value \"%s\" is invalid: use letters, digits and . _ -, at most "
+			    "63",
+			    v->value);
 		struct rotor_label *l = &m->labels[m->nlabels++];
 		l->key = strdup(k->value);
 		l->value = strdup(v->value);
@@ -212,8 +216,7 @@ static void parse_metadata(struct yctx *c, const struct ydoc_node *n, struct rot
 }
 
 /* Reads an optional variable-name field (store or consumer), checked. */
-static void parse_var_name(struct yctx *c, const struct ydoc_node *n, const char *what,
-			   char **out)
+static void parse_var_name(struct yctx *c, const struct ydoc_node *n, const char *what, char **out)
 {
 	if (!n)
 		return;
@@ -231,9 +234,8 @@ static void parse_store(struct yctx *c, const struct ydoc_node *n, struct rotor_
 	    ynode_is_null(kinds[0].node))
 		return;
 	struct yfield f[] = {
-		{"connection", 1, NULL},       {"projectId", 1, NULL},
-		{"environment", 1, NULL},      {"secretPath", 0, NULL},
-		{"accessKeyIdName", 0, NULL}, {"secretAccessKeyName", 0, NULL},
+	    {"connection", 1, NULL}, {"projectId", 1, NULL},       {"environment", 1, NULL},
+	    {"secretPath", 0, NULL}, {"accessKeyIdName", 0, NULL}, {"secretAccessKeyName", 0, NULL},
 	};
 	struct rotor_infisical_store *s = &m->store;
 	if (ymap_fields(c, kinds[0].node, "spec.store.infisical", f, 6))
@@ -245,7 +247,8 @@ static void parse_store(struct yctx *c, const struct ydoc_node *n, struct rotor_
 	yget_string(c, f[2].node, "spec.store.infisical.environment", &s->environment);
 	if (yget_string(c, f[3].node, "spec.store.infisical.secretPath", &s->secret_path) == 0 &&
 	    s->secret_path && s->secret_path[0] != '/')
-		yerr(c, f[3].node, "spec.store.infisical.secretPath must start with '/', e.g. /aws");
+		yerr(c, f[3].node,
+		     "spec.store.infisical.secretPath must start with '/', e.g. /aws");
 	parse_var_name(c, f[4].node, "spec.store.infisical.accessKeyIdName", &s->akid_name);
 	parse_var_name(c, f[5].node, "spec.store.infisical.secretAccessKeyName", &s->secret_name);
 	if (!s->secret_path)
@@ -258,7 +261,8 @@ static void parse_store(struct yctx *c, const struct ydoc_node *n, struct rotor_
 		yerr(c, n, "out of memory");
 	else if (strcmp(s->akid_name, s->secret_name) == 0)
 		yerr(c, f[5].node ? f[5].node : f[4].node,
-		     "spec.store.infisical: accessKeyIdName and secretAccessKeyName are both \"%s\"; "
+		     "spec.store.infisical: accessKeyIdName and secretAccessKeyName are both "
+		     "\"%s\"; "
 		     "the pair needs two names",
 		     s->akid_name);
 }
@@ -295,13 +299,15 @@ static void check_github_name(struct yctx *c, const struct ydoc_node *at, const 
 static const char *const consumer_kinds[] = {"heroku", "githubActions", "envFile"};
 
 static void parse_consumer(struct yctx *c, const struct ydoc_node *n, size_t idx,
-			   struct rotor_consumer *out)
+                           struct rotor_consumer *out)
 {
 	char what[96];
 	snprintf(what, sizeof(what), "spec.consumers[%zu]", idx);
 	struct yfield f[] = {
-		{"name", 1, NULL}, {"heroku", 0, NULL}, {"githubActions", 0, NULL},
-		{"envFile", 0, NULL},
+	    {"name", 1, NULL},
+	    {"heroku", 0, NULL},
+	    {"githubActions", 0, NULL},
+	    {"envFile", 0, NULL},
 	};
 	out->pos = pos_of(c, n);
 	if (ymap_fields(c, n, what, f, 4))
@@ -330,23 +336,23 @@ static void parse_consumer(struct yctx *c, const struct ydoc_node *n, size_t idx
 	const struct ydoc_node *body = f[kind + 1].node;
 	snprintf(what, sizeof(what), "spec.consumers[%zu].%s", idx, consumer_kinds[kind]);
 	struct yfield b[] = {
-		{"connection", kind != ROTOR_CONSUMER_ENVFILE, NULL},
-		{"app", kind == ROTOR_CONSUMER_HEROKU, NULL},
-		{"repository", kind == ROTOR_CONSUMER_GITHUB, NULL},
-		{"environment", 0, NULL},
-		{"path", kind == ROTOR_CONSUMER_ENVFILE, NULL},
-		{"reload", 0, NULL},
-		{"accessKeyIdName", 0, NULL},
-		{"secretAccessKeyName", 0, NULL},
+	    {"connection", kind != ROTOR_CONSUMER_ENVFILE, NULL},
+	    {"app", kind == ROTOR_CONSUMER_HEROKU, NULL},
+	    {"repository", kind == ROTOR_CONSUMER_GITHUB, NULL},
+	    {"environment", 0, NULL},
+	    {"path", kind == ROTOR_CONSUMER_ENVFILE, NULL},
+	    {"reload", 0, NULL},
+	    {"accessKeyIdName", 0, NULL},
+	    {"secretAccessKeyName", 0, NULL},
 	};
 	/* Only the fields that belong to this kind are offered to ymap_fields,
 	 * so a Heroku consumer with `path:` is told it is unknown there. */
 	struct yfield allowed[8];
 	size_t na = 0;
 	static const unsigned char belongs[3][8] = {
-		{1, 1, 0, 0, 0, 0, 1, 1}, /* heroku */
-		{1, 0, 1, 1, 0, 0, 1, 1}, /* githubActions */
-		{0, 0, 0, 0, 1, 1, 1, 1}, /* envFile */
+	    {1, 1, 0, 0, 0, 0, 1, 1}, /* heroku */
+	    {1, 0, 1, 1, 0, 0, 1, 1}, /* githubActions */
+	    {0, 0, 0, 0, 1, 1, 1, 1}, /* envFile */
 	};
 	for (size_t i = 0; i < 8; i++)
 		if (belongs[kind][i])
@@ -432,21 +438,22 @@ static void parse_consumers(struct yctx *c, const struct ydoc_node *n, struct ro
 		if (!k->secret_name && m->store.secret_name)
 			k->secret_name = strdup(m->store.secret_name);
 		if (k->akid_name && k->secret_name && strcmp(k->akid_name, k->secret_name) == 0)
-			yerr(c, n->items[i],
-			     "spec.consumers[%zu]: accessKeyIdName and secretAccessKeyName are both "
-			     "\"%s\"",
-			     i, k->akid_name);
+			yerr(
+			    c, n->items[i],
+			    "spec.consumers[%zu]: accessKeyIdName and secretAccessKeyName are both "
+			    "\"%s\"",
+			    i, k->akid_name);
 	}
 }
 
 static void parse_spec(struct yctx *c, const struct ydoc_node *n, struct rotor_manifest *m)
 {
 	struct yfield f[] = {
-		{"user", 1, NULL},           {"aws", 1, NULL},
-		{"cadence", 0, NULL},        {"deactivateAfter", 0, NULL},
-		{"deleteAfter", 0, NULL},    {"rotateRequestedAt", 0, NULL},
-		{"suspend", 0, NULL},        {"mode", 0, NULL},
-		{"store", 1, NULL},          {"consumers", 0, NULL},
+	    {"user", 1, NULL},        {"aws", 1, NULL},
+	    {"cadence", 0, NULL},     {"deactivateAfter", 0, NULL},
+	    {"deleteAfter", 0, NULL}, {"rotateRequestedAt", 0, NULL},
+	    {"suspend", 0, NULL},     {"mode", 0, NULL},
+	    {"store", 1, NULL},       {"consumers", 0, NULL},
 	};
 	if (ymap_fields(c, n, "spec", f, 10))
 		return;
@@ -515,12 +522,13 @@ static int add_manifest(struct rotor_manifest_set *set, struct rotor_manifest *m
 }
 
 /* One document: kind check, then metadata and spec. */
-static void parse_document(struct yctx *c, const struct ydoc_node *root,
-			   struct rotor_manifest *m)
+static void parse_document(struct yctx *c, const struct ydoc_node *root, struct rotor_manifest *m)
 {
 	struct yfield f[] = {
-		{"apiVersion", 1, NULL}, {"kind", 1, NULL}, {"metadata", 1, NULL},
-		{"spec", 1, NULL},
+	    {"apiVersion", 1, NULL},
+	    {"kind", 1, NULL},
+	    {"metadata", 1, NULL},
+	    {"spec", 1, NULL},
 	};
 	m->pos = pos_of(c, root);
 	m->cadence = ROTOR_DEFAULT_CADENCE;
@@ -556,7 +564,7 @@ static void parse_document(struct yctx *c, const struct ydoc_node *root,
 }
 
 int rotor_manifest_parse(struct rotor_manifest_set *set, const char *origin, const char *data,
-			 size_t len, struct rotor_diags *diags)
+                         size_t len, struct rotor_diags *diags)
 {
 	struct ydoc_stream s;
 	const char *file = NULL;
@@ -565,16 +573,18 @@ int rotor_manifest_parse(struct rotor_manifest_set *set, const char *origin, con
 		return rc;
 	struct yctx c = {file, diags, 0};
 	if (len > ROTOR_MANIFEST_FILE_MAX) {
-		rotor_diags_add(diags, ROTOR_DIAG_ERROR, file, 0, 0,
-				"file is %zu bytes; manifests files are limited to %zu bytes: split "
-				"it",
-				len, ROTOR_MANIFEST_FILE_MAX);
+		rotor_diags_add(
+		    diags, ROTOR_DIAG_ERROR, file, 0, 0,
+		    "file is %zu bytes; manifests files are limited to %zu bytes: split "
+		    "it",
+		    len, ROTOR_MANIFEST_FILE_MAX);
 		return ROTOR_EINVALID;
 	}
 	if (len > ROTOR_MANIFEST_TREE_MAX - set->bytes_read) {
-		rotor_diags_add(diags, ROTOR_DIAG_ERROR, file, 0, 0,
-				"the manifests add up to more than %zu bytes; refusing to read more",
-				ROTOR_MANIFEST_TREE_MAX);
+		rotor_diags_add(
+		    diags, ROTOR_DIAG_ERROR, file, 0, 0,
+		    "the manifests add up to more than %zu bytes; refusing to read more",
+		    ROTOR_MANIFEST_TREE_MAX);
 		return ROTOR_EINVALID;
 	}
 	set->bytes_read += len;
@@ -658,11 +668,11 @@ int rotor_manifest_set_check(const struct rotor_manifest_set *set, struct rotor_
 		first = &set->items[idx[k]];
 		if (k != i)
 			rotor_diags_add(diags, ROTOR_DIAG_ERROR, m->name_pos.file, m->name_pos.line,
-					m->name_pos.col,
-					"metadata.name \"%s\" is already used at %s:%d:%d; names "
-					"must be unique across the repository",
-					m->name, first->name_pos.file, first->name_pos.line,
-					first->name_pos.col);
+			                m->name_pos.col,
+			                "metadata.name \"%s\" is already used at %s:%d:%d; names "
+			                "must be unique across the repository",
+			                m->name, first->name_pos.file, first->name_pos.line,
+			                first->name_pos.col);
 	}
 	qsort(idx, set->n, sizeof(*idx), by_user);
 	for (size_t i = 1; i < set->n; i++) {
@@ -673,13 +683,14 @@ int rotor_manifest_set_check(const struct rotor_manifest_set *set, struct rotor_
 			k--;
 		const struct rotor_manifest *first = &set->items[idx[k]];
 		if (k != i)
-			rotor_diags_add(diags, ROTOR_DIAG_ERROR, m->user_pos.file, m->user_pos.line,
-					m->user_pos.col,
-					"IAM user \"%s\" on connection \"%s\" is already managed by "
-					"manifest \"%s\" (%s:%d:%d); one manifest per user, or the "
-					"two would rotate each other's keys",
-					m->user, m->aws, first->name, first->user_pos.file,
-					first->user_pos.line, first->user_pos.col);
+			rotor_diags_add(
+			    diags, ROTOR_DIAG_ERROR, m->user_pos.file, m->user_pos.line,
+			    m->user_pos.col,
+			    "IAM user \"%s\" on connection \"%s\" is already managed by "
+			    "manifest \"%s\" (%s:%d:%d); one manifest per user, or the "
+			    "two would rotate each other's keys",
+			    m->user, m->aws, first->name, first->user_pos.file,
+			    first->user_pos.line, first->user_pos.col);
 	}
 	sort_base = NULL;
 	free(idx);
@@ -687,22 +698,22 @@ int rotor_manifest_set_check(const struct rotor_manifest_set *set, struct rotor_
 }
 
 static void check_connection(struct rotor_diags *d, const struct rotor_config *cfg,
-			     const struct rotor_pos *pos, const char *name, const char *want,
-			     const char *field, int found)
+                             const struct rotor_pos *pos, const char *name, const char *want,
+                             const char *field, int found)
 {
 	if (found)
 		return;
 	const char *actual = rotor_config_connection_kind(cfg, name);
 	if (actual)
 		rotor_diags_add(d, ROTOR_DIAG_ERROR, pos->file, pos->line, pos->col,
-				"%s \"%s\" is under connections.%s in %s; this field needs one "
-				"from connections.%s",
-				field, name, actual, cfg->origin, want);
+		                "%s \"%s\" is under connections.%s in %s; this field needs one "
+		                "from connections.%s",
+		                field, name, actual, cfg->origin, want);
 	else
 		rotor_diags_add(d, ROTOR_DIAG_ERROR, pos->file, pos->line, pos->col,
-				"%s: no %s connection named \"%s\" in %s (add it under "
-				"connections.%s)",
-				field, want, name, cfg->origin, want);
+		                "%s: no %s connection named \"%s\" in %s (add it under "
+		                "connections.%s)",
+		                field, want, name, cfg->origin, want);
 }
 
 /* Lexical check that path has no "." or ".." parts and lies below dir. */
@@ -746,7 +757,7 @@ static int symlink_below(const char *path, const char *dir, char *buf, size_t le
 }
 
 static void check_envfile(struct rotor_diags *d, const struct rotor_config *cfg,
-			  const struct rotor_consumer *k)
+                          const struct rotor_consumer *k)
 {
 	const char *dir = NULL;
 	char link[4096];
@@ -758,52 +769,53 @@ static void check_envfile(struct rotor_diags *d, const struct rotor_config *cfg,
 		for (size_t i = 0; i < cfg->nallowed_dirs; i++) {
 			size_t used = strlen(list);
 			snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "",
-				 cfg->allowed_dirs[i]);
+			         cfg->allowed_dirs[i]);
 		}
-		rotor_diags_add(d, ROTOR_DIAG_ERROR, k->path_pos.file, k->path_pos.line,
-				k->path_pos.col,
-				"envFile path \"%s\" is not inside an allowed directory (%s; set "
-				"by envFiles.allowedDirs in %s); '.' and '..' are not allowed",
-				k->path, cfg->nallowed_dirs ? list : "none configured", cfg->origin);
+		rotor_diags_add(
+		    d, ROTOR_DIAG_ERROR, k->path_pos.file, k->path_pos.line, k->path_pos.col,
+		    "envFile path \"%s\" is not inside an allowed directory (%s; set "
+		    "by envFiles.allowedDirs in %s); '.' and '..' are not allowed",
+		    k->path, cfg->nallowed_dirs ? list : "none configured", cfg->origin);
 		return;
 	}
 	if (symlink_below(k->path, dir, link, sizeof(link)))
 		rotor_diags_add(d, ROTOR_DIAG_ERROR, k->path_pos.file, k->path_pos.line,
-				k->path_pos.col,
-				"envFile path \"%s\" passes through the symbolic link %s; rotor "
-				"does not follow links out of allowed directories",
-				k->path, link);
+		                k->path_pos.col,
+		                "envFile path \"%s\" passes through the symbolic link %s; rotor "
+		                "does not follow links out of allowed directories",
+		                k->path, link);
 }
 
 int rotor_manifest_set_check_config(const struct rotor_manifest_set *set,
-				    const struct rotor_config *cfg, struct rotor_diags *d)
+                                    const struct rotor_config *cfg, struct rotor_diags *d)
 {
 	size_t before = d->nerrors;
 	for (size_t i = 0; i < set->n; i++) {
 		const struct rotor_manifest *m = &set->items[i];
 		check_connection(d, cfg, &m->aws_pos, m->aws, "aws", "spec.aws",
-				 rotor_config_aws(cfg, m->aws) != NULL);
+		                 rotor_config_aws(cfg, m->aws) != NULL);
 		check_connection(d, cfg, &m->store.connection_pos, m->store.connection, "infisical",
-				 "spec.store.infisical.connection",
-				 rotor_config_infisical(cfg, m->store.connection) != NULL);
+		                 "spec.store.infisical.connection",
+		                 rotor_config_infisical(cfg, m->store.connection) != NULL);
 		for (size_t j = 0; j < m->nconsumers; j++) {
 			const struct rotor_consumer *k = &m->consumers[j];
 			if (k->kind == ROTOR_CONSUMER_HEROKU)
 				check_connection(d, cfg, &k->connection_pos, k->connection,
-						 "heroku", "heroku.connection",
-						 rotor_config_heroku(cfg, k->connection) != NULL);
+				                 "heroku", "heroku.connection",
+				                 rotor_config_heroku(cfg, k->connection) != NULL);
 			else if (k->kind == ROTOR_CONSUMER_GITHUB)
 				check_connection(d, cfg, &k->connection_pos, k->connection,
-						 "github", "githubActions.connection",
-						 rotor_config_github(cfg, k->connection) != NULL);
+				                 "github", "githubActions.connection",
+				                 rotor_config_github(cfg, k->connection) != NULL);
 			else
 				check_envfile(d, cfg, k);
 			if (k->reload && !rotor_config_reload(cfg, k->reload))
-				rotor_diags_add(d, ROTOR_DIAG_ERROR, k->reload_pos.file,
-						k->reload_pos.line, k->reload_pos.col,
-						"envFile reload \"%s\" is not defined in %s (add it "
-						"under envFiles.reload)",
-						k->reload, cfg->origin);
+				rotor_diags_add(
+				    d, ROTOR_DIAG_ERROR, k->reload_pos.file, k->reload_pos.line,
+				    k->reload_pos.col,
+				    "envFile reload \"%s\" is not defined in %s (add it "
+				    "under envFiles.reload)",
+				    k->reload, cfg->origin);
 		}
 	}
 	return d->nerrors > before ? ROTOR_EINVALID : 0;

@@ -35,13 +35,13 @@ struct builder {
 	int failed;
 };
 
-static struct ydoc_node *new_node(struct builder *b, enum ydoc_type type,
-				  const yaml_mark_t *mark)
+static struct ydoc_node *new_node(struct builder *b, enum ydoc_type type, const yaml_mark_t *mark)
 {
 	if (b->s->nnodes >= YDOC_MAX_NODES) {
 		rotor_diags_add(b->diags, ROTOR_DIAG_ERROR, b->origin, (int)mark->line + 1,
-				(int)mark->column + 1,
-				"too many YAML nodes (more than %d): split the file", YDOC_MAX_NODES);
+		                (int)mark->column + 1,
+		                "too many YAML nodes (more than %d): split the file",
+		                YDOC_MAX_NODES);
 		b->failed = ROTOR_EINVALID;
 		return NULL;
 	}
@@ -60,14 +60,14 @@ static struct ydoc_node *new_node(struct builder *b, enum ydoc_type type,
 }
 
 static void fail_at(struct builder *b, const yaml_mark_t *mark, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void fail_at(struct builder *b, const yaml_mark_t *mark, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
 	rotor_diags_addv(b->diags, ROTOR_DIAG_ERROR, b->origin, (int)mark->line + 1,
-			 (int)mark->column + 1, fmt, ap);
+	                 (int)mark->column + 1, fmt, ap);
 	va_end(ap);
 	b->failed = ROTOR_EINVALID;
 }
@@ -88,7 +88,7 @@ static int push_items(struct builder *b, struct frame *f, struct ydoc_node *chil
 }
 
 static int push_pair(struct builder *b, struct frame *f, struct ydoc_node *key,
-		     struct ydoc_node *value)
+                     struct ydoc_node *value)
 {
 	struct ydoc_node *p = f->node;
 	if (p->npairs == f->cap) {
@@ -118,12 +118,13 @@ static int attach(struct builder *b, struct ydoc_node *n, const yaml_mark_t *mar
 	if (!f->pending_key) {
 		if (n->type != YDOC_SCALAR) {
 			fail_at(b, mark, "a mapping key must be a plain name, not a %s",
-				n->type == YDOC_MAP ? "mapping" : "sequence");
+			        n->type == YDOC_MAP ? "mapping" : "sequence");
 			return -1;
 		}
 		if (n->plain && strcmp(n->value, "<<") == 0) {
-			fail_at(b, mark,
-				"YAML merge keys (<<) are not allowed: write the fields out in full");
+			fail_at(
+			    b, mark,
+			    "YAML merge keys (<<) are not allowed: write the fields out in full");
 			return -1;
 		}
 		f->pending_key = n;
@@ -135,13 +136,13 @@ static int attach(struct builder *b, struct ydoc_node *n, const yaml_mark_t *mar
 }
 
 static int check_anchor_tag(struct builder *b, const yaml_char_t *anchor, const yaml_char_t *tag,
-			    const yaml_mark_t *mark, int *plain)
+                            const yaml_mark_t *mark, int *plain)
 {
 	if (anchor) {
 		fail_at(b, mark,
-			"YAML anchors (&%s) are not allowed: write each value out in full so a "
-			"reviewer sees it",
-			(const char *)anchor);
+		        "YAML anchors (&%s) are not allowed: write each value out in full so a "
+		        "reviewer sees it",
+		        (const char *)anchor);
 		return -1;
 	}
 	if (tag) {
@@ -185,13 +186,13 @@ static int handle(struct builder *b, yaml_event_t *ev)
 	}
 	case YAML_ALIAS_EVENT:
 		fail_at(b, &ev->start_mark,
-			"YAML aliases (*%s) are not allowed: write the value out in full",
-			(const char *)ev->data.alias.anchor);
+		        "YAML aliases (*%s) are not allowed: write the value out in full",
+		        (const char *)ev->data.alias.anchor);
 		return -1;
 	case YAML_SCALAR_EVENT: {
 		int plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
 		if (check_anchor_tag(b, ev->data.scalar.anchor, ev->data.scalar.tag,
-				     &ev->start_mark, &plain))
+		                     &ev->start_mark, &plain))
 			return -1;
 		n = new_node(b, YDOC_SCALAR, &ev->start_mark);
 		if (!n)
@@ -208,15 +209,14 @@ static int handle(struct builder *b, yaml_event_t *ev)
 	case YAML_SEQUENCE_START_EVENT:
 	case YAML_MAPPING_START_EVENT: {
 		int is_map = ev->type == YAML_MAPPING_START_EVENT;
-		if (check_anchor_tag(b,
-				     is_map ? ev->data.mapping_start.anchor
-					    : ev->data.sequence_start.anchor,
-				     is_map ? ev->data.mapping_start.tag : ev->data.sequence_start.tag,
-				     &ev->start_mark, NULL))
+		if (check_anchor_tag(
+		        b, is_map ? ev->data.mapping_start.anchor : ev->data.sequence_start.anchor,
+		        is_map ? ev->data.mapping_start.tag : ev->data.sequence_start.tag,
+		        &ev->start_mark, NULL))
 			return -1;
 		if (b->depth >= YDOC_MAX_DEPTH) {
 			fail_at(b, &ev->start_mark, "YAML nested deeper than %d levels",
-				YDOC_MAX_DEPTH);
+			        YDOC_MAX_DEPTH);
 			return -1;
 		}
 		n = new_node(b, is_map ? YDOC_MAP : YDOC_SEQ, &ev->start_mark);
@@ -239,7 +239,7 @@ static int handle(struct builder *b, yaml_event_t *ev)
 }
 
 int ydoc_parse(struct ydoc_stream *out, const char *origin, const char *data, size_t len,
-	       struct rotor_diags *diags)
+               struct rotor_diags *diags)
 {
 	yaml_parser_t parser;
 	struct builder b;
@@ -256,9 +256,10 @@ int ydoc_parse(struct ydoc_stream *out, const char *origin, const char *data, si
 		if (!yaml_parser_parse(&parser, &ev)) {
 			const yaml_mark_t *m = &parser.problem_mark;
 			rotor_diags_add(diags, ROTOR_DIAG_ERROR, origin, (int)m->line + 1,
-					(int)m->column + 1, "YAML syntax error: %s%s%s",
-					parser.problem ? parser.problem : "unknown problem",
-					parser.context ? " " : "", parser.context ? parser.context : "");
+			                (int)m->column + 1, "YAML syntax error: %s%s%s",
+			                parser.problem ? parser.problem : "unknown problem",
+			                parser.context ? " " : "",
+			                parser.context ? parser.context : "");
 			b.failed = ROTOR_EINVALID;
 			break;
 		}
@@ -290,10 +291,10 @@ void ydoc_dispose(struct ydoc_stream *s)
 }
 
 static void yreport(struct yctx *c, int sev, const struct ydoc_node *at, const char *fmt,
-		    va_list ap) __attribute__((format(printf, 4, 0)));
+                    va_list ap) __attribute__((format(printf, 4, 0)));
 
 static void yreport(struct yctx *c, int sev, const struct ydoc_node *at, const char *fmt,
-		    va_list ap)
+                    va_list ap)
 {
 	rotor_diags_addv(c->diags, sev, c->file, at ? at->line : 0, at ? at->col : 0, fmt, ap);
 	if (sev == ROTOR_DIAG_ERROR)
@@ -327,10 +328,10 @@ size_t ydoc_edit_distance(const char *a, const char *b)
 	for (size_t i = 1; i <= la; i++) {
 		cur[0] = i;
 		for (size_t j = 1; j <= lb; j++) {
-			size_t cost = tolower((unsigned char)a[i - 1]) ==
-						      tolower((unsigned char)b[j - 1])
-					      ? 0
-					      : 1;
+			size_t cost =
+			    tolower((unsigned char)a[i - 1]) == tolower((unsigned char)b[j - 1])
+			        ? 0
+			        : 1;
 			size_t best = prev[j] + 1;
 			if (cur[j - 1] + 1 < best)
 				best = cur[j - 1] + 1;
@@ -360,14 +361,17 @@ const char *ydoc_suggest(const char *word, const char *const *candidates, size_t
 static const char *type_name(const struct ydoc_node *n)
 {
 	switch (n->type) {
-	case YDOC_MAP: return "a mapping";
-	case YDOC_SEQ: return "a list";
-	default: return ynode_is_null(n) ? "null" : "a scalar";
+	case YDOC_MAP:
+		return "a mapping";
+	case YDOC_SEQ:
+		return "a list";
+	default:
+		return ynode_is_null(n) ? "null" : "a scalar";
 	}
 }
 
 int ymap_fields(struct yctx *c, const struct ydoc_node *node, const char *what,
-		struct yfield *fields, size_t nfields)
+                struct yfield *fields, size_t nfields)
 {
 	const char *names[64];
 	for (size_t i = 0; i < nfields; i++) {
@@ -386,7 +390,8 @@ int ymap_fields(struct yctx *c, const struct ydoc_node *node, const char *what,
 		while (i < nfields && strcmp(fields[i].name, key->value) != 0)
 			i++;
 		if (i == nfields) {
-			const char *s = ydoc_suggest(key->value, names, nfields < 64 ? nfields : 64);
+			const char *s =
+			    ydoc_suggest(key->value, names, nfields < 64 ? nfields : 64);
 			if (s)
 				yerr(c, key, "unknown field \"%s\" in %s; did you mean \"%s\"?",
 				     key->value, what, s);
@@ -423,11 +428,11 @@ int ynode_is_null(const struct ydoc_node *n)
 {
 	return n && n->type == YDOC_SCALAR && n->plain &&
 	       (n->len == 0 || strcmp(n->value, "~") == 0 || strcmp(n->value, "null") == 0 ||
-		strcmp(n->value, "Null") == 0 || strcmp(n->value, "NULL") == 0);
+	        strcmp(n->value, "Null") == 0 || strcmp(n->value, "NULL") == 0);
 }
 
 static int want_scalar(struct yctx *c, const struct ydoc_node *n, const char *what,
-		       const char *expected)
+                       const char *expected)
 {
 	if (n->type != YDOC_SCALAR || ynode_is_null(n)) {
 		yerr(c, n, "%s must be %s, not %s", what, expected, type_name(n));
@@ -478,8 +483,8 @@ int yget_bool(struct yctx *c, const struct ydoc_node *n, const char *what, int *
 	return -1;
 }
 
-int yget_int(struct yctx *c, const struct ydoc_node *n, const char *what, int64_t min,
-	     int64_t max, int64_t *out)
+int yget_int(struct yctx *c, const struct ydoc_node *n, const char *what, int64_t min, int64_t max,
+             int64_t *out)
 {
 	if (!n)
 		return 0;
@@ -535,8 +540,8 @@ int yget_time(struct yctx *c, const struct ydoc_node *n, const char *what, int64
 	return 0;
 }
 
-int yget_enum(struct yctx *c, const struct ydoc_node *n, const char *what,
-	      const char *const *words, int *out)
+int yget_enum(struct yctx *c, const struct ydoc_node *n, const char *what, const char *const *words,
+              int *out)
 {
 	char list[256] = "";
 	size_t nw = 0;

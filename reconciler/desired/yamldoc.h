@@ -26,14 +26,14 @@ enum ydoc_type {
 struct ydoc_node;
 
 struct ydoc_pair {
-	struct ydoc_node *key;   /* always a scalar */
+	struct ydoc_node *key; /* always a scalar */
 	struct ydoc_node *value;
 };
 
 struct ydoc_node {
 	enum ydoc_type type;
-	int line, col;           /* 1-based */
-	char *value;             /* scalar: NUL-terminated */
+	int line, col; /* 1-based */
+	char *value;   /* scalar: NUL-terminated */
 	size_t len;
 	int plain;               /* scalar written without quotes (so `true`, `~` mean something) */
 	struct ydoc_pair *pairs; /* map */
@@ -58,7 +58,7 @@ struct ydoc_stream {
  * limits are added to diags; returns 0, ROTOR_EINVALID or ROTOR_ENOMEM.
  * Documents before a syntax error are kept. */
 int ydoc_parse(struct ydoc_stream *out, const char *origin, const char *data, size_t len,
-	       struct rotor_diags *diags);
+               struct rotor_diags *diags);
 void ydoc_dispose(struct ydoc_stream *s);
 
 /* A parse context: the file name and where diagnostics go. */
@@ -69,9 +69,9 @@ struct yctx {
 };
 
 void yerr(struct yctx *c, const struct ydoc_node *at, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 void ywarn(struct yctx *c, const struct ydoc_node *at, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* The fields a map may have. ymap_fields checks that node is a map, fills
  * each field's node (NULL when absent), and reports unknown keys (with a
@@ -84,7 +84,7 @@ struct yfield {
 	const struct ydoc_node *node;
 };
 int ymap_fields(struct yctx *c, const struct ydoc_node *node, const char *what,
-		struct yfield *fields, size_t nfields);
+                struct yfield *fields, size_t nfields);
 const struct ydoc_node *yfield_get(const struct yfield *fields, size_t n, const char *name);
 
 /* True for a null scalar: empty plain, `~`, `null`. */
@@ -95,13 +95,13 @@ int ynode_is_null(const struct ydoc_node *n);
  * Strings are duplicated (caller frees); null or empty strings are errors. */
 int yget_string(struct yctx *c, const struct ydoc_node *n, const char *what, char **out);
 int yget_bool(struct yctx *c, const struct ydoc_node *n, const char *what, int *out);
-int yget_int(struct yctx *c, const struct ydoc_node *n, const char *what, int64_t min,
-	     int64_t max, int64_t *out);
+int yget_int(struct yctx *c, const struct ydoc_node *n, const char *what, int64_t min, int64_t max,
+             int64_t *out);
 int yget_duration(struct yctx *c, const struct ydoc_node *n, const char *what, int64_t *out);
 int yget_time(struct yctx *c, const struct ydoc_node *n, const char *what, int64_t *out);
 /* One of the given words (NULL-terminated list); *out is its index. */
-int yget_enum(struct yctx *c, const struct ydoc_node *n, const char *what,
-	      const char *const *words, int *out);
+int yget_enum(struct yctx *c, const struct ydoc_node *n, const char *what, const char *const *words,
+              int *out);
 
 /* Levenshtein distance, capped (for "did you mean"). */
 size_t ydoc_edit_distance(const char *a, const char *b);

@@ -24,7 +24,7 @@ int audit_open(struct audit *a, const char *path, struct rotor_error *err)
 	a->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (a->fd < 0)
 		return rotor_error_set(err, ROTOR_EIO, "audit log %s: cannot open: %s", path,
-				       strerror(errno));
+		                       strerror(errno));
 	return 0;
 }
 
@@ -42,11 +42,11 @@ void audit_write(struct audit *a, const struct audit_entry *x)
 		return;
 	rotor_time_format(ts, sizeof(ts), x->time);
 	json_t *j = json_pack("{s:s, s:s, s:s, s:s}", "time", ts, "manifest", x->manifest, "user",
-			      x->user, "action", x->action);
-	json_object_set_new(j, "keyId", x->key_id && *x->key_id ? json_string(x->key_id)
-							       : json_null());
+	                      x->user, "action", x->action);
+	json_object_set_new(j, "keyId",
+	                    x->key_id && *x->key_id ? json_string(x->key_id) : json_null());
 	json_object_set_new(j, "storeVersion",
-			    x->store_version ? json_integer(x->store_version) : json_null());
+	                    x->store_version ? json_integer(x->store_version) : json_null());
 	json_object_set_new(j, "consumer", x->consumer ? json_string(x->consumer) : json_null());
 	json_object_set_new(j, "result", json_string(x->error ? "error" : "ok"));
 	json_object_set_new(j, "error", x->error ? json_string(x->error) : json_null());
@@ -66,7 +66,7 @@ void audit_write(struct audit *a, const struct audit_entry *x)
 		buf[n++] = '\n';
 		if (write(a->fd, buf, n) != (ssize_t)n || fsync(a->fd) != 0)
 			rotor_log(ROTOR_LOG_ERROR, x->manifest, "audit log write failed: %s",
-				  strerror(errno));
+			          strerror(errno));
 		free(buf);
 	}
 	free(line);

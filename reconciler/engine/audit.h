@@ -18,7 +18,7 @@ struct audit_entry {
 	const char *key_id;
 	int64_t store_version;
 	const char *consumer;
-	const char *error;     /* NULL on success */
+	const char *error; /* NULL on success */
 	const char *revision;
 };
 

@@ -48,7 +48,7 @@ struct rotor_engine {
 };
 
 int rotor_engine_new(struct rotor_engine **out, const struct rotor_config *cfg,
-		     const struct rotor_engine_options *opts, struct rotor_error *err)
+                     const struct rotor_engine_options *opts, struct rotor_error *err)
 {
 	struct rotor_engine *e = calloc(1, sizeof(*e));
 	*out = NULL;
@@ -106,7 +106,7 @@ static int chain_get(void *ctx, struct rotor_aws_credentials *out, struct rotor_
 }
 
 static int aws_conn(struct rotor_engine *e, const char *name, struct aws_conn **out,
-		    struct rotor_error *err)
+                    struct rotor_error *err)
 {
 	for (size_t i = 0; i < e->naws; i++)
 		if (strcmp(e->aws[i].cfg->name, name) == 0) {
@@ -123,7 +123,7 @@ static int aws_conn(struct rotor_engine *e, const char *name, struct aws_conn **
 	memset(a, 0, sizeof(*a));
 	a->cfg = c;
 	int rc = rotor_aws_resolve_endpoints((enum rotor_aws_partition_id)c->partition, c->region,
-					     c->iam_endpoint, c->sts_endpoint, &iam, &sts, err);
+	                                     c->iam_endpoint, c->sts_endpoint, &iam, &sts, err);
 	if (rc)
 		return rc;
 	struct rotor_aws_chain_options co;
@@ -162,7 +162,7 @@ static int aws_conn(struct rotor_engine *e, const char *name, struct aws_conn **
 }
 
 static int store_conn(struct rotor_engine *e, const char *name, struct rotor_store **out,
-		      struct rotor_error *err)
+                      struct rotor_error *err)
 {
 	for (size_t i = 0; i < e->nstores; i++)
 		if (strcmp(e->stores[i].cfg->name, name) == 0) {
@@ -172,7 +172,7 @@ static int store_conn(struct rotor_engine *e, const char *name, struct rotor_sto
 	const struct rotor_infisical_connection *c = rotor_config_infisical(e->cfg, name);
 	if (!c)
 		return rotor_error_set(err, ROTOR_EINVALID, "no infisical connection named %s",
-				       name);
+		                       name);
 	if (e->nstores == MAX_CONNECTIONS)
 		return rotor_error_set(err, ROTOR_ELIMIT, "too many infisical connections");
 	struct rotor_infisical_options o;
@@ -197,7 +197,7 @@ static int store_conn(struct rotor_engine *e, const char *name, struct rotor_sto
 static struct rotor_store_ref store_ref(const struct rotor_manifest *m)
 {
 	struct rotor_store_ref r = {m->store.project_id, m->store.environment, m->store.secret_path,
-				    m->store.akid_name, m->store.secret_name};
+	                            m->store.akid_name, m->store.secret_name};
 	return r;
 }
 
@@ -209,8 +209,8 @@ static void copy_error(char *dst, size_t len, const struct rotor_error *err)
 }
 
 static void observe_tags(struct rotor_aws_client *iam, const struct rotor_manifest *m,
-			 struct rotor_observed *obs, struct rotor_engine_state *st,
-			 struct rotor_error *err)
+                         struct rotor_observed *obs, struct rotor_engine_state *st,
+                         struct rotor_error *err)
 {
 	struct rotor_tags tags;
 	if (rotor_iam_list_user_tags(iam, m->user, &tags, err) != 0) {
@@ -250,7 +250,7 @@ static void observe_tags(struct rotor_aws_client *iam, const struct rotor_manife
 }
 
 static void observe_iam(struct aws_conn *a, const struct rotor_manifest *m,
-			struct rotor_observed *obs, struct rotor_engine_state *st)
+                        struct rotor_observed *obs, struct rotor_engine_state *st)
 {
 	struct rotor_iam_key keys[ROTOR_IAM_MAX_KEYS];
 	size_t n = 0;
@@ -286,7 +286,7 @@ static void observe_iam(struct aws_conn *a, const struct rotor_manifest *m,
 /* Does the stored pair authenticate as the user? Only a rejection by STS
  * counts as "no"; a failure to ask leaves it unchecked. */
 static void observe_store_auth(struct aws_conn *a, struct rotor_observed *obs,
-			       struct rotor_engine_state *st)
+                               struct rotor_engine_state *st)
 {
 	struct rotor_aws_credentials creds;
 	struct rotor_sts_identity id;
@@ -302,7 +302,7 @@ static void observe_store_auth(struct aws_conn *a, struct rotor_observed *obs,
 	memset(&creds, 0, sizeof(creds));
 	rotor_error_clear(&err);
 	if (rotor_aws_credentials_set(&creds, obs->store_akid, rotor_secret_bytes(st->store_secret),
-				      NULL, 0, &err) != 0)
+	                              NULL, 0, &err) != 0)
 		return;
 	int rc = rotor_sts_get_caller_identity(a->sts, &creds, &id, &err);
 	rotor_aws_credentials_dispose(&creds);
@@ -310,16 +310,16 @@ static void observe_store_auth(struct aws_conn *a, struct rotor_observed *obs,
 		obs->store_auth = strcmp(id.arn, st->user_arn) == 0;
 		if (!obs->store_auth)
 			snprintf(obs->store_auth_detail, sizeof(obs->store_auth_detail),
-				 "it authenticates as %s", id.arn);
+			         "it authenticates as %s", id.arn);
 	} else if (rc == ROTOR_EAUTH) {
 		obs->store_auth = 0;
 		snprintf(obs->store_auth_detail, sizeof(obs->store_auth_detail), "%s",
-			 err.remote_code[0] ? err.remote_code : "rejected");
+		         err.remote_code[0] ? err.remote_code : "rejected");
 	}
 }
 
 static void observe_consumers(struct rotor_engine *e, const struct rotor_manifest *m,
-			      struct rotor_observed *obs, const struct rotor_engine_state *st)
+                              struct rotor_observed *obs, const struct rotor_engine_state *st)
 {
 	obs->nconsumers = (int)m->nconsumers;
 	for (size_t i = 0; i < m->nconsumers; i++) {
@@ -329,10 +329,11 @@ static void observe_consumers(struct rotor_engine *e, const struct rotor_manifes
 		rotor_error_clear(&err);
 		if (c->kind != ROTOR_CONSUMER_ENVFILE) {
 			oc->state = ROTOR_CONSUMER_UNKNOWN;
-			snprintf(oc->detail, sizeof(oc->detail),
-				 "%s consumers are not supported by this rotor yet; it holds the old "
-				 "key's deactivation back",
-				 rotor_consumer_kind_name(c->kind));
+			snprintf(
+			    oc->detail, sizeof(oc->detail),
+			    "%s consumers are not supported by this rotor yet; it holds the old "
+			    "key's deactivation back",
+			    rotor_consumer_kind_name(c->kind));
 			continue;
 		}
 		if (!obs->store_has_akid || !st->store_secret) {
@@ -341,21 +342,21 @@ static void observe_consumers(struct rotor_engine *e, const struct rotor_manifes
 			continue;
 		}
 		struct rotor_consumer_pair want = {c->akid_name, obs->store_akid, c->secret_name,
-						   st->store_secret};
+		                                   st->store_secret};
 		if (e->envfile.observe(e->envfile.ctx, c, &want, &oc->state, oc->detail,
-				       sizeof(oc->detail), &err) != 0) {
+		                       sizeof(oc->detail), &err) != 0) {
 			oc->state = ROTOR_CONSUMER_UNKNOWN;
 			copy_error(oc->detail, sizeof(oc->detail), &err);
 			if (!obs->problem[0])
 				snprintf(obs->problem, sizeof(obs->problem), "consumer %s: %s",
-					 c->name, err.message);
+				         c->name, err.message);
 		}
 	}
 }
 
 int rotor_engine_observe(struct rotor_engine *e, const struct rotor_manifest *m,
-			 struct rotor_observed *obs, struct rotor_engine_state *st,
-			 struct rotor_error *err)
+                         struct rotor_observed *obs, struct rotor_engine_state *st,
+                         struct rotor_error *err)
 {
 	struct aws_conn *a = NULL;
 	struct rotor_store *store = NULL;
@@ -407,17 +408,24 @@ struct apply_ctx {
 	struct rotor_engine_state *st;
 	struct aws_conn *aws;
 	struct rotor_store *store;
-	char new_id[32];                /* the key CREATE made in this pass */
+	char new_id[32]; /* the key CREATE made in this pass */
 	int64_t new_created;
 	struct rotor_secret *new_secret;
 	int64_t new_store_version;
 };
 
-static void audit(struct apply_ctx *c, const char *action, const char *key_id,
-		  const char *consumer, int64_t version, const struct rotor_error *err)
+static void audit(struct apply_ctx *c, const char *action, const char *key_id, const char *consumer,
+                  int64_t version, const struct rotor_error *err)
 {
-	struct audit_entry x = {now_of(c->e), c->m->name, c->m->user, action, key_id, version,
-				consumer, err ? err->message : NULL, c->e->opts.revision};
+	struct audit_entry x = {now_of(c->e),
+	                        c->m->name,
+	                        c->m->user,
+	                        action,
+	                        key_id,
+	                        version,
+	                        consumer,
+	                        err ? err->message : NULL,
+	                        c->e->opts.revision};
 	audit_write(&c->e->audit, &x);
 }
 
@@ -430,7 +438,7 @@ static const struct rotor_key_record *record_of(const struct apply_ctx *c, const
 }
 
 static int tag_record(struct apply_ctx *c, const char *id, const struct rotor_key_record *r,
-		      struct rotor_error *err)
+                      struct rotor_error *err)
 {
 	char value[256];
 	rotor_record_format(value, sizeof(value), r);
@@ -440,7 +448,7 @@ static int tag_record(struct apply_ctx *c, const char *id, const struct rotor_ke
 
 /* Updates one field of a key's record, keeping the others. */
 static int update_record(struct apply_ctx *c, const char *id, char field, int64_t value,
-			 struct rotor_error *err)
+                         struct rotor_error *err)
 {
 	struct rotor_key_record r;
 	const struct rotor_key_record *old = record_of(c, id);
@@ -493,7 +501,7 @@ static int do_create(struct apply_ctx *c, struct rotor_error *err)
 	struct rotor_error terr;
 	if (tag_record(c, c->new_id, &r, &terr) != 0)
 		rotor_log(ROTOR_LOG_WARN, c->m->name, "could not tag new key %s: %s", c->new_id,
-			  terr.message);
+		          terr.message);
 	return 0;
 }
 
@@ -501,19 +509,19 @@ static int do_validate(struct apply_ctx *c, struct rotor_error *err)
 {
 	struct rotor_aws_credentials creds;
 	memset(&creds, 0, sizeof(creds));
-	int rc = rotor_aws_credentials_set(&creds, c->new_id, rotor_secret_bytes(c->new_secret), NULL,
-					   0, err);
+	int rc = rotor_aws_credentials_set(&creds, c->new_id, rotor_secret_bytes(c->new_secret),
+	                                   NULL, 0, err);
 	if (!rc)
 		rc = rotor_sts_validate_key(c->aws->sts, &creds, c->st->user_arn,
-					    c->e->opts.validate_timeout_ms, err);
+		                            c->e->opts.validate_timeout_ms, err);
 	rotor_aws_credentials_dispose(&creds);
 	if (rc) {
 		/* A key that never validates is deleted: it must not linger. */
 		struct rotor_error derr;
 		if (delete_key(c, c->new_id, &derr) != 0)
 			rotor_log(ROTOR_LOG_ERROR, c->m->name,
-				  "could not delete the unvalidated key %s: %s", c->new_id,
-				  derr.message);
+			          "could not delete the unvalidated key %s: %s", c->new_id,
+			          derr.message);
 		else
 			audit(c, "delete-unvalidated", c->new_id, NULL, 0, NULL);
 	}
@@ -530,7 +538,7 @@ static int do_store(struct apply_ctx *c, struct rotor_error *err)
 	current.akid_version = c->obs->store_akid_version;
 	current.secret_version = c->obs->store_secret_version;
 	int rc = c->store->ops->write_pair(c->store->ctx, &ref, c->new_id, c->new_secret, &current,
-					   &written, err);
+	                                   &written, err);
 	if (rc)
 		return rc;
 	c->new_store_version = written.akid_version;
@@ -542,7 +550,7 @@ static int do_store(struct apply_ctx *c, struct rotor_error *err)
 	struct rotor_error terr;
 	if (update_record(c, c->new_id, 0, 0, &terr) != 0 || untag(c, ROTOR_TAG_INTENT, &terr) != 0)
 		rotor_log(ROTOR_LOG_WARN, c->m->name, "could not update rotor's record: %s",
-			  terr.message);
+		          terr.message);
 	return 0;
 }
 
@@ -551,14 +559,15 @@ static int do_propagate(struct apply_ctx *c, int i, struct rotor_error *err)
 	const struct rotor_consumer *k = &c->m->consumers[i];
 	if (k->kind != ROTOR_CONSUMER_ENVFILE)
 		return rotor_error_set(err, ROTOR_EINVALID,
-				       "consumer %s: %s consumers are not supported by this rotor "
-				       "yet",
-				       k->name, rotor_consumer_kind_name(k->kind));
-	struct rotor_consumer_pair pair = {k->akid_name, c->new_id[0] ? c->new_id : c->obs->store_akid,
-					   k->secret_name, c->st->store_secret};
+		                       "consumer %s: %s consumers are not supported by this rotor "
+		                       "yet",
+		                       k->name, rotor_consumer_kind_name(k->kind));
+	struct rotor_consumer_pair pair = {k->akid_name,
+	                                   c->new_id[0] ? c->new_id : c->obs->store_akid,
+	                                   k->secret_name, c->st->store_secret};
 	if (!pair.secret)
 		return rotor_error_set(err, ROTOR_EINVALID, "consumer %s: the store holds no pair",
-				       k->name);
+		                       k->name);
 	int rc = c->e->envfile.write(c->e->envfile.ctx, k, &pair, err);
 	if (rc)
 		rotor_error_prefix(err, "consumer %s", k->name);
@@ -572,29 +581,37 @@ static int apply_one(struct apply_ctx *c, const struct rotor_action *a, struct r
 	const char *cur = c->new_id[0] ? c->new_id : a->key_id;
 	switch (a->kind) {
 	case ROTOR_ACT_DELETE_STRAY:
-	case ROTOR_ACT_DELETE: return delete_key(c, a->key_id, err);
+	case ROTOR_ACT_DELETE:
+		return delete_key(c, a->key_id, err);
 	case ROTOR_ACT_RECORD_INTENT: {
 		rotor_intent_format(intent, sizeof(intent), c->m->name, now);
 		struct rotor_tag t = {ROTOR_TAG_INTENT, intent};
 		return rotor_iam_tag_user(c->aws->iam, c->m->user, &t, 1, err);
 	}
-	case ROTOR_ACT_CREATE: return do_create(c, err);
-	case ROTOR_ACT_VALIDATE: return do_validate(c, err);
-	case ROTOR_ACT_STORE: return do_store(c, err);
-	case ROTOR_ACT_PROPAGATE: return do_propagate(c, a->consumer, err);
-	case ROTOR_ACT_RECORD_SYNC: return update_record(c, cur, 's', now, err);
+	case ROTOR_ACT_CREATE:
+		return do_create(c, err);
+	case ROTOR_ACT_VALIDATE:
+		return do_validate(c, err);
+	case ROTOR_ACT_STORE:
+		return do_store(c, err);
+	case ROTOR_ACT_PROPAGATE:
+		return do_propagate(c, a->consumer, err);
+	case ROTOR_ACT_RECORD_SYNC:
+		return update_record(c, cur, 's', now, err);
 	case ROTOR_ACT_DEACTIVATE: {
 		int rc = rotor_iam_update_access_key(c->aws->iam, c->m->user, a->key_id, 0, err);
 		return rc ? rc : update_record(c, a->key_id, 'i', now, err);
 	}
-	case ROTOR_ACT_RECORD_INACTIVE: return update_record(c, a->key_id, 'i', now, err);
-	default: return rotor_error_set(err, ROTOR_EINTERNAL, "unknown action");
+	case ROTOR_ACT_RECORD_INACTIVE:
+		return update_record(c, a->key_id, 'i', now, err);
+	default:
+		return rotor_error_set(err, ROTOR_EINTERNAL, "unknown action");
 	}
 }
 
 int rotor_engine_apply(struct rotor_engine *e, const struct rotor_manifest *m,
-		       const struct rotor_manifest_plan *plan, const struct rotor_observed *obs,
-		       struct rotor_engine_state *st, int *applied, struct rotor_error *err)
+                       const struct rotor_manifest_plan *plan, const struct rotor_observed *obs,
+                       struct rotor_engine_state *st, int *applied, struct rotor_error *err)
 {
 	struct apply_ctx c;
 	int rc = 0;
@@ -617,17 +634,18 @@ int rotor_engine_apply(struct rotor_engine *e, const struct rotor_manifest *m,
 		const char *consumer = a->consumer >= 0 ? m->consumers[a->consumer].name : NULL;
 		rc = apply_one(&c, a, err);
 		const char *key = a->kind == ROTOR_ACT_CREATE || a->kind == ROTOR_ACT_VALIDATE ||
-						  a->kind == ROTOR_ACT_STORE
-					  ? c.new_id
-					  : (a->key_id[0] ? a->key_id : c.new_id);
+		                          a->kind == ROTOR_ACT_STORE
+		                      ? c.new_id
+		                      : (a->key_id[0] ? a->key_id : c.new_id);
 		if (a->kind != ROTOR_ACT_VALIDATE)
 			audit(&c, name, key, consumer,
-			      a->kind == ROTOR_ACT_STORE ? c.new_store_version : 0, rc ? err : NULL);
+			      a->kind == ROTOR_ACT_STORE ? c.new_store_version : 0,
+			      rc ? err : NULL);
 		if (e->opts.progress)
-			fprintf(e->opts.progress, "  %s %-15s %s%s%s\n", rc ? "FAILED" : "done  ", name,
-				key && *key ? key : (consumer ? consumer : ""),
-				consumer && key && *key ? " → " : "",
-				consumer && key && *key ? consumer : "");
+			fprintf(e->opts.progress, "  %s %-15s %s%s%s\n", rc ? "FAILED" : "done  ",
+			        name, key && *key ? key : (consumer ? consumer : ""),
+			        consumer && key && *key ? " → " : "",
+			        consumer && key && *key ? consumer : "");
 		if (!rc)
 			(*applied)++;
 	}
@@ -637,7 +655,7 @@ int rotor_engine_apply(struct rotor_engine *e, const struct rotor_manifest *m,
 		audit(&c, "forget-record", obs->stale_records[i], NULL, 0, rc ? err : NULL);
 		if (e->opts.progress)
 			fprintf(e->opts.progress, "  %s %-15s %s\n", rc ? "FAILED" : "done  ",
-				"forget-record", obs->stale_records[i]);
+			        "forget-record", obs->stale_records[i]);
 	}
 	rotor_secret_free(c.new_secret);
 	if (rc)
@@ -656,8 +674,8 @@ int rotor_engine_apply(struct rotor_engine *e, const struct rotor_manifest *m,
  * *reactivated says so, so a failed search can undo it. */
 #define ROLLBACK_HISTORY 5
 
-static int find_previous_pair(struct apply_ctx *c, struct rotor_store_pair *prev,
-			      int *reactivated, struct rotor_error *err)
+static int find_previous_pair(struct apply_ctx *c, struct rotor_store_pair *prev, int *reactivated,
+                              struct rotor_error *err)
 {
 	struct rotor_store_ref ref = store_ref(c->m);
 	const struct rotor_observed *obs = c->obs;
@@ -669,8 +687,8 @@ static int find_previous_pair(struct apply_ctx *c, struct rotor_store_pair *prev
 	int64_t av = obs->store_akid_version - 1;
 	for (; av >= 1 && av >= obs->store_akid_version - ROLLBACK_HISTORY; av--) {
 		memset(&p, 0, sizeof(p));
-		rc = c->store->ops->read_version(c->store->ctx, &ref, av, obs->store_secret_version, &p,
-						 err);
+		rc = c->store->ops->read_version(c->store->ctx, &ref, av, obs->store_secret_version,
+		                                 &p, err);
 		if (rc)
 			return rc;
 		if (strcmp(p.akid, obs->store_akid) != 0)
@@ -679,8 +697,8 @@ static int find_previous_pair(struct apply_ctx *c, struct rotor_store_pair *prev
 	}
 	if (av < 1 || av < obs->store_akid_version - ROLLBACK_HISTORY || rc)
 		return rotor_error_set(err, ROTOR_ENOTFOUND,
-				       "the store's history holds no earlier key id than %s",
-				       obs->store_akid);
+		                       "the store's history holds no earlier key id than %s",
+		                       obs->store_akid);
 	char akid[128];
 	snprintf(akid, sizeof(akid), "%s", p.akid);
 	snprintf(prev->akid, sizeof(prev->akid), "%s", akid); /* for the caller's undo */
@@ -691,9 +709,9 @@ static int find_previous_pair(struct apply_ctx *c, struct rotor_store_pair *prev
 			k = &obs->keys[i];
 	if (!k)
 		return rotor_error_set(err, ROTOR_ENOTFOUND,
-				       "the previous key %s no longer exists in IAM; roll forward "
-				       "instead (rotor rotate %s)",
-				       akid, c->m->name);
+		                       "the previous key %s no longer exists in IAM; roll forward "
+		                       "instead (rotor rotate %s)",
+		                       akid, c->m->name);
 	if (!k->active) {
 		rc = rotor_iam_update_access_key(c->aws->iam, c->m->user, akid, 1, err);
 		audit(c, "rollback-reactivate", akid, NULL, 0, rc ? err : NULL);
@@ -713,7 +731,7 @@ static int find_previous_pair(struct apply_ctx *c, struct rotor_store_pair *prev
 		struct rotor_error verr;
 		memset(&creds, 0, sizeof(creds));
 		rc = rotor_aws_credentials_set(&creds, akid, rotor_secret_bytes(p.secret), NULL, 0,
-					       err);
+		                               err);
 		/* A key just reactivated can take a moment to authenticate again:
 		 * wait out InvalidClientTokenId briefly; a wrong secret is
 		 * SignatureDoesNotMatch at once. */
@@ -735,13 +753,13 @@ static int find_previous_pair(struct apply_ctx *c, struct rotor_store_pair *prev
 			return rc;
 	}
 	return rotor_error_set(err, ROTOR_ENOTFOUND,
-			       "no secret in the store's last %d versions authenticates with the "
-			       "previous key %s: nothing was restored",
-			       ROLLBACK_HISTORY, akid);
+	                       "no secret in the store's last %d versions authenticates with the "
+	                       "previous key %s: nothing was restored",
+	                       ROLLBACK_HISTORY, akid);
 }
 
 int rotor_engine_rollback(struct rotor_engine *e, const struct rotor_manifest *m,
-			  struct rotor_error *err)
+                          struct rotor_error *err)
 {
 	struct rotor_observed obs;
 	struct rotor_engine_state st;
@@ -755,9 +773,9 @@ int rotor_engine_rollback(struct rotor_engine *e, const struct rotor_manifest *m
 		goto done;
 	if (!obs.iam_known || !obs.store_known || !obs.store_has_akid || !st.store_secret) {
 		rc = rotor_error_set(err, ROTOR_EINVALID, "%s: cannot roll back: %s", m->name,
-				     !obs.iam_known	? obs.iam_error
-				     : !obs.store_known ? obs.store_error
-							: "the store holds no pair");
+		                     !obs.iam_known     ? obs.iam_error
+		                     : !obs.store_known ? obs.store_error
+		                                        : "the store holds no pair");
 		goto done;
 	}
 	c.e = e;
@@ -786,9 +804,10 @@ int rotor_engine_rollback(struct rotor_engine *e, const struct rotor_manifest *m
 	current.has_akid = current.has_secret = 1;
 	current.akid_version = obs.store_akid_version;
 	current.secret_version = obs.store_secret_version;
-	rc = c.store->ops->write_pair(c.store->ctx, &ref, prev.akid, prev.secret, &current, &written,
-				      err);
-	audit(&c, "rollback-store", prev.akid, NULL, rc ? 0 : written.akid_version, rc ? err : NULL);
+	rc = c.store->ops->write_pair(c.store->ctx, &ref, prev.akid, prev.secret, &current,
+	                              &written, err);
+	audit(&c, "rollback-store", prev.akid, NULL, rc ? 0 : written.akid_version,
+	      rc ? err : NULL);
 	if (rc)
 		goto fail;
 	rotor_secret_free(st.store_secret);
@@ -801,7 +820,8 @@ int rotor_engine_rollback(struct rotor_engine *e, const struct rotor_manifest *m
 		if (m->consumers[i].kind != ROTOR_CONSUMER_ENVFILE)
 			continue;
 		rc = do_propagate(&c, (int)i, err);
-		audit(&c, "rollback-propagate", prev.akid, m->consumers[i].name, 0, rc ? err : NULL);
+		audit(&c, "rollback-propagate", prev.akid, m->consumers[i].name, 0,
+		      rc ? err : NULL);
 	}
 	c.new_id[0] = '\0';
 	/* 4. deactivate the key that replaced it */
@@ -810,7 +830,8 @@ int rotor_engine_rollback(struct rotor_engine *e, const struct rotor_manifest *m
 		for (int i = 0; i < obs.nkeys; i++)
 			live |= strcmp(obs.keys[i].id, obs.store_akid) == 0 && obs.keys[i].active;
 		if (live) {
-			rc = rotor_iam_update_access_key(c.aws->iam, m->user, obs.store_akid, 0, err);
+			rc = rotor_iam_update_access_key(c.aws->iam, m->user, obs.store_akid, 0,
+			                                 err);
 			audit(&c, "rollback-deactivate", obs.store_akid, NULL, 0, rc ? err : NULL);
 			if (!rc)
 				rc = update_record(&c, obs.store_akid, 'i', now_of(e), err);
@@ -835,7 +856,7 @@ done:
 }
 
 int rotor_engine_resume(struct rotor_engine *e, const struct rotor_manifest *m,
-			struct rotor_error *err)
+                        struct rotor_error *err)
 {
 	struct apply_ctx c;
 	memset(&c, 0, sizeof(c));

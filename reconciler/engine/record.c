@@ -41,7 +41,7 @@ void rotor_record_format(char *buf, size_t len, const struct rotor_key_record *r
 /* Walks "k=v" words after a prefix; unknown fields are ignored so a later
  * rotor can add some without breaking this one. */
 static int parse_fields(const char *p, struct rotor_key_record *r, char *manifest, size_t mlen,
-			int64_t *at)
+                        int64_t *at)
 {
 	char word[160];
 	while (*p) {
@@ -66,7 +66,7 @@ static int parse_fields(const char *p, struct rotor_key_record *r, char *manifes
 		} else if (strcmp(word, "sv") == 0 && r) {
 			r->store_version = strtoll(v, NULL, 10);
 		} else if (strcmp(word, "c") == 0 || strcmp(word, "s") == 0 ||
-			   strcmp(word, "i") == 0 || strcmp(word, "at") == 0) {
+		           strcmp(word, "i") == 0 || strcmp(word, "at") == 0) {
 			if (rotor_time_parse(&t, v, NULL, 0) != 0)
 				return -1;
 			if (r && word[0] == 'c')

@@ -33,9 +33,8 @@
 #include "rotor/timefmt.h"
 
 static const char *const action_names[ROTOR_ACT__COUNT] = {
-	"delete-stray",     "delete",      "record-intent", "create",
-	"validate",         "store",       "propagate",     "record-sync",
-	"deactivate",       "record-inactive",
+    "delete-stray", "delete",    "record-intent", "create",     "validate",
+    "store",        "propagate", "record-sync",   "deactivate", "record-inactive",
 };
 
 const char *rotor_action_name(enum rotor_action_kind kind)
@@ -51,22 +50,32 @@ int rotor_action_mutates(enum rotor_action_kind kind)
 const char *rotor_status_name(enum rotor_status s)
 {
 	switch (s) {
-	case ROTOR_STATUS_READY: return "Ready";
-	case ROTOR_STATUS_RECONCILING: return "Reconciling";
-	case ROTOR_STATUS_WAITING: return "Waiting";
-	case ROTOR_STATUS_STALLED: return "Stalled";
-	case ROTOR_STATUS_SUSPENDED: return "Suspended";
-	default: return "Unknown";
+	case ROTOR_STATUS_READY:
+		return "Ready";
+	case ROTOR_STATUS_RECONCILING:
+		return "Reconciling";
+	case ROTOR_STATUS_WAITING:
+		return "Waiting";
+	case ROTOR_STATUS_STALLED:
+		return "Stalled";
+	case ROTOR_STATUS_SUSPENDED:
+		return "Suspended";
+	default:
+		return "Unknown";
 	}
 }
 
 const char *rotor_role_name(enum rotor_key_role r)
 {
 	switch (r) {
-	case ROTOR_ROLE_CURRENT: return "current";
-	case ROTOR_ROLE_PREDECESSOR: return "predecessor";
-	case ROTOR_ROLE_STRAY: return "stray";
-	default: return "legacy";
+	case ROTOR_ROLE_CURRENT:
+		return "current";
+	case ROTOR_ROLE_PREDECESSOR:
+		return "predecessor";
+	case ROTOR_ROLE_STRAY:
+		return "stray";
+	default:
+		return "legacy";
 	}
 }
 
@@ -83,11 +92,11 @@ static void fmt_dur(char *buf, size_t len, int64_t s)
 }
 
 static struct rotor_action *add(struct rotor_manifest_plan *p, enum rotor_action_kind kind,
-				const char *key_id, int consumer, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
+                                const char *key_id, int consumer, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
 static struct rotor_action *add(struct rotor_manifest_plan *p, enum rotor_action_kind kind,
-				const char *key_id, int consumer, const char *fmt, ...)
+                                const char *key_id, int consumer, const char *fmt, ...)
 {
 	if (p->nactions >= ROTOR_PLAN_MAX_ACTIONS)
 		return NULL;
@@ -104,10 +113,11 @@ static struct rotor_action *add(struct rotor_manifest_plan *p, enum rotor_action
 }
 
 static void forecast(struct rotor_manifest_plan *p, enum rotor_forecast_kind kind, int64_t at,
-		     const char *key_id, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+                     const char *key_id, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
 static void forecast(struct rotor_manifest_plan *p, enum rotor_forecast_kind kind, int64_t at,
-		     const char *key_id, const char *fmt, ...)
+                     const char *key_id, const char *fmt, ...)
 {
 	if (p->nforecast >= ROTOR_PLAN_MAX_FORECAST)
 		return;
@@ -123,7 +133,7 @@ static void forecast(struct rotor_manifest_plan *p, enum rotor_forecast_kind kin
 }
 
 static void set_status(struct rotor_manifest_plan *p, enum rotor_status s, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void set_status(struct rotor_manifest_plan *p, enum rotor_status s, const char *fmt, ...)
 {
@@ -137,9 +147,9 @@ static void set_status(struct rotor_manifest_plan *p, enum rotor_status s, const
 /* ---- classification ---------------------------------------------------- */
 
 struct keyview {
-	int current;              /* index or -1 */
+	int current;                           /* index or -1 */
 	int stray[ROTOR_OBS_MAX_KEYS], nstray; /* Active, or never used: plan_strays */
-	int old[ROTOR_OBS_MAX_KEYS], nold; /* predecessors, legacy keys, used Inactive strays */
+	int old[ROTOR_OBS_MAX_KEYS], nold;     /* predecessors, legacy keys, used Inactive strays */
 };
 
 /* A key rotor itself created whose pair never reached the store: the
@@ -149,7 +159,7 @@ struct keyview {
  * intent (its removal after the store write failed) must not turn a key
  * the consumers hold into a deletable stray. */
 static int interrupted_attempt(const struct rotor_manifest *m, const struct rotor_observed *o,
-			       const struct rotor_obs_key *k)
+                               const struct rotor_obs_key *k)
 {
 	if (k->record.present && (k->record.store_version || k->record.synced))
 		return 0;
@@ -166,14 +176,14 @@ static int interrupted_attempt(const struct rotor_manifest *m, const struct roto
 #define ROTOR_VALIDATION_WINDOW 300
 
 static int used_only_by_validation(const struct rotor_manifest *m, const struct rotor_observed *o,
-				   const struct rotor_obs_key *k)
+                                   const struct rotor_obs_key *k)
 {
 	return k->last_used && strcmp(k->last_service, "sts") == 0 &&
 	       k->last_used <= k->created + ROTOR_VALIDATION_WINDOW && interrupted_attempt(m, o, k);
 }
 
 static void classify(const struct rotor_manifest *m, const struct rotor_observed *o,
-		     struct keyview *v, struct rotor_manifest_plan *p)
+                     struct keyview *v, struct rotor_manifest_plan *p)
 {
 	memset(v, 0, sizeof(*v));
 	v->current = -1;
@@ -190,8 +200,8 @@ static void classify(const struct rotor_manifest *m, const struct rotor_observed
 		int stray;
 		if (v->current >= 0)
 			stray = k->created > o->keys[v->current].created ||
-				(k->created == o->keys[v->current].created &&
-				 interrupted_attempt(m, o, k));
+			        (k->created == o->keys[v->current].created &&
+			         interrupted_attempt(m, o, k));
 		else
 			stray = interrupted_attempt(m, o, k);
 		if (stray) {
@@ -217,7 +227,7 @@ static void classify(const struct rotor_manifest *m, const struct rotor_observed
 /* Returns 1 when a rotation is due and says why; *explicit is 1 when it
  * was asked for (which may cut a deletion window short). */
 static int rotation_due(const struct rotor_manifest *m, const struct rotor_observed *o,
-			const struct keyview *v, int64_t now, char *why, size_t len, int *explicit)
+                        const struct keyview *v, int64_t now, char *why, size_t len, int *explicit)
 {
 	char a[32], b[32];
 	*explicit = 0;
@@ -227,7 +237,7 @@ static int rotation_due(const struct rotor_manifest *m, const struct rotor_obser
 	}
 	if (o->store_has_akid != o->store_has_secret) {
 		snprintf(why, len, "the store holds only %s of the pair",
-			 o->store_has_akid ? "the access key id" : "the secret");
+		         o->store_has_akid ? "the access key id" : "the secret");
 		return 1;
 	}
 	if (v->current < 0) {
@@ -241,7 +251,7 @@ static int rotation_due(const struct rotor_manifest *m, const struct rotor_obser
 	}
 	if (o->store_auth == 0) {
 		snprintf(why, len, "the stored pair does not authenticate (%s)",
-			 o->store_auth_detail[0] ? o->store_auth_detail : "rejected by STS");
+		         o->store_auth_detail[0] ? o->store_auth_detail : "rejected by STS");
 		return 1;
 	}
 	if (o->rotate_now) {
@@ -275,8 +285,9 @@ static void last_use(char *buf, size_t len, const struct rotor_obs_key *k)
 		return;
 	}
 	fmt_time(t, sizeof(t), k->last_used);
-	snprintf(buf, len, "last used %s by %s in %s", t, k->last_service[0] ? k->last_service : "?",
-		 k->last_region[0] ? k->last_region : "?");
+	snprintf(buf, len, "last used %s by %s in %s", t,
+	         k->last_service[0] ? k->last_service : "?",
+	         k->last_region[0] ? k->last_region : "?");
 }
 
 static int consumers_state(const struct rotor_observed *o, int *drifted, int *unknown)
@@ -294,29 +305,29 @@ static int consumers_state(const struct rotor_observed *o, int *drifted, int *un
 /* Stray keys: a used one stalls everything; never-used ones are deleted.
  * Returns 1 when the manifest is stalled or undecidable. */
 static int plan_strays(const struct rotor_manifest *m, const struct rotor_observed *o,
-		       const struct keyview *v, struct rotor_manifest_plan *p)
+                       const struct keyview *v, struct rotor_manifest_plan *p)
 {
 	char used[160], created[32];
 	for (int s = 0; s < v->nstray; s++) {
 		const struct rotor_obs_key *k = &o->keys[v->stray[s]];
 		if (!k->last_used_known) {
 			set_status(p, ROTOR_STATUS_UNKNOWN,
-				   "stray key %s: its last use could not be read, so rotor cannot "
-				   "tell whether someone holds it; nothing changes until it can",
-				   k->id);
+			           "stray key %s: its last use could not be read, so rotor cannot "
+			           "tell whether someone holds it; nothing changes until it can",
+			           k->id);
 			p->nactions = 0;
 			return 1;
 		}
 		if (k->last_used && !used_only_by_validation(m, o, k)) {
 			last_use(used, sizeof(used), k);
 			set_status(p, ROTOR_STATUS_STALLED,
-				   "stray key %s is not in the store but was %s: an unknown party "
-				   "holds a working credential for %s. rotor changes nothing for "
-				   "this user until you resolve it: if it belongs to a consumer, "
-				   "switch that consumer to the store's key; then deactivate %s by "
-				   "hand (aws iam update-access-key --user-name %s --access-key-id "
-				   "%s --status Inactive)",
-				   k->id, used, m->user, k->id, m->user, k->id);
+			           "stray key %s is not in the store but was %s: an unknown party "
+			           "holds a working credential for %s. rotor changes nothing for "
+			           "this user until you resolve it: if it belongs to a consumer, "
+			           "switch that consumer to the store's key; then deactivate %s by "
+			           "hand (aws iam update-access-key --user-name %s --access-key-id "
+			           "%s --status Inactive)",
+			           k->id, used, m->user, k->id, m->user, k->id);
 			p->nactions = 0;
 			return 1;
 		}
@@ -328,7 +339,7 @@ static int plan_strays(const struct rotor_manifest *m, const struct rotor_observ
 		    "stray key %s (created %s, %s, not in the store): %s", k->id, created,
 		    k->last_used ? "used only by rotor's own validation" : "never used",
 		    interrupted_attempt(m, o, k) ? "left by an interrupted rotation"
-						 : "created outside rotor and never used");
+		                                 : "created outside rotor and never used");
 	}
 	return 0;
 }
@@ -342,8 +353,8 @@ static int plan_strays(const struct rotor_manifest *m, const struct rotor_observ
  * rotation waits for: Waiting when rotor will make the room itself,
  * Stalled when only a human can. */
 static int make_room(const struct rotor_manifest *m, const struct rotor_observed *o,
-		     const struct keyview *v, int explicit, int64_t now,
-		     struct rotor_manifest_plan *p)
+                     const struct keyview *v, int explicit, int64_t now,
+                     struct rotor_manifest_plan *p)
 {
 	int remaining = o->nkeys - v->nstray; /* never-used strays are deleted first */
 	int first = p->nactions;
@@ -363,8 +374,8 @@ static int make_room(const struct rotor_manifest *m, const struct rotor_observed
 			fmt_time(a, sizeof(a), since);
 			rotor_duration_format(b, sizeof(b), m->delete_after);
 			add(p, ROTOR_ACT_DELETE, k->id, -1,
-			    "make room: %s has been Inactive since %s (deleteAfter %s elapsed)", k->id,
-			    a, b);
+			    "make room: %s has been Inactive since %s (deleteAfter %s elapsed)",
+			    k->id, a, b);
 		} else if (explicit) {
 			fmt_time(a, sizeof(a), end);
 			add(p, ROTOR_ACT_DELETE, k->id, -1,
@@ -386,39 +397,41 @@ static int make_room(const struct rotor_manifest *m, const struct rotor_observed
 	if (in_window) {
 		fmt_time(a, sizeof(a), window_end);
 		set_status(p, ROTOR_STATUS_WAITING,
-			   "rotation due (%s) but the user has 2 keys: Inactive %s is inside its "
-			   "deleteAfter window until %s (`rotor rotate %s` cuts it short)",
-			   p->due_reason, in_window->id, a, m->name);
+		           "rotation due (%s) but the user has 2 keys: Inactive %s is inside its "
+		           "deleteAfter window until %s (`rotor rotate %s` cuts it short)",
+		           p->due_reason, in_window->id, a, m->name);
 		return 0;
 	}
 	const struct rotor_obs_key *cur = v->current >= 0 ? &o->keys[v->current] : NULL;
 	const char *k = active ? active->id : "the other key";
 	if (cur && cur->active && o->store_has_akid && o->store_has_secret && o->store_auth != 0) {
-		set_status(p, ROTOR_STATUS_WAITING,
-			   "rotation due (%s) but the user has 2 keys and %s is still Active: it is "
-			   "deactivated once every consumer holds the current key and it is unused, "
-			   "then deleted after deleteAfter",
-			   p->due_reason, k);
+		set_status(
+		    p, ROTOR_STATUS_WAITING,
+		    "rotation due (%s) but the user has 2 keys and %s is still Active: it is "
+		    "deactivated once every consumer holds the current key and it is unused, "
+		    "then deleted after deleteAfter",
+		    p->due_reason, k);
 		return 0;
 	}
 	/* rotor deactivates an old key only once every consumer holds a
 	 * working stored key; here the store has none, so it never will. */
-	set_status(p, ROTOR_STATUS_STALLED,
-		   "rotation due (%s) but the user has 2 keys and %s is Active: rotor will not "
-		   "deactivate it while the store holds no working key. Either put a working pair "
-		   "of this user in the store, or deactivate %s by hand once nothing uses it (aws iam "
-		   "update-access-key --user-name %s --access-key-id %s --status Inactive); rotor "
-		   "then deletes it after deleteAfter (`rotor rotate %s` cuts that short) and "
-		   "rotates",
-		   p->due_reason, k, k, m->user, k, m->name);
+	set_status(
+	    p, ROTOR_STATUS_STALLED,
+	    "rotation due (%s) but the user has 2 keys and %s is Active: rotor will not "
+	    "deactivate it while the store holds no working key. Either put a working pair "
+	    "of this user in the store, or deactivate %s by hand once nothing uses it (aws iam "
+	    "update-access-key --user-name %s --access-key-id %s --status Inactive); rotor "
+	    "then deletes it after deleteAfter (`rotor rotate %s` cuts that short) and "
+	    "rotates",
+	    p->due_reason, k, k, m->user, k, m->name);
 	return 0;
 }
 
 /* The key a rotation replaces: the one left besides the new key once this
  * plan's deletions are done (none when the user had no key). */
 static const struct rotor_obs_key *replaced_key(const struct rotor_observed *o,
-						const struct keyview *v,
-						const struct rotor_manifest_plan *p)
+                                                const struct keyview *v,
+                                                const struct rotor_manifest_plan *p)
 {
 	for (int i = 0; i < o->nkeys; i++) {
 		int gone = 0;
@@ -426,7 +439,7 @@ static const struct rotor_obs_key *replaced_key(const struct rotor_observed *o,
 			gone |= v->stray[s] == i;
 		for (int a = 0; a < p->nactions; a++)
 			gone |= p->actions[a].kind == ROTOR_ACT_DELETE &&
-				strcmp(p->actions[a].key_id, o->keys[i].id) == 0;
+			        strcmp(p->actions[a].key_id, o->keys[i].id) == 0;
 		if (!gone)
 			return &o->keys[i];
 	}
@@ -434,7 +447,7 @@ static const struct rotor_obs_key *replaced_key(const struct rotor_observed *o,
 }
 
 static void plan_rotation(const struct rotor_manifest *m, const struct rotor_observed *o,
-			  const struct keyview *v, int64_t now, struct rotor_manifest_plan *p)
+                          const struct keyview *v, int64_t now, struct rotor_manifest_plan *p)
 {
 	char a[32], b[32];
 	int unknown = 0;
@@ -467,21 +480,20 @@ static void plan_rotation(const struct rotor_manifest *m, const struct rotor_obs
 		    "grace)");
 	p->rotation_due = 1;
 	rotor_duration_format(b, sizeof(b), m->cadence);
-	forecast(p, ROTOR_FC_ROTATE, now + m->cadence, NULL, "when it is %s old (cadence)",
-		 b);
+	forecast(p, ROTOR_FC_ROTATE, now + m->cadence, NULL, "when it is %s old (cadence)", b);
 	if (old && old->active && !unknown) {
 		fmt_time(a, sizeof(a), now);
 		forecast(p, ROTOR_FC_DEACTIVATE, now + m->deactivate_after, old->id,
-			 "if not used after %s, when every consumer has the new key", a);
+		         "if not used after %s, when every consumer has the new key", a);
 		rotor_duration_format(b, sizeof(b), m->delete_after);
 		forecast(p, ROTOR_FC_DELETE, now + m->deactivate_after + m->delete_after, old->id,
-			 "deleteAfter %s after its deactivation", b);
+		         "deleteAfter %s after its deactivation", b);
 	} else if (old && !old->active) {
 		/* deleted by a later pass; its window may be over already */
 		int64_t at = (old->record.inactive ? old->record.inactive : now) + m->delete_after;
 		rotor_duration_format(b, sizeof(b), m->delete_after);
 		forecast(p, ROTOR_FC_DELETE, at > now ? at : now, old->id,
-			 "deleteAfter %s after it became Inactive", b);
+		         "deleteAfter %s after it became Inactive", b);
 	}
 }
 
@@ -491,15 +503,16 @@ static void plan_rotation(const struct rotor_manifest *m, const struct rotor_obs
  * cuts the window). With neither date known it is due now and waits for
  * what the status names. Never a date in the past. */
 static void forecast_blocked_rotation(const struct rotor_manifest *m,
-				      const struct rotor_obs_key *cur, int explicit, int64_t now,
-				      struct rotor_manifest_plan *p)
+                                      const struct rotor_obs_key *cur, int explicit, int64_t now,
+                                      struct rotor_manifest_plan *p)
 {
 	int64_t at = 0;
 	for (int i = 0; i < p->nforecast; i++) {
 		const struct rotor_forecast *f = &p->forecast[i];
 		int64_t t = f->kind == ROTOR_FC_DELETE ? f->at
-			    : f->kind == ROTOR_FC_DEACTIVATE ? f->at + (explicit ? 0 : m->delete_after)
-							     : 0;
+		            : f->kind == ROTOR_FC_DEACTIVATE
+		                ? f->at + (explicit ? 0 : m->delete_after)
+		                : 0;
 		if (t && (!at || t < at))
 			at = t;
 	}
@@ -509,22 +522,23 @@ static void forecast_blocked_rotation(const struct rotor_manifest *m,
 	if (at < now)
 		at = now;
 	forecast(p, ROTOR_FC_ROTATE, at, cur ? cur->id : NULL, "due now (%s); runs %s",
-		 p->due_reason, at > now ? "once the old key is gone" : "when there is room (see status)");
+	         p->due_reason,
+	         at > now ? "once the old key is gone" : "when there is room (see status)");
 }
 
 /* Not rotating: keep consumers in sync, deactivate, delete. Returns the
  * reason a later step waits for, in `waiting`. A rotation that is due but
  * found no room (p->due_reason set) is forecast for when it can run. */
 static void plan_steady(const struct rotor_manifest *m, const struct rotor_observed *o,
-			const struct keyview *v, int explicit, int64_t now,
-			struct rotor_manifest_plan *p, char *waiting, size_t wlen)
+                        const struct keyview *v, int explicit, int64_t now,
+                        struct rotor_manifest_plan *p, char *waiting, size_t wlen)
 {
 	char a[32], b[64], used[160];
 	int drifted, unknown;
 	int synced_all = consumers_state(o, &drifted, &unknown);
 	const struct rotor_obs_key *cur = v->current >= 0 ? &o->keys[v->current] : NULL;
-	int healthy = cur && cur->active && o->store_has_akid && o->store_has_secret &&
-		      o->store_auth != 0;
+	int healthy =
+	    cur && cur->active && o->store_has_akid && o->store_has_secret && o->store_auth != 0;
 	int propagated = 0;
 	if (healthy) {
 		for (int i = 0; (size_t)i < m->nconsumers && i < o->nconsumers; i++) {
@@ -540,7 +554,7 @@ static void plan_steady(const struct rotor_manifest *m, const struct rotor_obser
 			add(p, ROTOR_ACT_RECORD_SYNC, cur->id, -1,
 			    "record that every consumer holds %s since now (%s)", cur->id,
 			    propagated ? "a consumer was rewritten: the grace restarts"
-				       : "no record yet");
+			               : "no record yet");
 	}
 	int64_t synced = (healthy && synced_all && !propagated) ? cur->record.synced : 0;
 	for (int i = 0; i < v->nold; i++) {
@@ -551,41 +565,43 @@ static void plan_steady(const struct rotor_manifest *m, const struct rotor_obser
 			}
 			if (unknown) {
 				snprintf(waiting, wlen,
-					 "%s stays Active: %d consumer%s could not be observed", k->id,
-					 unknown, unknown == 1 ? "" : "s");
+				         "%s stays Active: %d consumer%s could not be observed",
+				         k->id, unknown, unknown == 1 ? "" : "s");
 				continue;
 			}
 			if (!synced) {
 				snprintf(waiting, wlen,
-					 "%s stays Active until every consumer holds %s", k->id,
-					 cur->id);
+				         "%s stays Active until every consumer holds %s", k->id,
+				         cur->id);
 				continue;
 			}
 			if (now < synced + m->deactivate_after) {
 				fmt_time(a, sizeof(a), synced);
-				forecast(p, ROTOR_FC_DEACTIVATE, synced + m->deactivate_after, k->id,
-					 "if not used after %s, when every consumer held %s", a,
-					 cur->id);
+				forecast(p, ROTOR_FC_DEACTIVATE, synced + m->deactivate_after,
+				         k->id, "if not used after %s, when every consumer held %s",
+				         a, cur->id);
 				fmt_time(b, sizeof(b), synced + m->deactivate_after);
-				snprintf(waiting, wlen, "deactivateAfter grace: %s is deactivated at %s "
-							"if unused",
-					 k->id, b);
+				snprintf(waiting, wlen,
+				         "deactivateAfter grace: %s is deactivated at %s "
+				         "if unused",
+				         k->id, b);
 				continue;
 			}
 			if (!k->last_used_known) {
 				snprintf(waiting, wlen,
-					 "%s stays Active: its last use could not be read", k->id);
+				         "%s stays Active: its last use could not be read", k->id);
 				continue;
 			}
 			if (k->last_used > synced) {
 				last_use(used, sizeof(used), k);
 				fmt_time(a, sizeof(a), synced);
-				set_status(p, ROTOR_STATUS_STALLED,
-					   "%s (the predecessor) was %s, after every consumer switched "
-					   "to %s at %s: a consumer was missed. Find who uses it, give "
-					   "them the store's key, then deactivate %s by hand; rotor "
-					   "deletes it after deleteAfter",
-					   k->id, used, cur->id, a, k->id);
+				set_status(
+				    p, ROTOR_STATUS_STALLED,
+				    "%s (the predecessor) was %s, after every consumer switched "
+				    "to %s at %s: a consumer was missed. Find who uses it, give "
+				    "them the store's key, then deactivate %s by hand; rotor "
+				    "deletes it after deleteAfter",
+				    k->id, used, cur->id, a, k->id);
 				continue;
 			}
 			last_use(used, sizeof(used), k);
@@ -597,7 +613,7 @@ static void plan_steady(const struct rotor_manifest *m, const struct rotor_obser
 			    cur->id, a, b, k->id, used);
 			rotor_duration_format(b, sizeof(b), m->delete_after);
 			forecast(p, ROTOR_FC_DELETE, now + m->delete_after, k->id,
-				 "deleteAfter %s after it is deactivated now", b);
+			         "deleteAfter %s after it is deactivated now", b);
 			continue;
 		}
 		/* Inactive old key: delete after its window. */
@@ -608,7 +624,8 @@ static void plan_steady(const struct rotor_manifest *m, const struct rotor_obser
 			    k->id);
 			rotor_duration_format(b, sizeof(b), m->delete_after);
 			forecast(p, ROTOR_FC_DELETE, now + m->delete_after, k->id,
-				 "deleteAfter %s from now: when it became Inactive is not recorded", b);
+			         "deleteAfter %s from now: when it became Inactive is not recorded",
+			         b);
 			continue;
 		}
 		if (now >= k->record.inactive + m->delete_after) {
@@ -621,7 +638,7 @@ static void plan_steady(const struct rotor_manifest *m, const struct rotor_obser
 		fmt_time(a, sizeof(a), k->record.inactive);
 		rotor_duration_format(b, sizeof(b), m->delete_after);
 		forecast(p, ROTOR_FC_DELETE, k->record.inactive + m->delete_after, k->id,
-			 "deleteAfter %s after it became Inactive at %s", b, a);
+		         "deleteAfter %s after it became Inactive at %s", b, a);
 	}
 	if (p->due_reason[0]) {
 		forecast_blocked_rotation(m, cur, explicit, now, p);
@@ -631,14 +648,15 @@ static void plan_steady(const struct rotor_manifest *m, const struct rotor_obser
 		if (m->rotate_requested_at > now && cur->created < m->rotate_requested_at &&
 		    m->rotate_requested_at < next)
 			forecast(p, ROTOR_FC_ROTATE, m->rotate_requested_at, cur->id,
-				 "spec.rotateRequestedAt (before the cadence date)");
+			         "spec.rotateRequestedAt (before the cadence date)");
 		else
-			forecast(p, ROTOR_FC_ROTATE, next, cur->id, "when it is %s old (cadence)", b);
+			forecast(p, ROTOR_FC_ROTATE, next, cur->id, "when it is %s old (cadence)",
+			         b);
 	}
 }
 
 static void compute(const struct rotor_manifest *m, const struct rotor_observed *o, int64_t now,
-		    struct rotor_manifest_plan *p)
+                    struct rotor_manifest_plan *p)
 {
 	struct keyview v;
 	char waiting[320] = "";
@@ -650,12 +668,12 @@ static void compute(const struct rotor_manifest *m, const struct rotor_observed 
 		if (o->iam_known && o->store_known)
 			classify(m, o, &v, p); /* roles for display only */
 		set_status(p, ROTOR_STATUS_SUSPENDED,
-			   "spec.suspend is true: rotor changes nothing for %s", m->user);
+		           "spec.suspend is true: rotor changes nothing for %s", m->user);
 		return;
 	}
 	if (!o->iam_known) {
 		set_status(p, ROTOR_STATUS_UNKNOWN, "could not read %s's keys: %s", m->user,
-			   o->iam_error);
+		           o->iam_error);
 		return;
 	}
 	if (!o->store_known) {
@@ -682,13 +700,13 @@ static void compute(const struct rotor_manifest *m, const struct rotor_observed 
 	consumers_state(o, &drifted, &unknown);
 	if (p->nactions > 0) {
 		set_status(p, ROTOR_STATUS_RECONCILING, "%s",
-			   p->rotation_due ? p->due_reason : p->actions[0].reason);
+		           p->rotation_due ? p->due_reason : p->actions[0].reason);
 	} else if (unknown) {
 		for (int i = 0; i < o->nconsumers; i++)
 			if (o->consumers[i].state == ROTOR_CONSUMER_UNKNOWN) {
 				set_status(p, ROTOR_STATUS_UNKNOWN,
-					   "consumer %s could not be observed: %s",
-					   m->consumers[i].name, o->consumers[i].detail);
+				           "consumer %s could not be observed: %s",
+				           m->consumers[i].name, o->consumers[i].detail);
 				break;
 			}
 	} else if (waiting[0]) {
@@ -698,12 +716,13 @@ static void compute(const struct rotor_manifest *m, const struct rotor_observed 
 		for (int i = 0; i < p->nforecast; i++)
 			if (p->forecast[i].kind == ROTOR_FC_ROTATE)
 				fmt_time(a, sizeof(a), p->forecast[i].at);
-		set_status(p, ROTOR_STATUS_READY, "in sync; next rotation %s", a[0] ? a : "unknown");
+		set_status(p, ROTOR_STATUS_READY, "in sync; next rotation %s",
+		           a[0] ? a : "unknown");
 	}
 }
 
-void rotor_plan_compute(const struct rotor_manifest *m, const struct rotor_observed *o,
-			int64_t now, struct rotor_manifest_plan *p)
+void rotor_plan_compute(const struct rotor_manifest *m, const struct rotor_observed *o, int64_t now,
+                        struct rotor_manifest_plan *p)
 {
 	compute(m, o, now, p);
 	/* The forecast reads as a timeline: earliest first (stable). */
@@ -741,10 +760,11 @@ int rotor_plan_limit_deletions(struct rotor_manifest_plan *plans, size_t n, int 
 				p->rotation_due = 0;
 				p->nforecast = 0;
 			}
-			set_status(p, ROTOR_STATUS_WAITING,
-				   "held by --max-deletions=%d: this pass already deletes %d key%s; "
-				   "run again (or raise the limit) after checking the plan",
-				   max_deletions, used, used == 1 ? "" : "s");
+			set_status(
+			    p, ROTOR_STATUS_WAITING,
+			    "held by --max-deletions=%d: this pass already deletes %d key%s; "
+			    "run again (or raise the limit) after checking the plan",
+			    max_deletions, used, used == 1 ? "" : "s");
 			break;
 		}
 	}
@@ -752,7 +772,7 @@ int rotor_plan_limit_deletions(struct rotor_manifest_plan *plans, size_t n, int 
 }
 
 void rotor_plan_summarize(const struct rotor_manifest_plan *plans, size_t n,
-			  struct rotor_plan_summary *s)
+                          struct rotor_plan_summary *s)
 {
 	memset(s, 0, sizeof(*s));
 	s->manifests = n;
@@ -762,16 +782,23 @@ void rotor_plan_summarize(const struct rotor_manifest_plan *plans, size_t n,
 		for (int a = 0; a < p->nactions; a++) {
 			enum rotor_action_kind k = p->actions[a].kind;
 			prune |= k == ROTOR_ACT_DELETE || k == ROTOR_ACT_DELETE_STRAY ||
-				 k == ROTOR_ACT_DEACTIVATE;
+			         k == ROTOR_ACT_DEACTIVATE;
 			sync |= k == ROTOR_ACT_PROPAGATE;
 		}
 		if (p->observe_only)
 			s->observe_only++;
 		switch (p->status) {
-		case ROTOR_STATUS_STALLED: s->stalled++; continue;
-		case ROTOR_STATUS_SUSPENDED: s->suspended++; continue;
-		case ROTOR_STATUS_UNKNOWN: s->unknown++; continue;
-		default: break;
+		case ROTOR_STATUS_STALLED:
+			s->stalled++;
+			continue;
+		case ROTOR_STATUS_SUSPENDED:
+			s->suspended++;
+			continue;
+		case ROTOR_STATUS_UNKNOWN:
+			s->unknown++;
+			continue;
+		default:
+			break;
 		}
 		if (p->rotation_due)
 			s->to_rotate++;

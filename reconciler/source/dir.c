@@ -21,21 +21,22 @@
 #define WALK_MAX_DEPTH 32
 
 int rotor_source_read_file(char **out, size_t *len, const char *path, size_t max,
-			   struct rotor_error *err)
+                           struct rotor_error *err)
 {
 	FILE *f = fopen(path, "rb");
 	*out = NULL;
 	*len = 0;
 	if (!f)
-		return rotor_error_set(err, ROTOR_EIO, "%s: cannot open: %s", path, strerror(errno));
+		return rotor_error_set(err, ROTOR_EIO, "%s: cannot open: %s", path,
+		                       strerror(errno));
 	size_t cap = 8192, n = 0;
 	char *data = malloc(cap);
 	int rc = 0;
 	while (data) {
 		if (n == cap - 1) {
 			if (n > max) {
-				rc = rotor_error_set(err, ROTOR_ELIMIT,
-						     "%s: larger than %zu bytes", path, max);
+				rc = rotor_error_set(err, ROTOR_ELIMIT, "%s: larger than %zu bytes",
+				                     path, max);
 				goto done;
 			}
 			char *bigger = realloc(data, cap * 2);
@@ -78,8 +79,7 @@ static int has_yaml_ext(const char *name)
 	       (n > 4 && strcmp(name + n - 4, ".yml") == 0);
 }
 
-static int load_file(struct rotor_manifest_set *set, const char *path,
-		     struct rotor_diags *diags)
+static int load_file(struct rotor_manifest_set *set, const char *path, struct rotor_diags *diags)
 {
 	char *data = NULL;
 	size_t len = 0;
@@ -89,12 +89,12 @@ static int load_file(struct rotor_manifest_set *set, const char *path,
 	int rc = rotor_source_read_file(&data, &len, path, ROTOR_MANIFEST_FILE_MAX + 1, &err);
 	if (rc == ROTOR_ELIMIT) {
 		rotor_diags_add(diags, ROTOR_DIAG_ERROR, path, 0, 0,
-				"file is larger than %zu bytes; split it", ROTOR_MANIFEST_FILE_MAX);
+		                "file is larger than %zu bytes; split it", ROTOR_MANIFEST_FILE_MAX);
 		return ROTOR_EINVALID;
 	}
 	if (rc) {
 		rotor_diags_add(diags, ROTOR_DIAG_ERROR, path, 0, 0, "%s",
-				err.message + strlen(path) + 2);
+		                err.message + strlen(path) + 2);
 		return rc == ROTOR_ENOMEM ? rc : ROTOR_EINVALID;
 	}
 	rc = rotor_manifest_parse(set, path, data, len, diags);
@@ -116,19 +116,19 @@ static int by_name(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int walk(struct rotor_manifest_set *set, const char *root_real, const char *dir,
-		int depth, struct rotor_diags *diags)
+static int walk(struct rotor_manifest_set *set, const char *root_real, const char *dir, int depth,
+                struct rotor_diags *diags)
 {
 	int rc = 0;
 	if (depth > WALK_MAX_DEPTH) {
 		rotor_diags_add(diags, ROTOR_DIAG_ERROR, dir, 0, 0,
-				"directories nested deeper than %d levels", WALK_MAX_DEPTH);
+		                "directories nested deeper than %d levels", WALK_MAX_DEPTH);
 		return ROTOR_EINVALID;
 	}
 	DIR *d = opendir(dir);
 	if (!d) {
 		rotor_diags_add(diags, ROTOR_DIAG_ERROR, dir, 0, 0, "cannot read directory: %s",
-				strerror(errno));
+		                strerror(errno));
 		return ROTOR_EINVALID;
 	}
 	char **names = NULL;
@@ -168,9 +168,9 @@ static int walk(struct rotor_manifest_set *set, const char *root_real, const cha
 			    (real[rl] != '/' && real[rl] != '\0')) {
 				if (S_ISDIR(st.st_mode) || has_yaml_ext(names[i]))
 					rotor_diags_add(diags, ROTOR_DIAG_WARNING, path, 0, 0,
-							"skipped: symbolic link to a place outside "
-							"%s (or a broken link)",
-							root_real);
+					                "skipped: symbolic link to a place outside "
+					                "%s (or a broken link)",
+					                root_real);
 				continue;
 			}
 			if (stat(path, &st) != 0)
@@ -199,7 +199,7 @@ done:
 }
 
 int rotor_source_load_paths(struct rotor_manifest_set *set, char *const *paths, size_t npaths,
-			    struct rotor_diags *diags)
+                            struct rotor_diags *diags)
 {
 	int rc = 0;
 	for (size_t i = 0; i < npaths; i++) {
@@ -207,7 +207,7 @@ int rotor_source_load_paths(struct rotor_manifest_set *set, char *const *paths, 
 		int r;
 		if (stat(paths[i], &st) != 0) {
 			rotor_diags_add(diags, ROTOR_DIAG_ERROR, paths[i], 0, 0, "%s",
-					strerror(errno));
+			                strerror(errno));
 			r = ROTOR_EINVALID;
 		} else if (S_ISDIR(st.st_mode)) {
 			char real[PATH_MAX];
@@ -218,7 +218,7 @@ int rotor_source_load_paths(struct rotor_manifest_set *set, char *const *paths, 
 				dir[--l] = '\0';
 			if (!realpath(dir, real)) {
 				rotor_diags_add(diags, ROTOR_DIAG_ERROR, dir, 0, 0, "%s",
-						strerror(errno));
+				                strerror(errno));
 				r = ROTOR_EINVALID;
 			} else {
 				r = walk(set, real, dir, 0, diags);

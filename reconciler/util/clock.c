@@ -67,9 +67,9 @@ static void real_sleep_ms(struct rotor_clock *c, int64_t ms)
 struct rotor_clock *rotor_clock_real(void)
 {
 	static struct rotor_clock real = {
-		.now = real_now,
-		.monotonic_ms = real_monotonic_ms,
-		.sleep_ms = real_sleep_ms,
+	    .now = real_now,
+	    .monotonic_ms = real_monotonic_ms,
+	    .sleep_ms = real_sleep_ms,
 	};
 	return &real;
 }

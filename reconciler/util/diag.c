@@ -24,7 +24,7 @@ void rotor_diags_dispose(struct rotor_diags *d)
 }
 
 void rotor_diags_addv(struct rotor_diags *d, int severity, const char *file, int line, int col,
-		      const char *fmt, va_list ap)
+                      const char *fmt, va_list ap)
 {
 	char msg[1024];
 	if (severity == ROTOR_DIAG_ERROR)
@@ -66,7 +66,7 @@ void rotor_diags_addv(struct rotor_diags *d, int severity, const char *file, int
 }
 
 void rotor_diags_add(struct rotor_diags *d, int severity, const char *file, int line, int col,
-		     const char *fmt, ...)
+                     const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -106,7 +106,7 @@ void rotor_diag_format(const struct rotor_diag *diag, char *buf, size_t len)
 	const char *sev = diag->severity == ROTOR_DIAG_WARNING ? "warning: " : "";
 	if (diag->line > 0)
 		snprintf(buf, len, "%s:%d:%d: %s%s", diag->file, diag->line, diag->col, sev,
-			 diag->message);
+		         diag->message);
 	else
 		snprintf(buf, len, "%s: %s%s", diag->file, sev, diag->message);
 }
@@ -119,7 +119,8 @@ void rotor_diags_print(const struct rotor_diags *d, FILE *f)
 		fprintf(f, "%s\n", line);
 	}
 	if (d->truncated)
-		fprintf(f, "(more problems were found than are shown: %zu errors, %zu warnings "
-			   "in all)\n",
-			d->nerrors, d->nwarnings);
+		fprintf(f,
+		        "(more problems were found than are shown: %zu errors, %zu warnings "
+		        "in all)\n",
+		        d->nerrors, d->nwarnings);
 }

@@ -52,7 +52,7 @@ static void copy_field(char *dst, size_t cap, const char *src)
 }
 
 void rotor_error_set_remote(struct rotor_error *err, int http_status, const char *remote_code,
-			    const char *request_id)
+                            const char *request_id)
 {
 	if (!err)
 		return;
@@ -80,18 +80,30 @@ void rotor_error_prefix(struct rotor_error *err, const char *fmt, ...)
 const char *rotor_error_code_name(int code)
 {
 	switch (code) {
-	case ROTOR_OK: return "ok";
-	case ROTOR_EINVALID: return "invalid";
-	case ROTOR_ENOTFOUND: return "not-found";
-	case ROTOR_ECONFLICT: return "conflict";
-	case ROTOR_EAUTH: return "auth";
-	case ROTOR_ETHROTTLED: return "throttled";
-	case ROTOR_ETRANSIENT: return "transient";
-	case ROTOR_ELIMIT: return "limit";
-	case ROTOR_ENOMEM: return "out-of-memory";
-	case ROTOR_EIO: return "io";
-	case ROTOR_EINTERNAL: return "internal";
-	default: return "unknown";
+	case ROTOR_OK:
+		return "ok";
+	case ROTOR_EINVALID:
+		return "invalid";
+	case ROTOR_ENOTFOUND:
+		return "not-found";
+	case ROTOR_ECONFLICT:
+		return "conflict";
+	case ROTOR_EAUTH:
+		return "auth";
+	case ROTOR_ETHROTTLED:
+		return "throttled";
+	case ROTOR_ETRANSIENT:
+		return "transient";
+	case ROTOR_ELIMIT:
+		return "limit";
+	case ROTOR_ENOMEM:
+		return "out-of-memory";
+	case ROTOR_EIO:
+		return "io";
+	case ROTOR_EINTERNAL:
+		return "internal";
+	default:
+		return "unknown";
 	}
 }
 

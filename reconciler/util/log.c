@@ -62,7 +62,7 @@ void rotor_redact_unregister(const void *value)
 	for (size_t i = 0; i < redact_n; i++) {
 		if (redact_entries[i].value == value) {
 			memmove(&redact_entries[i], &redact_entries[i + 1],
-				(redact_n - i - 1) * sizeof(*redact_entries));
+			        (redact_n - i - 1) * sizeof(*redact_entries));
 			redact_n--;
 			break;
 		}
@@ -139,7 +139,7 @@ static struct rotor_clock *log_clock;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void rotor_log_setup(FILE *sink, enum rotor_log_level level, enum rotor_log_format format,
-		     struct rotor_clock *clock)
+                     struct rotor_clock *clock)
 {
 	log_sink = sink;
 	log_min = level;
@@ -194,7 +194,7 @@ void rotor_logv(enum rotor_log_level level, const char *scope, const char *fmt, 
 	pthread_mutex_lock(&log_lock);
 	if (fmtkind == ROTOR_LOG_TEXT) {
 		fprintf(f, "%s %-5s %s%s%s\n", ts, level_names[level], scope ? scope : "",
-			scope ? ": " : "", msg);
+		        scope ? ": " : "", msg);
 	} else {
 		fprintf(f, "{\"time\":\"%s\",\"level\":\"%s\",", ts, level_names[level]);
 		if (scope) {

@@ -10,14 +10,14 @@
 #include "rotor/log.h"
 
 struct rotor_secret {
-	size_t len;      /* bytes of value, not counting the NUL */
-	int flags;       /* ROTOR_SECRET_* */
-	int registered;  /* 1 while the redactor knows this value */
-	char *value;     /* len bytes + NUL */
+	size_t len;     /* bytes of value, not counting the NUL */
+	int flags;      /* ROTOR_SECRET_* */
+	int registered; /* 1 while the redactor knows this value */
+	char *value;    /* len bytes + NUL */
 };
 
 int rotor_secret_new(struct rotor_secret **out, const void *bytes, size_t len, int flags,
-		     struct rotor_error *err)
+                     struct rotor_error *err)
 {
 	struct rotor_secret *s = calloc(1, sizeof(*s));
 	*out = NULL;
@@ -41,13 +41,13 @@ nomem:
 }
 
 int rotor_secret_from_str(struct rotor_secret **out, const char *str, int flags,
-			  struct rotor_error *err)
+                          struct rotor_error *err)
 {
 	return rotor_secret_new(out, str, strlen(str), flags, err);
 }
 
 int rotor_secret_dup(struct rotor_secret **out, const struct rotor_secret *s,
-		     struct rotor_error *err)
+                     struct rotor_error *err)
 {
 	return rotor_secret_new(out, s->value, s->len, s->flags, err);
 }

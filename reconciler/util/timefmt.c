@@ -9,7 +9,7 @@
 #include "rotor/error.h"
 
 static int fail(char *why, size_t why_len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static int fail(char *why, size_t why_len, const char *fmt, ...)
 {
@@ -40,38 +40,43 @@ int rotor_duration_parse(int64_t *out, const char *s, char *why, size_t why_len)
 		return fail(why, why_len, "empty duration: write an integer and a unit, e.g. 90d");
 	while (*p) {
 		if (!isdigit((unsigned char)*p))
-			return fail(why, why_len,
-				    "invalid duration \"%s\": expected a digit at offset %zu; write an "
-				    "integer and a unit (w d h m s), e.g. 90d, 36h, 1d12h",
-				    s, (size_t)(p - s));
+			return fail(
+			    why, why_len,
+			    "invalid duration \"%s\": expected a digit at offset %zu; write an "
+			    "integer and a unit (w d h m s), e.g. 90d, 36h, 1d12h",
+			    s, (size_t)(p - s));
 		int64_t n = 0;
 		while (isdigit((unsigned char)*p)) {
 			n = n * 10 + (*p - '0');
 			if (n > DURATION_MAX)
-				return fail(why, why_len, "duration \"%s\" is too large (at most 3650d)",
-					    s);
+				return fail(why, why_len,
+				            "duration \"%s\" is too large (at most 3650d)", s);
 			p++;
 		}
 		if (!*p)
-			return fail(why, why_len,
-				    "invalid duration \"%s\": the number %lld has no unit; add one of "
-				    "w d h m s (e.g. %llds or %lldd)",
-				    s, (long long)n, (long long)n, (long long)n);
+			return fail(
+			    why, why_len,
+			    "invalid duration \"%s\": the number %lld has no unit; add one of "
+			    "w d h m s (e.g. %llds or %lldd)",
+			    s, (long long)n, (long long)n, (long long)n);
 		size_t u = 0;
 		while (u < NUNITS && units[u].unit != *p)
 			u++;
 		if (u == NUNITS)
 			return fail(why, why_len,
-				    "invalid duration \"%s\": unknown unit '%c'; use w d h m s", s, *p);
+			            "invalid duration \"%s\": unknown unit '%c'; use w d h m s", s,
+			            *p);
 		if (u < next_unit)
-			return fail(why, why_len,
-				    "invalid duration \"%s\": unit '%c' out of order or repeated; write "
-				    "larger units first, each once (e.g. 1d12h)",
-				    s, *p);
+			return fail(
+			    why, why_len,
+			    "invalid duration \"%s\": unit '%c' out of order or repeated; write "
+			    "larger units first, each once (e.g. 1d12h)",
+			    s, *p);
 		next_unit = u + 1;
 		total += n * units[u].seconds;
 		if (total > DURATION_MAX)
-			return fail(why, why_len, "duration \"%s\" is too large (at most 3650d)", s);
+			return fail(why, why_len, "duration \"%s\" is too large (at most 3650d)",
+			            s);
 		p++;
 	}
 	*out = total;
@@ -195,8 +200,8 @@ int rotor_time_parse(int64_t *out, const char *s, char *why, size_t why_len)
 		offset = (int64_t)(oh * 3600 + om * 60) * (*p == '-' ? -1 : 1);
 		p += 6;
 	} else {
-		return fail(why, why_len, "invalid timestamp \"%s\": missing time zone (Z or +HH:MM)",
-			    s);
+		return fail(why, why_len,
+		            "invalid timestamp \"%s\": missing time zone (Z or +HH:MM)", s);
 	}
 	if (*p)
 		return fail(why, why_len, "invalid timestamp \"%s\": trailing characters", s);
@@ -220,5 +225,5 @@ void rotor_time_format(char *buf, size_t len, int64_t t)
 	const unsigned m = mp < 10 ? mp + 3 : mp - 9;
 	y += m <= 2;
 	snprintf(buf, len, "%04lld-%02u-%02uT%02lld:%02lld:%02lldZ", (long long)y, m, d,
-		 (long long)(secs / 3600), (long long)((secs % 3600) / 60), (long long)(secs % 60));
+	         (long long)(secs / 3600), (long long)((secs % 3600) / 60), (long long)(secs % 60));
 }

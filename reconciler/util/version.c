@@ -19,13 +19,13 @@ const char *rotor_version(void)
 size_t rotor_version_libraries(struct rotor_version_info *out, size_t max)
 {
 	size_t n = 0;
-#define ADD(label, ...)                                                                    \
-	do {                                                                               \
-		if (n < max) {                                                             \
-			out[n].name = label;                                               \
-			snprintf(out[n].version, sizeof(out[n].version), __VA_ARGS__);     \
-			n++;                                                               \
-		}                                                                          \
+#define ADD(label, ...)                                                                            \
+	do {                                                                                       \
+		if (n < max) {                                                                     \
+			out[n].name = label;                                                       \
+			snprintf(out[n].version, sizeof(out[n].version), __VA_ARGS__);             \
+			n++;                                                                       \
+		}                                                                                  \
 	} while (0)
 	int gmaj = 0, gmin = 0, grev = 0;
 	git_libgit2_version(&gmaj, &gmin, &grev);

@@ -25,13 +25,12 @@ int test_server_start(struct test_server *s, const char *script, const char *con
 }
 
 int test_server_start_with(struct test_server *s, const char *python, const char *script,
-			   const char *const *args)
+                           const char *const *args)
 {
 	int fds[2];
 	char script_path[4096];
 	memset(s, 0, sizeof(*s));
-	snprintf(script_path, sizeof(script_path), "%s/tests/doubles/%s", ROTOR_SOURCE_DIR,
-		 script);
+	snprintf(script_path, sizeof(script_path), "%s/tests/doubles/%s", ROTOR_SOURCE_DIR, script);
 	if (pipe(fds) != 0)
 		return -1;
 	pid_t pid = fork();
@@ -76,7 +75,7 @@ int test_server_start_with(struct test_server *s, const char *python, const char
 			*nl = '\0';
 			if (sscanf(line, "PORT %d", &s->port) == 1) {
 				snprintf(s->base_url, sizeof(s->base_url), "http://127.0.0.1:%d",
-					 s->port);
+				         s->port);
 				close(fds[0]);
 				return 0;
 			}

@@ -30,7 +30,7 @@ struct test_server {
  * 15 s. */
 int test_server_start(struct test_server *s, const char *script, const char *const *args);
 int test_server_start_with(struct test_server *s, const char *python, const char *script,
-			   const char *const *args);
+                           const char *const *args);
 void test_server_stop(struct test_server *s);
 
 /* Reads a whole file into a malloc'd NUL-terminated string; NULL on error. */

@@ -18,52 +18,52 @@
 
 /* The example of rotation.md §2, verbatim. */
 static const char contract_example[] =
-	"apiVersion: rotor/v1\n"
-	"kind: Config\n"
-	"connections:\n"
-	"  aws:\n"
-	"    aws-prod:\n"
-	"      region: us-east-1                  # signing region for STS; IAM follows the "
-	"partition\n"
-	"      partition: aws                     # optional: aws | aws-cn | aws-us-gov\n"
-	"      profile: rotor                     # optional: else the default credential chain\n"
-	"      roleArn: arn:aws:iam::123456789012:role/rotor   # optional, assumed on top\n"
-	"      externalId: {env: ROTOR_EXTERNAL_ID}             # optional\n"
-	"      endpoints: {iam: \"http://127.0.0.1:4566\", sts: \"http://127.0.0.1:4566\"}  # "
-	"optional (testing)\n"
-	"  infisical:\n"
-	"    infisical-main:\n"
-	"      siteUrl: https://app.infisical.com\n"
-	"      api: v3                            # optional: v3 (raw routes, default) | v4\n"
-	"      clientId: {env: INFISICAL_CLIENT_ID}\n"
-	"      clientSecret: {file: /run/secrets/infisical-client-secret}\n"
-	"      requestsPerMinute: 30              # optional: rotor's own pacing\n"
-	"  heroku:\n"
-	"    heroku-main:\n"
-	"      apiUrl: https://api.heroku.com     # optional\n"
-	"      token: {env: HEROKU_API_KEY}\n"
-	"  github:\n"
-	"    github-main:\n"
-	"      apiUrl: https://api.github.com     # optional (GitHub Enterprise: "
-	"https://HOST/api/v3)\n"
-	"      token: {file: /run/secrets/github-token}\n"
-	"envFiles:\n"
-	"  allowedDirs: [/etc/raxx]\n"
-	"  reload:\n"
-	"    vault-host: {argv: [systemctl, restart, raxx-vault.service], timeout: 30s}\n"
-	"source:                                  # optional: the controller's git source\n"
-	"  url: https://github.com/raxx/key-rotations.git\n"
-	"  branch: main\n"
-	"  path: aws/\n"
-	"  auth: {token: {env: GIT_TOKEN}}        # or {sshKey: {file: ...}, knownHosts: "
-	"/etc/rotor/known_hosts}\n"
-	"  interval: 1m\n"
-	"controller:                              # optional\n"
-	"  workers: 4\n"
-	"  resync: 10m\n"
-	"  listen: 127.0.0.1:9464\n"
-	"audit:\n"
-	"  path: /var/lib/rotor/audit.jsonl\n";
+    "apiVersion: rotor/v1\n"
+    "kind: Config\n"
+    "connections:\n"
+    "  aws:\n"
+    "    aws-prod:\n"
+    "      region: us-east-1                  # signing region for STS; IAM follows the "
+    "partition\n"
+    "      partition: aws                     # optional: aws | aws-cn | aws-us-gov\n"
+    "      profile: rotor                     # optional: else the default credential chain\n"
+    "      roleArn: arn:aws:iam::123456789012:role/rotor   # optional, assumed on top\n"
+    "      externalId: {env: ROTOR_EXTERNAL_ID}             # optional\n"
+    "      endpoints: {iam: \"http://127.0.0.1:4566\", sts: \"http://127.0.0.1:4566\"}  # "
+    "optional (testing)\n"
+    "  infisical:\n"
+    "    infisical-main:\n"
+    "      siteUrl: https://app.infisical.com\n"
+    "      api: v3                            # optional: v3 (raw routes, default) | v4\n"
+    "      clientId: {env: INFISICAL_CLIENT_ID}\n"
+    "      clientSecret: {file: /run/secrets/infisical-client-secret}\n"
+    "      requestsPerMinute: 30              # optional: rotor's own pacing\n"
+    "  heroku:\n"
+    "    heroku-main:\n"
+    "      apiUrl: https://api.heroku.com     # optional\n"
+    "      token: {env: HEROKU_API_KEY}\n"
+    "  github:\n"
+    "    github-main:\n"
+    "      apiUrl: https://api.github.com     # optional (GitHub Enterprise: "
+    "https://HOST/api/v3)\n"
+    "      token: {file: /run/secrets/github-token}\n"
+    "envFiles:\n"
+    "  allowedDirs: [/etc/raxx]\n"
+    "  reload:\n"
+    "    vault-host: {argv: [systemctl, restart, raxx-vault.service], timeout: 30s}\n"
+    "source:                                  # optional: the controller's git source\n"
+    "  url: https://github.com/raxx/key-rotations.git\n"
+    "  branch: main\n"
+    "  path: aws/\n"
+    "  auth: {token: {env: GIT_TOKEN}}        # or {sshKey: {file: ...}, knownHosts: "
+    "/etc/rotor/known_hosts}\n"
+    "  interval: 1m\n"
+    "controller:                              # optional\n"
+    "  workers: 4\n"
+    "  resync: 10m\n"
+    "  listen: 127.0.0.1:9464\n"
+    "audit:\n"
+    "  path: /var/lib/rotor/audit.jsonl\n";
 
 static int parse(const char *yaml, struct rotor_config **cfg, struct rotor_diags *d)
 {
@@ -74,25 +74,25 @@ static int parse(const char *yaml, struct rotor_config **cfg, struct rotor_diags
 /* The diagnostic of that severity at line:col (line < 0: anywhere) whose
  * message contains want, or NULL. */
 static const struct rotor_diag *find_diag(const struct rotor_diags *d, int severity, int line,
-					  int col, const char *want)
+                                          int col, const char *want)
 {
 	for (size_t i = 0; i < d->n; i++) {
 		const struct rotor_diag *it = &d->items[i];
-		if (it->severity == severity && (line < 0 || (it->line == line && it->col == col)) &&
-		    strstr(it->message, want))
+		if (it->severity == severity &&
+		    (line < 0 || (it->line == line && it->col == col)) && strstr(it->message, want))
 			return it;
 	}
 	return NULL;
 }
 
 static void expect_diag(const struct rotor_diags *d, int severity, int line, int col,
-			const char *want)
+                        const char *want)
 {
 	if (find_diag(d, severity, line, col, want))
 		return;
 	rotor_diags_print(d, stdout);
 	fail_msg("expected %s at %d:%d containing: %s",
-		 severity == ROTOR_DIAG_ERROR ? "an error" : "a warning", line, col, want);
+	         severity == ROTOR_DIAG_ERROR ? "an error" : "a warning", line, col, want);
 }
 
 static void expect_nowhere(const struct rotor_diags *d, const char *secret)
@@ -105,8 +105,7 @@ static void expect_nowhere(const struct rotor_diags *d, const char *secret)
 	}
 }
 
-static void check_pos(const struct rotor_pos *p, const struct rotor_config *cfg, int line,
-		      int col)
+static void check_pos(const struct rotor_pos *p, const struct rotor_config *cfg, int line, int col)
 {
 	assert_ptr_equal(p->file, cfg->origin);
 	assert_int_equal(p->line, line);
@@ -222,27 +221,26 @@ static void test_contract_example(void **state)
 static void test_defaults_and_normalisation(void **state)
 {
 	(void)state;
-	static const char yaml[] =
-		HEADER
-		"connections:\n"
-		"  aws:\n"
-		"    aws-cn: {region: cn-north-1, partition: aws-cn, roleArn: "
-		"\"arn:aws-cn:iam::123456789012:role/ops/rotor\"}\n"
-		"  infisical:\n"
-		"    i1: {siteUrl: \"https://infisical.example.com/\", clientId: {env: A},\n"
-		"         clientSecret: {env: B}, api: v4}\n"
-		"  heroku:\n"
-		"    h1: {token: {env: C}}\n"
-		"  github:\n"
-		"    ghe: {apiUrl: \"https://ghe.example.com/api/v3/\", token: {env: D}}\n"
-		"envFiles:\n"
-		"  allowedDirs: [\"//srv//raxx/\", /etc/raxx/]\n"
-		"  reload:\n"
-		"    r1: {argv: [/usr/local/bin/reload]}\n"
-		"source:\n"
-		"  url: git@github.com:raxx/key-rotations.git\n"
-		"  auth: {sshKey: {file: /etc/rotor/id_ed25519}, knownHosts: /etc/rotor/known_hosts}\n"
-		"controller:\n";
+	static const char yaml[] = HEADER
+	    "connections:\n"
+	    "  aws:\n"
+	    "    aws-cn: {region: cn-north-1, partition: aws-cn, roleArn: "
+	    "\"arn:aws-cn:iam::123456789012:role/ops/rotor\"}\n"
+	    "  infisical:\n"
+	    "    i1: {siteUrl: \"https://infisical.example.com/\", clientId: {env: A},\n"
+	    "         clientSecret: {env: B}, api: v4}\n"
+	    "  heroku:\n"
+	    "    h1: {token: {env: C}}\n"
+	    "  github:\n"
+	    "    ghe: {apiUrl: \"https://ghe.example.com/api/v3/\", token: {env: D}}\n"
+	    "envFiles:\n"
+	    "  allowedDirs: [\"//srv//raxx/\", /etc/raxx/]\n"
+	    "  reload:\n"
+	    "    r1: {argv: [/usr/local/bin/reload]}\n"
+	    "source:\n"
+	    "  url: git@github.com:raxx/key-rotations.git\n"
+	    "  auth: {sshKey: {file: /etc/rotor/id_ed25519}, knownHosts: /etc/rotor/known_hosts}\n"
+	    "controller:\n";
 	struct rotor_config *cfg = NULL;
 	struct rotor_diags d;
 	assert_int_equal(parse(yaml, &cfg, &d), 0);
@@ -264,7 +262,7 @@ static void test_defaults_and_normalisation(void **state)
 	assert_int_equal(inf->requests_per_minute, 30);
 	assert_string_equal(rotor_config_heroku(cfg, "h1")->api_url, "https://api.heroku.com");
 	assert_string_equal(rotor_config_github(cfg, "ghe")->api_url,
-			    "https://ghe.example.com/api/v3");
+	                    "https://ghe.example.com/api/v3");
 	assert_int_equal(cfg->nallowed_dirs, 2);
 	assert_string_equal(cfg->allowed_dirs[0], "/srv/raxx");
 	assert_string_equal(cfg->allowed_dirs[1], "/etc/raxx");
@@ -305,147 +303,144 @@ struct bad_case {
 };
 
 #define AWS_PROD HEADER "connections:\n  aws:\n    aws-prod:\n"
-#define INFISICAL_MAIN                                                                        \
-	HEADER "connections:\n  infisical:\n    infisical-main:\n"                              \
-	       "      siteUrl: https://app.infisical.com\n"                                      \
+#define INFISICAL_MAIN                                                                             \
+	HEADER "connections:\n  infisical:\n    infisical-main:\n"                                 \
+	       "      siteUrl: https://app.infisical.com\n"                                        \
 	       "      clientId: {env: INFISICAL_CLIENT_ID}\n"
 
 static const struct bad_case bad_cases[] = {
-	/* the document */
-	{"apiVersion: rotor/v2\nkind: Config\n", 1, 13,
-	 "apiVersion must be \"rotor/v1\", not \"rotor/v2\"", NULL},
-	{"apiVersion: rotor/v1\nkind: AccessKeyRotation\n", 2, 7,
-	 "kind is AccessKeyRotation: this is a manifest, not the controller config", NULL},
-	{"kind: Config\n", 1, 1, "apiVersion is required: add apiVersion: rotor/v1", NULL},
-	{HEADER "conections: {}\n", 3, 1,
-	 "unknown field \"conections\" in the config; did you mean \"connections\"?", NULL},
-	{HEADER "---\n" HEADER, 4, 1, "the config must be a single YAML document", NULL},
-	{"- apiVersion\n", 1, 1, "the config must be a mapping, not a list", NULL},
-	{"", 1, 1, "the config is empty", NULL},
-	{HEADER "connections: [\n", -1, 0, "YAML syntax error", NULL},
-	/* aws */
-	{AWS_PROD "      partition: aws\n", 6, 7, "connections.aws.aws-prod.region is required",
-	 NULL},
-	{AWS_PROD "      regoin: us-east-1\n", 6, 7,
-	 "unknown field \"regoin\" in connections.aws.aws-prod; did you mean \"region\"?", NULL},
-	{AWS_PROD "      region: US-East-1\n", 6, 15,
-	 "connections.aws.aws-prod.region: \"US-East-1\" does not look like an AWS region", NULL},
-	{AWS_PROD "      region: us-east-1\n      partition: aws-gov\n", 7, 18,
-	 "connections.aws.aws-prod.partition must be one of aws, aws-cn, aws-us-gov, not "
-	 "\"aws-gov\"",
-	 NULL},
-	{AWS_PROD "      region: us-east-1\n      roleArn: arn:aws:iam::1234:role/rotor\n", 7, 16,
-	 "connections.aws.aws-prod.roleArn must look like arn:aws:iam::123456789012:role/NAME, "
-	 "not \"arn:aws:iam::1234:role/rotor\"",
-	 NULL},
-	{AWS_PROD "      region: cn-north-1\n      partition: aws-cn\n"
-		  "      roleArn: arn:aws:iam::123456789012:role/rotor\n",
-	 8, 16,
-	 "connections.aws.aws-prod.roleArn is in partition aws, but the connection's partition is "
-	 "aws-cn",
-	 NULL},
-	{AWS_PROD "      region: us-east-1\n      sessionName: x\n", 7, 20,
-	 "connections.aws.aws-prod.sessionName must be 2 to 64 letters", NULL},
-	{AWS_PROD "      region: us-east-1\n      endpoints:\n        iam: localhost:4566\n", 8, 14,
-	 "connections.aws.aws-prod.endpoints.iam must be an https:// URL", NULL},
-	{AWS_PROD "      region: us-east-1\n      externalId: ext-7f3a9c\n", 7, 19,
-	 "connections.aws.aws-prod.externalId must be {env: NAME} or {file: PATH}, never a "
-	 "literal secret",
-	 "ext-7f3a9c"},
-	/* secret references */
-	{INFISICAL_MAIN "      clientSecret: sk-live-51HlvHJ2eZvKYlo2C\n", 8, 21,
-	 "connections.infisical.infisical-main.clientSecret must be {env: NAME} or {file: PATH}, "
-	 "never a literal secret",
-	 "sk-live-51HlvHJ2eZvKYlo2C"},
-	{INFISICAL_MAIN "      clientSecret: {env: A, file: /run/x}\n", 8, 21,
-	 "clientSecret must have only one of env and file", NULL},
-	{INFISICAL_MAIN "      clientSecret: {}\n", 8, 21,
-	 "clientSecret must be {env: NAME} or {file: PATH}: neither is given", NULL},
-	{INFISICAL_MAIN "      clientSecret: {env: 1sk-live-x}\n", 8, 27,
-	 "clientSecret.env must be an environment variable name", "1sk-live-x"},
-	{INFISICAL_MAIN "      clientSecret: {file: run/secret}\n", 8, 28,
-	 "clientSecret.file must be an absolute path", NULL},
-	{INFISICAL_MAIN, 6, 7, "connections.infisical.infisical-main.clientSecret is required",
-	 NULL},
-	{HEADER "connections:\n  github:\n    github-main:\n      token: [a]\n", 6, 14,
-	 "connections.github.github-main.token must be {env: NAME} or {file: PATH}, not a list",
-	 NULL},
-	/* infisical */
-	{HEADER "connections:\n  infisical:\n    infisical-main:\n      siteUrl: ftp://x\n"
-		"      clientId: {env: A}\n      clientSecret: {env: B}\n",
-	 6, 16, "connections.infisical.infisical-main.siteUrl must be an https:// URL", NULL},
-	{INFISICAL_MAIN "      clientSecret: {env: B}\n      requestsPerMinute: 0\n", 9, 26,
-	 "requestsPerMinute must be between 1 and 10000, not 0", NULL},
-	{INFISICAL_MAIN "      clientSecret: {env: B}\n      api: v5\n", 9, 12,
-	 "connections.infisical.infisical-main.api must be one of v3, v4, not \"v5\"", NULL},
-	/* names and tokens */
-	{HEADER "connections:\n  aws:\n    shared:\n      region: us-east-1\n"
-		"  heroku:\n    shared:\n      token: {env: HEROKU_API_KEY}\n",
-	 8, 5,
-	 "connection \"shared\" is defined twice: first as connections.aws.shared at line 5, "
-	 "column 5",
-	 NULL},
-	{HEADER "connections:\n  aws:\n    \"aws prod!\":\n      region: us-east-1\n", 5, 5,
-	 "connection name \"aws prod!\" must be 1 to 63 letters, digits, - or _", NULL},
-	{HEADER "connections:\n  heroku:\n    heroku-main:\n"
-		"      apiUrl: https://user:hunter2@api.heroku.com\n"
-		"      token: {env: HEROKU_API_KEY}\n",
-	 6, 15, "connections.heroku.heroku-main.apiUrl must not contain user info", "hunter2"},
-	{HEADER "connections:\n  heroku:\n    heroku-main:\n      apiUrl: https://api.heroku.com\n",
-	 6, 7, "connections.heroku.heroku-main.token is required", NULL},
-	/* envFiles */
-	{HEADER "envFiles:\n  allowedDirs:\n    - etc/raxx\n", 5, 7,
-	 "envFiles.allowedDirs[0] must be an absolute directory, not \"etc/raxx\"", NULL},
-	{HEADER "envFiles:\n  allowedDirs:\n    - /srv/../etc\n", 5, 7,
-	 "envFiles.allowedDirs[0]: \"/srv/../etc\" must not contain . or .. components", NULL},
-	{HEADER "envFiles:\n  allowedDirs:\n    - //\n", 5, 7,
-	 "envFiles.allowedDirs[0]: \"/\" would let a manifest write any file", NULL},
-	{HEADER "envFiles:\n  allowedDirs: /etc/raxx\n", 4, 16,
-	 "envFiles.allowedDirs must be a list of absolute directories, not a scalar", NULL},
-	{HEADER "envFiles:\n  reload:\n    vault-host:\n      argv: []\n", 6, 13,
-	 "envFiles.reload.vault-host.argv must not be empty", NULL},
-	{HEADER "envFiles:\n  reload:\n    vault-host:\n      argv: [systemctl, \"\"]\n", 6, 25,
-	 "envFiles.reload.vault-host.argv[1] must not be empty", NULL},
-	{HEADER "envFiles:\n  reload:\n    vault-host:\n      argv: [true]\n      timeout: 2h\n", 7,
-	 16, "envFiles.reload.vault-host.timeout must be between 1s and 1h, not 2h", NULL},
-	{HEADER "envFiles:\n  reload:\n    vault-host: {timeout: 5s}\n", 5, 17,
-	 "envFiles.reload.vault-host.argv is required", NULL},
-	{HEADER "envFiles:\n  reload:\n    vault-host: {argv: [a]}\n    vault-host: {argv: [b]}\n",
-	 6, 5, "envFiles.reload.vault-host is defined twice (first at line 5, column 5)", NULL},
-	/* source */
-	{HEADER "source:\n  url: https://github.com/raxx/x.git\n  auth:\n"
-		"    token: {env: GIT_TOKEN}\n    sshKey: {file: /etc/rotor/id_ed25519}\n"
-		"    knownHosts: /etc/rotor/known_hosts\n",
-	 6, 5, "source.auth must have only one of token and sshKey", NULL},
-	{HEADER "source:\n  url: git@github.com:raxx/x.git\n  auth:\n"
-		"    sshKey: {file: /etc/rotor/id_ed25519}\n",
-	 6, 5, "source.auth.knownHosts is required with sshKey", NULL},
-	{HEADER "source:\n  url: git@github.com:raxx/x.git\n  auth: {token: {env: GIT_TOKEN}}\n", 4,
-	 8, "source.url: auth.token needs an https:// URL", NULL},
-	{HEADER "source:\n  url: ftp://example.com/x.git\n", 4, 8,
-	 "source.url must be an https:// or ssh:// URL", NULL},
-	{HEADER "source:\n  url: https://github.com/raxx/x.git\n  interval: 5s\n", 5, 13,
-	 "source.interval must be at least 10s, not 5s", NULL},
-	{HEADER "source:\n  branch: main\n", 4, 3, "source.url is required", NULL},
-	{HEADER "source:\n  url: https://github.com/raxx/x.git\n  branch: a..b\n", 5, 11,
-	 "source.branch: \"a..b\" is not a valid branch name", NULL},
-	{HEADER "source:\n  url: https://github.com/raxx/x.git\n  path: /aws\n", 5, 9,
-	 "source.path is a directory inside the repository: write it without a leading /", NULL},
-	/* controller, audit */
-	{HEADER "controller:\n  workers: 0\n", 4, 12,
-	 "controller.workers must be between 1 and 64, not 0", NULL},
-	{HEADER "controller:\n  listen: 127.0.0.1:99999\n", 4, 11,
-	 "controller.listen: \"127.0.0.1:99999\" has a port that is not a number between 1 and "
-	 "65535",
-	 NULL},
-	{HEADER "controller:\n  listen: localhost\n", 4, 11,
-	 "controller.listen: \"localhost\" has no port", NULL},
-	{HEADER "controller:\n  resync: 0s\n", 4, 11, "controller.resync must be at least 1s, not 0s",
-	 NULL},
-	{HEADER "controller:\n  resync: 10\n", 4, 11, "controller.resync: invalid duration", NULL},
-	{HEADER "audit:\n  path: var/log/rotor.jsonl\n", 4, 9,
-	 "audit.path must be an absolute path, not \"var/log/rotor.jsonl\"", NULL},
-	{HEADER "audit:\n  file: /var/log/rotor.jsonl\n", 4, 3, "audit.path is required", NULL},
+    /* the document */
+    {"apiVersion: rotor/v2\nkind: Config\n", 1, 13,
+     "apiVersion must be \"rotor/v1\", not \"rotor/v2\"", NULL},
+    {"apiVersion: rotor/v1\nkind: AccessKeyRotation\n", 2, 7,
+     "kind is AccessKeyRotation: this is a manifest, not the controller config", NULL},
+    {"kind: Config\n", 1, 1, "apiVersion is required: add apiVersion: rotor/v1", NULL},
+    {HEADER "conections: {}\n", 3, 1,
+     "unknown field \"conections\" in the config; did you mean \"connections\"?", NULL},
+    {HEADER "---\n" HEADER, 4, 1, "the config must be a single YAML document", NULL},
+    {"- apiVersion\n", 1, 1, "the config must be a mapping, not a list", NULL},
+    {"", 1, 1, "the config is empty", NULL},
+    {HEADER "connections: [\n", -1, 0, "YAML syntax error", NULL},
+    /* aws */
+    {AWS_PROD "      partition: aws\n", 6, 7, "connections.aws.aws-prod.region is required", NULL},
+    {AWS_PROD "      regoin: us-east-1\n", 6, 7,
+     "unknown field \"regoin\" in connections.aws.aws-prod; did you mean \"region\"?", NULL},
+    {AWS_PROD "      region: US-East-1\n", 6, 15,
+     "connections.aws.aws-prod.region: \"US-East-1\" does not look like an AWS region", NULL},
+    {AWS_PROD "      region: us-east-1\n      partition: aws-gov\n", 7, 18,
+     "connections.aws.aws-prod.partition must be one of aws, aws-cn, aws-us-gov, not "
+     "\"aws-gov\"",
+     NULL},
+    {AWS_PROD "      region: us-east-1\n      roleArn: arn:aws:iam::1234:role/rotor\n", 7, 16,
+     "connections.aws.aws-prod.roleArn must look like arn:aws:iam::123456789012:role/NAME, "
+     "not \"arn:aws:iam::1234:role/rotor\"",
+     NULL},
+    {AWS_PROD "      region: cn-north-1\n      partition: aws-cn\n"
+              "      roleArn: arn:aws:iam::123456789012:role/rotor\n",
+     8, 16,
+     "connections.aws.aws-prod.roleArn is in partition aws, but the connection's partition is "
+     "aws-cn",
+     NULL},
+    {AWS_PROD "      region: us-east-1\n      sessionName: x\n", 7, 20,
+     "connections.aws.aws-prod.sessionName must be 2 to 64 letters", NULL},
+    {AWS_PROD "      region: us-east-1\n      endpoints:\n        iam: localhost:4566\n", 8, 14,
+     "connections.aws.aws-prod.endpoints.iam must be an https:// URL", NULL},
+    {AWS_PROD "      region: us-east-1\n      externalId: ext-7f3a9c\n", 7, 19,
+     "connections.aws.aws-prod.externalId must be {env: NAME} or {file: PATH}, never a "
+     "literal secret",
+     "ext-7f3a9c"},
+    /* secret references */
+    {INFISICAL_MAIN "      clientSecret: sk-live-51HlvHJ2eZvKYlo2C\n", 8, 21,
+     "connections.infisical.infisical-main.clientSecret must be {env: NAME} or {file: PATH}, "
+     "never a literal secret",
+     "sk-live-51HlvHJ2eZvKYlo2C"},
+    {INFISICAL_MAIN "      clientSecret: {env: A, file: /run/x}\n", 8, 21,
+     "clientSecret must have only one of env and file", NULL},
+    {INFISICAL_MAIN "      clientSecret: {}\n", 8, 21,
+     "clientSecret must be {env: NAME} or {file: PATH}: neither is given", NULL},
+    {INFISICAL_MAIN "      clientSecret: {env: 1sk-live-x}\n", 8, 27,
+     "clientSecret.env must be an environment variable name", "1sk-live-x"},
+    {INFISICAL_MAIN "      clientSecret: {file: run/secret}\n", 8, 28,
+     "clientSecret.file must be an absolute path", NULL},
+    {INFISICAL_MAIN, 6, 7, "connections.infisical.infisical-main.clientSecret is required", NULL},
+    {HEADER "connections:\n  github:\n    github-main:\n      token: [a]\n", 6, 14,
+     "connections.github.github-main.token must be {env: NAME} or {file: PATH}, not a list", NULL},
+    /* infisical */
+    {HEADER "connections:\n  infisical:\n    infisical-main:\n      siteUrl: ftp://x\n"
+            "      clientId: {env: A}\n      clientSecret: {env: B}\n",
+     6, 16, "connections.infisical.infisical-main.siteUrl must be an https:// URL", NULL},
+    {INFISICAL_MAIN "      clientSecret: {env: B}\n      requestsPerMinute: 0\n", 9, 26,
+     "requestsPerMinute must be between 1 and 10000, not 0", NULL},
+    {INFISICAL_MAIN "      clientSecret: {env: B}\n      api: v5\n", 9, 12,
+     "connections.infisical.infisical-main.api must be one of v3, v4, not \"v5\"", NULL},
+    /* names and tokens */
+    {HEADER "connections:\n  aws:\n    shared:\n      region: us-east-1\n"
+            "  heroku:\n    shared:\n      token: {env: HEROKU_API_KEY}\n",
+     8, 5,
+     "connection \"shared\" is defined twice: first as connections.aws.shared at line 5, "
+     "column 5",
+     NULL},
+    {HEADER "connections:\n  aws:\n    \"aws prod!\":\n      region: us-east-1\n", 5, 5,
+     "connection name \"aws prod!\" must be 1 to 63 letters, digits, - or _", NULL},
+    {HEADER "connections:\n  heroku:\n    heroku-main:\n"
+            "      apiUrl: https://user:hunter2@api.heroku.com\n"
+            "      token: {env: HEROKU_API_KEY}\n",
+     6, 15, "connections.heroku.heroku-main.apiUrl must not contain user info", "hunter2"},
+    {HEADER "connections:\n  heroku:\n    heroku-main:\n      apiUrl: https://api.heroku.com\n", 6,
+     7, "connections.heroku.heroku-main.token is required", NULL},
+    /* envFiles */
+    {HEADER "envFiles:\n  allowedDirs:\n    - etc/raxx\n", 5, 7,
+     "envFiles.allowedDirs[0] must be an absolute directory, not \"etc/raxx\"", NULL},
+    {HEADER "envFiles:\n  allowedDirs:\n    - /srv/../etc\n", 5, 7,
+     "envFiles.allowedDirs[0]: \"/srv/../etc\" must not contain . or .. components", NULL},
+    {HEADER "envFiles:\n  allowedDirs:\n    - //\n", 5, 7,
+     "envFiles.allowedDirs[0]: \"/\" would let a manifest write any file", NULL},
+    {HEADER "envFiles:\n  allowedDirs: /etc/raxx\n", 4, 16,
+     "envFiles.allowedDirs must be a list of absolute directories, not a scalar", NULL},
+    {HEADER "envFiles:\n  reload:\n    vault-host:\n      argv: []\n", 6, 13,
+     "envFiles.reload.vault-host.argv must not be empty", NULL},
+    {HEADER "envFiles:\n  reload:\n    vault-host:\n      argv: [systemctl, \"\"]\n", 6, 25,
+     "envFiles.reload.vault-host.argv[1] must not be empty", NULL},
+    {HEADER "envFiles:\n  reload:\n    vault-host:\n      argv: [true]\n      timeout: 2h\n", 7, 16,
+     "envFiles.reload.vault-host.timeout must be between 1s and 1h, not 2h", NULL},
+    {HEADER "envFiles:\n  reload:\n    vault-host: {timeout: 5s}\n", 5, 17,
+     "envFiles.reload.vault-host.argv is required", NULL},
+    {HEADER "envFiles:\n  reload:\n    vault-host: {argv: [a]}\n    vault-host: {argv: [b]}\n", 6,
+     5, "envFiles.reload.vault-host is defined twice (first at line 5, column 5)", NULL},
+    /* source */
+    {HEADER "source:\n  url: https://github.com/raxx/x.git\n  auth:\n"
+            "    token: {env: GIT_TOKEN}\n    sshKey: {file: /etc/rotor/id_ed25519}\n"
+            "    knownHosts: /etc/rotor/known_hosts\n",
+     6, 5, "source.auth must have only one of token and sshKey", NULL},
+    {HEADER "source:\n  url: git@github.com:raxx/x.git\n  auth:\n"
+            "    sshKey: {file: /etc/rotor/id_ed25519}\n",
+     6, 5, "source.auth.knownHosts is required with sshKey", NULL},
+    {HEADER "source:\n  url: git@github.com:raxx/x.git\n  auth: {token: {env: GIT_TOKEN}}\n", 4, 8,
+     "source.url: auth.token needs an https:// URL", NULL},
+    {HEADER "source:\n  url: ftp://example.com/x.git\n", 4, 8,
+     "source.url must be an https:// or ssh:// URL", NULL},
+    {HEADER "source:\n  url: https://github.com/raxx/x.git\n  interval: 5s\n", 5, 13,
+     "source.interval must be at least 10s, not 5s", NULL},
+    {HEADER "source:\n  branch: main\n", 4, 3, "source.url is required", NULL},
+    {HEADER "source:\n  url: https://github.com/raxx/x.git\n  branch: a..b\n", 5, 11,
+     "source.branch: \"a..b\" is not a valid branch name", NULL},
+    {HEADER "source:\n  url: https://github.com/raxx/x.git\n  path: /aws\n", 5, 9,
+     "source.path is a directory inside the repository: write it without a leading /", NULL},
+    /* controller, audit */
+    {HEADER "controller:\n  workers: 0\n", 4, 12,
+     "controller.workers must be between 1 and 64, not 0", NULL},
+    {HEADER "controller:\n  listen: 127.0.0.1:99999\n", 4, 11,
+     "controller.listen: \"127.0.0.1:99999\" has a port that is not a number between 1 and "
+     "65535",
+     NULL},
+    {HEADER "controller:\n  listen: localhost\n", 4, 11,
+     "controller.listen: \"localhost\" has no port", NULL},
+    {HEADER "controller:\n  resync: 0s\n", 4, 11, "controller.resync must be at least 1s, not 0s",
+     NULL},
+    {HEADER "controller:\n  resync: 10\n", 4, 11, "controller.resync: invalid duration", NULL},
+    {HEADER "audit:\n  path: var/log/rotor.jsonl\n", 4, 9,
+     "audit.path must be an absolute path, not \"var/log/rotor.jsonl\"", NULL},
+    {HEADER "audit:\n  file: /var/log/rotor.jsonl\n", 4, 3, "audit.path is required", NULL},
 };
 
 static void test_each_error(void **state)
@@ -470,23 +465,22 @@ static void test_each_error(void **state)
 static void test_many_errors_all_reported(void **state)
 {
 	(void)state;
-	static const char yaml[] = HEADER
-		"connections:\n"
-		"  aws:\n"
-		"    aws-prod:\n"
-		"      region: nowhere\n"
-		"  infisical:\n"
-		"    infisical-main:\n"
-		"      siteUrl: https://app.infisical.com\n"
-		"      clientId: {env: INFISICAL_CLIENT_ID}\n"
-		"      clientSecret: hunter2-literal\n"
-		"envFiles:\n"
-		"  allowedDirs: [relative/dir]\n"
-		"controller:\n"
-		"  workers: 65\n"
-		"  lisen: 127.0.0.1:9464\n"
-		"audit:\n"
-		"  path: audit.jsonl\n";
+	static const char yaml[] = HEADER "connections:\n"
+	                                  "  aws:\n"
+	                                  "    aws-prod:\n"
+	                                  "      region: nowhere\n"
+	                                  "  infisical:\n"
+	                                  "    infisical-main:\n"
+	                                  "      siteUrl: https://app.infisical.com\n"
+	                                  "      clientId: {env: INFISICAL_CLIENT_ID}\n"
+	                                  "      clientSecret: hunter2-literal\n"
+	                                  "envFiles:\n"
+	                                  "  allowedDirs: [relative/dir]\n"
+	                                  "controller:\n"
+	                                  "  workers: 65\n"
+	                                  "  lisen: 127.0.0.1:9464\n"
+	                                  "audit:\n"
+	                                  "  path: audit.jsonl\n";
 	struct rotor_config *cfg = NULL;
 	struct rotor_diags d;
 	assert_int_equal(parse(yaml, &cfg, &d), ROTOR_EINVALID);
@@ -496,7 +490,7 @@ static void test_many_errors_all_reported(void **state)
 	expect_diag(&d, ROTOR_DIAG_ERROR, 13, 17, "envFiles.allowedDirs[0] must be an absolute");
 	expect_diag(&d, ROTOR_DIAG_ERROR, 15, 12, "controller.workers must be between 1 and 64");
 	expect_diag(&d, ROTOR_DIAG_ERROR, 16, 3,
-		    "unknown field \"lisen\" in controller; did you mean \"listen\"?");
+	            "unknown field \"lisen\" in controller; did you mean \"listen\"?");
 	expect_diag(&d, ROTOR_DIAG_ERROR, 18, 9, "audit.path must be an absolute path");
 	assert_int_equal(d.nerrors, 6);
 	expect_nowhere(&d, "hunter2");
@@ -505,7 +499,7 @@ static void test_many_errors_all_reported(void **state)
 	rotor_diags_sort(&d);
 	rotor_diag_format(&d.items[0], line, sizeof(line));
 	assert_string_equal(line, "rotor.yaml:6:15: connections.aws.aws-prod.region: \"nowhere\" "
-				  "does not look like an AWS region such as us-east-1");
+	                          "does not look like an AWS region such as us-east-1");
 	rotor_diags_dispose(&d);
 }
 
@@ -513,40 +507,40 @@ static void test_many_errors_all_reported(void **state)
 static void test_warnings(void **state)
 {
 	(void)state;
-	static const char yaml[] = HEADER
-		"connections:\n"
-		"  aws:\n"
-		"    aws-cn:\n"
-		"      region: cn-north-1\n"
-		"  heroku:\n"
-		"    heroku-main:\n"
-		"      apiUrl: http://api.example.com\n"
-		"      token: {env: HEROKU_API_KEY}\n"
-		"  github:\n"
-		"    github-main:\n"
-		"      apiUrl: http://[::1]:8080/\n"
-		"      token: {env: GITHUB_TOKEN}\n"
-		"envFiles:\n"
-		"  allowedDirs: [/etc, /srv/raxx, /srv/raxx/]\n"
-		"source:\n"
-		"  url: http://git.example.com/raxx/x.git\n";
+	static const char yaml[] = HEADER "connections:\n"
+	                                  "  aws:\n"
+	                                  "    aws-cn:\n"
+	                                  "      region: cn-north-1\n"
+	                                  "  heroku:\n"
+	                                  "    heroku-main:\n"
+	                                  "      apiUrl: http://api.example.com\n"
+	                                  "      token: {env: HEROKU_API_KEY}\n"
+	                                  "  github:\n"
+	                                  "    github-main:\n"
+	                                  "      apiUrl: http://[::1]:8080/\n"
+	                                  "      token: {env: GITHUB_TOKEN}\n"
+	                                  "envFiles:\n"
+	                                  "  allowedDirs: [/etc, /srv/raxx, /srv/raxx/]\n"
+	                                  "source:\n"
+	                                  "  url: http://git.example.com/raxx/x.git\n";
 	struct rotor_config *cfg = NULL;
 	struct rotor_diags d;
 	assert_int_equal(parse(yaml, &cfg, &d), 0);
 	assert_non_null(cfg);
 	expect_diag(&d, ROTOR_DIAG_WARNING, 6, 15,
-		    "region: cn-north-1 is a region of partition aws-cn, but the connection's "
-		    "partition is aws; set partition: aws-cn");
+	            "region: cn-north-1 is a region of partition aws-cn, but the connection's "
+	            "partition is aws; set partition: aws-cn");
 	expect_diag(&d, ROTOR_DIAG_WARNING, 9, 15,
-		    "connections.heroku.heroku-main.apiUrl uses plain http:// to api.example.com: "
-		    "credentials would travel unencrypted; use https://");
+	            "connections.heroku.heroku-main.apiUrl uses plain http:// to api.example.com: "
+	            "credentials would travel unencrypted; use https://");
 	expect_diag(&d, ROTOR_DIAG_WARNING, 16, 17,
-		    "envFiles.allowedDirs[0]: /etc is a system directory");
+	            "envFiles.allowedDirs[0]: /etc is a system directory");
 	expect_diag(&d, ROTOR_DIAG_WARNING, 16, 34,
-		    "envFiles.allowedDirs[2]: /srv/raxx is listed twice");
-	expect_diag(&d, ROTOR_DIAG_WARNING, 18, 8,
-		    "source.url uses plain http:// to git.example.com: the manifests could be altered "
-		    "in transit");
+	            "envFiles.allowedDirs[2]: /srv/raxx is listed twice");
+	expect_diag(
+	    &d, ROTOR_DIAG_WARNING, 18, 8,
+	    "source.url uses plain http:// to git.example.com: the manifests could be altered "
+	    "in transit");
 	assert_int_equal(d.nwarnings, 5); /* not the loopback github URL */
 	assert_int_equal(d.nerrors, 0);
 	assert_string_equal(cfg->github[0].api_url, "http://[::1]:8080");
@@ -609,18 +603,19 @@ static void test_resolve_env_and_file(void **state)
 	temp_secret(path, sizeof(path), "file-secret-Zq81xN\n", 0600);
 	assert_int_equal(setenv("ROTOR_TEST_CLIENT_ID", "client-id-4d7e19", 1), 0);
 	snprintf(yaml, sizeof(yaml),
-		 HEADER "connections:\n  infisical:\n    infisical-main:\n"
-			"      siteUrl: https://app.infisical.com\n"
-			"      clientId: {env: ROTOR_TEST_CLIENT_ID}\n"
-			"      clientSecret: {file: %s}\n",
-		 path);
+	         HEADER "connections:\n  infisical:\n    infisical-main:\n"
+	                "      siteUrl: https://app.infisical.com\n"
+	                "      clientId: {env: ROTOR_TEST_CLIENT_ID}\n"
+	                "      clientSecret: {file: %s}\n",
+	         path);
 	struct rotor_config *cfg = parse_ok(yaml);
 	rotor_diags_init(&d);
 	assert_int_equal(rotor_config_resolve_secrets(cfg, ROTOR_DIAG_ERROR, &d), 0);
 	if (d.n)
 		rotor_diags_print(&d, stdout);
 	assert_int_equal(d.n, 0);
-	const struct rotor_infisical_connection *inf = rotor_config_infisical(cfg, "infisical-main");
+	const struct rotor_infisical_connection *inf =
+	    rotor_config_infisical(cfg, "infisical-main");
 	assert_string_equal(rotor_secret_bytes(inf->client_id.value), "client-id-4d7e19");
 	/* One trailing newline is stripped. */
 	assert_string_equal(rotor_secret_bytes(inf->client_secret.value), "file-secret-Zq81xN");
@@ -649,15 +644,15 @@ static void test_resolve_group_readable_file_warns(void **state)
 	struct rotor_diags d;
 	temp_secret(path, sizeof(path), "heroku-token-0644\r\n", 0644);
 	snprintf(yaml, sizeof(yaml),
-		 HEADER "connections:\n  heroku:\n    heroku-main:\n      token: {file: %s}\n",
-		 path);
+	         HEADER "connections:\n  heroku:\n    heroku-main:\n      token: {file: %s}\n",
+	         path);
 	struct rotor_config *cfg = parse_ok(yaml);
 	rotor_diags_init(&d);
 	assert_int_equal(rotor_config_resolve_secrets(cfg, ROTOR_DIAG_ERROR, &d), 0);
 	snprintf(want, sizeof(want),
-		 "connections.heroku.heroku-main.token: %s is readable by group or others (mode "
-		 "0644): run chmod 600 %s",
-		 path, path);
+	         "connections.heroku.heroku-main.token: %s is readable by group or others (mode "
+	         "0644): run chmod 600 %s",
+	         path, path);
 	expect_diag(&d, ROTOR_DIAG_WARNING, 6, 14, want);
 	assert_int_equal(d.nerrors, 0);
 	assert_string_equal(rotor_secret_bytes(cfg->heroku[0].token.value), "heroku-token-0644");
@@ -669,16 +664,16 @@ static void test_resolve_group_readable_file_warns(void **state)
 static void test_resolve_missing(void **state)
 {
 	(void)state;
-	static const char yaml[] = HEADER
-		"connections:\n"
-		"  infisical:\n"
-		"    infisical-main:\n"
-		"      siteUrl: https://app.infisical.com\n"
-		"      clientId: {file: /nonexistent/rotor-test/client-id}\n"
-		"      clientSecret: {env: INFISICAL_CLIENT_SECRET}\n"
-		"  github:\n"
-		"    github-main:\n"
-		"      token: {env: ROTOR_TEST_EMPTY}\n";
+	static const char yaml[] =
+	    HEADER "connections:\n"
+	           "  infisical:\n"
+	           "    infisical-main:\n"
+	           "      siteUrl: https://app.infisical.com\n"
+	           "      clientId: {file: /nonexistent/rotor-test/client-id}\n"
+	           "      clientSecret: {env: INFISICAL_CLIENT_SECRET}\n"
+	           "  github:\n"
+	           "    github-main:\n"
+	           "      token: {env: ROTOR_TEST_EMPTY}\n";
 	struct rotor_diags d;
 	unsetenv("INFISICAL_CLIENT_SECRET");
 	assert_int_equal(setenv("ROTOR_TEST_EMPTY", "", 1), 0);
@@ -686,14 +681,15 @@ static void test_resolve_missing(void **state)
 	rotor_diags_init(&d);
 	assert_int_equal(rotor_config_resolve_secrets(cfg, ROTOR_DIAG_ERROR, &d), ROTOR_EINVALID);
 	expect_diag(&d, ROTOR_DIAG_ERROR, 8, 21,
-		    "connections.infisical.infisical-main.clientSecret: environment variable "
-		    "INFISICAL_CLIENT_SECRET is not set");
+	            "connections.infisical.infisical-main.clientSecret: environment variable "
+	            "INFISICAL_CLIENT_SECRET is not set");
 	expect_diag(&d, ROTOR_DIAG_ERROR, 7, 17,
-		    "connections.infisical.infisical-main.clientId: cannot read "
-		    "/nonexistent/rotor-test/client-id: No such file or directory");
-	expect_diag(&d, ROTOR_DIAG_ERROR, 11, 14,
-		    "connections.github.github-main.token: environment variable ROTOR_TEST_EMPTY is "
-		    "empty");
+	            "connections.infisical.infisical-main.clientId: cannot read "
+	            "/nonexistent/rotor-test/client-id: No such file or directory");
+	expect_diag(
+	    &d, ROTOR_DIAG_ERROR, 11, 14,
+	    "connections.github.github-main.token: environment variable ROTOR_TEST_EMPTY is "
+	    "empty");
 	assert_int_equal(d.nerrors, 3);
 	assert_null(cfg->infisical[0].client_secret.value);
 	rotor_diags_dispose(&d);
@@ -716,17 +712,17 @@ static void test_resolve_empty_file_and_directory(void **state)
 	struct rotor_diags d;
 	temp_secret(path, sizeof(path), "\n", 0600);
 	snprintf(yaml, sizeof(yaml),
-		 HEADER "source:\n  url: https://github.com/raxx/x.git\n"
-			"  auth: {token: {file: %s}}\n"
-			"connections:\n  github:\n    github-main:\n      token: {file: /}\n",
-		 path);
+	         HEADER "source:\n  url: https://github.com/raxx/x.git\n"
+	                "  auth: {token: {file: %s}}\n"
+	                "connections:\n  github:\n    github-main:\n      token: {file: /}\n",
+	         path);
 	struct rotor_config *cfg = parse_ok(yaml);
 	rotor_diags_init(&d);
 	assert_int_equal(rotor_config_resolve_secrets(cfg, ROTOR_DIAG_ERROR, &d), ROTOR_EINVALID);
 	snprintf(want, sizeof(want), "source.auth.token: %s is empty", path);
 	expect_diag(&d, ROTOR_DIAG_ERROR, 5, 17, want);
 	expect_diag(&d, ROTOR_DIAG_ERROR, 9, 14,
-		    "connections.github.github-main.token: / is not a regular file");
+	            "connections.github.github-main.token: / is not a regular file");
 	rotor_config_free(cfg);
 	rotor_diags_dispose(&d);
 	unlink(path);
@@ -735,16 +731,16 @@ static void test_resolve_empty_file_and_directory(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_contract_example),
-		cmocka_unit_test(test_defaults_and_normalisation),
-		cmocka_unit_test(test_each_error),
-		cmocka_unit_test(test_many_errors_all_reported),
-		cmocka_unit_test(test_warnings),
-		cmocka_unit_test(test_size_cap),
-		cmocka_unit_test(test_resolve_env_and_file),
-		cmocka_unit_test(test_resolve_group_readable_file_warns),
-		cmocka_unit_test(test_resolve_missing),
-		cmocka_unit_test(test_resolve_empty_file_and_directory),
+	    cmocka_unit_test(test_contract_example),
+	    cmocka_unit_test(test_defaults_and_normalisation),
+	    cmocka_unit_test(test_each_error),
+	    cmocka_unit_test(test_many_errors_all_reported),
+	    cmocka_unit_test(test_warnings),
+	    cmocka_unit_test(test_size_cap),
+	    cmocka_unit_test(test_resolve_env_and_file),
+	    cmocka_unit_test(test_resolve_group_readable_file_warns),
+	    cmocka_unit_test(test_resolve_missing),
+	    cmocka_unit_test(test_resolve_empty_file_and_directory),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

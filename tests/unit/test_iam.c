@@ -41,7 +41,7 @@ static int setup(void **state)
 		return -1;
 	struct rotor_error err;
 	return rotor_aws_credentials_set(&manager.creds, MANAGER_AKID, MANAGER_SECRET, NULL, 0,
-					 &err);
+	                                 &err);
 }
 
 static int teardown(void **state)
@@ -128,7 +128,7 @@ static void test_list_create_limit(void **state)
 	/* A third key: LimitExceeded, mapped onto ROTOR_ELIMIT with the code,
 	 * the request id and a hint. */
 	assert_int_equal(rotor_iam_create_access_key(iam, "bob", &created, &secret, &err),
-			 ROTOR_ELIMIT);
+	                 ROTOR_ELIMIT);
 	assert_null(secret);
 	assert_string_equal(err.remote_code, "LimitExceeded");
 	assert_int_equal(err.http_status, 409);
@@ -151,7 +151,7 @@ static void test_not_found(void **state)
 	size_t n = 0;
 	struct rotor_error err;
 	assert_int_equal(rotor_iam_list_access_keys(iam, "nosuchuser", keys, &n, &err),
-			 ROTOR_ENOTFOUND);
+	                 ROTOR_ENOTFOUND);
 	assert_string_equal(err.remote_code, "NoSuchEntity");
 	assert_int_equal(err.http_status, 404);
 	assert_non_null(strstr(err.message, "ListAccessKeys(nosuchuser): NoSuchEntity (request "));
@@ -178,11 +178,11 @@ static void test_update_delete_and_inactive_fails_sts(void **state)
 	assert_string_equal(ident.arn, "arn:aws:iam::123456789012:user/carol");
 	assert_string_equal(ident.account, "123456789012");
 	assert_int_equal(rotor_sts_validate_key(sts, &carol.creds,
-						"arn:aws:iam::123456789012:user/carol", 5000, &err),
-			 0);
+	                                        "arn:aws:iam::123456789012:user/carol", 5000, &err),
+	                 0);
 	assert_int_equal(rotor_sts_validate_key(sts, &carol.creds,
-						"arn:aws:iam::123456789012:user/bob", 5000, &err),
-			 ROTOR_ECONFLICT);
+	                                        "arn:aws:iam::123456789012:user/bob", 5000, &err),
+	                 ROTOR_ECONFLICT);
 
 	/* Last use recorded with service and region after a signed call. */
 	struct rotor_iam_last_used lu;
@@ -198,7 +198,7 @@ static void test_update_delete_and_inactive_fails_sts(void **state)
 	assert_false(keys[0].active);
 	/* An Inactive key fails every request: InvalidClientTokenId, auth. */
 	assert_int_equal(rotor_sts_get_caller_identity(sts, &carol.creds, &ident, &err),
-			 ROTOR_EAUTH);
+	                 ROTOR_EAUTH);
 	assert_string_equal(err.remote_code, "InvalidClientTokenId");
 	assert_int_equal(rotor_iam_delete_access_key(iam, "carol", id, &err), 0);
 	assert_int_equal(rotor_iam_list_access_keys(iam, "carol", keys, &n, &err), 0);
@@ -234,17 +234,17 @@ static void test_validate_waits_for_propagation(void **state)
 	struct rotor_aws_credentials nk;
 	memset(&nk, 0, sizeof(nk));
 	assert_int_equal(rotor_aws_credentials_set(&nk, k.id, rotor_secret_bytes(s), NULL, 0, &err),
-			 0);
+	                 0);
 	/* Too short a window: fails, naming the key and the wait. */
-	assert_int_equal(rotor_sts_validate_key(sts, &nk, "arn:aws:iam::123456789012:user/dave",
-						300, &err),
-			 ROTOR_EAUTH);
+	assert_int_equal(
+	    rotor_sts_validate_key(sts, &nk, "arn:aws:iam::123456789012:user/dave", 300, &err),
+	    ROTOR_EAUTH);
 	assert_non_null(strstr(err.message, "did not authenticate within"));
 	assert_string_equal(err.remote_code, "InvalidClientTokenId");
 	/* A long enough one: succeeds once IAM has propagated the key. */
-	assert_int_equal(rotor_sts_validate_key(sts, &nk, "arn:aws:iam::123456789012:user/dave",
-						10000, &err),
-			 0);
+	assert_int_equal(
+	    rotor_sts_validate_key(sts, &nk, "arn:aws:iam::123456789012:user/dave", 10000, &err),
+	    0);
 	json_decref(control("POST", "settings", "{\"propagation_delay\": 0}"));
 	rotor_aws_credentials_dispose(&nk);
 	rotor_secret_free(s);
@@ -266,9 +266,9 @@ static void test_pagination_and_tags(void **state)
 	assert_string_not_equal(keys[0].id, keys[1].id);
 
 	struct rotor_tag tags[3] = {
-		{"AKIAEXAMPLEKEY000001", "rotor v1 m=app created=2026-11-22T10:00Z"},
-		{"team", "platform"},
-		{"rotor:intent", "create m=app at=2026-11-22T10:00Z"},
+	    {"AKIAEXAMPLEKEY000001", "rotor v1 m=app created=2026-11-22T10:00Z"},
+	    {"team", "platform"},
+	    {"rotor:intent", "create m=app at=2026-11-22T10:00Z"},
 	};
 	assert_int_equal(rotor_iam_tag_user(iam, "erin", tags, 3, &err), 0);
 	struct rotor_tags got;
@@ -319,26 +319,26 @@ static void test_retries_throttling_and_500(void **state)
 	struct rotor_error err;
 	/* Two throttles then success: standard mode retries (3 attempts). */
 	json_decref(control("POST", "faults",
-			    "{\"rules\": [{\"match\": \"ListAccessKeys\", \"kind\": \"throttle\", "
-			    "\"count\": 2}]}"));
+	                    "{\"rules\": [{\"match\": \"ListAccessKeys\", \"kind\": \"throttle\", "
+	                    "\"count\": 2}]}"));
 	assert_int_equal(rotor_iam_list_access_keys(iam, "frank", keys, &n, &err), 0);
 	/* Throttled forever: ROTOR_ETHROTTLED naming the code and attempts. */
 	json_decref(control("POST", "faults",
-			    "{\"rules\": [{\"match\": \"ListAccessKeys\", \"kind\": \"throttle\", "
-			    "\"count\": -1}]}"));
+	                    "{\"rules\": [{\"match\": \"ListAccessKeys\", \"kind\": \"throttle\", "
+	                    "\"count\": -1}]}"));
 	assert_int_equal(rotor_iam_list_access_keys(iam, "frank", keys, &n, &err),
-			 ROTOR_ETHROTTLED);
+	                 ROTOR_ETHROTTLED);
 	assert_non_null(strstr(err.message, "Throttling"));
 	assert_non_null(strstr(err.message, "after 3 attempts"));
 	/* 500s: transient. */
 	json_decref(control("POST", "faults",
-			    "{\"rules\": [{\"match\": \"*\", \"kind\": \"error500\", \"count\": "
-			    "-1}]}"));
+	                    "{\"rules\": [{\"match\": \"*\", \"kind\": \"error500\", \"count\": "
+	                    "-1}]}"));
 	assert_int_equal(rotor_iam_list_access_keys(iam, "frank", keys, &n, &err),
-			 ROTOR_ETRANSIENT);
+	                 ROTOR_ETRANSIENT);
 	/* A dropped connection once: retried. */
 	json_decref(control("POST", "faults",
-			    "{\"rules\": [{\"match\": \"*\", \"kind\": \"drop\", \"count\": 1}]}"));
+	                    "{\"rules\": [{\"match\": \"*\", \"kind\": \"drop\", \"count\": 1}]}"));
 	assert_int_equal(rotor_iam_list_access_keys(iam, "frank", keys, &n, &err), 0);
 	json_decref(control("DELETE", "faults", NULL));
 	rotor_aws_client_free(iam);
@@ -351,9 +351,9 @@ static void test_bad_credentials(void **state)
 	struct rotor_error err;
 	memset(&wrong, 0, sizeof(wrong));
 	assert_int_equal(rotor_aws_credentials_set(&wrong.creds, MANAGER_AKID,
-						   "wrongsecretwrongsecretwrongsecretwrongsec", NULL,
-						   0, &err),
-			 0);
+	                                           "wrongsecretwrongsecretwrongsecretwrongsec",
+	                                           NULL, 0, &err),
+	                 0);
 	struct rotor_aws_client *iam = client("iam", &wrong);
 	struct rotor_iam_key keys[ROTOR_IAM_MAX_KEYS];
 	size_t n;
@@ -368,9 +368,9 @@ static void test_bad_credentials(void **state)
 	json_t *k = json_array_get(json_object_get(u, "keys"), 0);
 	struct fixed_creds gina;
 	memset(&gina, 0, sizeof(gina));
-	rotor_aws_credentials_set(&gina.creds, json_string_value(json_object_get(k, "access_key_id")),
-				  json_string_value(json_object_get(k, "secret_access_key")), NULL,
-				  0, &err);
+	rotor_aws_credentials_set(
+	    &gina.creds, json_string_value(json_object_get(k, "access_key_id")),
+	    json_string_value(json_object_get(k, "secret_access_key")), NULL, 0, &err);
 	iam = client("iam", &gina);
 	assert_int_equal(rotor_iam_list_access_keys(iam, "gina", keys, &n, &err), ROTOR_EAUTH);
 	assert_string_equal(err.remote_code, "AccessDenied");
@@ -383,16 +383,17 @@ static void test_bad_credentials(void **state)
 static void test_assume_role(void **state)
 {
 	(void)state;
-	json_decref(control("POST", "roles",
-			    "{\"name\": \"rotor\", \"manager\": true, \"external_id\": \"ext-1234\"}"));
+	json_decref(
+	    control("POST", "roles",
+	            "{\"name\": \"rotor\", \"manager\": true, \"external_id\": \"ext-1234\"}"));
 	struct rotor_aws_client *sts = client("sts", NULL);
 	struct rotor_aws_credentials role;
 	struct rotor_secret *ext = NULL;
 	struct rotor_error err;
 	rotor_secret_from_str(&ext, "ext-1234", ROTOR_SECRET_REDACT, &err);
 	assert_int_equal(rotor_sts_assume_role(sts, "arn:aws:iam::123456789012:role/rotor", "rotor",
-					       ext, 900, &role, &err),
-			 0);
+	                                       ext, 900, &role, &err),
+	                 0);
 	assert_int_equal(strncmp(role.access_key_id, "ASIA", 4), 0);
 	assert_non_null(role.session_token);
 	assert_true(role.expiration > 0);
@@ -412,8 +413,8 @@ static void test_assume_role(void **state)
 	struct rotor_secret *bad = NULL;
 	rotor_secret_from_str(&bad, "ext-9999", ROTOR_SECRET_REDACT, &err);
 	assert_int_equal(rotor_sts_assume_role(sts, "arn:aws:iam::123456789012:role/rotor", "rotor",
-					       bad, 900, &role, &err),
-			 ROTOR_EAUTH);
+	                                       bad, 900, &role, &err),
+	                 ROTOR_EAUTH);
 	rotor_secret_free(bad);
 	rotor_secret_free(ext);
 	rotor_aws_client_free(sts);
@@ -423,24 +424,24 @@ static void test_xml_tolerance(void **state)
 {
 	(void)state;
 	const char *body =
-		"<?xml version=\"1.0\"?>\n<ListAccessKeysResponse "
-		"xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\">\n"
-		"  <ResponseMetadata><RequestId>r-1</RequestId></ResponseMetadata>\n"
-		"  <ListAccessKeysResult><Extra>ignored</Extra>\n"
-		"    <AccessKeyMetadata><member><CreateDate>2026-11-22T17:32:28.381652Z</CreateDate>"
-		"<Status>Active</Status><AccessKeyId> AKIAX </AccessKeyId></member>"
-		"</AccessKeyMetadata></ListAccessKeysResult></ListAccessKeysResponse>";
+	    "<?xml version=\"1.0\"?>\n<ListAccessKeysResponse "
+	    "xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\">\n"
+	    "  <ResponseMetadata><RequestId>r-1</RequestId></ResponseMetadata>\n"
+	    "  <ListAccessKeysResult><Extra>ignored</Extra>\n"
+	    "    <AccessKeyMetadata><member><CreateDate>2026-11-22T17:32:28.381652Z</CreateDate>"
+	    "<Status>Active</Status><AccessKeyId> AKIAX </AccessKeyId></member>"
+	    "</AccessKeyMetadata></ListAccessKeysResult></ListAccessKeysResponse>";
 	struct xnode *root = NULL;
 	struct rotor_error err;
 	assert_int_equal(xml_parse(&root, body, strlen(body), &err), 0);
 	char id[32];
 	assert_true(xml_copy(root, "ListAccessKeysResult/AccessKeyMetadata/member/AccessKeyId", id,
-			     sizeof(id)));
+	                     sizeof(id)));
 	assert_string_equal(id, "AKIAX");
 	assert_null(xml_path(root, "ListAccessKeysResult/IsTruncated"));
 	xml_free(root);
 	const char *bomb = "<?xml version=\"1.0\"?><!DOCTYPE x [<!ENTITY a \"aaaa\">"
-			   "<!ENTITY b \"&a;&a;&a;&a;\">]><x>&b;</x>";
+	                   "<!ENTITY b \"&a;&a;&a;&a;\">]><x>&b;</x>";
 	assert_int_equal(xml_parse(&root, bomb, strlen(bomb), &err), ROTOR_EINVALID);
 	assert_int_equal(xml_parse(&root, "<a><b></a>", 10, &err), ROTOR_EINVALID);
 	assert_non_null(strstr(err.message, "malformed XML"));
@@ -456,15 +457,15 @@ int main(void)
 {
 	rotor_log_setup(NULL, ROTOR_LOG_WARN, ROTOR_LOG_TEXT, NULL);
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_xml_tolerance),
-		cmocka_unit_test_setup(test_list_create_limit, reset),
-		cmocka_unit_test_setup(test_not_found, reset),
-		cmocka_unit_test_setup(test_update_delete_and_inactive_fails_sts, reset),
-		cmocka_unit_test_setup(test_validate_waits_for_propagation, reset),
-		cmocka_unit_test_setup(test_pagination_and_tags, reset),
-		cmocka_unit_test_setup(test_retries_throttling_and_500, reset),
-		cmocka_unit_test_setup(test_bad_credentials, reset),
-		cmocka_unit_test_setup(test_assume_role, reset),
+	    cmocka_unit_test(test_xml_tolerance),
+	    cmocka_unit_test_setup(test_list_create_limit, reset),
+	    cmocka_unit_test_setup(test_not_found, reset),
+	    cmocka_unit_test_setup(test_update_delete_and_inactive_fails_sts, reset),
+	    cmocka_unit_test_setup(test_validate_waits_for_propagation, reset),
+	    cmocka_unit_test_setup(test_pagination_and_tags, reset),
+	    cmocka_unit_test_setup(test_retries_throttling_and_500, reset),
+	    cmocka_unit_test_setup(test_bad_credentials, reset),
+	    cmocka_unit_test_setup(test_assume_role, reset),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -173,8 +173,8 @@ static const struct seen *seen_find(const char *method, const char *part, int nt
 
 static void assert_clean_text(const char *text, const char *where)
 {
-	static const char *const values[] = {OLD_SECRET, NEW_SECRET,  NEW2_SECRET,
-					     NEW3_SECRET, CSECRET,    WRONG_SECRET};
+	static const char *const values[] = {OLD_SECRET,  NEW_SECRET, NEW2_SECRET,
+	                                     NEW3_SECRET, CSECRET,    WRONG_SECRET};
 	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++)
 		if (strstr(text, values[i]))
 			fail_msg("%s holds a secret value: %s", where, text);
@@ -185,14 +185,14 @@ static void assert_clean_text(const char *text, const char *where)
 	}
 }
 
-#define EXPECT_RC(call, code)                                                              \
-	do {                                                                               \
-		int rc_ = (call);                                                          \
-		if (rc_ != (code))                                                         \
-			fail_msg("%s: got %d (%s), want %d: %s", #call, rc_,              \
-				 rotor_error_code_name(rc_), (int)(code), err.message);     \
-		if (rc_)                                                                   \
-			assert_clean_text(err.message, "error message");                  \
+#define EXPECT_RC(call, code)                                                                      \
+	do {                                                                                       \
+		int rc_ = (call);                                                                  \
+		if (rc_ != (code))                                                                 \
+			fail_msg("%s: got %d (%s), want %d: %s", #call, rc_,                       \
+			         rotor_error_code_name(rc_), (int)(code), err.message);            \
+		if (rc_)                                                                           \
+			assert_clean_text(err.message, "error message");                           \
 	} while (0)
 
 static void check_log(void)
@@ -215,7 +215,7 @@ static void check_log(void)
 /* ---- the double's control API -------------------------------------------- */
 
 static json_t *control(const char *method, const char *route, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static json_t *control(const char *method, const char *route, const char *fmt, ...)
 {
@@ -242,9 +242,9 @@ static json_t *control(const char *method, const char *route, const char *fmt, .
 static void seed(const char *env, const char *key, const char *value)
 {
 	CONTROL("POST", "secrets",
-		"{\"projectId\": \"%s\", \"environment\": \"%s\", \"secretPath\": \"%s\", "
-		"\"secretKey\": \"%s\", \"secretValue\": \"%s\"}",
-		PROJECT, env, FOLDER, key, value);
+	        "{\"projectId\": \"%s\", \"environment\": \"%s\", \"secretPath\": \"%s\", "
+	        "\"secretKey\": \"%s\", \"secretValue\": \"%s\"}",
+	        PROJECT, env, FOLDER, key, value);
 }
 
 static void seed_pair(const char *akid, const char *secret)
@@ -293,14 +293,14 @@ static json_t *state_secret(const char *env, const char *key)
 		if (strcmp(json_string_value(json_object_get(p, "id")), PROJECT) != 0)
 			continue;
 		json_t *folder = json_object_get(
-			json_object_get(json_object_get(json_object_get(p, "environments"), env),
-					"folders"),
-			FOLDER);
+		    json_object_get(json_object_get(json_object_get(p, "environments"), env),
+		                    "folders"),
+		    FOLDER);
 		json_t *s;
 		size_t k;
-		json_array_foreach(json_object_get(folder, "secrets"), k, s)
-			if (strcmp(json_string_value(json_object_get(s, "secretKey")), key) == 0)
-				out = json_incref(s);
+		json_array_foreach(json_object_get(folder, "secrets"), k,
+		                   s) if (strcmp(json_string_value(json_object_get(s, "secretKey")),
+		                                 key) == 0) out = json_incref(s);
 	}
 	json_decref(st);
 	return out;
@@ -359,7 +359,7 @@ static struct rotor_store new_store(struct mk m)
 	/* No REDACT flag: the store must register its own copies. */
 	assert_int_equal(rotor_secret_from_str(&id, m.cid ? m.cid : CID, 0, &err), 0);
 	assert_int_equal(rotor_secret_from_str(&secret, m.csecret ? m.csecret : CSECRET, 0, &err),
-			 0);
+	                 0);
 	o.client_id = id;
 	o.client_secret = secret;
 	o.requests_per_minute = 6000;
@@ -381,14 +381,14 @@ static void done_store(struct rotor_store *st)
 }
 
 static int read_pair(struct rotor_store *st, const struct rotor_store_ref *ref,
-		     struct rotor_store_pair *out, struct rotor_error *err)
+                     struct rotor_store_pair *out, struct rotor_error *err)
 {
 	return st->ops->read_pair(st->ctx, ref, out, err);
 }
 
 static int write_pair(struct rotor_store *st, const struct rotor_store_ref *ref, const char *akid,
-		      const char *secret_value, const struct rotor_store_pair *current,
-		      struct rotor_store_pair *written, struct rotor_error *err)
+                      const char *secret_value, const struct rotor_store_pair *current,
+                      struct rotor_store_pair *written, struct rotor_error *err)
 {
 	struct rotor_secret *secret = NULL;
 	assert_int_equal(rotor_secret_from_str(&secret, secret_value, ROTOR_SECRET_REDACT, err), 0);
@@ -398,13 +398,13 @@ static int write_pair(struct rotor_store *st, const struct rotor_store_ref *ref,
 }
 
 static int read_version(struct rotor_store *st, int64_t akid_version, int64_t secret_version,
-			struct rotor_store_pair *out, struct rotor_error *err)
+                        struct rotor_store_pair *out, struct rotor_error *err)
 {
 	return st->ops->read_version(st->ctx, &REF, akid_version, secret_version, out, err);
 }
 
 static void assert_pair(const struct rotor_store_pair *p, const char *akid, const char *secret,
-			int64_t akid_version, int64_t secret_version)
+                        int64_t akid_version, int64_t secret_version)
 {
 	assert_true(p->has_akid);
 	assert_true(p->has_secret);
@@ -464,17 +464,17 @@ static int reset(void **state)
 	if (status != 200)
 		return -1;
 	CONTROL("POST", "projects",
-		"{\"id\": \"%s\", \"environments\": [\"prod\", \"staging\"], "
-		"\"folders\": {\"prod\": [\"/aws\"]}}",
-		PROJECT);
+	        "{\"id\": \"%s\", \"environments\": [\"prod\", \"staging\"], "
+	        "\"folders\": {\"prod\": [\"/aws\"]}}",
+	        PROJECT);
 	CONTROL("POST", "identities",
-		"{\"clientId\": \"%s\", \"clientSecret\": \"%s\", \"projects\": "
-		"[{\"projectId\": \"%s\"}]}",
-		CID, CSECRET, PROJECT);
+	        "{\"clientId\": \"%s\", \"clientSecret\": \"%s\", \"projects\": "
+	        "[{\"projectId\": \"%s\"}]}",
+	        CID, CSECRET, PROJECT);
 	CONTROL("POST", "identities",
-		"{\"clientId\": \"%s\", \"clientSecret\": \"%s\", \"accessTokenTTL\": 300, "
-		"\"accessTokenMaxTTL\": 900, \"projects\": [{\"projectId\": \"%s\"}]}",
-		SHORT_CID, CSECRET, PROJECT);
+	        "{\"clientId\": \"%s\", \"clientSecret\": \"%s\", \"accessTokenTTL\": 300, "
+	        "\"accessTokenMaxTTL\": 900, \"projects\": [{\"projectId\": \"%s\"}]}",
+	        SHORT_CID, CSECRET, PROJECT);
 	return 0;
 }
 
@@ -550,9 +550,11 @@ static void *canned_main(void *arg)
 		char method[16] = "", path[1024] = "";
 		sscanf(buf, "%15s %1023s", method, path);
 		int status = 404;
-		const char *headers = "", *body = "{\"statusCode\": 404, \"message\": \"no route\"}";
+		const char *headers = "",
+		           *body = "{\"statusCode\": 404, \"message\": \"no route\"}";
 		for (const struct canned_route *r = c->routes; r && r->method; r++)
-			if (strcmp(r->method, method) == 0 && strncmp(path, r->path, strlen(r->path)) == 0) {
+			if (strcmp(r->method, method) == 0 &&
+			    strncmp(path, r->path, strlen(r->path)) == 0) {
 				status = r->status;
 				headers = r->headers ? r->headers : "";
 				body = r->body;
@@ -561,9 +563,9 @@ static void *canned_main(void *arg)
 		c->hits++;
 		char head[1024];
 		int hl = snprintf(head, sizeof(head),
-				  "HTTP/1.1 %d Canned\r\nContent-Type: application/json\r\n"
-				  "Content-Length: %zu\r\n%sConnection: close\r\n\r\n",
-				  status, strlen(body), headers);
+		                  "HTTP/1.1 %d Canned\r\nContent-Type: application/json\r\n"
+		                  "Content-Length: %zu\r\n%sConnection: close\r\n\r\n",
+		                  status, strlen(body), headers);
 		send_all(fd, head, (size_t)hl);
 		send_all(fd, body, strlen(body));
 		close(fd);
@@ -595,10 +597,13 @@ static void canned_stop(struct canned *c)
 	close(c->fd);
 }
 
-#define CANNED_LOGIN                                                                        \
-	{"POST", "/api/v1/auth/universal-auth/login", 200, NULL,                            \
-	 "{\"accessToken\": \"canned.header.payload-signature-0123456789\", \"expiresIn\": " \
-	 "3600, \"accessTokenMaxTTL\": 7200, \"tokenType\": \"Bearer\"}"}
+#define CANNED_LOGIN                                                                               \
+	{                                                                                          \
+		"POST", "/api/v1/auth/universal-auth/login", 200, NULL,                            \
+		    "{\"accessToken\": \"canned.header.payload-signature-0123456789\", "           \
+		    "\"expiresIn\": "                                                              \
+		    "3600, \"accessTokenMaxTTL\": 7200, \"tokenType\": \"Bearer\"}"                \
+	}
 
 /* ---- tests: login and reading -------------------------------------------- */
 
@@ -628,9 +633,11 @@ static void test_login_and_adoption(void **state)
 		/* One login serves both reads, the list route of the right api. */
 		assert_int_equal(count_calls("login", "auth", 200), 1);
 		assert_int_equal(count_calls("list", v4 ? "v4" : "v3", 200), 2);
-		const struct seen *list = seen_find("GET", v4 ? "/api/v4/secrets?" : "/api/v3/secrets/raw?", 0);
+		const struct seen *list =
+		    seen_find("GET", v4 ? "/api/v4/secrets?" : "/api/v3/secrets/raw?", 0);
 		assert_non_null(list);
-		assert_non_null(strstr(list->url, v4 ? "projectId=" PROJECT : "workspaceId=" PROJECT));
+		assert_non_null(
+		    strstr(list->url, v4 ? "projectId=" PROJECT : "workspaceId=" PROJECT));
 		assert_non_null(strstr(list->url, "environment=prod"));
 		assert_non_null(strstr(list->url, "secretPath=%2Faws"));
 		/* "Bearer " and the token: exactly one space. */
@@ -679,9 +686,9 @@ static void test_read_half_and_whole_pair(void **state)
 	}
 	/* Only the secret name: the other half. */
 	CONTROL("DELETE", "secrets",
-		"{\"projectId\": \"%s\", \"environment\": \"%s\", \"secretPath\": \"%s\", "
-		"\"secretKey\": \"%s\"}",
-		PROJECT, ENV, FOLDER, AKID_NAME);
+	        "{\"projectId\": \"%s\", \"environment\": \"%s\", \"secretPath\": \"%s\", "
+	        "\"secretKey\": \"%s\"}",
+	        PROJECT, ENV, FOLDER, AKID_NAME);
 	struct rotor_store st = new_store((struct mk){0});
 	EXPECT_RC(read_pair(&st, &REF, &p, &err), 0);
 	assert_false(p.has_akid);
@@ -724,7 +731,7 @@ static void test_missing_location(void **state)
 
 		/* Writing into a missing folder: the same, nothing created. */
 		EXPECT_RC(write_pair(&st, &no_folder, NEW_AKID, NEW_SECRET, &w, &p, &err),
-			  ROTOR_ENOTFOUND);
+		          ROTOR_ENOTFOUND);
 		assert_non_null(strstr(err.message, "path /nope"));
 		/* A 404 is not an expired token: one login only. */
 		assert_int_equal(count_calls("login", NULL, 0), v4 ? 2 : 1);
@@ -739,9 +746,9 @@ static void test_rotated_secret_refused(void **state)
 	struct rotor_store_pair p;
 	seed_pair(OLD_AKID, OLD_SECRET);
 	CONTROL("POST", "secrets",
-		"{\"projectId\": \"%s\", \"environment\": \"%s\", \"secretPath\": \"%s\", "
-		"\"secretKey\": \"%s\", \"isRotatedSecret\": true}",
-		PROJECT, ENV, FOLDER, SECRET_NAME);
+	        "{\"projectId\": \"%s\", \"environment\": \"%s\", \"secretPath\": \"%s\", "
+	        "\"secretKey\": \"%s\", \"isRotatedSecret\": true}",
+	        PROJECT, ENV, FOLDER, SECRET_NAME);
 	for (int v4 = 0; v4 <= 1; v4++) {
 		struct rotor_store st = new_store((struct mk){.v4 = v4});
 		EXPECT_RC(read_pair(&st, &REF, &p, &err), ROTOR_ECONFLICT);
@@ -789,9 +796,9 @@ static void test_write_v3(void **state)
 	/* Half a pair (the secret name was deleted by hand): create the
 	 * missing name, then update the other. */
 	CONTROL("DELETE", "secrets",
-		"{\"projectId\": \"%s\", \"environment\": \"%s\", \"secretPath\": \"%s\", "
-		"\"secretKey\": \"%s\"}",
-		PROJECT, ENV, FOLDER, SECRET_NAME);
+	        "{\"projectId\": \"%s\", \"environment\": \"%s\", \"secretPath\": \"%s\", "
+	        "\"secretKey\": \"%s\"}",
+	        PROJECT, ENV, FOLDER, SECRET_NAME);
 	EXPECT_RC(read_pair(&st, &REF, &cur, &err), 0);
 	assert_true(cur.has_akid && !cur.has_secret);
 	seen_clear();
@@ -813,9 +820,9 @@ static void test_write_v3(void **state)
 
 	/* The other half: only the akid missing. */
 	CONTROL("DELETE", "secrets",
-		"{\"projectId\": \"%s\", \"environment\": \"%s\", \"secretPath\": \"%s\", "
-		"\"secretKey\": \"%s\"}",
-		PROJECT, ENV, FOLDER, AKID_NAME);
+	        "{\"projectId\": \"%s\", \"environment\": \"%s\", \"secretPath\": \"%s\", "
+	        "\"secretKey\": \"%s\"}",
+	        PROJECT, ENV, FOLDER, AKID_NAME);
 	EXPECT_RC(read_pair(&st, &REF, &cur, &err), 0);
 	EXPECT_RC(write_pair(&st, &REF, NEW_AKID, NEW_SECRET, &cur, &w, &err), 0);
 	assert_pair(&w, NEW_AKID, NEW_SECRET, 1, 2);
@@ -856,9 +863,9 @@ static void test_write_v4(void **state)
 
 	/* Half a pair: still one request (upsert). */
 	CONTROL("DELETE", "secrets",
-		"{\"projectId\": \"%s\", \"environment\": \"%s\", \"secretPath\": \"%s\", "
-		"\"secretKey\": \"%s\"}",
-		PROJECT, ENV, FOLDER, AKID_NAME);
+	        "{\"projectId\": \"%s\", \"environment\": \"%s\", \"secretPath\": \"%s\", "
+	        "\"secretKey\": \"%s\"}",
+	        PROJECT, ENV, FOLDER, AKID_NAME);
 	EXPECT_RC(read_pair(&st, &REF, &cur, &err), 0);
 	EXPECT_RC(write_pair(&st, &REF, NEW3_AKID, NEW3_SECRET, &cur, &w, &err), 0);
 	assert_pair(&w, NEW3_AKID, NEW3_SECRET, 1, 3);
@@ -872,9 +879,9 @@ static void test_write_v4(void **state)
 	 * writes nothing and says not found. */
 	EXPECT_RC(read_pair(&st, &REF, &cur, &err), 0);
 	CONTROL("DELETE", "secrets",
-		"{\"projectId\": \"%s\", \"environment\": \"%s\", \"secretPath\": \"%s\", "
-		"\"secretKey\": \"%s\"}",
-		PROJECT, ENV, FOLDER, AKID_NAME);
+	        "{\"projectId\": \"%s\", \"environment\": \"%s\", \"secretPath\": \"%s\", "
+	        "\"secretKey\": \"%s\"}",
+	        PROJECT, ENV, FOLDER, AKID_NAME);
 	EXPECT_RC(write_pair(&st, &REF, NEW_AKID, NEW_SECRET, &cur, &w, &err), ROTOR_ENOTFOUND);
 	assert_state(SECRET_NAME, NEW3_SECRET, 3);
 	rotor_store_pair_dispose(&cur);
@@ -894,15 +901,15 @@ static void test_failed_batch_leaves_pair(void **state)
 		 * then given up); v4: an error reply after the first write. */
 		if (v4)
 			CONTROL("POST", "faults",
-				"{\"rules\": [{\"match\": \"v4:batch_update_mid\", \"kind\": "
-				"\"error\", \"status\": 409, \"code\": \"Conflict\", \"message\": "
-				"\"could not serialize access\"}]}");
+			        "{\"rules\": [{\"match\": \"v4:batch_update_mid\", \"kind\": "
+			        "\"error\", \"status\": 409, \"code\": \"Conflict\", \"message\": "
+			        "\"could not serialize access\"}]}");
 		else
 			CONTROL("POST", "faults",
-				"{\"rules\": [{\"match\": \"batch_update_mid\", \"kind\": "
-				"\"error500\", \"count\": -1}]}");
+			        "{\"rules\": [{\"match\": \"batch_update_mid\", \"kind\": "
+			        "\"error500\", \"count\": -1}]}");
 		EXPECT_RC(write_pair(&st, &REF, NEW_AKID, NEW_SECRET, &cur, &w, &err),
-			  v4 ? ROTOR_ECONFLICT : ROTOR_ETRANSIENT);
+		          v4 ? ROTOR_ECONFLICT : ROTOR_ETRANSIENT);
 		assert_false(w.has_akid || w.has_secret);
 		CONTROL("DELETE", "faults", NULL);
 		/* Both unchanged, at version 1. */
@@ -916,17 +923,18 @@ static void test_failed_batch_leaves_pair(void **state)
 	}
 	/* A create batch dropped mid-way: nothing created. */
 	CONTROL("DELETE", "secrets",
-		"{\"projectId\": \"%s\", \"environment\": \"%s\", \"secretPath\": \"%s\", "
-		"\"secretKey\": \"%s\"}",
-		PROJECT, ENV, FOLDER, AKID_NAME);
+	        "{\"projectId\": \"%s\", \"environment\": \"%s\", \"secretPath\": \"%s\", "
+	        "\"secretKey\": \"%s\"}",
+	        PROJECT, ENV, FOLDER, AKID_NAME);
 	CONTROL("DELETE", "secrets",
-		"{\"projectId\": \"%s\", \"environment\": \"%s\", \"secretPath\": \"%s\", "
-		"\"secretKey\": \"%s\"}",
-		PROJECT, ENV, FOLDER, SECRET_NAME);
+	        "{\"projectId\": \"%s\", \"environment\": \"%s\", \"secretPath\": \"%s\", "
+	        "\"secretKey\": \"%s\"}",
+	        PROJECT, ENV, FOLDER, SECRET_NAME);
 	struct rotor_store st = new_store((struct mk){0});
 	EXPECT_RC(read_pair(&st, &REF, &cur, &err), 0);
-	CONTROL("POST", "faults",
-		"{\"rules\": [{\"match\": \"batch_create_mid\", \"kind\": \"drop\", \"count\": -1}]}");
+	CONTROL(
+	    "POST", "faults",
+	    "{\"rules\": [{\"match\": \"batch_create_mid\", \"kind\": \"drop\", \"count\": -1}]}");
 	EXPECT_RC(write_pair(&st, &REF, NEW_AKID, NEW_SECRET, &cur, &w, &err), ROTOR_ETRANSIENT);
 	CONTROL("DELETE", "faults", NULL);
 	assert_state_absent(AKID_NAME);
@@ -936,8 +944,8 @@ static void test_failed_batch_leaves_pair(void **state)
 	 * sends it again, which finds the names (400); the store holds
 	 * exactly this pair, so the write stands. */
 	CONTROL("POST", "faults",
-		"{\"rules\": [{\"match\": \"batch_create\", \"kind\": \"drop_after\", "
-		"\"count\": 1}]}");
+	        "{\"rules\": [{\"match\": \"batch_create\", \"kind\": \"drop_after\", "
+	        "\"count\": 1}]}");
 	EXPECT_RC(write_pair(&st, &REF, NEW_AKID, NEW_SECRET, &cur, &w, &err), 0);
 	assert_pair(&w, NEW_AKID, NEW_SECRET, 1, 1);
 	assert_int_equal(count_calls("batch_create", "v3", 400), 1);
@@ -954,34 +962,34 @@ static void test_approval_and_odd_replies(void **state)
 	 * batch with {"approval": ...} as Infisical does for a human user
 	 * under a change policy. */
 	static const struct canned_route approval[] = {
-		CANNED_LOGIN,
-		{"GET", "/api/v3/secrets/raw?", 200, NULL, "{\"secrets\": [], \"imports\": []}"},
-		{"POST", "/api/v3/secrets/batch/raw", 200, NULL,
-		 "{\"approval\": {\"id\": \"appr-1\", \"status\": \"open\", \"slug\": \"x\"}}"},
-		{"PATCH", "/api/v3/secrets/batch/raw", 200, NULL,
-		 "{\"approval\": {\"id\": \"appr-2\", \"status\": \"open\"}}"},
-		{NULL, NULL, 0, NULL, NULL},
+	    CANNED_LOGIN,
+	    {"GET", "/api/v3/secrets/raw?", 200, NULL, "{\"secrets\": [], \"imports\": []}"},
+	    {"POST", "/api/v3/secrets/batch/raw", 200, NULL,
+	     "{\"approval\": {\"id\": \"appr-1\", \"status\": \"open\", \"slug\": \"x\"}}"},
+	    {"PATCH", "/api/v3/secrets/batch/raw", 200, NULL,
+	     "{\"approval\": {\"id\": \"appr-2\", \"status\": \"open\"}}"},
+	    {NULL, NULL, 0, NULL, NULL},
 	};
 	static const struct canned_route hidden[] = {
-		CANNED_LOGIN,
-		{"GET", "/api/v3/secrets/raw?", 200, NULL,
-		 "{\"secrets\": [{\"secretKey\": \"AWS_SECRET_ACCESS_KEY\", \"secretValue\": "
-		 "\"<hidden-by-infisical>\", \"secretValueHidden\": true, \"version\": 4}], "
-		 "\"imports\": []}"},
-		{NULL, NULL, 0, NULL, NULL},
+	    CANNED_LOGIN,
+	    {"GET", "/api/v3/secrets/raw?", 200, NULL,
+	     "{\"secrets\": [{\"secretKey\": \"AWS_SECRET_ACCESS_KEY\", \"secretValue\": "
+	     "\"<hidden-by-infisical>\", \"secretValueHidden\": true, \"version\": 4}], "
+	     "\"imports\": []}"},
+	    {NULL, NULL, 0, NULL, NULL},
 	};
 	static const struct canned_route not_json[] = {
-		CANNED_LOGIN,
-		{"GET", "/api/v3/secrets/raw?", 200, NULL, "<html>proxy says hello</html>"},
-		{NULL, NULL, 0, NULL, NULL},
+	    CANNED_LOGIN,
+	    {"GET", "/api/v3/secrets/raw?", 200, NULL, "<html>proxy says hello</html>"},
+	    {NULL, NULL, 0, NULL, NULL},
 	};
 	static const struct canned_route slow_down[] = {
-		CANNED_LOGIN,
-		{"GET", "/api/v3/secrets/raw?", 429, "Retry-After: 3600\r\n",
-		 "{\"reqId\": \"req-canned\", \"statusCode\": 429, \"error\": "
-		 "\"RateLimitExceeded\", \"message\": \"Rate limit exceeded. Please try again in "
-		 "60 minutes\"}"},
-		{NULL, NULL, 0, NULL, NULL},
+	    CANNED_LOGIN,
+	    {"GET", "/api/v3/secrets/raw?", 429, "Retry-After: 3600\r\n",
+	     "{\"reqId\": \"req-canned\", \"statusCode\": 429, \"error\": "
+	     "\"RateLimitExceeded\", \"message\": \"Rate limit exceeded. Please try again in "
+	     "60 minutes\"}"},
+	    {NULL, NULL, 0, NULL, NULL},
 	};
 	struct canned c;
 	struct rotor_error err;
@@ -1033,8 +1041,8 @@ static void test_read_version(void **state)
 		EXPECT_RC(read_pair(&st, &REF, &cur, &err), 0);
 		int64_t va = cur.akid_version, vs = cur.secret_version;
 		EXPECT_RC(write_pair(&st, &REF, v4 ? NEW2_AKID : NEW_AKID,
-				     v4 ? NEW2_SECRET : NEW_SECRET, &cur, &w, &err),
-			  0);
+		                     v4 ? NEW2_SECRET : NEW_SECRET, &cur, &w, &err),
+		          0);
 		assert_int_equal(w.akid_version, va + 1);
 		assert_int_equal(w.secret_version, vs + 1);
 		/* The previous pair, by version. */
@@ -1047,7 +1055,7 @@ static void test_read_version(void **state)
 		const struct seen *g = seen_find("GET", "version=1", 0);
 		assert_non_null(g);
 		assert_non_null(strstr(g->url, v4 ? "/api/v4/secrets/" AKID_NAME "?"
-						  : "/api/v3/secrets/raw/" AKID_NAME "?"));
+		                                  : "/api/v3/secrets/raw/" AKID_NAME "?"));
 		/* A version that never existed, or none recorded. */
 		EXPECT_RC(read_version(&st, 99, 99, &old, &err), ROTOR_ENOTFOUND);
 		assert_non_null(strstr(err.message, "version 99"));
@@ -1100,7 +1108,8 @@ static void test_token_expiry_mid_pass(void **state)
 	struct rotor_store_pair p;
 	seed_pair(OLD_AKID, OLD_SECRET);
 	/* The real clock reading ROTOR_TEST_TIME (the clock file). */
-	struct rotor_store st = new_store((struct mk){.cid = SHORT_CID, .clock = rotor_clock_real()});
+	struct rotor_store st =
+	    new_store((struct mk){.cid = SHORT_CID, .clock = rotor_clock_real()});
 	EXPECT_RC(read_pair(&st, &REF, &p, &err), 0);
 	rotor_store_pair_dispose(&p);
 	advance(400); /* past the 300 s TTL */
@@ -1126,9 +1135,9 @@ static void test_token_expiry_mid_pass(void **state)
 	 * stands still): 403 TokenError, one login, one retry. */
 	CONTROL("DELETE", "calls", NULL);
 	CONTROL("POST", "identities",
-		"{\"clientId\": \"rotor-jwt-0001\", \"clientSecret\": \"%s\", \"accessTokenTTL\": "
-		"0, \"accessTokenMaxTTL\": 600, \"projects\": [{\"projectId\": \"%s\"}]}",
-		CSECRET, PROJECT);
+	        "{\"clientId\": \"rotor-jwt-0001\", \"clientSecret\": \"%s\", \"accessTokenTTL\": "
+	        "0, \"accessTokenMaxTTL\": 600, \"projects\": [{\"projectId\": \"%s\"}]}",
+	        CSECRET, PROJECT);
 	struct rotor_clock still;
 	rotor_clock_fixed_init(&still, tclk.fixed_ms / 1000);
 	st = new_store((struct mk){.cid = "rotor-jwt-0001", .clock = &still});
@@ -1140,9 +1149,10 @@ static void test_token_expiry_mid_pass(void **state)
 	assert_int_equal(count_calls("list", NULL, 403), 1);
 	assert_int_equal(count_calls("login", "auth", 200), 2);
 	/* Refused twice in a row: one re-login only, then the error. */
-	CONTROL("POST", "faults",
-		"{\"rules\": [{\"match\": \"list\", \"kind\": \"error\", \"status\": 401, \"code\": "
-		"\"UnauthorizedError\", \"message\": \"Token revoked\", \"count\": -1}]}");
+	CONTROL(
+	    "POST", "faults",
+	    "{\"rules\": [{\"match\": \"list\", \"kind\": \"error\", \"status\": 401, \"code\": "
+	    "\"UnauthorizedError\", \"message\": \"Token revoked\", \"count\": -1}]}");
 	EXPECT_RC(read_pair(&st, &REF, &p, &err), ROTOR_EAUTH);
 	assert_int_equal(count_calls("login", "auth", 200), 3);
 	CONTROL("DELETE", "faults", NULL);
@@ -1205,8 +1215,8 @@ static void test_renewal(void **state)
 	/* A renewal that is throttled while the token still lives: keep
 	 * using the token instead of logging in. */
 	CONTROL("POST", "faults",
-		"{\"rules\": [{\"match\": \"renew\", \"kind\": \"error\", \"status\": 503, "
-		"\"code\": \"ServiceUnavailable\", \"count\": -1}]}");
+	        "{\"rules\": [{\"match\": \"renew\", \"kind\": \"error\", \"status\": 503, "
+	        "\"code\": \"ServiceUnavailable\", \"count\": -1}]}");
 	advance(250);
 	EXPECT_RC(read_pair(&st, &REF, &p, &err), 0);
 	assert_int_equal(count_calls("login", "auth", 200), 2);
@@ -1257,7 +1267,7 @@ static void test_unknown_client_id(void **state)
 	for (int current = 0; current <= 1; current++) {
 		CONTROL("DELETE", "calls", NULL);
 		CONTROL("POST", "settings", "{\"unknown_client_id_401\": %s}",
-			current ? "true" : "false");
+		        current ? "true" : "false");
 		struct rotor_store st = new_store((struct mk){.cid = "no-such-client-id"});
 		EXPECT_RC(read_pair(&st, &REF, &p, &err), ROTOR_EAUTH);
 		assert_int_equal(err.http_status, current ? 401 : 404);
@@ -1282,7 +1292,7 @@ static void test_rate_limits(void **state)
 
 	/* Two 429s (Retry-After: 60): waited out. */
 	CONTROL("POST", "faults",
-		"{\"rules\": [{\"match\": \"list\", \"kind\": \"throttle\", \"count\": 2}]}");
+	        "{\"rules\": [{\"match\": \"list\", \"kind\": \"throttle\", \"count\": 2}]}");
 	int64_t slept = tclk.slept_ms;
 	EXPECT_RC(read_pair(&st, &REF, &p, &err), 0);
 	assert_true(tclk.slept_ms - slept >= 120000);
@@ -1292,7 +1302,7 @@ static void test_rate_limits(void **state)
 
 	/* A storm: three waits (the default), then ETHROTTLED. */
 	CONTROL("POST", "faults",
-		"{\"rules\": [{\"match\": \"list\", \"kind\": \"throttle\", \"count\": -1}]}");
+	        "{\"rules\": [{\"match\": \"list\", \"kind\": \"throttle\", \"count\": -1}]}");
 	EXPECT_RC(read_pair(&st, &REF, &p, &err), ROTOR_ETHROTTLED);
 	assert_int_equal(err.http_status, 429);
 	assert_non_null(strstr(err.message, "RateLimitExceeded"));
@@ -1304,7 +1314,7 @@ static void test_rate_limits(void **state)
 	st = new_store((struct mk){.max_waits = 1});
 	CONTROL("DELETE", "calls", NULL);
 	CONTROL("POST", "faults",
-		"{\"rules\": [{\"match\": \"list\", \"kind\": \"throttle\", \"count\": -1}]}");
+	        "{\"rules\": [{\"match\": \"list\", \"kind\": \"throttle\", \"count\": -1}]}");
 	EXPECT_RC(read_pair(&st, &REF, &p, &err), ROTOR_ETHROTTLED);
 	assert_int_equal(count_calls("list", NULL, 429), 2);
 	CONTROL("DELETE", "faults", NULL);
@@ -1313,8 +1323,8 @@ static void test_rate_limits(void **state)
 	/* A real window without Retry-After, the wait named in the message
 	 * ("in 40 seconds"): rotor waits exactly that. */
 	CONTROL("POST", "settings",
-		"{\"secret_reads_per_minute\": 1, \"retry_after_header\": false, "
-		"\"rate_limit_message_seconds\": true}");
+	        "{\"secret_reads_per_minute\": 1, \"retry_after_header\": false, "
+	        "\"rate_limit_message_seconds\": true}");
 	st = new_store((struct mk){0});
 	EXPECT_RC(read_pair(&st, &REF, &p, &err), 0);
 	advance(20);
@@ -1331,11 +1341,12 @@ static void test_rate_limits(void **state)
 	done_store(&st);
 
 	/* A wait longer than the transport allows: refused at once. */
-	CONTROL("POST", "settings", "{\"secret_reads_per_minute\": null, \"retry_after_header\": true}");
+	CONTROL("POST", "settings",
+	        "{\"secret_reads_per_minute\": null, \"retry_after_header\": true}");
 	st = new_store((struct mk){.retry_after_max_ms = 30000});
 	EXPECT_RC(read_pair(&st, &REF, &p, &err), 0);
 	CONTROL("POST", "faults",
-		"{\"rules\": [{\"match\": \"list\", \"kind\": \"throttle\", \"count\": -1}]}");
+	        "{\"rules\": [{\"match\": \"list\", \"kind\": \"throttle\", \"count\": -1}]}");
 	slept = tclk.slept_ms;
 	CONTROL("DELETE", "calls", NULL);
 	EXPECT_RC(read_pair(&st, &REF, &p, &err), ROTOR_ETHROTTLED);
@@ -1390,22 +1401,24 @@ static void test_server_errors_retried(void **state)
 	for (int v4 = 0; v4 <= 1; v4++) {
 		CONTROL("DELETE", "calls", NULL);
 		struct rotor_store st = new_store((struct mk){.v4 = v4});
-		CONTROL("POST", "faults",
-			"{\"rules\": [{\"match\": \"list\", \"kind\": \"error500\", \"count\": 2}]}");
+		CONTROL(
+		    "POST", "faults",
+		    "{\"rules\": [{\"match\": \"list\", \"kind\": \"error500\", \"count\": 2}]}");
 		EXPECT_RC(read_pair(&st, &REF, &p, &err), 0);
 		assert_int_equal(count_calls("list", NULL, 500), 2);
 		/* A 5xx on the write, once: retried, written once. */
 		CONTROL("POST", "faults",
-			"{\"rules\": [{\"match\": \"batch_update\", \"kind\": \"error500\", "
-			"\"count\": 1}]}");
+		        "{\"rules\": [{\"match\": \"batch_update\", \"kind\": \"error500\", "
+		        "\"count\": 1}]}");
 		EXPECT_RC(write_pair(&st, &REF, v4 ? NEW2_AKID : NEW_AKID,
-				     v4 ? NEW2_SECRET : NEW_SECRET, &p, &w, &err),
-			  0);
+		                     v4 ? NEW2_SECRET : NEW_SECRET, &p, &w, &err),
+		          0);
 		rotor_store_pair_dispose(&p);
 		rotor_store_pair_dispose(&w);
 		/* Down for good: ETRANSIENT after the transport's attempts. */
-		CONTROL("POST", "faults",
-			"{\"rules\": [{\"match\": \"list\", \"kind\": \"error500\", \"count\": -1}]}");
+		CONTROL(
+		    "POST", "faults",
+		    "{\"rules\": [{\"match\": \"list\", \"kind\": \"error500\", \"count\": -1}]}");
 		EXPECT_RC(read_pair(&st, &REF, &p, &err), ROTOR_ETRANSIENT);
 		assert_non_null(strstr(err.message, "HTTP 500"));
 		CONTROL("DELETE", "faults", NULL);
@@ -1421,12 +1434,12 @@ static void test_permissions_and_validation(void **state)
 	struct rotor_error err;
 	struct rotor_store_pair p, w;
 	CONTROL("POST", "identities",
-		"{\"clientId\": \"rotor-readonly\", \"clientSecret\": \"%s\", \"projects\": "
-		"[{\"projectId\": \"%s\", \"write\": false}]}",
-		CSECRET, PROJECT);
+	        "{\"clientId\": \"rotor-readonly\", \"clientSecret\": \"%s\", \"projects\": "
+	        "[{\"projectId\": \"%s\", \"write\": false}]}",
+	        CSECRET, PROJECT);
 	CONTROL("POST", "identities",
-		"{\"clientId\": \"rotor-stranger\", \"clientSecret\": \"%s\", \"projects\": []}",
-		CSECRET);
+	        "{\"clientId\": \"rotor-stranger\", \"clientSecret\": \"%s\", \"projects\": []}",
+	        CSECRET);
 	struct rotor_store st = new_store((struct mk){.cid = "rotor-readonly"});
 	EXPECT_RC(read_pair(&st, &REF, &p, &err), 0);
 	EXPECT_RC(write_pair(&st, &REF, NEW_AKID, NEW_SECRET, &p, &w, &err), ROTOR_EAUTH);
@@ -1454,7 +1467,7 @@ static void test_permissions_and_validation(void **state)
 		st = new_store((struct mk){0});
 		EXPECT_RC(read_pair(&st, &bad, &p, &err), 0);
 		EXPECT_RC(write_pair(&st, &bad, NEW_AKID, NEW_SECRET, &p, &w, &err),
-			  ROTOR_EINVALID);
+		          ROTOR_EINVALID);
 		assert_int_equal(err.http_status, v401 ? 401 : 422);
 		assert_non_null(strstr(err.message, "ValidationFailure"));
 		assert_int_equal(count_calls("login", NULL, 0), 1);
@@ -1488,7 +1501,7 @@ static void test_server_2024(void **state)
 	struct rotor_store_pair none;
 	memset(&none, 0, sizeof(none));
 	EXPECT_RC(write_pair(&st, &REF, NEW3_AKID, NEW3_SECRET, &none, &old, &err),
-		  ROTOR_ECONFLICT);
+	          ROTOR_ECONFLICT);
 	assert_non_null(strstr(err.message, "Secret already exist"));
 	assert_state(AKID_NAME, NEW2_AKID, 2);
 	/* A missing folder, 2024 style. */
@@ -1511,25 +1524,25 @@ static void test_server_2024(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(test_login_and_adoption, reset),
-		cmocka_unit_test_setup(test_read_half_and_whole_pair, reset),
-		cmocka_unit_test_setup(test_missing_location, reset),
-		cmocka_unit_test_setup(test_rotated_secret_refused, reset),
-		cmocka_unit_test_setup(test_write_v3, reset),
-		cmocka_unit_test_setup(test_write_v4, reset),
-		cmocka_unit_test_setup(test_failed_batch_leaves_pair, reset),
-		cmocka_unit_test_setup(test_approval_and_odd_replies, reset),
-		cmocka_unit_test_setup(test_read_version, reset),
-		cmocka_unit_test_setup(test_version_not_honoured, reset),
-		cmocka_unit_test_setup(test_token_expiry_mid_pass, reset),
-		cmocka_unit_test_setup(test_renewal, reset),
-		cmocka_unit_test_setup(test_wrong_secret_no_login_storm, reset),
-		cmocka_unit_test_setup(test_unknown_client_id, reset),
-		cmocka_unit_test_setup(test_rate_limits, reset),
-		cmocka_unit_test_setup(test_pacing, reset),
-		cmocka_unit_test_setup(test_server_errors_retried, reset),
-		cmocka_unit_test_setup(test_permissions_and_validation, reset),
-		cmocka_unit_test_setup(test_server_2024, reset),
+	    cmocka_unit_test_setup(test_login_and_adoption, reset),
+	    cmocka_unit_test_setup(test_read_half_and_whole_pair, reset),
+	    cmocka_unit_test_setup(test_missing_location, reset),
+	    cmocka_unit_test_setup(test_rotated_secret_refused, reset),
+	    cmocka_unit_test_setup(test_write_v3, reset),
+	    cmocka_unit_test_setup(test_write_v4, reset),
+	    cmocka_unit_test_setup(test_failed_batch_leaves_pair, reset),
+	    cmocka_unit_test_setup(test_approval_and_odd_replies, reset),
+	    cmocka_unit_test_setup(test_read_version, reset),
+	    cmocka_unit_test_setup(test_version_not_honoured, reset),
+	    cmocka_unit_test_setup(test_token_expiry_mid_pass, reset),
+	    cmocka_unit_test_setup(test_renewal, reset),
+	    cmocka_unit_test_setup(test_wrong_secret_no_login_storm, reset),
+	    cmocka_unit_test_setup(test_unknown_client_id, reset),
+	    cmocka_unit_test_setup(test_rate_limits, reset),
+	    cmocka_unit_test_setup(test_pacing, reset),
+	    cmocka_unit_test_setup(test_server_errors_retried, reset),
+	    cmocka_unit_test_setup(test_permissions_and_validation, reset),
+	    cmocka_unit_test_setup(test_server_2024, reset),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

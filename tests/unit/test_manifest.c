@@ -10,34 +10,34 @@
 #include "testsupport.h"
 
 static const char full[] =
-	"apiVersion: rotor/v1\n"
-	"kind: AccessKeyRotation\n"
-	"metadata:\n"
-	"  name: s3-backup-writer\n"
-	"  labels: {team: platform}\n"
-	"spec:\n"
-	"  user: raxx-s3-backup\n"
-	"  aws: aws-prod\n"
-	"  cadence: 30d\n"
-	"  deactivateAfter: 1h\n"
-	"  deleteAfter: 24h\n"
-	"  rotateRequestedAt: \"2026-11-22T10:00:00Z\"\n"
-	"  suspend: false\n"
-	"  mode: observe\n"
-	"  store:\n"
-	"    infisical:\n"
-	"      connection: infisical-main\n"
-	"      projectId: 6a1c\n"
-	"      environment: prod\n"
-	"      secretPath: /aws\n"
-	"  consumers:\n"
-	"    - name: api\n"
-	"      heroku: {connection: heroku-main, app: raxx-api-prod}\n"
-	"    - name: ci\n"
-	"      githubActions: {connection: github-main, repository: raxx/api, environment: "
-	"production, accessKeyIdName: CI_KEY_ID}\n"
-	"    - name: vault-host\n"
-	"      envFile: {path: /etc/raxx/credentials.env, reload: vault-host}\n";
+    "apiVersion: rotor/v1\n"
+    "kind: AccessKeyRotation\n"
+    "metadata:\n"
+    "  name: s3-backup-writer\n"
+    "  labels: {team: platform}\n"
+    "spec:\n"
+    "  user: raxx-s3-backup\n"
+    "  aws: aws-prod\n"
+    "  cadence: 30d\n"
+    "  deactivateAfter: 1h\n"
+    "  deleteAfter: 24h\n"
+    "  rotateRequestedAt: \"2026-11-22T10:00:00Z\"\n"
+    "  suspend: false\n"
+    "  mode: observe\n"
+    "  store:\n"
+    "    infisical:\n"
+    "      connection: infisical-main\n"
+    "      projectId: 6a1c\n"
+    "      environment: prod\n"
+    "      secretPath: /aws\n"
+    "  consumers:\n"
+    "    - name: api\n"
+    "      heroku: {connection: heroku-main, app: raxx-api-prod}\n"
+    "    - name: ci\n"
+    "      githubActions: {connection: github-main, repository: raxx/api, environment: "
+    "production, accessKeyIdName: CI_KEY_ID}\n"
+    "    - name: vault-host\n"
+    "      envFile: {path: /etc/raxx/credentials.env, reload: vault-host}\n";
 
 static void test_full_manifest(void **state)
 {
@@ -94,14 +94,14 @@ static void test_defaults_and_multi_document(void **state)
 {
 	(void)state;
 	const char *doc = "apiVersion: rotor/v1\nkind: AccessKeyRotation\nmetadata: {name: a}\n"
-			  "spec: {user: ua, aws: x, store: {infisical: {connection: i, "
-			  "projectId: p, environment: e}}}\n"
-			  "---\n"
-			  "---\n"
-			  "apiVersion: rotor/v1\nkind: AccessKeyRotation\nmetadata: {name: b}\n"
-			  "spec: {user: ub, aws: x, suspend: true, store: {infisical: "
-			  "{connection: i, projectId: p, environment: e}}}\n"
-			  "---\n";
+	                  "spec: {user: ua, aws: x, store: {infisical: {connection: i, "
+	                  "projectId: p, environment: e}}}\n"
+	                  "---\n"
+	                  "---\n"
+	                  "apiVersion: rotor/v1\nkind: AccessKeyRotation\nmetadata: {name: b}\n"
+	                  "spec: {user: ub, aws: x, suspend: true, store: {infisical: "
+	                  "{connection: i, projectId: p, environment: e}}}\n"
+	                  "---\n";
 	struct rotor_manifest_set set;
 	struct rotor_diags d;
 	rotor_manifest_set_init(&set);
@@ -129,18 +129,18 @@ static void test_invalid_document_left_out(void **state)
 {
 	(void)state;
 	const char *doc = "apiVersion: rotor/v1\nkind: AccessKeyRotation\nmetadata: {name: good}\n"
-			  "spec: {user: u1, aws: x, store: {infisical: {connection: i, "
-			  "projectId: p, environment: e}}}\n"
-			  "---\n"
-			  "apiVersion: rotor/v1\nkind: AccessKeyRotation\nmetadata: {name: bad}\n"
-			  "spec: {user: u2, aws: x, cadence: 5, store: {infisical: "
-			  "{connection: i, projectId: p, environment: e}}}\n";
+	                  "spec: {user: u1, aws: x, store: {infisical: {connection: i, "
+	                  "projectId: p, environment: e}}}\n"
+	                  "---\n"
+	                  "apiVersion: rotor/v1\nkind: AccessKeyRotation\nmetadata: {name: bad}\n"
+	                  "spec: {user: u2, aws: x, cadence: 5, store: {infisical: "
+	                  "{connection: i, projectId: p, environment: e}}}\n";
 	struct rotor_manifest_set set;
 	struct rotor_diags d;
 	rotor_manifest_set_init(&set);
 	rotor_diags_init(&d);
 	assert_int_equal(rotor_manifest_parse(&set, "x.yaml", doc, strlen(doc), &d),
-			 ROTOR_EINVALID);
+	                 ROTOR_EINVALID);
 	assert_int_equal(set.n, 1);
 	assert_int_equal(set.documents, 2);
 	assert_string_equal(set.items[0].name, "good");
@@ -170,7 +170,7 @@ static void test_size_and_depth_caps(void **state)
 	for (int i = 0; i < 40; i++)
 		strcat(deep, "[");
 	assert_int_equal(rotor_manifest_parse(&set, "deep.yaml", deep, strlen(deep), &d),
-			 ROTOR_EINVALID);
+	                 ROTOR_EINVALID);
 	assert_non_null(strstr(d.items[d.n - 1].message, "nested deeper than 32"));
 	rotor_manifest_set_dispose(&set);
 	rotor_diags_dispose(&d);
@@ -203,12 +203,12 @@ static void test_diag_cap(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_full_manifest),
-		cmocka_unit_test(test_defaults_and_multi_document),
-		cmocka_unit_test(test_invalid_document_left_out),
-		cmocka_unit_test(test_size_and_depth_caps),
-		cmocka_unit_test(test_suggest),
-		cmocka_unit_test(test_diag_cap),
+	    cmocka_unit_test(test_full_manifest),
+	    cmocka_unit_test(test_defaults_and_multi_document),
+	    cmocka_unit_test(test_invalid_document_left_out),
+	    cmocka_unit_test(test_size_and_depth_caps),
+	    cmocka_unit_test(test_suggest),
+	    cmocka_unit_test(test_diag_cap),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

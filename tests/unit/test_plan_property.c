@@ -48,10 +48,10 @@
  * creation was used by rotor's validation, not by an unknown party. */
 static int own_validation(const struct rotor_observed *o, const struct rotor_obs_key *k)
 {
-	int attempt = !(k->record.present && (k->record.store_version || k->record.synced)) &&
-		      ((o->intent_at && k->created >= o->intent_at) ||
-		       (k->record.present && k->record.created &&
-			strcmp(k->record.manifest, "app") == 0));
+	int attempt =
+	    !(k->record.present && (k->record.store_version || k->record.synced)) &&
+	    ((o->intent_at && k->created >= o->intent_at) ||
+	     (k->record.present && k->record.created && strcmp(k->record.manifest, "app") == 0));
 	return attempt && k->last_used && strcmp(k->last_service, "sts") == 0 &&
 	       k->last_used <= k->created + 300;
 }
@@ -122,8 +122,8 @@ static void gen(struct world *w, int64_t now)
 		w->consumers[i].kind = (enum rotor_consumer_kind)(i % 3);
 		int r = (int)rnd(100);
 		o->consumers[i].state = r < 70   ? ROTOR_CONSUMER_IN_SYNC
-					: r < 88 ? ROTOR_CONSUMER_DRIFTED
-						 : ROTOR_CONSUMER_UNKNOWN;
+		                        : r < 88 ? ROTOR_CONSUMER_DRIFTED
+		                                 : ROTOR_CONSUMER_UNKNOWN;
 	}
 	o->nconsumers = (int)m->nconsumers;
 
@@ -155,7 +155,8 @@ static void gen(struct world *w, int64_t now)
 		if (pct(60)) {
 			struct rotor_key_record *rec = &k->record;
 			rec->present = 1;
-			snprintf(rec->manifest, sizeof(rec->manifest), "%s", pct(95) ? "app" : "other");
+			snprintf(rec->manifest, sizeof(rec->manifest), "%s",
+			         pct(95) ? "app" : "other");
 			rec->created = pct(60) ? k->created : 0;
 			rec->synced = pct(50) ? k->created + rnd(now - k->created + 1) : 0;
 			if (!k->active && pct(75))
@@ -183,7 +184,7 @@ static void gen(struct world *w, int64_t now)
 	if (o->store_has_akid) {
 		if (o->nkeys && pct(88))
 			snprintf(o->store_akid, sizeof(o->store_akid), "%s",
-				 o->keys[rnd(o->nkeys)].id);
+			         o->keys[rnd(o->nkeys)].id);
 		else
 			snprintf(o->store_akid, sizeof(o->store_akid), "AKIAMISSING");
 	}
@@ -219,7 +220,8 @@ static void dump(const struct world *w, int64_t now)
 		       k->id, k->active ? "Active" : "Inactive", (long long)(k->created - now),
 		       k->last_used_known ? "" : "unknown ",
 		       (long long)(k->last_used ? k->last_used - now : 0), k->record.present,
-		       k->record.manifest, (long long)(k->record.created ? k->record.created - now : 0),
+		       k->record.manifest,
+		       (long long)(k->record.created ? k->record.created - now : 0),
 		       (long long)(k->record.synced ? k->record.synced - now : 0),
 		       (long long)(k->record.inactive ? k->record.inactive - now : 0),
 		       (long long)k->record.store_version);
@@ -242,12 +244,12 @@ static char failure[512];
 static int fail_count;
 static long plans_checked;
 
-#define CHECK(cond, ...)                                                   \
-	do {                                                                \
-		if (!(cond)) {                                              \
-			snprintf(failure, sizeof(failure), __VA_ARGS__);    \
-			return 0;                                           \
-		}                                                           \
+#define CHECK(cond, ...)                                                                           \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			snprintf(failure, sizeof(failure), __VA_ARGS__);                           \
+			return 0;                                                                  \
+		}                                                                                  \
 	} while (0)
 
 static const struct rotor_obs_key *find(const struct rotor_observed *o, const char *id)
@@ -264,14 +266,14 @@ static const struct rotor_obs_key *stored_key(const struct rotor_observed *o)
 }
 
 static int explicit_request(const struct rotor_manifest *m, const struct rotor_observed *o,
-			    int64_t now)
+                            int64_t now)
 {
 	return o->rotate_now || (m->rotate_requested_at && m->rotate_requested_at <= now);
 }
 
 /* Returns 1 when the plan keeps every rule; else 0 with `failure` set. */
 static int check_plan(const struct rotor_manifest *m, const struct rotor_observed *o, int64_t now,
-		      const struct rotor_manifest_plan *p)
+                      const struct rotor_manifest_plan *p)
 {
 	const struct rotor_obs_key *cur = stored_key(o);
 	int create_at = -1, deletions = 0;
@@ -301,8 +303,9 @@ static int check_plan(const struct rotor_manifest *m, const struct rotor_observe
 		CHECK(!a->key_id[0] || k, "action %s names an unobserved key %s",
 		      rotor_action_name(a->kind), a->key_id);
 		for (int j = 0; j < i; j++)
-			CHECK(p->actions[j].kind != a->kind || strcmp(p->actions[j].key_id, a->key_id) ||
-				      p->actions[j].consumer != a->consumer,
+			CHECK(p->actions[j].kind != a->kind ||
+			          strcmp(p->actions[j].key_id, a->key_id) ||
+			          p->actions[j].consumer != a->consumer,
 			      "action %s %s twice", rotor_action_name(a->kind), a->key_id);
 		switch (a->kind) {
 		case ROTOR_ACT_DELETE_STRAY:
@@ -318,9 +321,9 @@ static int check_plan(const struct rotor_manifest *m, const struct rotor_observe
 			CHECK(!k->active, "delete of Active key %s", k->id);
 			/* invariant 3 */
 			CHECK((k->record.inactive && k->record.inactive + m->delete_after <= now) ||
-				      (explicit_request(m, o, now) &&
-				       strstr(a->reason, "early because the rotation was requested "
-							 "explicitly")),
+			          (explicit_request(m, o, now) &&
+			           strstr(a->reason, "early because the rotation was requested "
+			                             "explicitly")),
 			      "delete of %s inside its deleteAfter window (inactive %lld)", k->id,
 			      (long long)k->record.inactive);
 			CHECK(create_at < 0, "delete after create");
@@ -329,7 +332,8 @@ static int check_plan(const struct rotor_manifest *m, const struct rotor_observe
 		case ROTOR_ACT_DEACTIVATE: {
 			CHECK(k && k != cur, "deactivate of the stored key %s", a->key_id);
 			CHECK(k->active, "deactivate of Inactive %s", k->id);
-			CHECK(cur && cur->active && o->store_has_secret, "deactivate without a stored key");
+			CHECK(cur && cur->active && o->store_has_secret,
+			      "deactivate without a stored key");
 			for (int c = 0; c < o->nconsumers; c++)
 				CHECK(o->consumers[c].state == ROTOR_CONSUMER_IN_SYNC,
 				      "deactivate while consumer %d is not in sync", c);
@@ -352,10 +356,12 @@ static int check_plan(const struct rotor_manifest *m, const struct rotor_observe
 			      o->nkeys - deletions);
 			break;
 		case ROTOR_ACT_VALIDATE:
-			CHECK(create_at >= 0 && i == create_at + 1, "validate not right after create");
+			CHECK(create_at >= 0 && i == create_at + 1,
+			      "validate not right after create");
 			break;
 		case ROTOR_ACT_STORE:
-			CHECK(create_at >= 0 && i == create_at + 2, "store not right after validate");
+			CHECK(create_at >= 0 && i == create_at + 2,
+			      "store not right after validate");
 			break;
 		case ROTOR_ACT_PROPAGATE:
 			CHECK(a->consumer >= 0 && a->consumer < o->nconsumers, "propagate to %d",
@@ -365,18 +371,20 @@ static int check_plan(const struct rotor_manifest *m, const struct rotor_observe
 			if (create_at >= 0)
 				CHECK(!a->key_id[0], "rotation propagates an old key");
 			else
-				CHECK(o->consumers[a->consumer].state == ROTOR_CONSUMER_DRIFTED && k == cur &&
-					      cur && cur->active,
+				CHECK(o->consumers[a->consumer].state == ROTOR_CONSUMER_DRIFTED &&
+				          k == cur && cur && cur->active,
 				      "propagate to a consumer in sync, or of a key not stored");
 			break;
 		case ROTOR_ACT_RECORD_SYNC:
 			for (int c = 0; c < o->nconsumers; c++)
 				CHECK(o->consumers[c].state != ROTOR_CONSUMER_UNKNOWN,
 				      "record-sync while a consumer is unknown");
-			CHECK(create_at >= 0 ? !a->key_id[0] : k == cur, "record-sync of a key not stored");
+			CHECK(create_at >= 0 ? !a->key_id[0] : k == cur,
+			      "record-sync of a key not stored");
 			break;
 		case ROTOR_ACT_RECORD_INACTIVE:
-			CHECK(k && !k->active && !k->record.inactive, "record-inactive of %s", a->key_id);
+			CHECK(k && !k->active && !k->record.inactive, "record-inactive of %s",
+			      a->key_id);
 			break;
 		default:
 			CHECK(0, "unknown action kind %d", (int)a->kind);
@@ -386,7 +394,7 @@ static int check_plan(const struct rotor_manifest *m, const struct rotor_observe
 	      p->rotation_due);
 	if (create_at >= 0)
 		CHECK(p->actions[create_at + 1].kind == ROTOR_ACT_VALIDATE &&
-			      p->actions[create_at + 2].kind == ROTOR_ACT_STORE,
+		          p->actions[create_at + 2].kind == ROTOR_ACT_STORE,
 		      "create without validate and store");
 
 	/* a used Active stray (newer than the stored key): Stalled, nothing at all */
@@ -396,10 +404,11 @@ static int check_plan(const struct rotor_manifest *m, const struct rotor_observe
 		    k->last_used && !own_validation(o, k)) {
 			/* Stalled, or Unknown when another stray's use is unreadable */
 			CHECK(p->nactions == 0 && (p->status == ROTOR_STATUS_STALLED ||
-						   p->status == ROTOR_STATUS_UNKNOWN),
+			                           p->status == ROTOR_STATUS_UNKNOWN),
 			      "used stray %s: %d actions, status %s", k->id, p->nactions,
 			      rotor_status_name(p->status));
-			CHECK(strstr(p->status_reason, "stray key"), "the reason does not name a stray");
+			CHECK(strstr(p->status_reason, "stray key"),
+			      "the reason does not name a stray");
 		}
 	}
 	/* and the converse: every stall names its cause truly */
@@ -416,8 +425,9 @@ static int check_plan(const struct rotor_manifest *m, const struct rotor_observe
 			else if (strstr(p->status_reason, "a consumer was missed"))
 				cause |= cur && k->active && k->last_used > cur->record.synced;
 			else if (strstr(p->status_reason, "while the store holds no working key"))
-				cause |= k->active && o->nkeys >= 2 &&
-					 !(cur && cur->active && o->store_has_secret && o->store_auth);
+				cause |=
+				    k->active && o->nkeys >= 2 &&
+				    !(cur && cur->active && o->store_has_secret && o->store_auth);
 		}
 		CHECK(cause, "Stalled without the cause it names: %s", p->status_reason);
 	}
@@ -443,7 +453,7 @@ static void remove_key(struct rotor_observed *o, const char *id)
 	for (int i = 0; i < o->nkeys; i++)
 		if (strcmp(o->keys[i].id, id) == 0) {
 			memmove(&o->keys[i], &o->keys[i + 1],
-				sizeof(o->keys[0]) * (size_t)(o->nkeys - i - 1));
+			        sizeof(o->keys[0]) * (size_t)(o->nkeys - i - 1));
 			o->nkeys--;
 			return;
 		}
@@ -470,10 +480,12 @@ static int apply(struct world *w, const struct rotor_manifest_plan *p, int64_t n
 			CHECK(!held, "invariant 2: deleting the stored key %s", k->id);
 			remove_key(o, a->key_id);
 			break;
-		case ROTOR_ACT_RECORD_INTENT: o->intent_at = now; break;
+		case ROTOR_ACT_RECORD_INTENT:
+			o->intent_at = now;
+			break;
 		case ROTOR_ACT_CREATE: {
-			CHECK(o->nkeys < 2, "invariant 4: CreateAccessKey with %d keys: LimitExceeded",
-			      o->nkeys);
+			CHECK(o->nkeys < 2,
+			      "invariant 4: CreateAccessKey with %d keys: LimitExceeded", o->nkeys);
 			struct rotor_obs_key *n = &o->keys[o->nkeys++];
 			memset(n, 0, sizeof(*n));
 			snprintf(n->id, sizeof(n->id), "AKIASIM%d", w->next_id++);
@@ -486,7 +498,9 @@ static int apply(struct world *w, const struct rotor_manifest_plan *p, int64_t n
 			snprintf(new_id, sizeof(new_id), "%s", n->id);
 			break;
 		}
-		case ROTOR_ACT_VALIDATE: CHECK(new_id[0], "validate without a new key"); break;
+		case ROTOR_ACT_VALIDATE:
+			CHECK(new_id[0], "validate without a new key");
+			break;
 		case ROTOR_ACT_STORE: {
 			struct rotor_obs_key *n = find_mut(o, new_id);
 			CHECK(n && n->active, "invariant 1: storing a key that is not Active");
@@ -522,7 +536,8 @@ static int apply(struct world *w, const struct rotor_manifest_plan *p, int64_t n
 			k->record.present = 1;
 			k->record.inactive = now;
 			break;
-		default: break;
+		default:
+			break;
 		}
 	}
 	if (store_worked) {
@@ -555,7 +570,7 @@ static int settle(struct world *w, int64_t now, int limit, struct rotor_manifest
 			return n;
 		if (n == limit) {
 			snprintf(failure, sizeof(failure),
-				 "no fixed point after %d applications at one instant", limit);
+			         "no fixed point after %d applications at one instant", limit);
 			return -1;
 		}
 		if (!apply(w, p, now))
@@ -631,7 +646,8 @@ static int run_case(struct world *start, struct stats *st)
 		rotor_plan_compute(&w.m, &w.o, now, &q);
 		plans_checked++;
 		if (q.nactions != p.nactions || q.status != p.status || q.observe_only) {
-			snprintf(failure, sizeof(failure), "observe plan differs from enforce plan");
+			snprintf(failure, sizeof(failure),
+			         "observe plan differs from enforce plan");
 			return 0;
 		}
 		for (int i = 0; i < p.nactions; i++)
@@ -692,8 +708,9 @@ static int run_case(struct world *start, struct stats *st)
 				}
 				/* the human does what the status says; rotor takes over */
 				if (++interventions > 3 || !follow_instructions(&w, &p)) {
-					snprintf(failure, sizeof(failure),
-						 "following the Stalled status does not resolve it");
+					snprintf(
+					    failure, sizeof(failure),
+					    "following the Stalled status does not resolve it");
 					dump_plan(&p);
 					return 0;
 				}
@@ -708,7 +725,7 @@ static int run_case(struct world *start, struct stats *st)
 		}
 	}
 	snprintf(failure, sizeof(failure), "no convergence after 16 rounds (status %s: %s)",
-		 rotor_status_name(p.status), p.status_reason);
+	         rotor_status_name(p.status), p.status_reason);
 	dump(&w, now);
 	return 0;
 }
@@ -751,7 +768,7 @@ static void test_properties(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_properties),
+	    cmocka_unit_test(test_properties),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

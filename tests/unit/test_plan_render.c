@@ -33,7 +33,7 @@ struct scenario {
 };
 
 static struct rotor_manifest *manifest(struct scenario *s, const char *name, const char *user,
-				       const char *consumers)
+                                       const char *consumers)
 {
 	size_t i = s->n++;
 	struct rotor_manifest *m = &s->m[i];
@@ -57,14 +57,14 @@ static struct rotor_manifest *manifest(struct scenario *s, const char *name, con
 		s->c[i][k].name = (char *)names[k];
 		s->c[i][k].kind = (enum rotor_consumer_kind)(k % 3);
 		o->consumers[k].state = consumers[k] == 's'   ? ROTOR_CONSUMER_IN_SYNC
-					: consumers[k] == 'd' ? ROTOR_CONSUMER_DRIFTED
-							      : ROTOR_CONSUMER_UNKNOWN;
+		                        : consumers[k] == 'd' ? ROTOR_CONSUMER_DRIFTED
+		                                              : ROTOR_CONSUMER_UNKNOWN;
 		if (consumers[k] == 'd')
 			snprintf(o->consumers[k].detail, sizeof(o->consumers[k].detail),
-				 "AWS_ACCESS_KEY_ID was edited by hand");
+			         "AWS_ACCESS_KEY_ID was edited by hand");
 		if (consumers[k] == 'u')
 			snprintf(o->consumers[k].detail, sizeof(o->consumers[k].detail),
-				 "Heroku API answered 503");
+			         "Heroku API answered 503");
 	}
 	o->nconsumers = (int)m->nconsumers;
 	o->iam_known = o->store_known = 1;
@@ -73,7 +73,7 @@ static struct rotor_manifest *manifest(struct scenario *s, const char *name, con
 }
 
 static struct rotor_obs_key *key(struct scenario *s, const char *id, int active, int64_t age,
-				 int64_t used_ago)
+                                 int64_t used_ago)
 {
 	struct rotor_observed *o = &s->o[s->n - 1];
 	struct rotor_obs_key *k = &o->keys[o->nkeys++];
@@ -91,7 +91,7 @@ static struct rotor_obs_key *key(struct scenario *s, const char *id, int active,
 }
 
 static void record(struct rotor_obs_key *k, const char *manifest, int64_t synced_ago,
-		   int64_t inactive_ago)
+                   int64_t inactive_ago)
 {
 	k->record.present = 1;
 	snprintf(k->record.manifest, sizeof(k->record.manifest), "%s", manifest);
@@ -163,7 +163,7 @@ static void fleet(struct scenario *s)
 	manifest(s, "search-indexer", "raxx-search", "s");
 	s->o[s->n - 1].iam_known = 0;
 	snprintf(s->o[s->n - 1].iam_error, sizeof(s->o[0].iam_error),
-		 "ListAccessKeys(raxx-search): AccessDenied (request 7a62c1)");
+	         "ListAccessKeys(raxx-search): AccessDenied (request 7a62c1)");
 	plan_all(s, 10);
 }
 
@@ -197,11 +197,13 @@ static void held(struct scenario *s)
 	memset(s, 0, sizeof(*s));
 	for (int i = 0; i < 2; i++) {
 		manifest(s, i ? "team-b-uploader" : "team-a-uploader",
-			 i ? "raxx-team-b" : "raxx-team-a", "s");
-		record(key(s, i ? "AKIATEAMBUPLOAD0CUR1" : "AKIATEAMAUPLOAD0CUR1", 1, 31 * D, 1 * H),
-		       s->m[s->n - 1].name, 30 * D, 0);
-		record(key(s, i ? "AKIATEAMBUPLOAD0OLD1" : "AKIATEAMAUPLOAD0OLD1", 0, 61 * D, 31 * D),
-		       s->m[s->n - 1].name, 0, 29 * D);
+		         i ? "raxx-team-b" : "raxx-team-a", "s");
+		record(
+		    key(s, i ? "AKIATEAMBUPLOAD0CUR1" : "AKIATEAMAUPLOAD0CUR1", 1, 31 * D, 1 * H),
+		    s->m[s->n - 1].name, 30 * D, 0);
+		record(
+		    key(s, i ? "AKIATEAMBUPLOAD0OLD1" : "AKIATEAMAUPLOAD0OLD1", 0, 61 * D, 31 * D),
+		    s->m[s->n - 1].name, 0, 29 * D);
 		stored(s, i ? "AKIATEAMBUPLOAD0CUR1" : "AKIATEAMAUPLOAD0CUR1");
 	}
 	plan_all(s, 1);
@@ -211,10 +213,10 @@ static const struct {
 	const char *name;
 	void (*build)(struct scenario *);
 } scenarios[] = {
-	{"fleet", fleet},
-	{"adoption", adoption},
-	{"quiet", quiet},
-	{"max-deletions", held},
+    {"fleet", fleet},
+    {"adoption", adoption},
+    {"quiet", quiet},
+    {"max-deletions", held},
 };
 
 /* ---- rendering helpers ------------------------------------------------------ */
@@ -242,7 +244,8 @@ static void assert_only_observed_ids(const char *out, const struct scenario *s)
 		for (size_t i = 0; i < s->n && !found; i++) {
 			const struct rotor_observed *o = &s->o[i];
 			for (int k = 0; k < o->nkeys; k++)
-				found |= strlen(o->keys[k].id) == n && !strncmp(o->keys[k].id, p, n);
+				found |=
+				    strlen(o->keys[k].id) == n && !strncmp(o->keys[k].id, p, n);
 			found |= strlen(o->store_akid) == n && !strncmp(o->store_akid, p, n);
 		}
 		if (!found)
@@ -348,9 +351,9 @@ static void test_json_schema(void **state)
 	assert_string_equal(str(root, "revision"), "4f2a9c1");
 	assert_true(json_is_true(json_object_get(root, "hasChanges")));
 	json_t *sum = json_object_get(root, "summary");
-	static const char *const counts[] = {"manifests", "toRotate", "toPrune",   "toSync",
-					     "inSync",    "waiting",  "stalled",   "suspended",
-					     "unknown",   "observeOnly"};
+	static const char *const counts[] = {"manifests", "toRotate",   "toPrune", "toSync",
+	                                     "inSync",    "waiting",    "stalled", "suspended",
+	                                     "unknown",   "observeOnly"};
 	for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
 		if (!json_is_integer(json_object_get(sum, counts[i])))
 			fail_msg("summary.%s is not an integer", counts[i]);
@@ -382,13 +385,14 @@ static void test_json_schema(void **state)
 
 		json_t *keys = json_object_get(j, "keys");
 		assert_true(json_is_array(keys));
-		assert_int_equal(json_array_size(keys), s.o[i].iam_known ? (size_t)s.o[i].nkeys : 0);
+		assert_int_equal(json_array_size(keys),
+		                 s.o[i].iam_known ? (size_t)s.o[i].nkeys : 0);
 		for (size_t k = 0; k < json_array_size(keys); k++) {
 			json_t *jk = json_array_get(keys, k);
 			assert_string_equal(str(jk, "id"), s.o[i].keys[k].id);
 			const char *role = str(jk, "role");
 			assert_true(!strcmp(role, "current") || !strcmp(role, "predecessor") ||
-				    !strcmp(role, "stray") || !strcmp(role, "legacy"));
+			            !strcmp(role, "stray") || !strcmp(role, "legacy"));
 			const char *st = str(jk, "status");
 			assert_true(!strcmp(st, "Active") || !strcmp(st, "Inactive"));
 			is_time(json_object_get(jk, "created"), "keys[].created");
@@ -408,14 +412,15 @@ static void test_json_schema(void **state)
 			assert_string_equal(str(ja, "kind"), rotor_action_name(p->actions[a].kind));
 			assert_string_equal(str(ja, "reason"), p->actions[a].reason);
 			assert_int_equal(json_is_true(json_object_get(ja, "willApply")),
-					 !p->observe_only);
+			                 !p->observe_only);
 			assert_true(json_is_boolean(json_object_get(ja, "willApply")));
 			json_t *kid = json_object_get(ja, "keyId");
-			assert_true(p->actions[a].key_id[0] ? json_is_string(kid) : json_is_null(kid));
+			assert_true(p->actions[a].key_id[0] ? json_is_string(kid)
+			                                    : json_is_null(kid));
 			json_t *c = json_object_get(ja, "consumer");
 			if (p->actions[a].consumer >= 0)
 				assert_string_equal(json_string_value(c),
-						    s.m[i].consumers[p->actions[a].consumer].name);
+				                    s.m[i].consumers[p->actions[a].consumer].name);
 			else
 				assert_true(json_is_null(c));
 		}
@@ -425,7 +430,7 @@ static void test_json_schema(void **state)
 			json_t *jf = json_array_get(fc, f);
 			const char *kind = str(jf, "kind");
 			assert_true(!strcmp(kind, "rotate") || !strcmp(kind, "deactivate") ||
-				    !strcmp(kind, "delete"));
+			            !strcmp(kind, "delete"));
 			is_time(json_object_get(jf, "at"), "forecast[].at");
 			str(jf, "note");
 			json_t *kid = json_object_get(jf, "keyId");
@@ -435,13 +440,15 @@ static void test_json_schema(void **state)
 	/* Details a consumer of the JSON relies on. */
 	json_t *rot = json_array_get(list, 0);
 	assert_true(json_is_true(json_object_get(rot, "rotationDue")));
-	assert_string_equal(str(json_array_get(json_object_get(rot, "actions"), 1), "kind"), "create");
+	assert_string_equal(str(json_array_get(json_object_get(rot, "actions"), 1), "kind"),
+	                    "create");
 	json_t *obs = json_array_get(list, 4);
 	assert_string_equal(str(obs, "mode"), "observe");
 	assert_true(json_is_false(
-		json_object_get(json_array_get(json_object_get(obs, "actions"), 0), "willApply")));
+	    json_object_get(json_array_get(json_object_get(obs, "actions"), 0), "willApply")));
 	json_t *sus = json_array_get(list, 7); /* suspended: keys still have their roles */
-	assert_string_equal(str(json_array_get(json_object_get(sus, "keys"), 0), "role"), "current");
+	assert_string_equal(str(json_array_get(json_object_get(sus, "keys"), 0), "role"),
+	                    "current");
 	json_decref(root);
 	free(out);
 }
@@ -462,13 +469,13 @@ static void test_json_roles_unknown(void **state)
 	char *out = render(&s, ROTOR_PLAN_JSON, &len);
 	json_t *root = json_loadb(out, len, 0, NULL);
 	assert_non_null(root);
-	json_t *keys = json_object_get(json_array_get(json_object_get(root, "manifests"), 0), "keys");
+	json_t *keys =
+	    json_object_get(json_array_get(json_object_get(root, "manifests"), 0), "keys");
 	assert_int_equal(json_array_size(keys), 2);
 	assert_true(json_is_null(json_object_get(json_array_get(keys, 0), "role")));
 	assert_true(json_is_null(json_object_get(json_array_get(keys, 1), "lastUsed")));
-	assert_true(json_is_null(json_object_get(json_array_get(json_object_get(root, "manifests"),
-								0),
-						 "storeVersion")));
+	assert_true(json_is_null(json_object_get(
+	    json_array_get(json_object_get(root, "manifests"), 0), "storeVersion")));
 	json_decref(root);
 	free(out);
 }
@@ -476,10 +483,10 @@ static void test_json_roles_unknown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_golden),
-		cmocka_unit_test(test_text_colour),
-		cmocka_unit_test(test_json_schema),
-		cmocka_unit_test(test_json_roles_unknown),
+	    cmocka_unit_test(test_golden),
+	    cmocka_unit_test(test_text_colour),
+	    cmocka_unit_test(test_json_schema),
+	    cmocka_unit_test(test_json_roles_unknown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

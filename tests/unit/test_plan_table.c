@@ -46,11 +46,11 @@ struct row {
 	const char *cons;
 	/* observed */
 	struct kspec keys[3];
-	const char *store;    /* the store's access key id; NULL: empty store */
-	int half;             /* 1: only the key id stored, 2: only the secret */
-	int noauth;           /* store_auth 0 (the pair was rejected) */
-	int unchecked;        /* store_auth -1 */
-	int64_t intent;       /* intent recorded at NOW - intent; 0 none */
+	const char *store; /* the store's access key id; NULL: empty store */
+	int half;          /* 1: only the key id stored, 2: only the secret */
+	int noauth;        /* store_auth 0 (the pair was rejected) */
+	int unchecked;     /* store_auth -1 */
+	int64_t intent;    /* intent recorded at NOW - intent; 0 none */
 	int rotate_now, iam_unknown, store_unknown;
 	/* expected */
 	const char *actions;
@@ -62,352 +62,514 @@ struct row {
 };
 
 /* clang-format off: one row per rule reads better than clang-format's layout */
-#define CUR(age_, synced_) {.id = "AKIACUR", .st = 'A', .age = (age_), .used = 1 * H, .synced = (synced_)}
+#define CUR(age_, synced_)                                                                         \
+	{                                                                                          \
+		.id = "AKIACUR", .st = 'A', .age = (age_), .used = 1 * H, .synced = (synced_)      \
+	}
 
 static const struct row rows[] = {
-	/* ---- due conditions ------------------------------------------------ */
-	{.name = "nothing due: in sync, young key",
-	 .keys = {CUR(10 * D, 9 * D)}, .store = "AKIACUR",
-	 .actions = "", .status = "Ready", .reason = "in sync; next rotation 2026-06-21T00:00:00Z",
-	 .forecast = "rotate:AKIACUR@2026-06-21T00:00:00Z", .roles = "current"},
-	{.name = "cadence reached exactly",
-	 .keys = {CUR(30 * D, 29 * D)}, .store = "AKIACUR",
-	 .actions = "record-intent create validate store propagate#0 propagate#1 record-sync",
-	 .status = "Reconciling", .reason = "AKIACUR is 30d old (cadence 30d)",
-	 .forecast = "deactivate:AKIACUR@2026-06-01T01:00:00Z delete:AKIACUR@2026-06-02T01:00:00Z "
-		     "rotate@2026-07-01T00:00:00Z"},
-	{.name = "cadence one second short",
-	 .keys = {CUR(30 * D - 1, 29 * D)}, .store = "AKIACUR",
-	 .actions = "", .status = "Ready", .reason = "next rotation 2026-06-01T00:00:01Z"},
-	{.name = "custom cadence 7d reached",
-	 .cadence = 7 * D, .keys = {CUR(8 * D, 7 * D)}, .store = "AKIACUR",
-	 .actions = "record-intent create validate store propagate#0 propagate#1 record-sync",
-	 .status = "Reconciling", .reason = "AKIACUR is 8d old (cadence 1w)"},
-	{.name = "rotateRequestedAt past, key older than it",
-	 .rra = -1 * D, .keys = {CUR(10 * D, 9 * D)}, .store = "AKIACUR",
-	 .actions = "record-intent create validate store propagate#0 propagate#1 record-sync",
-	 .status = "Reconciling",
-	 .reason = "rotation requested at 2026-05-31T00:00:00Z (spec.rotateRequestedAt)"},
-	{.name = "rotateRequestedAt past, key newer than it",
-	 .rra = -20 * D, .keys = {CUR(10 * D, 9 * D)}, .store = "AKIACUR",
-	 .actions = "", .status = "Ready", .forecast = "rotate:AKIACUR@2026-06-21T00:00:00Z"},
-	{.name = "rotateRequestedAt future: forecast at it",
-	 .rra = 2 * D, .keys = {CUR(10 * D, 9 * D)}, .store = "AKIACUR",
-	 .actions = "", .status = "Ready", .reason = "next rotation 2026-06-03T00:00:00Z",
-	 .forecast = "rotate:AKIACUR@2026-06-03T00:00:00Z"},
-	{.name = "rotateRequestedAt future but after the cadence date",
-	 .rra = 25 * D, .keys = {CUR(10 * D, 9 * D)}, .store = "AKIACUR",
-	 .actions = "", .status = "Ready", .forecast = "rotate:AKIACUR@2026-06-21T00:00:00Z"},
-	{.name = "rotor rotate on a young key",
-	 .rotate_now = 1, .keys = {CUR(1 * D, 1 * D)}, .store = "AKIACUR",
-	 .actions = "record-intent create validate store propagate#0 propagate#1 record-sync",
-	 .status = "Reconciling", .reason = "rotation requested (rotor rotate)"},
-	{.name = "heal: adoption, empty store, one legacy key",
-	 .keys = {{.id = "AKIALEGACY", .st = 'A', .age = 400 * D, .used = 1 * H}},
-	 .actions = "record-intent create validate store propagate#0 propagate#1 record-sync",
-	 .status = "Reconciling", .reason = "the store holds no key yet (adopting app-user)",
-	 .forecast = "deactivate:AKIALEGACY@2026-06-01T01:00:00Z "
-		     "delete:AKIALEGACY@2026-06-02T01:00:00Z rotate@2026-07-01T00:00:00Z",
-	 .roles = "legacy"},
-	{.name = "heal: adoption, no key at all",
-	 .actions = "record-intent create validate store propagate#0 propagate#1 record-sync",
-	 .status = "Reconciling", .reason = "the store holds no key yet"},
-	{.name = "heal: half pair, key id only",
-	 .keys = {CUR(5 * D, 5 * D)}, .store = "AKIACUR", .half = 1,
-	 .actions = "record-intent create validate store propagate#0 propagate#1 record-sync",
-	 .status = "Reconciling", .reason = "only the access key id of the pair"},
-	{.name = "heal: half pair, secret only",
-	 .keys = {CUR(5 * D, 5 * D)}, .half = 2,
-	 .actions = "record-intent create validate store propagate#0 propagate#1 record-sync",
-	 .status = "Reconciling", .reason = "only the secret of the pair", .roles = "legacy"},
-	{.name = "heal: stored key gone from IAM",
-	 .keys = {{.id = "AKIAOTHER", .st = 'A', .age = 50 * D, .used = 2 * H}}, .store = "AKIAGONE",
-	 .actions = "record-intent create validate store propagate#0 propagate#1 record-sync",
-	 .status = "Reconciling", .reason = "the stored key AKIAGONE no longer exists in IAM",
-	 .roles = "legacy"},
-	{.name = "heal: stored key Inactive",
-	 .keys = {{.id = "AKIACUR", .st = 'I', .age = 5 * D, .used = 2 * D, .inactive = 1 * H}},
-	 .store = "AKIACUR",
-	 .actions = "record-intent create validate store propagate#0 propagate#1 record-sync",
-	 .status = "Reconciling", .reason = "the stored key AKIACUR is Inactive",
-	 .forecast = "delete:AKIACUR@2026-06-01T23:00:00Z rotate@2026-07-01T00:00:00Z"},
-	{.name = "heal: stored pair does not authenticate",
-	 .keys = {CUR(5 * D, 5 * D)}, .store = "AKIACUR", .noauth = 1,
-	 .actions = "record-intent create validate store propagate#0 propagate#1 record-sync",
-	 .status = "Reconciling", .reason = "the stored pair does not authenticate"},
-	{.name = "auth not checked is no heal",
-	 .keys = {CUR(5 * D, 5 * D)}, .store = "AKIACUR", .unchecked = 1,
-	 .actions = "", .status = "Ready"},
+    /* ---- due conditions ------------------------------------------------ */
+    {.name = "nothing due: in sync, young key",
+     .keys = {CUR(10 * D, 9 * D)},
+     .store = "AKIACUR",
+     .actions = "",
+     .status = "Ready",
+     .reason = "in sync; next rotation 2026-06-21T00:00:00Z",
+     .forecast = "rotate:AKIACUR@2026-06-21T00:00:00Z",
+     .roles = "current"},
+    {.name = "cadence reached exactly",
+     .keys = {CUR(30 * D, 29 * D)},
+     .store = "AKIACUR",
+     .actions = "record-intent create validate store propagate#0 propagate#1 record-sync",
+     .status = "Reconciling",
+     .reason = "AKIACUR is 30d old (cadence 30d)",
+     .forecast = "deactivate:AKIACUR@2026-06-01T01:00:00Z delete:AKIACUR@2026-06-02T01:00:00Z "
+                 "rotate@2026-07-01T00:00:00Z"},
+    {.name = "cadence one second short",
+     .keys = {CUR(30 * D - 1, 29 * D)},
+     .store = "AKIACUR",
+     .actions = "",
+     .status = "Ready",
+     .reason = "next rotation 2026-06-01T00:00:01Z"},
+    {.name = "custom cadence 7d reached",
+     .cadence = 7 * D,
+     .keys = {CUR(8 * D, 7 * D)},
+     .store = "AKIACUR",
+     .actions = "record-intent create validate store propagate#0 propagate#1 record-sync",
+     .status = "Reconciling",
+     .reason = "AKIACUR is 8d old (cadence 1w)"},
+    {.name = "rotateRequestedAt past, key older than it",
+     .rra = -1 * D,
+     .keys = {CUR(10 * D, 9 * D)},
+     .store = "AKIACUR",
+     .actions = "record-intent create validate store propagate#0 propagate#1 record-sync",
+     .status = "Reconciling",
+     .reason = "rotation requested at 2026-05-31T00:00:00Z (spec.rotateRequestedAt)"},
+    {.name = "rotateRequestedAt past, key newer than it",
+     .rra = -20 * D,
+     .keys = {CUR(10 * D, 9 * D)},
+     .store = "AKIACUR",
+     .actions = "",
+     .status = "Ready",
+     .forecast = "rotate:AKIACUR@2026-06-21T00:00:00Z"},
+    {.name = "rotateRequestedAt future: forecast at it",
+     .rra = 2 * D,
+     .keys = {CUR(10 * D, 9 * D)},
+     .store = "AKIACUR",
+     .actions = "",
+     .status = "Ready",
+     .reason = "next rotation 2026-06-03T00:00:00Z",
+     .forecast = "rotate:AKIACUR@2026-06-03T00:00:00Z"},
+    {.name = "rotateRequestedAt future but after the cadence date",
+     .rra = 25 * D,
+     .keys = {CUR(10 * D, 9 * D)},
+     .store = "AKIACUR",
+     .actions = "",
+     .status = "Ready",
+     .forecast = "rotate:AKIACUR@2026-06-21T00:00:00Z"},
+    {.name = "rotor rotate on a young key",
+     .rotate_now = 1,
+     .keys = {CUR(1 * D, 1 * D)},
+     .store = "AKIACUR",
+     .actions = "record-intent create validate store propagate#0 propagate#1 record-sync",
+     .status = "Reconciling",
+     .reason = "rotation requested (rotor rotate)"},
+    {.name = "heal: adoption, empty store, one legacy key",
+     .keys = {{.id = "AKIALEGACY", .st = 'A', .age = 400 * D, .used = 1 * H}},
+     .actions = "record-intent create validate store propagate#0 propagate#1 record-sync",
+     .status = "Reconciling",
+     .reason = "the store holds no key yet (adopting app-user)",
+     .forecast = "deactivate:AKIALEGACY@2026-06-01T01:00:00Z "
+                 "delete:AKIALEGACY@2026-06-02T01:00:00Z rotate@2026-07-01T00:00:00Z",
+     .roles = "legacy"},
+    {.name = "heal: adoption, no key at all",
+     .actions = "record-intent create validate store propagate#0 propagate#1 record-sync",
+     .status = "Reconciling",
+     .reason = "the store holds no key yet"},
+    {.name = "heal: half pair, key id only",
+     .keys = {CUR(5 * D, 5 * D)},
+     .store = "AKIACUR",
+     .half = 1,
+     .actions = "record-intent create validate store propagate#0 propagate#1 record-sync",
+     .status = "Reconciling",
+     .reason = "only the access key id of the pair"},
+    {.name = "heal: half pair, secret only",
+     .keys = {CUR(5 * D, 5 * D)},
+     .half = 2,
+     .actions = "record-intent create validate store propagate#0 propagate#1 record-sync",
+     .status = "Reconciling",
+     .reason = "only the secret of the pair",
+     .roles = "legacy"},
+    {.name = "heal: stored key gone from IAM",
+     .keys = {{.id = "AKIAOTHER", .st = 'A', .age = 50 * D, .used = 2 * H}},
+     .store = "AKIAGONE",
+     .actions = "record-intent create validate store propagate#0 propagate#1 record-sync",
+     .status = "Reconciling",
+     .reason = "the stored key AKIAGONE no longer exists in IAM",
+     .roles = "legacy"},
+    {.name = "heal: stored key Inactive",
+     .keys = {{.id = "AKIACUR", .st = 'I', .age = 5 * D, .used = 2 * D, .inactive = 1 * H}},
+     .store = "AKIACUR",
+     .actions = "record-intent create validate store propagate#0 propagate#1 record-sync",
+     .status = "Reconciling",
+     .reason = "the stored key AKIACUR is Inactive",
+     .forecast = "delete:AKIACUR@2026-06-01T23:00:00Z rotate@2026-07-01T00:00:00Z"},
+    {.name = "heal: stored pair does not authenticate",
+     .keys = {CUR(5 * D, 5 * D)},
+     .store = "AKIACUR",
+     .noauth = 1,
+     .actions = "record-intent create validate store propagate#0 propagate#1 record-sync",
+     .status = "Reconciling",
+     .reason = "the stored pair does not authenticate"},
+    {.name = "auth not checked is no heal",
+     .keys = {CUR(5 * D, 5 * D)},
+     .store = "AKIACUR",
+     .unchecked = 1,
+     .actions = "",
+     .status = "Ready"},
 
-	/* ---- making room under the two-key limit ------------------------------ */
-	{.name = "room: Inactive predecessor past its window: delete, then create",
-	 .keys = {CUR(30 * D, 29 * D),
-		  {.id = "AKIAOLD", .st = 'I', .age = 60 * D, .used = 30 * D, .inactive = 2 * D}},
-	 .store = "AKIACUR",
-	 .actions = "delete:AKIAOLD record-intent create validate store propagate#0 propagate#1 "
-		    "record-sync",
-	 .status = "Reconciling", .reason = "(cadence 30d)",
-	 .act_reason = "make room: AKIAOLD has been Inactive since 2026-05-30T00:00:00Z "
-		       "(deleteAfter 1d elapsed)",
-	 .roles = "current predecessor"},
-	{.name = "room: Inactive predecessor inside its window: Waiting",
-	 .keys = {CUR(30 * D, 29 * D),
-		  {.id = "AKIAOLD", .st = 'I', .age = 60 * D, .used = 30 * D, .inactive = 2 * H}},
-	 .store = "AKIACUR", .actions = "", .status = "Waiting",
-	 .reason = "Inactive AKIAOLD is inside its deleteAfter window until 2026-06-01T22:00:00Z "
-		   "(`rotor rotate app` cuts it short)",
-	 .forecast = "delete:AKIAOLD@2026-06-01T22:00:00Z rotate:AKIACUR@2026-06-01T22:00:00Z"},
-	{.name = "room: rotor rotate cuts the window and says so",
-	 .rotate_now = 1,
-	 .keys = {CUR(3 * D, 3 * D),
-		  {.id = "AKIAOLD", .st = 'I', .age = 60 * D, .used = 30 * D, .inactive = 2 * H}},
-	 .store = "AKIACUR",
-	 .actions = "delete:AKIAOLD record-intent create validate store propagate#0 propagate#1 "
-		    "record-sync",
-	 .status = "Reconciling", .reason = "rotor rotate",
-	 .act_reason = "deleting Inactive AKIAOLD early because the rotation was requested "
-		       "explicitly (its deleteAfter window would end 2026-06-01T22:00:00Z)"},
-	{.name = "room: rotateRequestedAt cuts the window too",
-	 .rra = -1 * H,
-	 .keys = {CUR(3 * D, 3 * D),
-		  {.id = "AKIAOLD", .st = 'I', .age = 60 * D, .used = 30 * D, .inactive = 2 * H}},
-	 .store = "AKIACUR",
-	 .actions = "delete:AKIAOLD record-intent create validate store propagate#0 propagate#1 "
-		    "record-sync",
-	 .status = "Reconciling", .reason = "spec.rotateRequestedAt", .act_reason = "early"},
-	{.name = "room: Active predecessor in its grace: Waiting",
-	 .keys = {CUR(30 * D, 20 * M),
-		  {.id = "AKIAOLD", .st = 'A', .age = 60 * D, .used = 40 * M}},
-	 .store = "AKIACUR", .actions = "", .status = "Waiting",
-	 .reason = "the user has 2 keys and AKIAOLD is still Active",
-	 .forecast = "deactivate:AKIAOLD@2026-06-01T00:40:00Z rotate:AKIACUR@2026-06-02T00:40:00Z"},
-	{.name = "room: Active predecessor deactivated now, the rotation waits",
-	 .keys = {CUR(30 * D, 2 * H), {.id = "AKIAOLD", .st = 'A', .age = 60 * D, .used = 3 * H}},
-	 .store = "AKIACUR", .actions = "deactivate:AKIAOLD", .status = "Waiting",
-	 .reason = "AKIAOLD is still Active",
-	 .forecast = "delete:AKIAOLD@2026-06-02T00:00:00Z rotate:AKIACUR@2026-06-02T00:00:00Z"},
-	{.name = "room: explicit request with an Active predecessor deactivates it first",
-	 .rotate_now = 1,
-	 .keys = {CUR(3 * D, 2 * H), {.id = "AKIAOLD", .st = 'A', .age = 60 * D, .used = 3 * H}},
-	 .store = "AKIACUR", .actions = "deactivate:AKIAOLD", .status = "Waiting",
-	 .reason = "rotation due (rotation requested (rotor rotate))",
-	 .forecast = "rotate:AKIACUR@2026-06-01T00:00:00Z delete:AKIAOLD@2026-06-02T00:00:00Z"},
-	{.name = "room: Inactive key without record: record it, Waiting",
-	 .keys = {CUR(30 * D, 29 * D), {.id = "AKIAOLD", .st = 'I', .age = 60 * D, .used = 30 * D}},
-	 .store = "AKIACUR", .actions = "record-inactive:AKIAOLD", .status = "Waiting",
-	 .reason = "inside its deleteAfter window until 2026-06-02T00:00:00Z"},
-	{.name = "room: stored key Inactive, other key Active: Stalled",
-	 .keys = {{.id = "AKIACUR", .st = 'I', .age = 5 * D, .used = 2 * D, .inactive = 1 * H},
-		  {.id = "AKIAOLD", .st = 'A', .age = 60 * D, .used = 1 * H}},
-	 .store = "AKIACUR", .actions = "", .status = "Stalled",
-	 .reason = "AKIAOLD is Active: rotor will not deactivate it while the store holds no "
-		   "working key"},
-	{.name = "room: adoption with two Active keys: Stalled",
-	 .keys = {{.id = "AKIALEGACY1", .st = 'A', .age = 400 * D, .used = 1 * H},
-		  {.id = "AKIALEGACY2", .st = 'A', .age = 300 * D, .used = 2 * H}},
-	 .actions = "", .status = "Stalled", .reason = "deactivate AKIALEGACY1 by hand",
-	 .roles = "legacy legacy"},
-	{.name = "room: adoption with an Inactive legacy key past its window",
-	 .keys = {{.id = "AKIALEGACY1", .st = 'A', .age = 400 * D, .used = 1 * H},
-		  {.id = "AKIALEGACY2", .st = 'I', .age = 300 * D, .used = 90 * D, .inactive = 3 * D}},
-	 .actions = "delete:AKIALEGACY2 record-intent create validate store propagate#0 "
-		    "propagate#1 record-sync",
-	 .status = "Reconciling", .reason = "adopting"},
-	{.name = "room: three keys (odd), both old Inactive past their window",
-	 .keys = {CUR(30 * D, 29 * D),
-		  {.id = "AKIAOLD1", .st = 'I', .age = 60 * D, .used = 30 * D, .inactive = 2 * D},
-		  {.id = "AKIAOLD2", .st = 'I', .age = 90 * D, .used = 60 * D, .inactive = 5 * D}},
-	 .store = "AKIACUR",
-	 .actions = "delete:AKIAOLD1 delete:AKIAOLD2 record-intent create validate store "
-		    "propagate#0 propagate#1 record-sync",
-	 .status = "Reconciling"},
-	{.name = "room: three keys (odd), one still in its window: no create",
-	 .keys = {CUR(30 * D, 29 * D),
-		  {.id = "AKIAOLD1", .st = 'I', .age = 60 * D, .used = 30 * D, .inactive = 2 * D},
-		  {.id = "AKIAOLD2", .st = 'I', .age = 90 * D, .used = 60 * D, .inactive = 2 * H}},
-	 .store = "AKIACUR", .actions = "delete:AKIAOLD1", .status = "Waiting",
-	 .reason = "Inactive AKIAOLD2 is inside its deleteAfter window"},
+    /* ---- making room under the two-key limit ------------------------------ */
+    {.name = "room: Inactive predecessor past its window: delete, then create",
+     .keys = {CUR(30 * D, 29 * D),
+              {.id = "AKIAOLD", .st = 'I', .age = 60 * D, .used = 30 * D, .inactive = 2 * D}},
+     .store = "AKIACUR",
+     .actions = "delete:AKIAOLD record-intent create validate store propagate#0 propagate#1 "
+                "record-sync",
+     .status = "Reconciling",
+     .reason = "(cadence 30d)",
+     .act_reason = "make room: AKIAOLD has been Inactive since 2026-05-30T00:00:00Z "
+                   "(deleteAfter 1d elapsed)",
+     .roles = "current predecessor"},
+    {.name = "room: Inactive predecessor inside its window: Waiting",
+     .keys = {CUR(30 * D, 29 * D),
+              {.id = "AKIAOLD", .st = 'I', .age = 60 * D, .used = 30 * D, .inactive = 2 * H}},
+     .store = "AKIACUR",
+     .actions = "",
+     .status = "Waiting",
+     .reason = "Inactive AKIAOLD is inside its deleteAfter window until 2026-06-01T22:00:00Z "
+               "(`rotor rotate app` cuts it short)",
+     .forecast = "delete:AKIAOLD@2026-06-01T22:00:00Z rotate:AKIACUR@2026-06-01T22:00:00Z"},
+    {.name = "room: rotor rotate cuts the window and says so",
+     .rotate_now = 1,
+     .keys = {CUR(3 * D, 3 * D),
+              {.id = "AKIAOLD", .st = 'I', .age = 60 * D, .used = 30 * D, .inactive = 2 * H}},
+     .store = "AKIACUR",
+     .actions = "delete:AKIAOLD record-intent create validate store propagate#0 propagate#1 "
+                "record-sync",
+     .status = "Reconciling",
+     .reason = "rotor rotate",
+     .act_reason = "deleting Inactive AKIAOLD early because the rotation was requested "
+                   "explicitly (its deleteAfter window would end 2026-06-01T22:00:00Z)"},
+    {.name = "room: rotateRequestedAt cuts the window too",
+     .rra = -1 * H,
+     .keys = {CUR(3 * D, 3 * D),
+              {.id = "AKIAOLD", .st = 'I', .age = 60 * D, .used = 30 * D, .inactive = 2 * H}},
+     .store = "AKIACUR",
+     .actions = "delete:AKIAOLD record-intent create validate store propagate#0 propagate#1 "
+                "record-sync",
+     .status = "Reconciling",
+     .reason = "spec.rotateRequestedAt",
+     .act_reason = "early"},
+    {.name = "room: Active predecessor in its grace: Waiting",
+     .keys = {CUR(30 * D, 20 * M), {.id = "AKIAOLD", .st = 'A', .age = 60 * D, .used = 40 * M}},
+     .store = "AKIACUR",
+     .actions = "",
+     .status = "Waiting",
+     .reason = "the user has 2 keys and AKIAOLD is still Active",
+     .forecast = "deactivate:AKIAOLD@2026-06-01T00:40:00Z rotate:AKIACUR@2026-06-02T00:40:00Z"},
+    {.name = "room: Active predecessor deactivated now, the rotation waits",
+     .keys = {CUR(30 * D, 2 * H), {.id = "AKIAOLD", .st = 'A', .age = 60 * D, .used = 3 * H}},
+     .store = "AKIACUR",
+     .actions = "deactivate:AKIAOLD",
+     .status = "Waiting",
+     .reason = "AKIAOLD is still Active",
+     .forecast = "delete:AKIAOLD@2026-06-02T00:00:00Z rotate:AKIACUR@2026-06-02T00:00:00Z"},
+    {.name = "room: explicit request with an Active predecessor deactivates it first",
+     .rotate_now = 1,
+     .keys = {CUR(3 * D, 2 * H), {.id = "AKIAOLD", .st = 'A', .age = 60 * D, .used = 3 * H}},
+     .store = "AKIACUR",
+     .actions = "deactivate:AKIAOLD",
+     .status = "Waiting",
+     .reason = "rotation due (rotation requested (rotor rotate))",
+     .forecast = "rotate:AKIACUR@2026-06-01T00:00:00Z delete:AKIAOLD@2026-06-02T00:00:00Z"},
+    {.name = "room: Inactive key without record: record it, Waiting",
+     .keys = {CUR(30 * D, 29 * D), {.id = "AKIAOLD", .st = 'I', .age = 60 * D, .used = 30 * D}},
+     .store = "AKIACUR",
+     .actions = "record-inactive:AKIAOLD",
+     .status = "Waiting",
+     .reason = "inside its deleteAfter window until 2026-06-02T00:00:00Z"},
+    {.name = "room: stored key Inactive, other key Active: Stalled",
+     .keys = {{.id = "AKIACUR", .st = 'I', .age = 5 * D, .used = 2 * D, .inactive = 1 * H},
+              {.id = "AKIAOLD", .st = 'A', .age = 60 * D, .used = 1 * H}},
+     .store = "AKIACUR",
+     .actions = "",
+     .status = "Stalled",
+     .reason = "AKIAOLD is Active: rotor will not deactivate it while the store holds no "
+               "working key"},
+    {.name = "room: adoption with two Active keys: Stalled",
+     .keys = {{.id = "AKIALEGACY1", .st = 'A', .age = 400 * D, .used = 1 * H},
+              {.id = "AKIALEGACY2", .st = 'A', .age = 300 * D, .used = 2 * H}},
+     .actions = "",
+     .status = "Stalled",
+     .reason = "deactivate AKIALEGACY1 by hand",
+     .roles = "legacy legacy"},
+    {.name = "room: adoption with an Inactive legacy key past its window",
+     .keys = {{.id = "AKIALEGACY1", .st = 'A', .age = 400 * D, .used = 1 * H},
+              {.id = "AKIALEGACY2", .st = 'I', .age = 300 * D, .used = 90 * D, .inactive = 3 * D}},
+     .actions = "delete:AKIALEGACY2 record-intent create validate store propagate#0 "
+                "propagate#1 record-sync",
+     .status = "Reconciling",
+     .reason = "adopting"},
+    {.name = "room: three keys (odd), both old Inactive past their window",
+     .keys = {CUR(30 * D, 29 * D),
+              {.id = "AKIAOLD1", .st = 'I', .age = 60 * D, .used = 30 * D, .inactive = 2 * D},
+              {.id = "AKIAOLD2", .st = 'I', .age = 90 * D, .used = 60 * D, .inactive = 5 * D}},
+     .store = "AKIACUR",
+     .actions = "delete:AKIAOLD1 delete:AKIAOLD2 record-intent create validate store "
+                "propagate#0 propagate#1 record-sync",
+     .status = "Reconciling"},
+    {.name = "room: three keys (odd), one still in its window: no create",
+     .keys = {CUR(30 * D, 29 * D),
+              {.id = "AKIAOLD1", .st = 'I', .age = 60 * D, .used = 30 * D, .inactive = 2 * D},
+              {.id = "AKIAOLD2", .st = 'I', .age = 90 * D, .used = 60 * D, .inactive = 2 * H}},
+     .store = "AKIACUR",
+     .actions = "delete:AKIAOLD1",
+     .status = "Waiting",
+     .reason = "Inactive AKIAOLD2 is inside its deleteAfter window"},
 
-	/* ---- strays ------------------------------------------------------------- */
-	{.name = "stray never used, after recorded intent: delete-stray",
-	 .intent = 2 * H,
-	 .keys = {CUR(5 * D, 5 * D), {.id = "AKIANEW", .st = 'A', .age = 1 * H, .used = NEVER}},
-	 .store = "AKIACUR", .actions = "delete-stray:AKIANEW", .status = "Reconciling",
-	 .act_reason = "left by an interrupted rotation", .roles = "current stray"},
-	{.name = "stray never used, no intent: delete-stray",
-	 .keys = {CUR(5 * D, 5 * D), {.id = "AKIANEW", .st = 'A', .age = 1 * H, .used = NEVER}},
-	 .store = "AKIACUR", .actions = "delete-stray:AKIANEW", .status = "Reconciling",
-	 .act_reason = "created outside rotor and never used"},
-	{.name = "stray never used, rotor's record without store version",
-	 .keys = {CUR(5 * D, 5 * D),
-		  {.id = "AKIANEW", .st = 'A', .age = 1 * H, .used = NEVER, .rotor = 1}},
-	 .store = "AKIACUR", .actions = "delete-stray:AKIANEW", .status = "Reconciling",
-	 .act_reason = "interrupted rotation"},
-	{.name = "stray never used and cadence due: delete-stray, then rotate",
-	 .keys = {CUR(31 * D, 30 * D), {.id = "AKIANEW", .st = 'A', .age = 1 * H, .used = NEVER}},
-	 .store = "AKIACUR",
-	 .actions = "delete-stray:AKIANEW record-intent create validate store propagate#0 "
-		    "propagate#1 record-sync",
-	 .status = "Reconciling", .reason = "cadence"},
-	{.name = "stray used: Stalled with who, where, when; nothing else",
-	 .keys = {CUR(5 * D, 5 * D),
-		  {.id = "AKIANEW", .st = 'A', .age = 1 * D, .used = 3 * H}},
-	 .store = "AKIACUR", .actions = "", .status = "Stalled",
-	 .reason = "stray key AKIANEW is not in the store but was last used "
-		   "2026-05-31T21:00:00Z by s3 in eu-west-1",
-	 .forecast = ""},
-	{.name = "stray used while a rotation is due: still no action at all",
-	 .cons = "sd",
-	 .keys = {CUR(40 * D, 39 * D), {.id = "AKIANEW", .st = 'A', .age = 1 * D, .used = 3 * H}},
-	 .store = "AKIACUR", .actions = "", .status = "Stalled", .reason = "unknown party"},
-	{.name = "stray used after recorded intent is still Stalled",
-	 .intent = 1 * D,
-	 .keys = {CUR(5 * D, 5 * D), {.id = "AKIANEW", .st = 'A', .age = 2 * H, .used = 1 * H}},
-	 .store = "AKIACUR", .actions = "", .status = "Stalled", .reason = "AKIANEW"},
-	{.name = "stray with unknown last use: Unknown, no action",
-	 .keys = {CUR(5 * D, 5 * D), {.id = "AKIANEW", .st = 'A', .age = 1 * D, .used = UNKN}},
-	 .store = "AKIACUR", .actions = "", .status = "Unknown",
-	 .reason = "stray key AKIANEW: its last use could not be read"},
-	{.name = "interrupted adoption: empty store, intent, never-used new key",
-	 .intent = 20 * M,
-	 .keys = {{.id = "AKIALEGACY", .st = 'A', .age = 300 * D, .used = 1 * H},
-		  {.id = "AKIANEW", .st = 'A', .age = 10 * M, .used = NEVER}},
-	 .actions = "delete-stray:AKIANEW record-intent create validate store propagate#0 "
-		    "propagate#1 record-sync",
-	 .status = "Reconciling", .roles = "legacy stray"},
-	{.name = "stale intent: a key rotor stored is no stray",
-	 .intent = 20 * D,
-	 .keys = {{.id = "AKIAMINE", .st = 'A', .age = 10 * D, .used = NEVER, .synced = 10 * D,
-		   .sv = 4, .rotor = 1}},
-	 .store = "AKIAGONE",
-	 .actions = "record-intent create validate store propagate#0 propagate#1 record-sync",
-	 .status = "Reconciling", .reason = "AKIAGONE no longer exists", .roles = "legacy"},
-	{.name = "used Inactive stray (rolled back) waits out its window",
-	 .keys = {CUR(40 * D, 2 * H),
-		  {.id = "AKIANEW", .st = 'I', .age = 2 * D, .used = 3 * H, .synced = 2 * D,
-		   .inactive = 2 * H, .sv = 9, .rotor = 1}},
-	 .store = "AKIACUR", .cadence = 90 * D, .actions = "", .status = "Ready",
-	 .forecast = "delete:AKIANEW@2026-06-01T22:00:00Z rotate:AKIACUR@2026-07-21T00:00:00Z",
-	 .roles = "current stray"},
-	{.name = "used Inactive stray past its window: delete",
-	 .keys = {CUR(10 * D, 2 * D),
-		  {.id = "AKIANEW", .st = 'I', .age = 4 * D, .used = 3 * D, .inactive = 2 * D}},
-	 .store = "AKIACUR", .actions = "delete:AKIANEW", .status = "Reconciling",
-	 .act_reason = "Inactive since 2026-05-30T00:00:00Z"},
+    /* ---- strays ------------------------------------------------------------- */
+    {.name = "stray never used, after recorded intent: delete-stray",
+     .intent = 2 * H,
+     .keys = {CUR(5 * D, 5 * D), {.id = "AKIANEW", .st = 'A', .age = 1 * H, .used = NEVER}},
+     .store = "AKIACUR",
+     .actions = "delete-stray:AKIANEW",
+     .status = "Reconciling",
+     .act_reason = "left by an interrupted rotation",
+     .roles = "current stray"},
+    {.name = "stray never used, no intent: delete-stray",
+     .keys = {CUR(5 * D, 5 * D), {.id = "AKIANEW", .st = 'A', .age = 1 * H, .used = NEVER}},
+     .store = "AKIACUR",
+     .actions = "delete-stray:AKIANEW",
+     .status = "Reconciling",
+     .act_reason = "created outside rotor and never used"},
+    {.name = "stray never used, rotor's record without store version",
+     .keys = {CUR(5 * D, 5 * D),
+              {.id = "AKIANEW", .st = 'A', .age = 1 * H, .used = NEVER, .rotor = 1}},
+     .store = "AKIACUR",
+     .actions = "delete-stray:AKIANEW",
+     .status = "Reconciling",
+     .act_reason = "interrupted rotation"},
+    {.name = "stray never used and cadence due: delete-stray, then rotate",
+     .keys = {CUR(31 * D, 30 * D), {.id = "AKIANEW", .st = 'A', .age = 1 * H, .used = NEVER}},
+     .store = "AKIACUR",
+     .actions = "delete-stray:AKIANEW record-intent create validate store propagate#0 "
+                "propagate#1 record-sync",
+     .status = "Reconciling",
+     .reason = "cadence"},
+    {.name = "stray used: Stalled with who, where, when; nothing else",
+     .keys = {CUR(5 * D, 5 * D), {.id = "AKIANEW", .st = 'A', .age = 1 * D, .used = 3 * H}},
+     .store = "AKIACUR",
+     .actions = "",
+     .status = "Stalled",
+     .reason = "stray key AKIANEW is not in the store but was last used "
+               "2026-05-31T21:00:00Z by s3 in eu-west-1",
+     .forecast = ""},
+    {.name = "stray used while a rotation is due: still no action at all",
+     .cons = "sd",
+     .keys = {CUR(40 * D, 39 * D), {.id = "AKIANEW", .st = 'A', .age = 1 * D, .used = 3 * H}},
+     .store = "AKIACUR",
+     .actions = "",
+     .status = "Stalled",
+     .reason = "unknown party"},
+    {.name = "stray used after recorded intent is still Stalled",
+     .intent = 1 * D,
+     .keys = {CUR(5 * D, 5 * D), {.id = "AKIANEW", .st = 'A', .age = 2 * H, .used = 1 * H}},
+     .store = "AKIACUR",
+     .actions = "",
+     .status = "Stalled",
+     .reason = "AKIANEW"},
+    {.name = "stray with unknown last use: Unknown, no action",
+     .keys = {CUR(5 * D, 5 * D), {.id = "AKIANEW", .st = 'A', .age = 1 * D, .used = UNKN}},
+     .store = "AKIACUR",
+     .actions = "",
+     .status = "Unknown",
+     .reason = "stray key AKIANEW: its last use could not be read"},
+    {.name = "interrupted adoption: empty store, intent, never-used new key",
+     .intent = 20 * M,
+     .keys = {{.id = "AKIALEGACY", .st = 'A', .age = 300 * D, .used = 1 * H},
+              {.id = "AKIANEW", .st = 'A', .age = 10 * M, .used = NEVER}},
+     .actions = "delete-stray:AKIANEW record-intent create validate store propagate#0 "
+                "propagate#1 record-sync",
+     .status = "Reconciling",
+     .roles = "legacy stray"},
+    {.name = "stale intent: a key rotor stored is no stray",
+     .intent = 20 * D,
+     .keys = {{.id = "AKIAMINE",
+               .st = 'A',
+               .age = 10 * D,
+               .used = NEVER,
+               .synced = 10 * D,
+               .sv = 4,
+               .rotor = 1}},
+     .store = "AKIAGONE",
+     .actions = "record-intent create validate store propagate#0 propagate#1 record-sync",
+     .status = "Reconciling",
+     .reason = "AKIAGONE no longer exists",
+     .roles = "legacy"},
+    {.name = "used Inactive stray (rolled back) waits out its window",
+     .keys = {CUR(40 * D, 2 * H),
+              {.id = "AKIANEW",
+               .st = 'I',
+               .age = 2 * D,
+               .used = 3 * H,
+               .synced = 2 * D,
+               .inactive = 2 * H,
+               .sv = 9,
+               .rotor = 1}},
+     .store = "AKIACUR",
+     .cadence = 90 * D,
+     .actions = "",
+     .status = "Ready",
+     .forecast = "delete:AKIANEW@2026-06-01T22:00:00Z rotate:AKIACUR@2026-07-21T00:00:00Z",
+     .roles = "current stray"},
+    {.name = "used Inactive stray past its window: delete",
+     .keys = {CUR(10 * D, 2 * D),
+              {.id = "AKIANEW", .st = 'I', .age = 4 * D, .used = 3 * D, .inactive = 2 * D}},
+     .store = "AKIACUR",
+     .actions = "delete:AKIANEW",
+     .status = "Reconciling",
+     .act_reason = "Inactive since 2026-05-30T00:00:00Z"},
 
-	/* ---- deactivation gating ---------------------------------------------------- */
-	{.name = "deactivate: in sync, grace over, unused since sync",
-	 .keys = {CUR(2 * D, 2 * H), {.id = "AKIAOLD", .st = 'A', .age = 40 * D, .used = 3 * H}},
-	 .store = "AKIACUR", .actions = "deactivate:AKIAOLD", .status = "Reconciling",
-	 .reason = "every consumer holds AKIACUR since 2026-05-31T22:00:00Z (deactivateAfter 1h "
-		   "elapsed) and AKIAOLD was not used since",
-	 .forecast = "delete:AKIAOLD@2026-06-02T00:00:00Z rotate:AKIACUR@2026-06-29T00:00:00Z",
-	 .roles = "current predecessor"},
-	{.name = "deactivate: predecessor never used",
-	 .keys = {CUR(2 * D, 2 * H), {.id = "AKIAOLD", .st = 'A', .age = 40 * D, .used = NEVER}},
-	 .store = "AKIACUR", .actions = "deactivate:AKIAOLD", .status = "Reconciling",
-	 .reason = "never used"},
-	{.name = "deactivate: store-only manifest",
-	 .cons = "",
-	 .keys = {CUR(2 * D, 2 * H), {.id = "AKIAOLD", .st = 'A', .age = 40 * D, .used = 3 * H}},
-	 .store = "AKIACUR", .actions = "deactivate:AKIAOLD", .status = "Reconciling"},
-	{.name = "grace not over: Waiting, deactivation forecast",
-	 .deact = 6 * H,
-	 .keys = {CUR(2 * D, 2 * H), {.id = "AKIAOLD", .st = 'A', .age = 40 * D, .used = 3 * H}},
-	 .store = "AKIACUR", .actions = "", .status = "Waiting",
-	 .reason = "deactivateAfter grace: AKIAOLD is deactivated at 2026-06-01T04:00:00Z if unused",
-	 .forecast = "deactivate:AKIAOLD@2026-06-01T04:00:00Z rotate:AKIACUR@2026-06-29T00:00:00Z"},
-	{.name = "used after sync: Stalled, a consumer was missed",
-	 .keys = {CUR(2 * D, 2 * H), {.id = "AKIAOLD", .st = 'A', .age = 40 * D, .used = 30 * M}},
-	 .store = "AKIACUR", .actions = "", .status = "Stalled",
-	 .reason = "AKIAOLD (the predecessor) was last used 2026-05-31T23:30:00Z by s3 in "
-		   "eu-west-1, after every consumer switched to AKIACUR at 2026-05-31T22:00:00Z: a "
-		   "consumer was missed"},
-	{.name = "consumer drifted: propagate and record sync, no deactivation",
-	 .cons = "sd",
-	 .keys = {CUR(2 * D, 2 * H), {.id = "AKIAOLD", .st = 'A', .age = 40 * D, .used = 3 * H}},
-	 .store = "AKIACUR", .actions = "propagate:AKIACUR#1 record-sync:AKIACUR",
-	 .status = "Reconciling", .reason = "consumer c1 does not hold the store's pair",
-	 .act_reason = "consumer c1"},
-	{.name = "consumer drifted, no predecessor: keep in sync",
-	 .cons = "ds", .keys = {CUR(10 * D, 9 * D)}, .store = "AKIACUR",
-	 .actions = "propagate:AKIACUR#0 record-sync:AKIACUR", .status = "Reconciling",
-	 .act_reason = "rewrite it"},
-	{.name = "consumer unknown: no deactivation, Unknown",
-	 .cons = "su",
-	 .keys = {CUR(2 * D, 2 * H), {.id = "AKIAOLD", .st = 'A', .age = 40 * D, .used = 3 * H}},
-	 .store = "AKIACUR", .actions = "", .status = "Unknown",
-	 .reason = "consumer c1 could not be observed"},
-	{.name = "consumer unknown and one drifted: propagate, no sync record",
-	 .cons = "ud",
-	 .keys = {CUR(2 * D, 2 * H), {.id = "AKIAOLD", .st = 'A', .age = 40 * D, .used = 3 * H}},
-	 .store = "AKIACUR", .actions = "propagate:AKIACUR#1", .status = "Reconciling"},
-	{.name = "no sync record yet: record it, the grace starts now",
-	 .keys = {CUR(2 * D, 0), {.id = "AKIAOLD", .st = 'A', .age = 40 * D, .used = 3 * H}},
-	 .store = "AKIACUR", .actions = "record-sync:AKIACUR", .status = "Reconciling",
-	 .reason = "no record yet"},
-	{.name = "predecessor's last use unreadable: Waiting",
-	 .keys = {CUR(2 * D, 2 * H), {.id = "AKIAOLD", .st = 'A', .age = 40 * D, .used = UNKN}},
-	 .store = "AKIACUR", .actions = "", .status = "Waiting",
-	 .reason = "AKIAOLD stays Active: its last use could not be read"},
+    /* ---- deactivation gating ---------------------------------------------------- */
+    {.name = "deactivate: in sync, grace over, unused since sync",
+     .keys = {CUR(2 * D, 2 * H), {.id = "AKIAOLD", .st = 'A', .age = 40 * D, .used = 3 * H}},
+     .store = "AKIACUR",
+     .actions = "deactivate:AKIAOLD",
+     .status = "Reconciling",
+     .reason = "every consumer holds AKIACUR since 2026-05-31T22:00:00Z (deactivateAfter 1h "
+               "elapsed) and AKIAOLD was not used since",
+     .forecast = "delete:AKIAOLD@2026-06-02T00:00:00Z rotate:AKIACUR@2026-06-29T00:00:00Z",
+     .roles = "current predecessor"},
+    {.name = "deactivate: predecessor never used",
+     .keys = {CUR(2 * D, 2 * H), {.id = "AKIAOLD", .st = 'A', .age = 40 * D, .used = NEVER}},
+     .store = "AKIACUR",
+     .actions = "deactivate:AKIAOLD",
+     .status = "Reconciling",
+     .reason = "never used"},
+    {.name = "deactivate: store-only manifest",
+     .cons = "",
+     .keys = {CUR(2 * D, 2 * H), {.id = "AKIAOLD", .st = 'A', .age = 40 * D, .used = 3 * H}},
+     .store = "AKIACUR",
+     .actions = "deactivate:AKIAOLD",
+     .status = "Reconciling"},
+    {.name = "grace not over: Waiting, deactivation forecast",
+     .deact = 6 * H,
+     .keys = {CUR(2 * D, 2 * H), {.id = "AKIAOLD", .st = 'A', .age = 40 * D, .used = 3 * H}},
+     .store = "AKIACUR",
+     .actions = "",
+     .status = "Waiting",
+     .reason = "deactivateAfter grace: AKIAOLD is deactivated at 2026-06-01T04:00:00Z if unused",
+     .forecast = "deactivate:AKIAOLD@2026-06-01T04:00:00Z rotate:AKIACUR@2026-06-29T00:00:00Z"},
+    {.name = "used after sync: Stalled, a consumer was missed",
+     .keys = {CUR(2 * D, 2 * H), {.id = "AKIAOLD", .st = 'A', .age = 40 * D, .used = 30 * M}},
+     .store = "AKIACUR",
+     .actions = "",
+     .status = "Stalled",
+     .reason = "AKIAOLD (the predecessor) was last used 2026-05-31T23:30:00Z by s3 in "
+               "eu-west-1, after every consumer switched to AKIACUR at 2026-05-31T22:00:00Z: a "
+               "consumer was missed"},
+    {.name = "consumer drifted: propagate and record sync, no deactivation",
+     .cons = "sd",
+     .keys = {CUR(2 * D, 2 * H), {.id = "AKIAOLD", .st = 'A', .age = 40 * D, .used = 3 * H}},
+     .store = "AKIACUR",
+     .actions = "propagate:AKIACUR#1 record-sync:AKIACUR",
+     .status = "Reconciling",
+     .reason = "consumer c1 does not hold the store's pair",
+     .act_reason = "consumer c1"},
+    {.name = "consumer drifted, no predecessor: keep in sync",
+     .cons = "ds",
+     .keys = {CUR(10 * D, 9 * D)},
+     .store = "AKIACUR",
+     .actions = "propagate:AKIACUR#0 record-sync:AKIACUR",
+     .status = "Reconciling",
+     .act_reason = "rewrite it"},
+    {.name = "consumer unknown: no deactivation, Unknown",
+     .cons = "su",
+     .keys = {CUR(2 * D, 2 * H), {.id = "AKIAOLD", .st = 'A', .age = 40 * D, .used = 3 * H}},
+     .store = "AKIACUR",
+     .actions = "",
+     .status = "Unknown",
+     .reason = "consumer c1 could not be observed"},
+    {.name = "consumer unknown and one drifted: propagate, no sync record",
+     .cons = "ud",
+     .keys = {CUR(2 * D, 2 * H), {.id = "AKIAOLD", .st = 'A', .age = 40 * D, .used = 3 * H}},
+     .store = "AKIACUR",
+     .actions = "propagate:AKIACUR#1",
+     .status = "Reconciling"},
+    {.name = "no sync record yet: record it, the grace starts now",
+     .keys = {CUR(2 * D, 0), {.id = "AKIAOLD", .st = 'A', .age = 40 * D, .used = 3 * H}},
+     .store = "AKIACUR",
+     .actions = "record-sync:AKIACUR",
+     .status = "Reconciling",
+     .reason = "no record yet"},
+    {.name = "predecessor's last use unreadable: Waiting",
+     .keys = {CUR(2 * D, 2 * H), {.id = "AKIAOLD", .st = 'A', .age = 40 * D, .used = UNKN}},
+     .store = "AKIACUR",
+     .actions = "",
+     .status = "Waiting",
+     .reason = "AKIAOLD stays Active: its last use could not be read"},
 
-	/* ---- the Inactive predecessor ---------------------------------------------- */
-	{.name = "Inactive predecessor past deleteAfter: delete",
-	 .keys = {CUR(5 * D, 5 * D),
-		  {.id = "AKIAOLD", .st = 'I', .age = 40 * D, .used = 5 * D, .inactive = 1 * D}},
-	 .store = "AKIACUR", .actions = "delete:AKIAOLD", .status = "Reconciling",
-	 .reason = "AKIAOLD has been Inactive since 2026-05-31T00:00:00Z (deleteAfter 1d elapsed)"},
-	{.name = "Inactive predecessor inside deleteAfter: Ready, deletion forecast",
-	 .del = 7 * D,
-	 .keys = {CUR(5 * D, 5 * D),
-		  {.id = "AKIAOLD", .st = 'I', .age = 40 * D, .used = 5 * D, .inactive = 1 * D}},
-	 .store = "AKIACUR", .actions = "", .status = "Ready",
-	 .forecast = "delete:AKIAOLD@2026-06-07T00:00:00Z rotate:AKIACUR@2026-06-26T00:00:00Z"},
-	{.name = "Inactive predecessor without record: record-inactive",
-	 .keys = {CUR(5 * D, 5 * D), {.id = "AKIAOLD", .st = 'I', .age = 40 * D, .used = 5 * D}},
-	 .store = "AKIACUR", .actions = "record-inactive:AKIAOLD", .status = "Reconciling",
-	 .reason = "rotor has no record of since when",
-	 .forecast = "delete:AKIAOLD@2026-06-02T00:00:00Z rotate:AKIACUR@2026-06-26T00:00:00Z"},
+    /* ---- the Inactive predecessor ---------------------------------------------- */
+    {.name = "Inactive predecessor past deleteAfter: delete",
+     .keys = {CUR(5 * D, 5 * D),
+              {.id = "AKIAOLD", .st = 'I', .age = 40 * D, .used = 5 * D, .inactive = 1 * D}},
+     .store = "AKIACUR",
+     .actions = "delete:AKIAOLD",
+     .status = "Reconciling",
+     .reason = "AKIAOLD has been Inactive since 2026-05-31T00:00:00Z (deleteAfter 1d elapsed)"},
+    {.name = "Inactive predecessor inside deleteAfter: Ready, deletion forecast",
+     .del = 7 * D,
+     .keys = {CUR(5 * D, 5 * D),
+              {.id = "AKIAOLD", .st = 'I', .age = 40 * D, .used = 5 * D, .inactive = 1 * D}},
+     .store = "AKIACUR",
+     .actions = "",
+     .status = "Ready",
+     .forecast = "delete:AKIAOLD@2026-06-07T00:00:00Z rotate:AKIACUR@2026-06-26T00:00:00Z"},
+    {.name = "Inactive predecessor without record: record-inactive",
+     .keys = {CUR(5 * D, 5 * D), {.id = "AKIAOLD", .st = 'I', .age = 40 * D, .used = 5 * D}},
+     .store = "AKIACUR",
+     .actions = "record-inactive:AKIAOLD",
+     .status = "Reconciling",
+     .reason = "rotor has no record of since when",
+     .forecast = "delete:AKIAOLD@2026-06-02T00:00:00Z rotate:AKIACUR@2026-06-26T00:00:00Z"},
 
-	/* ---- what could not be observed --------------------------------------------- */
-	{.name = "IAM unknown: Unknown, nothing even when due",
-	 .iam_unknown = 1, .keys = {CUR(40 * D, 39 * D)}, .store = "AKIACUR",
-	 .actions = "", .status = "Unknown", .reason = "could not read app-user's keys"},
-	{.name = "store unknown: Unknown, nothing even when due",
-	 .store_unknown = 1, .keys = {CUR(40 * D, 39 * D)}, .store = "AKIACUR",
-	 .actions = "", .status = "Unknown", .reason = "could not read the store"},
+    /* ---- what could not be observed --------------------------------------------- */
+    {.name = "IAM unknown: Unknown, nothing even when due",
+     .iam_unknown = 1,
+     .keys = {CUR(40 * D, 39 * D)},
+     .store = "AKIACUR",
+     .actions = "",
+     .status = "Unknown",
+     .reason = "could not read app-user's keys"},
+    {.name = "store unknown: Unknown, nothing even when due",
+     .store_unknown = 1,
+     .keys = {CUR(40 * D, 39 * D)},
+     .store = "AKIACUR",
+     .actions = "",
+     .status = "Unknown",
+     .reason = "could not read the store"},
 
-	/* ---- modes --------------------------------------------------------------------- */
-	{.name = "suspend: nothing, whatever is due",
-	 .suspend = 1, .cons = "d",
-	 .keys = {CUR(40 * D, 39 * D), {.id = "AKIANEW", .st = 'A', .age = 1 * D, .used = NEVER}},
-	 .store = "AKIACUR", .actions = "", .status = "Suspended", .reason = "spec.suspend is true",
-	 .roles = "current stray"},
-	{.name = "observe: the same rotation, reported only",
-	 .observe = 1, .keys = {CUR(30 * D, 29 * D)}, .store = "AKIACUR",
-	 .actions = "record-intent create validate store propagate#0 propagate#1 record-sync",
-	 .status = "Reconciling", .reason = "cadence"},
-	{.name = "observe: drift and a stray reported",
-	 .observe = 1, .cons = "ds",
-	 .keys = {CUR(5 * D, 5 * D), {.id = "AKIANEW", .st = 'A', .age = 1 * H, .used = NEVER}},
-	 .store = "AKIACUR",
-	 .actions = "delete-stray:AKIANEW propagate:AKIACUR#0 record-sync:AKIACUR",
-	 .status = "Reconciling"},
+    /* ---- modes --------------------------------------------------------------------- */
+    {.name = "suspend: nothing, whatever is due",
+     .suspend = 1,
+     .cons = "d",
+     .keys = {CUR(40 * D, 39 * D), {.id = "AKIANEW", .st = 'A', .age = 1 * D, .used = NEVER}},
+     .store = "AKIACUR",
+     .actions = "",
+     .status = "Suspended",
+     .reason = "spec.suspend is true",
+     .roles = "current stray"},
+    {.name = "observe: the same rotation, reported only",
+     .observe = 1,
+     .keys = {CUR(30 * D, 29 * D)},
+     .store = "AKIACUR",
+     .actions = "record-intent create validate store propagate#0 propagate#1 record-sync",
+     .status = "Reconciling",
+     .reason = "cadence"},
+    {.name = "observe: drift and a stray reported",
+     .observe = 1,
+     .cons = "ds",
+     .keys = {CUR(5 * D, 5 * D), {.id = "AKIANEW", .st = 'A', .age = 1 * H, .used = NEVER}},
+     .store = "AKIACUR",
+     .actions = "delete-stray:AKIANEW propagate:AKIACUR#0 record-sync:AKIACUR",
+     .status = "Reconciling"},
 
-	/* ---- store-only manifests -------------------------------------------------------- */
-	{.name = "store-only: rotation without consumers",
-	 .cons = "", .keys = {CUR(30 * D, 29 * D)}, .store = "AKIACUR",
-	 .actions = "record-intent create validate store record-sync", .status = "Reconciling"},
-	{.name = "store-only: in sync, nothing to do",
-	 .cons = "", .keys = {CUR(3 * D, 3 * D)}, .store = "AKIACUR", .actions = "",
-	 .status = "Ready"},
-	{.name = "store-only: no sync record yet",
-	 .cons = "", .keys = {CUR(3 * D, 0)}, .store = "AKIACUR",
-	 .actions = "record-sync:AKIACUR", .status = "Reconciling"},
-	{.name = "rotation with a consumer unknown: no sync record, no deactivate forecast",
-	 .cons = "su", .keys = {CUR(30 * D, 29 * D)}, .store = "AKIACUR",
-	 .actions = "record-intent create validate store propagate#0", .status = "Reconciling",
-	 .forecast = "rotate@2026-07-01T00:00:00Z"},
+    /* ---- store-only manifests -------------------------------------------------------- */
+    {.name = "store-only: rotation without consumers",
+     .cons = "",
+     .keys = {CUR(30 * D, 29 * D)},
+     .store = "AKIACUR",
+     .actions = "record-intent create validate store record-sync",
+     .status = "Reconciling"},
+    {.name = "store-only: in sync, nothing to do",
+     .cons = "",
+     .keys = {CUR(3 * D, 3 * D)},
+     .store = "AKIACUR",
+     .actions = "",
+     .status = "Ready"},
+    {.name = "store-only: no sync record yet",
+     .cons = "",
+     .keys = {CUR(3 * D, 0)},
+     .store = "AKIACUR",
+     .actions = "record-sync:AKIACUR",
+     .status = "Reconciling"},
+    {.name = "rotation with a consumer unknown: no sync record, no deactivate forecast",
+     .cons = "su",
+     .keys = {CUR(30 * D, 29 * D)},
+     .store = "AKIACUR",
+     .actions = "record-intent create validate store propagate#0",
+     .status = "Reconciling",
+     .forecast = "rotate@2026-07-01T00:00:00Z"},
 };
 
 /* clang-format on */
@@ -442,10 +604,12 @@ static void build(const struct row *r, struct rotor_manifest *m, struct rotor_ob
 		consumers[i].name = (char *)consumer_names[i];
 		consumers[i].kind = (enum rotor_consumer_kind)(i % 3);
 		o->consumers[i].state = cons[i] == 's'   ? ROTOR_CONSUMER_IN_SYNC
-					: cons[i] == 'd' ? ROTOR_CONSUMER_DRIFTED
-							 : ROTOR_CONSUMER_UNKNOWN;
+		                        : cons[i] == 'd' ? ROTOR_CONSUMER_DRIFTED
+		                                         : ROTOR_CONSUMER_UNKNOWN;
 		snprintf(o->consumers[i].detail, sizeof(o->consumers[i].detail), "%s",
-			 cons[i] == 'd' ? "holds AKIAOLD" : cons[i] == 'u' ? "HTTP 503" : "");
+		         cons[i] == 'd'   ? "holds AKIAOLD"
+		         : cons[i] == 'u' ? "HTTP 503"
+		                          : "");
 	}
 	o->nconsumers = (int)m->nconsumers;
 
@@ -478,12 +642,12 @@ static void build(const struct row *r, struct rotor_manifest *m, struct rotor_ob
 		o->store_has_akid = r->half != 2;
 		o->store_has_secret = r->half != 1;
 		snprintf(o->store_akid, sizeof(o->store_akid), "%s",
-			 o->store_has_akid ? r->store : "");
+		         o->store_has_akid ? r->store : "");
 		o->store_akid_version = o->store_secret_version = 3;
 		o->store_auth = r->noauth ? 0 : r->unchecked ? -1 : 1;
 		if (r->noauth)
 			snprintf(o->store_auth_detail, sizeof(o->store_auth_detail),
-				 "InvalidClientTokenId");
+			         "InvalidClientTokenId");
 	} else {
 		o->store_auth = -1;
 	}
@@ -499,7 +663,7 @@ static void format_actions(char *buf, size_t len, const struct rotor_manifest_pl
 	for (int i = 0; i < p->nactions && o < len; i++) {
 		const struct rotor_action *a = &p->actions[i];
 		int w = snprintf(buf + o, len - o, "%s%s%s%s", i ? " " : "",
-				 rotor_action_name(a->kind), a->key_id[0] ? ":" : "", a->key_id);
+		                 rotor_action_name(a->kind), a->key_id[0] ? ":" : "", a->key_id);
 		o += (size_t)w;
 		if (a->consumer >= 0 && o < len)
 			o += (size_t)snprintf(buf + o, len - o, "#%d", a->consumer);
@@ -519,19 +683,20 @@ static void format_forecast(char *buf, size_t len, const struct rotor_manifest_p
 	for (int i = 0; i < p->nforecast && o < len; i++) {
 		const struct rotor_forecast *f = &p->forecast[i];
 		rotor_time_format(t, sizeof(t), f->at);
-		o += (size_t)snprintf(buf + o, len - o, "%s%s%s%s@%s", i ? " " : "",
-				      forecast_kind(f->kind), f->key_id[0] ? ":" : "", f->key_id, t);
+		o +=
+		    (size_t)snprintf(buf + o, len - o, "%s%s%s%s@%s", i ? " " : "",
+		                     forecast_kind(f->kind), f->key_id[0] ? ":" : "", f->key_id, t);
 	}
 }
 
 static void format_roles(char *buf, size_t len, const struct rotor_manifest_plan *p,
-			 const struct rotor_observed *o)
+                         const struct rotor_observed *o)
 {
 	size_t n = 0;
 	buf[0] = '\0';
 	for (int i = 0; i < o->nkeys && n < len; i++)
 		n += (size_t)snprintf(buf + n, len - n, "%s%s", i ? " " : "",
-				      rotor_role_name(p->roles[i]));
+		                      rotor_role_name(p->roles[i]));
 }
 
 static int check_row(const struct row *r)
@@ -547,11 +712,13 @@ static int check_row(const struct row *r)
 	format_forecast(fc, sizeof(fc), &p);
 	format_roles(roles, sizeof(roles), &p, &o);
 	if (strcmp(got, r->actions) != 0) {
-		printf("  actions:  expected \"%s\"\n            actual   \"%s\"\n", r->actions, got);
+		printf("  actions:  expected \"%s\"\n            actual   \"%s\"\n", r->actions,
+		       got);
 		bad = 1;
 	}
 	if (strcmp(rotor_status_name(p.status), r->status) != 0) {
-		printf("  status:   expected %s, actual %s\n", r->status, rotor_status_name(p.status));
+		printf("  status:   expected %s, actual %s\n", r->status,
+		       rotor_status_name(p.status));
 		bad = 1;
 	}
 	if (r->reason && !strstr(p.status_reason, r->reason)) {
@@ -564,7 +731,8 @@ static int check_row(const struct row *r)
 		bad = 1;
 	}
 	if (r->forecast && strcmp(fc, r->forecast) != 0) {
-		printf("  forecast: expected \"%s\"\n            actual   \"%s\"\n", r->forecast, fc);
+		printf("  forecast: expected \"%s\"\n            actual   \"%s\"\n", r->forecast,
+		       fc);
 		bad = 1;
 	}
 	if (r->roles && strcmp(roles, r->roles) != 0) {
@@ -605,29 +773,30 @@ static void test_decision_table(void **state)
 /* ---- the --max-deletions guard, across plans ------------------------------ */
 
 static const struct row guard_rows[] = {
-	/* 0: two deletions (stray, then the old key to make room) */
-	{.name = "a", .keys = {CUR(31 * D, 30 * D),
-			       {.id = "AKIAOLD", .st = 'I', .age = 60 * D, .used = 30 * D,
-				.inactive = 2 * D},
-			       {.id = "AKIANEW", .st = 'A', .age = 1 * H, .used = NEVER}},
-	 .store = "AKIACUR"},
-	/* 1: observe mode: its deletion is reported, never counted */
-	{.name = "b", .observe = 1,
-	 .keys = {CUR(5 * D, 5 * D),
-		  {.id = "AKIAOLD", .st = 'I', .age = 40 * D, .used = 5 * D, .inactive = 2 * D}},
-	 .store = "AKIACUR"},
-	/* 2: one deletion: past the limit of 2 */
-	{.name = "c", .keys = {CUR(5 * D, 5 * D),
-			       {.id = "AKIAOLD", .st = 'I', .age = 40 * D, .used = 5 * D,
-				.inactive = 2 * D}},
-	 .store = "AKIACUR"},
-	/* 3: a rotation that needs a deletion first: held with it */
-	{.name = "d", .keys = {CUR(30 * D, 29 * D),
-			       {.id = "AKIAOLD", .st = 'I', .age = 60 * D, .used = 30 * D,
-				.inactive = 2 * D}},
-	 .store = "AKIACUR"},
-	/* 4: no deletion: untouched */
-	{.name = "e", .keys = {CUR(30 * D, 29 * D)}, .store = "AKIACUR"},
+    /* 0: two deletions (stray, then the old key to make room) */
+    {.name = "a",
+     .keys = {CUR(31 * D, 30 * D),
+              {.id = "AKIAOLD", .st = 'I', .age = 60 * D, .used = 30 * D, .inactive = 2 * D},
+              {.id = "AKIANEW", .st = 'A', .age = 1 * H, .used = NEVER}},
+     .store = "AKIACUR"},
+    /* 1: observe mode: its deletion is reported, never counted */
+    {.name = "b",
+     .observe = 1,
+     .keys = {CUR(5 * D, 5 * D),
+              {.id = "AKIAOLD", .st = 'I', .age = 40 * D, .used = 5 * D, .inactive = 2 * D}},
+     .store = "AKIACUR"},
+    /* 2: one deletion: past the limit of 2 */
+    {.name = "c",
+     .keys = {CUR(5 * D, 5 * D),
+              {.id = "AKIAOLD", .st = 'I', .age = 40 * D, .used = 5 * D, .inactive = 2 * D}},
+     .store = "AKIACUR"},
+    /* 3: a rotation that needs a deletion first: held with it */
+    {.name = "d",
+     .keys = {CUR(30 * D, 29 * D),
+              {.id = "AKIAOLD", .st = 'I', .age = 60 * D, .used = 30 * D, .inactive = 2 * D}},
+     .store = "AKIACUR"},
+    /* 4: no deletion: untouched */
+    {.name = "e", .keys = {CUR(30 * D, 29 * D)}, .store = "AKIACUR"},
 };
 
 static void test_max_deletions(void **state)
@@ -646,14 +815,16 @@ static void test_max_deletions(void **state)
 		rotor_plan_compute(&ms[i], &os[i], NOW, &ps[i]);
 	}
 	format_actions(got, sizeof(got), &ps[0]);
-	assert_string_equal(got, "delete-stray:AKIANEW delete:AKIAOLD record-intent create validate "
-				 "store propagate#0 propagate#1 record-sync");
+	assert_string_equal(got,
+	                    "delete-stray:AKIANEW delete:AKIAOLD record-intent create validate "
+	                    "store propagate#0 propagate#1 record-sync");
 	assert_true(ps[3].rotation_due);
 	assert_int_equal(rotor_plan_limit_deletions(ps, N, 2), 2);
 
 	format_actions(got, sizeof(got), &ps[0]);
-	assert_string_equal(got, "delete-stray:AKIANEW delete:AKIAOLD record-intent create validate "
-				 "store propagate#0 propagate#1 record-sync");
+	assert_string_equal(got,
+	                    "delete-stray:AKIANEW delete:AKIAOLD record-intent create validate "
+	                    "store propagate#0 propagate#1 record-sync");
 	assert_int_equal(ps[0].deletions_held, 0);
 
 	format_actions(got, sizeof(got), &ps[1]); /* observe: not counted, not cut */
@@ -671,7 +842,7 @@ static void test_max_deletions(void **state)
 
 	format_actions(got, sizeof(got), &ps[4]);
 	assert_string_equal(got, "record-intent create validate store propagate#0 propagate#1 "
-				 "record-sync");
+	                         "record-sync");
 	assert_true(rotor_plan_has_changes(ps, N));
 
 	struct rotor_plan_summary s;
@@ -697,14 +868,13 @@ static void test_max_deletions(void **state)
 static void test_names(void **state)
 {
 	(void)state;
-	static const char *const kinds[] = {"delete-stray", "delete",      "record-intent",
-					    "create",       "validate",    "store",
-					    "propagate",    "record-sync", "deactivate",
-					    "record-inactive"};
+	static const char *const kinds[] = {
+	    "delete-stray", "delete",    "record-intent", "create",     "validate",
+	    "store",        "propagate", "record-sync",   "deactivate", "record-inactive"};
 	for (int k = 0; k < ROTOR_ACT__COUNT; k++) {
 		assert_string_equal(rotor_action_name((enum rotor_action_kind)k), kinds[k]);
 		assert_int_equal(rotor_action_mutates((enum rotor_action_kind)k),
-				 k != ROTOR_ACT_VALIDATE);
+		                 k != ROTOR_ACT_VALIDATE);
 	}
 	assert_string_equal(rotor_status_name(ROTOR_STATUS_READY), "Ready");
 	assert_string_equal(rotor_status_name(ROTOR_STATUS_RECONCILING), "Reconciling");
@@ -721,9 +891,9 @@ static void test_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_decision_table),
-		cmocka_unit_test(test_max_deletions),
-		cmocka_unit_test(test_names),
+	    cmocka_unit_test(test_decision_table),
+	    cmocka_unit_test(test_max_deletions),
+	    cmocka_unit_test(test_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,7 +17,7 @@ static void test_error_set_and_prefix(void **state)
 	struct rotor_error err;
 	rotor_error_clear(&err);
 	assert_int_equal(rotor_error_set(&err, ROTOR_ELIMIT, "CreateAccessKey(%s): quota", "bob"),
-			 ROTOR_ELIMIT);
+	                 ROTOR_ELIMIT);
 	rotor_error_set_remote(&err, 409, "LimitExceeded", "7a62c49f");
 	rotor_error_prefix(&err, "%s", "s3-backup-writer");
 	assert_string_equal(err.message, "s3-backup-writer: CreateAccessKey(bob): quota");
@@ -50,9 +50,8 @@ static void test_secret_lifecycle(void **state)
 	struct rotor_secret *s = NULL, *t = NULL;
 	struct rotor_error err;
 	size_t before = rotor_redact_count();
-	assert_int_equal(rotor_secret_from_str(&s, "wJalrXUtnFEMI/K7MDENG", ROTOR_SECRET_REDACT,
-					       &err),
-			 0);
+	assert_int_equal(
+	    rotor_secret_from_str(&s, "wJalrXUtnFEMI/K7MDENG", ROTOR_SECRET_REDACT, &err), 0);
 	assert_int_equal(rotor_redact_count(), before + 1);
 	assert_int_equal(rotor_secret_len(s), 21);
 	assert_string_equal(rotor_secret_bytes(s), "wJalrXUtnFEMI/K7MDENG");
@@ -110,8 +109,8 @@ static void test_redaction_overlapping(void **state)
 	rotor_secret_free(tiny);
 }
 
-static char *capture_log(enum rotor_log_format fmt, enum rotor_log_level level,
-			 const char *scope, const char *msg)
+static char *capture_log(enum rotor_log_format fmt, enum rotor_log_level level, const char *scope,
+                         const char *msg)
 {
 	char *out = NULL;
 	size_t len = 0;
@@ -134,18 +133,18 @@ static void test_log_formats_and_redaction(void **state)
 	assert_int_equal(rotor_secret_from_str(&s, value, ROTOR_SECRET_REDACT, &err), 0);
 
 	char *text = capture_log(ROTOR_LOG_TEXT, ROTOR_LOG_INFO, "s3-backup-writer",
-				 "stored pair with secret 9drTJvcXLB89EXAMPLELB8923FB892xMFI ok");
+	                         "stored pair with secret 9drTJvcXLB89EXAMPLELB8923FB892xMFI ok");
 	assert_non_null(text);
 	assert_null(strstr(text, value));
 	assert_string_equal(text, "2026-11-22T10:00:00Z info  s3-backup-writer: stored pair with "
-				  "secret [REDACTED] ok\n");
+	                          "secret [REDACTED] ok\n");
 	free(text);
 
 	char *json = capture_log(ROTOR_LOG_JSON, ROTOR_LOG_WARN, NULL,
-				 "quote \" and 9drTJvcXLB89EXAMPLELB8923FB892xMFI\n");
+	                         "quote \" and 9drTJvcXLB89EXAMPLELB8923FB892xMFI\n");
 	assert_null(strstr(json, value));
 	assert_string_equal(json, "{\"time\":\"2026-11-22T10:00:00Z\",\"level\":\"warn\","
-				  "\"msg\":\"quote \\\" and [REDACTED]\\u000a\"}\n");
+	                          "\"msg\":\"quote \\\" and [REDACTED]\\u000a\"}\n");
 	free(json);
 
 	/* Below the level: nothing written. */
@@ -235,15 +234,15 @@ static void test_test_time_hook(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_error_set_and_prefix),
-		cmocka_unit_test(test_error_one_line),
-		cmocka_unit_test(test_secret_lifecycle),
-		cmocka_unit_test(test_redaction_in_errors),
-		cmocka_unit_test(test_redaction_overlapping),
-		cmocka_unit_test(test_log_formats_and_redaction),
-		cmocka_unit_test(test_buf_cap),
-		cmocka_unit_test(test_fixed_clock),
-		cmocka_unit_test(test_test_time_hook),
+	    cmocka_unit_test(test_error_set_and_prefix),
+	    cmocka_unit_test(test_error_one_line),
+	    cmocka_unit_test(test_secret_lifecycle),
+	    cmocka_unit_test(test_redaction_in_errors),
+	    cmocka_unit_test(test_redaction_overlapping),
+	    cmocka_unit_test(test_log_formats_and_redaction),
+	    cmocka_unit_test(test_buf_cap),
+	    cmocka_unit_test(test_fixed_clock),
+	    cmocka_unit_test(test_test_time_hook),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,10 +12,10 @@
 #include <stddef.h>
 
 struct rotor_buf {
-	char *data;  /* always NUL-terminated when non-NULL */
-	size_t len;  /* bytes used, not counting the NUL */
-	size_t cap;  /* bytes allocated */
-	size_t max;  /* hard cap on len; 0 means ROTOR_BUF_DEFAULT_MAX */
+	char *data; /* always NUL-terminated when non-NULL */
+	size_t len; /* bytes used, not counting the NUL */
+	size_t cap; /* bytes allocated */
+	size_t max; /* hard cap on len; 0 means ROTOR_BUF_DEFAULT_MAX */
 };
 
 #define ROTOR_BUF_DEFAULT_MAX ((size_t)16 * 1024 * 1024)
@@ -25,7 +25,7 @@ void rotor_buf_init(struct rotor_buf *b, size_t max);
 int rotor_buf_append(struct rotor_buf *b, const void *data, size_t len);
 int rotor_buf_puts(struct rotor_buf *b, const char *s);
 int rotor_buf_printf(struct rotor_buf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 /* Empties the buffer (wiping it) and keeps the allocation. */
 void rotor_buf_reset(struct rotor_buf *b);
 /* Wipes and frees the contents; the struct can be reused after init. */

@@ -18,8 +18,8 @@ struct rotor_clock {
 	int64_t (*monotonic_ms)(struct rotor_clock *c);
 	/* Waits ms milliseconds (a fixed clock advances instead). */
 	void (*sleep_ms)(struct rotor_clock *c, int64_t ms);
-	int64_t fixed_ms;  /* the fixed clock's time, in ms since the epoch */
-	int64_t slept_ms;  /* total sleep requested (for tests) */
+	int64_t fixed_ms; /* the fixed clock's time, in ms since the epoch */
+	int64_t slept_ms; /* total sleep requested (for tests) */
 };
 
 /* The process-wide real clock. With ROTOR_TEST_HOOKS builds, when the

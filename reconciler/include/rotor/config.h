@@ -30,9 +30,9 @@ enum rotor_secret_ref_kind {
 
 struct rotor_secret_ref {
 	enum rotor_secret_ref_kind kind;
-	char *name;                  /* env var name or file path */
+	char *name; /* env var name or file path */
 	struct rotor_pos pos;
-	struct rotor_secret *value;  /* set by rotor_config_resolve_secrets */
+	struct rotor_secret *value; /* set by rotor_config_resolve_secrets */
 };
 
 enum rotor_partition {
@@ -43,14 +43,14 @@ enum rotor_partition {
 
 struct rotor_aws_connection {
 	char *name;
-	char *region;                /* required */
+	char *region; /* required */
 	enum rotor_partition partition;
-	char *profile;               /* optional */
-	char *role_arn;              /* optional */
+	char *profile;                       /* optional */
+	char *role_arn;                      /* optional */
 	struct rotor_secret_ref external_id; /* optional */
-	char *session_name;          /* optional; default "rotor" */
-	char *iam_endpoint;          /* optional override */
-	char *sts_endpoint;          /* optional override */
+	char *session_name;                  /* optional; default "rotor" */
+	char *iam_endpoint;                  /* optional override */
+	char *sts_endpoint;                  /* optional override */
 	struct rotor_pos pos;
 };
 
@@ -61,43 +61,43 @@ enum rotor_infisical_api {
 
 struct rotor_infisical_connection {
 	char *name;
-	char *site_url;              /* required */
+	char *site_url; /* required */
 	enum rotor_infisical_api api;
 	struct rotor_secret_ref client_id;     /* required */
 	struct rotor_secret_ref client_secret; /* required */
-	int requests_per_minute;     /* default 30 */
+	int requests_per_minute;               /* default 30 */
 	struct rotor_pos pos;
 };
 
-struct rotor_token_connection {  /* heroku and github */
+struct rotor_token_connection { /* heroku and github */
 	char *name;
-	char *api_url;               /* default per kind */
+	char *api_url;                 /* default per kind */
 	struct rotor_secret_ref token; /* required */
 	struct rotor_pos pos;
 };
 
 struct rotor_reload_command {
 	char *name;
-	char **argv;                 /* NULL-terminated, at least one element */
+	char **argv; /* NULL-terminated, at least one element */
 	size_t argc;
-	int64_t timeout;             /* seconds; default 30 */
+	int64_t timeout; /* seconds; default 30 */
 	struct rotor_pos pos;
 };
 
 struct rotor_source_config {
 	int present;
 	char *url;
-	char *branch;                /* default "main" */
-	char *path;                  /* default "" (repository root) */
+	char *branch;                    /* default "main" */
+	char *path;                      /* default "" (repository root) */
 	struct rotor_secret_ref token;   /* auth.token, optional */
 	struct rotor_secret_ref ssh_key; /* auth.sshKey, optional */
-	char *known_hosts;           /* auth.knownHosts */
-	int64_t interval;            /* default 1m */
+	char *known_hosts;               /* auth.knownHosts */
+	int64_t interval;                /* default 1m */
 	struct rotor_pos pos;
 };
 
 struct rotor_config {
-	char *origin;                /* the file name, for messages */
+	char *origin; /* the file name, for messages */
 	struct rotor_aws_connection *aws;
 	size_t naws;
 	struct rotor_infisical_connection *infisical;
@@ -106,15 +106,15 @@ struct rotor_config {
 	size_t nheroku;
 	struct rotor_token_connection *github;
 	size_t ngithub;
-	char **allowed_dirs;         /* envFiles.allowedDirs, absolute, normalised */
+	char **allowed_dirs; /* envFiles.allowedDirs, absolute, normalised */
 	size_t nallowed_dirs;
 	struct rotor_reload_command *reloads;
 	size_t nreloads;
 	struct rotor_source_config source;
-	int workers;                 /* controller.workers; default 4 */
-	int64_t resync;              /* controller.resync; default 10m */
-	char *listen;                /* controller.listen; default 127.0.0.1:9464 */
-	char *audit_path;            /* audit.path; NULL: no audit log */
+	int workers;      /* controller.workers; default 4 */
+	int64_t resync;   /* controller.resync; default 10m */
+	char *listen;     /* controller.listen; default 127.0.0.1:9464 */
+	char *audit_path; /* audit.path; NULL: no audit log */
 };
 
 #define ROTOR_CONFIG_FILE_MAX ((size_t)1024 * 1024)
@@ -122,8 +122,8 @@ struct rotor_config {
 /* Parses the config's bytes. On success *out is a new config (free with
  * rotor_config_free); with any error diagnostic, *out is NULL and the
  * return is ROTOR_EINVALID. */
-int rotor_config_parse(struct rotor_config **out, const char *origin, const char *data,
-		       size_t len, struct rotor_diags *diags);
+int rotor_config_parse(struct rotor_config **out, const char *origin, const char *data, size_t len,
+                       struct rotor_diags *diags);
 void rotor_config_free(struct rotor_config *cfg);
 
 /* Loads every secret reference (env vars, files) into the secret type.
@@ -131,19 +131,18 @@ void rotor_config_free(struct rotor_config *cfg);
  * the secrets may live only on the controller's machine). Returns 0 or
  * ROTOR_EINVALID when a reference could not be loaded and severity is an
  * error. */
-int rotor_config_resolve_secrets(struct rotor_config *cfg, int severity,
-				 struct rotor_diags *diags);
+int rotor_config_resolve_secrets(struct rotor_config *cfg, int severity, struct rotor_diags *diags);
 
 const struct rotor_aws_connection *rotor_config_aws(const struct rotor_config *cfg,
-						    const char *name);
+                                                    const char *name);
 const struct rotor_infisical_connection *rotor_config_infisical(const struct rotor_config *cfg,
-								const char *name);
+                                                                const char *name);
 const struct rotor_token_connection *rotor_config_heroku(const struct rotor_config *cfg,
-							 const char *name);
+                                                         const char *name);
 const struct rotor_token_connection *rotor_config_github(const struct rotor_config *cfg,
-							 const char *name);
+                                                         const char *name);
 const struct rotor_reload_command *rotor_config_reload(const struct rotor_config *cfg,
-						       const char *name);
+                                                       const char *name);
 /* Which kind of connection a name is, for "names a heroku connection, not
  * an aws one" messages: "aws", "infisical", "heroku", "github" or NULL. */
 const char *rotor_config_connection_kind(const struct rotor_config *cfg, const char *name);

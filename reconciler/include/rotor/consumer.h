@@ -31,11 +31,11 @@ struct rotor_consumer_ops {
 	/* In sync, drifted (detail says how, never the values) or an error
 	 * (the consumer is then unknown). */
 	int (*observe)(void *ctx, const struct rotor_consumer *c,
-		       const struct rotor_consumer_pair *want, enum rotor_consumer_state *state,
-		       char *detail, size_t detail_len, struct rotor_error *err);
+	               const struct rotor_consumer_pair *want, enum rotor_consumer_state *state,
+	               char *detail, size_t detail_len, struct rotor_error *err);
 	/* Writes the pair, then verifies it the way the kind allows. */
-	int (*write)(void *ctx, const struct rotor_consumer *c, const struct rotor_consumer_pair *pair,
-		     struct rotor_error *err);
+	int (*write)(void *ctx, const struct rotor_consumer *c,
+	             const struct rotor_consumer_pair *pair, struct rotor_error *err);
 	void *ctx;
 };
 

@@ -19,10 +19,10 @@ enum rotor_diag_severity {
 };
 
 struct rotor_diag {
-	int severity;   /* enum rotor_diag_severity */
-	char *file;     /* origin name as given to the parser */
-	int line, col;  /* 1-based; 0 when the problem has no position */
-	char *message;  /* one line */
+	int severity;  /* enum rotor_diag_severity */
+	char *file;    /* origin name as given to the parser */
+	int line, col; /* 1-based; 0 when the problem has no position */
+	char *message; /* one line */
 };
 
 #define ROTOR_DIAGS_MAX 1000
@@ -37,9 +37,9 @@ struct rotor_diags {
 void rotor_diags_init(struct rotor_diags *d);
 void rotor_diags_dispose(struct rotor_diags *d);
 void rotor_diags_add(struct rotor_diags *d, int severity, const char *file, int line, int col,
-		     const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+                     const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 void rotor_diags_addv(struct rotor_diags *d, int severity, const char *file, int line, int col,
-		      const char *fmt, va_list ap) __attribute__((format(printf, 6, 0)));
+                      const char *fmt, va_list ap) __attribute__((format(printf, 6, 0)));
 /* Stable order: by file, line, column, then insertion. */
 void rotor_diags_sort(struct rotor_diags *d);
 /* "file:line:col: message" or "file:line:col: warning: message". */

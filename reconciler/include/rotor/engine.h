@@ -27,23 +27,23 @@ struct rotor_secret;
 struct rotor_engine;
 
 struct rotor_engine_options {
-	struct rotor_clock *clock;     /* default: the real clock */
-	int64_t validate_timeout_ms;   /* default 120000 (the contract's 2 minutes) */
-	const char *revision;          /* manifests' revision, for the audit log */
-	FILE *progress;                /* one line per applied action, or NULL */
+	struct rotor_clock *clock;   /* default: the real clock */
+	int64_t validate_timeout_ms; /* default 120000 (the contract's 2 minutes) */
+	const char *revision;        /* manifests' revision, for the audit log */
+	FILE *progress;              /* one line per applied action, or NULL */
 };
 
 int rotor_engine_new(struct rotor_engine **out, const struct rotor_config *cfg,
-		     const struct rotor_engine_options *opts, struct rotor_error *err);
+                     const struct rotor_engine_options *opts, struct rotor_error *err);
 void rotor_engine_free(struct rotor_engine *e);
 
 /* What observe learnt that is not in struct rotor_observed: the user's
  * ARN and the stored pair (secret). Owned by the caller; dispose it. */
 struct rotor_engine_state {
 	char user_arn[320];
-	struct rotor_secret *store_secret;      /* the store's current secret, or NULL */
+	struct rotor_secret *store_secret; /* the store's current secret, or NULL */
 	int64_t store_akid_version, store_secret_version;
-	int suspended_by_rollback;              /* the rotor-suspended tag is set */
+	int suspended_by_rollback; /* the rotor-suspended tag is set */
 	char suspended_note[128];
 };
 void rotor_engine_state_dispose(struct rotor_engine_state *st);
@@ -52,23 +52,23 @@ void rotor_engine_state_dispose(struct rotor_engine_state *st);
  * the error; the return is 0 unless nothing at all could be done (e.g. no
  * credentials for the connection), then an error. */
 int rotor_engine_observe(struct rotor_engine *e, const struct rotor_manifest *m,
-			 struct rotor_observed *obs, struct rotor_engine_state *st,
-			 struct rotor_error *err);
+                         struct rotor_observed *obs, struct rotor_engine_state *st,
+                         struct rotor_error *err);
 
 /* Applies plan's actions in order. Returns 0 when all succeeded, else the
  * first failure (prefixed with the manifest name); later actions are not
  * attempted. *applied counts the actions done. */
 int rotor_engine_apply(struct rotor_engine *e, const struct rotor_manifest *m,
-		       const struct rotor_manifest_plan *plan, const struct rotor_observed *obs,
-		       struct rotor_engine_state *st, int *applied, struct rotor_error *err);
+                       const struct rotor_manifest_plan *plan, const struct rotor_observed *obs,
+                       struct rotor_engine_state *st, int *applied, struct rotor_error *err);
 
 /* Rollback (§7): reactivate the predecessor if it still exists, restore
  * the store's previous version, re-propagate, deactivate the new key, and
  * suspend the manifest (an IAM user tag) until rotor_engine_resume. */
 int rotor_engine_rollback(struct rotor_engine *e, const struct rotor_manifest *m,
-			  struct rotor_error *err);
+                          struct rotor_error *err);
 int rotor_engine_resume(struct rotor_engine *e, const struct rotor_manifest *m,
-			struct rotor_error *err);
+                        struct rotor_error *err);
 
 /* ---- the progress record (IAM user tags), pure ------------------------ */
 

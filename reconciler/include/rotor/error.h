@@ -34,10 +34,10 @@ enum rotor_error_code {
 #define ROTOR_ERROR_MSG_MAX 640
 
 struct rotor_error {
-	int code;              /* enum rotor_error_code, 0 when no error */
-	int http_status;       /* the remote's HTTP status, 0 if none */
-	char remote_code[64];  /* the remote's error code, e.g. "LimitExceeded" */
-	char request_id[96];   /* the remote's request id, for support tickets */
+	int code;                          /* enum rotor_error_code, 0 when no error */
+	int http_status;                   /* the remote's HTTP status, 0 if none */
+	char remote_code[64];              /* the remote's error code, e.g. "LimitExceeded" */
+	char request_id[96];               /* the remote's request id, for support tickets */
 	char message[ROTOR_ERROR_MSG_MAX]; /* one line, redacted */
 };
 
@@ -48,17 +48,17 @@ void rotor_error_clear(struct rotor_error *err);
  * that `return rotor_error_set(err, ROTOR_EINVALID, "...")` reads naturally.
  * err may be NULL. Remote fields are kept. */
 int rotor_error_set(struct rotor_error *err, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 int rotor_error_setv(struct rotor_error *err, int code, const char *fmt, va_list ap)
-	__attribute__((format(printf, 3, 0)));
+    __attribute__((format(printf, 3, 0)));
 
 /* Records the remote's status, code and request id (any may be NULL/0). */
 void rotor_error_set_remote(struct rotor_error *err, int http_status, const char *remote_code,
-			    const char *request_id);
+                            const char *request_id);
 
 /* Prepends "prefix: " to the message (e.g. the manifest name), redacted. */
 void rotor_error_prefix(struct rotor_error *err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 /* A short stable name for a code: "invalid", "not-found", ... */
 const char *rotor_error_code_name(int code);

@@ -33,7 +33,7 @@ struct rotor_clock;
 /* Configure the sink (NULL: stderr), level, format and the clock used for
  * timestamps (NULL: the real clock). Not thread-safe; call at start. */
 void rotor_log_setup(FILE *sink, enum rotor_log_level level, enum rotor_log_format format,
-		     struct rotor_clock *clock);
+                     struct rotor_clock *clock);
 enum rotor_log_level rotor_log_level(void);
 /* Parses "debug", "info", "warn", "error", "off"; -1 if unknown. */
 int rotor_log_level_parse(const char *s);
@@ -41,9 +41,9 @@ int rotor_log_level_parse(const char *s);
 /* Writes one line. `scope` names the subject (a manifest name, "controller")
  * and may be NULL. The formatted message is redacted before it is written. */
 void rotor_log(enum rotor_log_level level, const char *scope, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 void rotor_logv(enum rotor_log_level level, const char *scope, const char *fmt, va_list ap)
-	__attribute__((format(printf, 3, 0)));
+    __attribute__((format(printf, 3, 0)));
 
 /* The redactor. Values shorter than ROTOR_REDACT_MIN bytes are not
  * registered (they would mangle ordinary text and are not real secrets). */

@@ -25,8 +25,8 @@ struct rotor_config;
 #define ROTOR_DEFAULT_SECRET_NAME "AWS_SECRET_ACCESS_KEY"
 
 /* Caps that keep a hostile or broken repository from exhausting memory. */
-#define ROTOR_MANIFEST_FILE_MAX ((size_t)1024 * 1024)        /* one file */
-#define ROTOR_MANIFEST_TREE_MAX ((size_t)256 * 1024 * 1024)  /* all files of a walk */
+#define ROTOR_MANIFEST_FILE_MAX ((size_t)1024 * 1024)       /* one file */
+#define ROTOR_MANIFEST_TREE_MAX ((size_t)256 * 1024 * 1024) /* all files of a walk */
 #define ROTOR_MANIFEST_MAX_CONSUMERS 64
 #define ROTOR_MANIFEST_MAX_LABELS 32
 
@@ -53,17 +53,17 @@ struct rotor_label {
 };
 
 struct rotor_consumer {
-	char *name;                   /* unique within the manifest */
+	char *name; /* unique within the manifest */
 	enum rotor_consumer_kind kind;
-	char *connection;             /* heroku/github connection name; NULL for envFile */
-	char *app;                    /* heroku: app name or id */
-	char *repository;             /* github: "owner/repo" */
-	char *environment;            /* github: optional environment name */
-	char *path;                   /* envFile: absolute path */
-	char *reload;                 /* envFile: optional reload command name */
-	char *akid_name;              /* variable names; default the store's */
+	char *connection;  /* heroku/github connection name; NULL for envFile */
+	char *app;         /* heroku: app name or id */
+	char *repository;  /* github: "owner/repo" */
+	char *environment; /* github: optional environment name */
+	char *path;        /* envFile: absolute path */
+	char *reload;      /* envFile: optional reload command name */
+	char *akid_name;   /* variable names; default the store's */
 	char *secret_name;
-	struct rotor_pos pos;         /* the consumer's entry */
+	struct rotor_pos pos; /* the consumer's entry */
 	struct rotor_pos connection_pos, path_pos, reload_pos;
 };
 
@@ -71,40 +71,40 @@ struct rotor_infisical_store {
 	char *connection;
 	char *project_id;
 	char *environment;
-	char *secret_path;            /* default "/" */
-	char *akid_name;              /* default AWS_ACCESS_KEY_ID */
-	char *secret_name;            /* default AWS_SECRET_ACCESS_KEY */
+	char *secret_path; /* default "/" */
+	char *akid_name;   /* default AWS_ACCESS_KEY_ID */
+	char *secret_name; /* default AWS_SECRET_ACCESS_KEY */
 	struct rotor_pos connection_pos;
 };
 
 struct rotor_manifest {
-	char *name;                   /* metadata.name: [a-z0-9-], 1..63 */
+	char *name; /* metadata.name: [a-z0-9-], 1..63 */
 	struct rotor_label *labels;
 	size_t nlabels;
-	char *user;                   /* IAM user name */
-	char *aws;                    /* AWS connection name */
-	int64_t cadence;              /* seconds */
+	char *user;      /* IAM user name */
+	char *aws;       /* AWS connection name */
+	int64_t cadence; /* seconds */
 	int64_t deactivate_after;
 	int64_t delete_after;
-	int64_t rotate_requested_at;  /* Unix seconds; 0 when absent */
+	int64_t rotate_requested_at; /* Unix seconds; 0 when absent */
 	int suspend;
 	enum rotor_mode mode;
 	struct rotor_infisical_store store;
 	struct rotor_consumer *consumers;
 	size_t nconsumers;
-	struct rotor_pos pos;         /* the document's start */
+	struct rotor_pos pos; /* the document's start */
 	struct rotor_pos name_pos, user_pos, aws_pos;
-	int skipped;                  /* parse only: not a manifest (a kind: Config) */
+	int skipped; /* parse only: not a manifest (a kind: Config) */
 };
 
 struct rotor_manifest_set {
 	struct rotor_manifest *items;
 	size_t n, cap;
-	char **files;                 /* origin names, owned */
+	char **files; /* origin names, owned */
 	size_t nfiles;
-	size_t bytes_read;            /* for the tree cap */
-	size_t documents;             /* AccessKeyRotation documents seen, valid or not */
-	const char *skip_path;        /* a file the walk must not read (the --config file) */
+	size_t bytes_read;     /* for the tree cap */
+	size_t documents;      /* AccessKeyRotation documents seen, valid or not */
+	const char *skip_path; /* a file the walk must not read (the --config file) */
 };
 
 void rotor_manifest_set_init(struct rotor_manifest_set *set);
@@ -114,7 +114,7 @@ void rotor_manifest_set_dispose(struct rotor_manifest_set *set);
  * set. Returns 0 when the file added no errors, ROTOR_EINVALID otherwise,
  * ROTOR_ENOMEM on allocation failure. */
 int rotor_manifest_parse(struct rotor_manifest_set *set, const char *origin, const char *data,
-			 size_t len, struct rotor_diags *diags);
+                         size_t len, struct rotor_diags *diags);
 
 /* Checks across manifests: duplicate metadata.name, two manifests claiming
  * one (aws, user) pair. Returns 0 or ROTOR_EINVALID. */
@@ -123,10 +123,10 @@ int rotor_manifest_set_check(const struct rotor_manifest_set *set, struct rotor_
 /* Checks against a controller config: connections exist and have the right
  * kind, envFile paths lie inside an allowed directory, reload names exist. */
 int rotor_manifest_set_check_config(const struct rotor_manifest_set *set,
-				    const struct rotor_config *cfg, struct rotor_diags *diags);
+                                    const struct rotor_config *cfg, struct rotor_diags *diags);
 
 const struct rotor_manifest *rotor_manifest_set_find(const struct rotor_manifest_set *set,
-						     const char *name);
+                                                     const char *name);
 const char *rotor_mode_name(enum rotor_mode mode);
 const char *rotor_consumer_kind_name(enum rotor_consumer_kind kind);
 

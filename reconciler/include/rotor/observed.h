@@ -22,9 +22,9 @@
 struct rotor_key_record {
 	int present;
 	char manifest[64];
-	int64_t created;     /* rotor created this key at */
-	int64_t synced;      /* every consumer held this key from */
-	int64_t inactive;    /* rotor (or an operator, as first seen) deactivated it at */
+	int64_t created;       /* rotor created this key at */
+	int64_t synced;        /* every consumer held this key from */
+	int64_t inactive;      /* rotor (or an operator, as first seen) deactivated it at */
 	int64_t store_version; /* the store version rotor wrote with this key */
 };
 
@@ -32,8 +32,8 @@ struct rotor_obs_key {
 	char id[32];
 	int active;
 	int64_t created;
-	int last_used_known;   /* GetAccessKeyLastUsed answered */
-	int64_t last_used;     /* 0: never used */
+	int last_used_known; /* GetAccessKeyLastUsed answered */
+	int64_t last_used;   /* 0: never used */
 	char last_service[64];
 	char last_region[32];
 	struct rotor_key_record record;
@@ -56,22 +56,22 @@ struct rotor_observed {
 	char iam_error[ROTOR_OBS_ERROR_MAX];
 	struct rotor_obs_key keys[ROTOR_OBS_MAX_KEYS];
 	int nkeys;
-	int64_t intent_at;          /* rotor's recorded intent to create a key; 0 none */
+	int64_t intent_at; /* rotor's recorded intent to create a key; 0 none */
 	/* the store */
 	int store_known;
 	char store_error[ROTOR_OBS_ERROR_MAX];
 	int store_has_akid, store_has_secret;
 	char store_akid[128];
 	int64_t store_akid_version, store_secret_version;
-	int store_auth;             /* 1 authenticates as the user, 0 does not, -1 not checked */
+	int store_auth; /* 1 authenticates as the user, 0 does not, -1 not checked */
 	char store_auth_detail[ROTOR_OBS_ERROR_MAX];
 	/* consumers, in the manifest's order */
 	struct rotor_obs_consumer consumers[ROTOR_MANIFEST_MAX_CONSUMERS];
 	int nconsumers;
 	/* explicit requests */
-	int rotate_now;             /* `rotor rotate NAME` */
+	int rotate_now; /* `rotor rotate NAME` */
 	/* housekeeping and trouble */
-	char problem[ROTOR_OBS_ERROR_MAX]; /* the first part that failed to load, or "" */
+	char problem[ROTOR_OBS_ERROR_MAX];          /* the first part that failed to load, or "" */
 	char stale_records[ROTOR_OBS_MAX_KEYS][32]; /* record tags of keys IAM no longer has */
 	int nstale;
 };

@@ -35,31 +35,31 @@ enum rotor_action_kind {
 
 struct rotor_action {
 	enum rotor_action_kind kind;
-	char key_id[32];       /* the key acted on ("" for the key CREATE makes) */
-	int consumer;          /* PROPAGATE: index into the manifest's consumers; else -1 */
-	char reason[320];      /* one line a reviewer understands */
+	char key_id[32];  /* the key acted on ("" for the key CREATE makes) */
+	int consumer;     /* PROPAGATE: index into the manifest's consumers; else -1 */
+	char reason[320]; /* one line a reviewer understands */
 };
 
 enum rotor_status {
-	ROTOR_STATUS_READY = 0,    /* in sync, nothing to do now */
-	ROTOR_STATUS_RECONCILING,  /* actions pending */
-	ROTOR_STATUS_WAITING,      /* something is due but must wait (a window, a missing slot) */
-	ROTOR_STATUS_STALLED,      /* needs a human: rotor will not act */
-	ROTOR_STATUS_SUSPENDED,    /* spec.suspend */
-	ROTOR_STATUS_UNKNOWN,      /* could not observe enough to decide */
+	ROTOR_STATUS_READY = 0,   /* in sync, nothing to do now */
+	ROTOR_STATUS_RECONCILING, /* actions pending */
+	ROTOR_STATUS_WAITING,     /* something is due but must wait (a window, a missing slot) */
+	ROTOR_STATUS_STALLED,     /* needs a human: rotor will not act */
+	ROTOR_STATUS_SUSPENDED,   /* spec.suspend */
+	ROTOR_STATUS_UNKNOWN,     /* could not observe enough to decide */
 };
 
 enum rotor_forecast_kind {
-	ROTOR_FC_ROTATE = 0,  /* next rotation */
-	ROTOR_FC_DEACTIVATE,  /* earliest deactivation of the predecessor */
-	ROTOR_FC_DELETE,      /* deletion of the Inactive key */
+	ROTOR_FC_ROTATE = 0, /* next rotation */
+	ROTOR_FC_DEACTIVATE, /* earliest deactivation of the predecessor */
+	ROTOR_FC_DELETE,     /* deletion of the Inactive key */
 };
 
 struct rotor_forecast {
 	enum rotor_forecast_kind kind;
-	int64_t at;           /* Unix seconds */
+	int64_t at; /* Unix seconds */
 	char key_id[32];
-	char note[160];       /* "if no use of AKIA... is seen after ..." */
+	char note[160]; /* "if no use of AKIA... is seen after ..." */
 };
 
 #define ROTOR_PLAN_MAX_ACTIONS (8 + ROTOR_MANIFEST_MAX_CONSUMERS)
@@ -70,31 +70,31 @@ enum rotor_key_role {
 	ROTOR_ROLE_CURRENT = 0,
 	ROTOR_ROLE_PREDECESSOR,
 	ROTOR_ROLE_STRAY,
-	ROTOR_ROLE_LEGACY,   /* adoption: the store holds no key; the old key to replace */
+	ROTOR_ROLE_LEGACY, /* adoption: the store holds no key; the old key to replace */
 };
 
 struct rotor_manifest_plan {
 	const struct rotor_manifest *manifest; /* borrowed */
-	int observe_only;             /* mode observe: actions are reported, never applied */
+	int observe_only; /* mode observe: actions are reported, never applied */
 	enum rotor_status status;
 	char status_reason[480];
 	struct rotor_action actions[ROTOR_PLAN_MAX_ACTIONS];
 	int nactions;
 	struct rotor_forecast forecast[ROTOR_PLAN_MAX_FORECAST];
 	int nforecast;
-	int rotation_due;             /* 1 when this plan rotates */
+	int rotation_due; /* 1 when this plan rotates */
 	char due_reason[160];
 	enum rotor_key_role roles[ROTOR_OBS_MAX_KEYS]; /* per observed key */
-	int deletions_held;           /* deletions dropped by --max-deletions */
+	int deletions_held;                            /* deletions dropped by --max-deletions */
 };
 
 struct rotor_plan_options {
-	int max_deletions;            /* for the whole plan; default 10 */
+	int max_deletions; /* for the whole plan; default 10 */
 };
 
 /* Plans one manifest. Pure. */
 void rotor_plan_compute(const struct rotor_manifest *m, const struct rotor_observed *obs,
-			int64_t now, struct rotor_manifest_plan *out);
+                        int64_t now, struct rotor_manifest_plan *out);
 
 /* Applies the --max-deletions guard across plans, in order: past the
  * limit, deletions are dropped and the manifest says why. Returns how many
@@ -117,7 +117,7 @@ enum rotor_plan_format {
 
 struct rotor_plan_render {
 	enum rotor_plan_format format;
-	int color;          /* ANSI colour (text on a TTY) */
+	int color; /* ANSI colour (text on a TTY) */
 	int64_t now;
 	const char *revision; /* manifests' revision, optional */
 };
@@ -125,15 +125,15 @@ struct rotor_plan_render {
 /* Writes the plans for a set of manifests (plus removed/unmanaged notes,
  * later) to f. Secret values never reach a renderer: the model has none. */
 int rotor_plan_render(FILE *f, const struct rotor_manifest_plan *plans, size_t n,
-		      const struct rotor_observed *obs, const struct rotor_plan_render *opts);
+                      const struct rotor_observed *obs, const struct rotor_plan_render *opts);
 
 /* Counts for the summary line. */
 struct rotor_plan_summary {
 	size_t manifests, to_rotate, to_prune, to_sync, in_sync, waiting, stalled, suspended,
-		unknown, observe_only;
+	    unknown, observe_only;
 };
 void rotor_plan_summarize(const struct rotor_manifest_plan *plans, size_t n,
-			  struct rotor_plan_summary *out);
+                          struct rotor_plan_summary *out);
 /* 1 when any plan has a mutating action that apply would execute. */
 int rotor_plan_has_changes(const struct rotor_manifest_plan *plans, size_t n);
 

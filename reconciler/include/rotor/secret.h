@@ -24,13 +24,13 @@ enum rotor_secret_flags {
 
 /* Copies len bytes into a new secret. Returns 0 or ROTOR_ENOMEM. */
 int rotor_secret_new(struct rotor_secret **out, const void *bytes, size_t len, int flags,
-		     struct rotor_error *err);
+                     struct rotor_error *err);
 /* Same, from a NUL-terminated string. */
 int rotor_secret_from_str(struct rotor_secret **out, const char *str, int flags,
-			  struct rotor_error *err);
+                          struct rotor_error *err);
 /* A second, independent secret with the same value and flags. */
 int rotor_secret_dup(struct rotor_secret **out, const struct rotor_secret *s,
-		     struct rotor_error *err);
+                     struct rotor_error *err);
 
 /* Wipes and frees; unregisters from the redactor. NULL is a no-op. */
 void rotor_secret_free(struct rotor_secret *s);

@@ -18,11 +18,11 @@
  * diags. Returns 0 when nothing went wrong, ROTOR_EINVALID when a manifest
  * or a path had an error, ROTOR_ENOMEM. */
 int rotor_source_load_paths(struct rotor_manifest_set *set, char *const *paths, size_t npaths,
-			    struct rotor_diags *diags);
+                            struct rotor_diags *diags);
 
 /* Reads a whole file, at most max bytes (more is ROTOR_ELIMIT). The caller
  * frees *out. Errors name the path and the system's reason in err. */
 int rotor_source_read_file(char **out, size_t *len, const char *path, size_t max,
-			   struct rotor_error *err);
+                           struct rotor_error *err);
 
 #endif

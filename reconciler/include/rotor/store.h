@@ -33,8 +33,8 @@ struct rotor_store_ref {
  * store; a half pair after an interrupted manual edit). */
 struct rotor_store_pair {
 	int has_akid, has_secret;
-	char akid[128];                /* the access key id value (not secret) */
-	struct rotor_secret *secret;   /* owned; registered for redaction */
+	char akid[128];                       /* the access key id value (not secret) */
+	struct rotor_secret *secret;          /* owned; registered for redaction */
 	int64_t akid_version, secret_version; /* the store's versions; 0 if unknown */
 };
 
@@ -46,18 +46,18 @@ struct rotor_store_ops {
 	 * a missing folder/environment/project is ROTOR_ENOTFOUND; a secret
 	 * managed by the store's own rotation is ROTOR_ECONFLICT. */
 	int (*read_pair)(void *ctx, const struct rotor_store_ref *ref, struct rotor_store_pair *out,
-			 struct rotor_error *err);
+	                 struct rotor_error *err);
 	/* Writes akid and secret together, then reads back and compares; fills
 	 * *written with what the store now holds (new versions). `current` is
 	 * what read_pair returned just before (it decides create vs update). */
 	int (*write_pair)(void *ctx, const struct rotor_store_ref *ref, const char *akid,
-			  const struct rotor_secret *secret, const struct rotor_store_pair *current,
-			  struct rotor_store_pair *written, struct rotor_error *err);
+	                  const struct rotor_secret *secret, const struct rotor_store_pair *current,
+	                  struct rotor_store_pair *written, struct rotor_error *err);
 	/* Reads the pair as it was at the given versions (for rollback).
 	 * ROTOR_ENOTFOUND when the store cannot give that version. */
 	int (*read_version)(void *ctx, const struct rotor_store_ref *ref, int64_t akid_version,
-			    int64_t secret_version, struct rotor_store_pair *out,
-			    struct rotor_error *err);
+	                    int64_t secret_version, struct rotor_store_pair *out,
+	                    struct rotor_error *err);
 	void (*free)(void *ctx);
 };
 
@@ -74,20 +74,20 @@ struct rotor_clock;
 struct rotor_http_options;
 
 struct rotor_infisical_options {
-	const char *name;                   /* the connection's name, for messages */
-	const char *site_url;               /* https://app.infisical.com */
-	int api_v4;                         /* 0: v3 raw routes (default), 1: v4 */
+	const char *name;     /* the connection's name, for messages */
+	const char *site_url; /* https://app.infisical.com */
+	int api_v4;           /* 0: v3 raw routes (default), 1: v4 */
 	const struct rotor_secret *client_id;
 	const struct rotor_secret *client_secret;
-	int requests_per_minute;            /* rotor's own pacing; default 30 */
+	int requests_per_minute; /* rotor's own pacing; default 30 */
 	struct rotor_clock *clock;
 	const struct rotor_http_options *http; /* NULL: defaults */
-	int max_rate_limit_waits;           /* 429s waited out per call; default 3 */
+	int max_rate_limit_waits;              /* 429s waited out per call; default 3 */
 };
 
 /* A store speaking to one Infisical instance with one machine identity.
  * Copies what it needs from opts. */
 int rotor_infisical_new(struct rotor_store *out, const struct rotor_infisical_options *opts,
-			struct rotor_error *err);
+                        struct rotor_error *err);
 
 #endif

@@ -32,15 +32,15 @@ struct rotor_aws_client {
 
 /* AWS's retry decision needs the error code in the body, so the transport
  * hands every reply back and aws_call_do decides. */
-static enum rotor_http_verdict every_reply_is_final(void *ctx, const struct rotor_http_response *res,
-						     int64_t *retry_after_ms)
+static enum rotor_http_verdict
+every_reply_is_final(void *ctx, const struct rotor_http_response *res, int64_t *retry_after_ms)
 {
 	(void)ctx, (void)res, (void)retry_after_ms;
 	return ROTOR_HTTP_DONE;
 }
 
 int rotor_aws_client_new(struct rotor_aws_client **out, const struct rotor_aws_client_options *opts,
-			 struct rotor_error *err)
+                         struct rotor_error *err)
 {
 	struct rotor_aws_client *c = calloc(1, sizeof(*c));
 	*out = NULL;
@@ -102,12 +102,23 @@ void aws_call_param(struct aws_call *call, const char *name, const char *value)
 }
 
 static const char *const retryable_codes[] = {
-	"Throttling",       "ThrottlingException", "RequestLimitExceeded",
-	"TooManyRequestsException", "ServiceUnavailable", "RequestThrottled",
-	"SlowDown",         "PriorRequestNotComplete", "ServiceFailure",
-	"InternalFailure",  "RequestTimeout",      "RequestThrottledException",
-	"ProvisionedThroughputExceededException", "TransactionInProgressException",
-	"EC2ThrottledException", "IDPCommunicationError", NULL,
+    "Throttling",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "TooManyRequestsException",
+    "ServiceUnavailable",
+    "RequestThrottled",
+    "SlowDown",
+    "PriorRequestNotComplete",
+    "ServiceFailure",
+    "InternalFailure",
+    "RequestTimeout",
+    "RequestThrottledException",
+    "ProvisionedThroughputExceededException",
+    "TransactionInProgressException",
+    "EC2ThrottledException",
+    "IDPCommunicationError",
+    NULL,
 };
 
 int aws_error_retryable(const char *code)
@@ -130,29 +141,29 @@ int aws_error_kind(const char *code, long status)
 		const char *code;
 		int kind;
 	} map[] = {
-		{"NoSuchEntity", ROTOR_ENOTFOUND},
-		{"LimitExceeded", ROTOR_ELIMIT},
-		{"EntityAlreadyExists", ROTOR_ECONFLICT},
-		{"ConcurrentModification", ROTOR_ECONFLICT},
-		{"DeleteConflict", ROTOR_ECONFLICT},
-		{"InvalidClientTokenId", ROTOR_EAUTH},
-		{"SignatureDoesNotMatch", ROTOR_EAUTH},
-		{"IncompleteSignature", ROTOR_EAUTH},
-		{"AccessDenied", ROTOR_EAUTH},
-		{"AccessDeniedException", ROTOR_EAUTH},
-		{"ExpiredToken", ROTOR_EAUTH},
-		{"ExpiredTokenException", ROTOR_EAUTH},
-		{"MissingAuthenticationToken", ROTOR_EAUTH},
-		{"InvalidIdentityToken", ROTOR_EAUTH},
-		{"UnrecognizedClientException", ROTOR_EAUTH},
-		{"RequestExpired", ROTOR_EAUTH},
-		{"ValidationError", ROTOR_EINVALID},
-		{"InvalidInput", ROTOR_EINVALID},
-		{"InvalidParameterValue", ROTOR_EINVALID},
-		{"MalformedQueryString", ROTOR_EINVALID},
-		{"InvalidAction", ROTOR_EINVALID},
-		{"MissingAction", ROTOR_EINVALID},
-		{"MalformedPolicyDocument", ROTOR_EINVALID},
+	    {"NoSuchEntity", ROTOR_ENOTFOUND},
+	    {"LimitExceeded", ROTOR_ELIMIT},
+	    {"EntityAlreadyExists", ROTOR_ECONFLICT},
+	    {"ConcurrentModification", ROTOR_ECONFLICT},
+	    {"DeleteConflict", ROTOR_ECONFLICT},
+	    {"InvalidClientTokenId", ROTOR_EAUTH},
+	    {"SignatureDoesNotMatch", ROTOR_EAUTH},
+	    {"IncompleteSignature", ROTOR_EAUTH},
+	    {"AccessDenied", ROTOR_EAUTH},
+	    {"AccessDeniedException", ROTOR_EAUTH},
+	    {"ExpiredToken", ROTOR_EAUTH},
+	    {"ExpiredTokenException", ROTOR_EAUTH},
+	    {"MissingAuthenticationToken", ROTOR_EAUTH},
+	    {"InvalidIdentityToken", ROTOR_EAUTH},
+	    {"UnrecognizedClientException", ROTOR_EAUTH},
+	    {"RequestExpired", ROTOR_EAUTH},
+	    {"ValidationError", ROTOR_EINVALID},
+	    {"InvalidInput", ROTOR_EINVALID},
+	    {"InvalidParameterValue", ROTOR_EINVALID},
+	    {"MalformedQueryString", ROTOR_EINVALID},
+	    {"InvalidAction", ROTOR_EINVALID},
+	    {"MissingAction", ROTOR_EINVALID},
+	    {"MalformedPolicyDocument", ROTOR_EINVALID},
 	};
 	if (code && *code) {
 		for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
@@ -189,13 +200,14 @@ static const char *error_hint(const char *action, const char *code, const char *
 	if (strcmp(code, "AccessDenied") == 0 || strcmp(code, "AccessDeniedException") == 0) {
 		static _Thread_local char hint[160];
 		snprintf(hint, sizeof(hint),
-			 "grant the manager identity %s:%s (the policy is in docs/aws.md)",
-			 strncmp(action, "AssumeRole", 10) == 0 ? "sts" : "iam", action);
+		         "grant the manager identity %s:%s (the policy is in docs/aws.md)",
+		         strncmp(action, "AssumeRole", 10) == 0 ? "sts" : "iam", action);
 		return hint;
 	}
 	if (strcmp(code, "SignatureDoesNotMatch") == 0 &&
 	    (strstr(message, "Signature expired") || strstr(message, "not yet current")))
-		return "this machine's clock is more than 5 minutes off AWS's: synchronise it (NTP)";
+		return "this machine's clock is more than 5 minutes off AWS's: synchronise it "
+		       "(NTP)";
 	if (strcmp(code, "SignatureDoesNotMatch") == 0)
 		return "the secret access key rotor signs with does not match its key id: check "
 		       "the manager's credentials";
@@ -213,8 +225,8 @@ static const char *error_hint(const char *action, const char *code, const char *
 }
 
 /* Pulls <Code>, <Message> and <RequestId> out of an error body. */
-static void parse_error_body(const char *body, size_t len, char *code, size_t code_len,
-			     char *msg, size_t msg_len, char *reqid, size_t reqid_len)
+static void parse_error_body(const char *body, size_t len, char *code, size_t code_len, char *msg,
+                             size_t msg_len, char *reqid, size_t reqid_len)
 {
 	struct xnode *root = NULL;
 	struct rotor_error ignore;
@@ -245,12 +257,13 @@ static int build_body(struct rotor_buf *b, const struct aws_call *call)
 	for (size_t i = 0; !rc && i < call->nparams; i++) {
 		rc = rotor_buf_puts(b, "&");
 		if (!rc)
-			rc = rotor_http_urlencode(b, call->params[i].name, strlen(call->params[i].name));
+			rc = rotor_http_urlencode(b, call->params[i].name,
+			                          strlen(call->params[i].name));
 		if (!rc)
 			rc = rotor_buf_puts(b, "=");
 		if (!rc)
 			rc = rotor_http_urlencode(b, call->params[i].value,
-						  strlen(call->params[i].value));
+			                          strlen(call->params[i].value));
 	}
 	return rc;
 }
@@ -272,8 +285,8 @@ static int64_t backoff_ms(const struct rotor_aws_client *c, int attempt)
 /* One signed attempt. Returns 0 with *res filled (any status) or a
  * transport error. */
 static int attempt_once(struct rotor_aws_client *c, struct aws_call *call,
-			const struct rotor_buf *body, struct rotor_http_response *res,
-			struct rotor_error *err)
+                        const struct rotor_buf *body, struct rotor_http_response *res,
+                        struct rotor_error *err)
 {
 	struct rotor_aws_credentials own;
 	const struct rotor_aws_credentials *creds = call->as;
@@ -291,12 +304,12 @@ static int attempt_once(struct rotor_aws_client *c, struct aws_call *call,
 	req.not_idempotent = call->not_idempotent;
 	rotor_http_request_header(&req, "Host", c->host);
 	rotor_http_request_header(&req, "Content-Type",
-				  "application/x-www-form-urlencoded; charset=utf-8");
+	                          "application/x-www-form-urlencoded; charset=utf-8");
 	if (!call->unsigned_call) {
 		if (!creds) {
 			if (!c->opts.creds.get) {
 				rc = rotor_error_set(err, ROTOR_EAUTH, "%s: no AWS credentials",
-						     call->what);
+				                     call->what);
 				goto done;
 			}
 			rc = c->opts.creds.get(c->opts.creds.ctx, &own, err);
@@ -308,22 +321,22 @@ static int attempt_once(struct rotor_aws_client *c, struct aws_call *call,
 			creds = &own;
 		}
 		struct rotor_http_header sh[2] = {
-			{"host", c->host},
-			{"content-type", "application/x-www-form-urlencoded; charset=utf-8"},
+		    {"host", c->host},
+		    {"content-type", "application/x-www-form-urlencoded; charset=utf-8"},
 		};
 		struct rotor_sigv4_input in = {
-			.method = "POST",
-			.path = c->path,
-			.query = NULL,
-			.headers = sh,
-			.nheaders = 2,
-			.body = body->data,
-			.body_len = body->len,
-			.region = c->opts.endpoint.region,
-			.service = c->opts.endpoint.service,
-			.now = c->opts.clock->now(c->opts.clock),
-			.normalize_path = 1,
-			.sign_token = 1,
+		    .method = "POST",
+		    .path = c->path,
+		    .query = NULL,
+		    .headers = sh,
+		    .nheaders = 2,
+		    .body = body->data,
+		    .body_len = body->len,
+		    .region = c->opts.endpoint.region,
+		    .service = c->opts.endpoint.service,
+		    .now = c->opts.clock->now(c->opts.clock),
+		    .normalize_path = 1,
+		    .sign_token = 1,
 		};
 		rc = rotor_sigv4_sign(&in, creds, &sig, err);
 		if (rc) {
@@ -334,7 +347,7 @@ static int attempt_once(struct rotor_aws_client *c, struct aws_call *call,
 		rotor_http_request_header(&req, "Authorization", sig.authorization);
 		if (creds->session_token)
 			rotor_http_request_header(&req, "X-Amz-Security-Token",
-						  rotor_secret_bytes(creds->session_token));
+			                          rotor_secret_bytes(creds->session_token));
 	}
 	rc = rotor_http_do(c->http, &req, res, err);
 done:
@@ -345,7 +358,7 @@ done:
 }
 
 int aws_call_do(struct rotor_aws_client *c, struct aws_call *call, struct xnode **result,
-		struct rotor_error *err)
+                struct rotor_error *err)
 {
 	struct rotor_buf body;
 	int rc = 0;
@@ -367,8 +380,9 @@ int aws_call_do(struct rotor_aws_client *c, struct aws_call *call, struct xnode 
 			 * for a call that must not run twice: the first may have
 			 * been carried out with only its reply lost. */
 			if (rc == ROTOR_ETRANSIENT && call->not_idempotent) {
-				rotor_error_prefix(err, "no reply, and the call may have taken "
-							"effect (not retried; the next pass observes)");
+				rotor_error_prefix(err,
+				                   "no reply, and the call may have taken "
+				                   "effect (not retried; the next pass observes)");
 				goto done;
 			}
 			if (rc == ROTOR_ETRANSIENT && attempt < AWS_MAX_ATTEMPTS) {
@@ -380,23 +394,22 @@ int aws_call_do(struct rotor_aws_client *c, struct aws_call *call, struct xnode 
 		if (res.status >= 200 && res.status < 300) {
 			rc = xml_parse(result, res.body.data, res.body.len, err);
 			if (rc)
-				rotor_error_prefix(err, "%s: unreadable reply (HTTP %ld)", call->what,
-						   res.status);
+				rotor_error_prefix(err, "%s: unreadable reply (HTTP %ld)",
+				                   call->what, res.status);
 			rotor_http_response_dispose(&res);
 			goto done;
 		}
 		char code[96], msg[400], reqid[96];
 		parse_error_body(res.body.data, res.body.len, code, sizeof(code), msg, sizeof(msg),
-				 reqid, sizeof(reqid));
+		                 reqid, sizeof(reqid));
 		if (!reqid[0])
 			rotor_http_response_header(&res, "x-amzn-RequestId", reqid, sizeof(reqid));
 		long status = res.status;
 		rotor_http_response_dispose(&res);
-		int retry = code[0] ? aws_error_retryable(code)
-				    : (status >= 500 || status == 429);
+		int retry = code[0] ? aws_error_retryable(code) : (status >= 500 || status == 429);
 		if (retry && attempt < AWS_MAX_ATTEMPTS) {
 			rotor_log(ROTOR_LOG_DEBUG, NULL, "%s: %s (HTTP %ld), attempt %d: retrying",
-				  call->what, code[0] ? code : "error", status, attempt);
+			          call->what, code[0] ? code : "error", status, attempt);
 			c->opts.clock->sleep_ms(c->opts.clock, backoff_ms(c, attempt));
 			continue;
 		}
@@ -406,14 +419,15 @@ int aws_call_do(struct rotor_aws_client *c, struct aws_call *call, struct xnode 
 		if (retry)
 			snprintf(attempts, sizeof(attempts), " after %d attempts", attempt);
 		if (!code[0])
-			rc = rotor_error_set(err, kind, "%s: HTTP %ld%s%s (request %s): %s", call->what,
-					     status, attempts, "", reqid[0] ? reqid : "unknown",
-					     "the reply was not an AWS error document");
+			rc = rotor_error_set(err, kind, "%s: HTTP %ld%s%s (request %s): %s",
+			                     call->what, status, attempts, "",
+			                     reqid[0] ? reqid : "unknown",
+			                     "the reply was not an AWS error document");
 		else
 			rc = rotor_error_set(err, kind, "%s: %s (request %s)%s: %s%s%s", call->what,
-					     code, reqid[0] ? reqid : "unknown", attempts,
-					     msg[0] ? msg : "(no message)", hint ? "; " : "",
-					     hint ? hint : "");
+			                     code, reqid[0] ? reqid : "unknown", attempts,
+			                     msg[0] ? msg : "(no message)", hint ? "; " : "",
+			                     hint ? hint : "");
 		rotor_error_set_remote(err, (int)status, code, reqid);
 		goto done;
 	}

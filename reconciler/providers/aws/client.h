@@ -9,22 +9,22 @@
 
 struct aws_param {
 	const char *name;
-	const char *value;   /* may be a secret's bytes: the body is wiped */
+	const char *value; /* may be a secret's bytes: the body is wiped */
 };
 
 #define AWS_MAX_PARAMS 128
 
 struct aws_call {
-	const char *action;                    /* "ListAccessKeys" */
-	const char *version;                   /* "2010-05-08" */
+	const char *action;  /* "ListAccessKeys" */
+	const char *version; /* "2010-05-08" */
 	struct aws_param params[AWS_MAX_PARAMS];
 	size_t nparams;
 	const struct rotor_aws_credentials *as; /* sign with these, else the provider */
-	int unsigned_call;                     /* AssumeRoleWithWebIdentity */
-	int not_idempotent;                    /* CreateAccessKey: a lost reply may hide a
-						  created key, so a connection failure is
-						  not retried (an error reply still is) */
-	char what[160];                        /* "CreateAccessKey(raxx-s3-backup)" */
+	int unsigned_call;                      /* AssumeRoleWithWebIdentity */
+	int not_idempotent;                     /* CreateAccessKey: a lost reply may hide a
+	                                           created key, so a connection failure is
+	                                           not retried (an error reply still is) */
+	char what[160];                         /* "CreateAccessKey(raxx-s3-backup)" */
 };
 
 /* The clock the client signs and sleeps with. */
@@ -38,7 +38,7 @@ void aws_call_param(struct aws_call *call, const char *name, const char *value);
  * holds the kind, the AWS code, the request id and a message that names
  * the call and says what to do. */
 int aws_call_do(struct rotor_aws_client *c, struct aws_call *call, struct xnode **result,
-		struct rotor_error *err);
+                struct rotor_error *err);
 
 /* The kind an AWS error code maps onto (HTTP status as a fallback). */
 int aws_error_kind(const char *code, long status);

@@ -22,7 +22,7 @@ static void set_what(struct aws_call *call, const char *action, const char *arg)
 }
 
 static int parse_date(const struct xnode *n, const char *path, int64_t *out, const char *what,
-		      struct rotor_error *err)
+                      struct rotor_error *err)
 {
 	char buf[64], why[160];
 	if (!xml_copy(n, path, buf, sizeof(buf)) || !buf[0]) {
@@ -31,7 +31,7 @@ static int parse_date(const struct xnode *n, const char *path, int64_t *out, con
 	}
 	if (rotor_time_parse(out, buf, why, sizeof(why)) != 0)
 		return rotor_error_set(err, ROTOR_EINVALID, "%s: unreadable date in the reply: %s",
-				       what, why);
+		                       what, why);
 	return 0;
 }
 
@@ -50,7 +50,7 @@ static int by_created(const void *a, const void *b)
 }
 
 int rotor_iam_list_access_keys(struct rotor_aws_client *iam, const char *user,
-			       struct rotor_iam_key *keys, size_t *nkeys, struct rotor_error *err)
+                               struct rotor_iam_key *keys, size_t *nkeys, struct rotor_error *err)
 {
 	char marker[1024] = "";
 	int rc = 0;
@@ -75,9 +75,9 @@ int rotor_iam_list_access_keys(struct rotor_aws_client *iam, const char *user,
 			if (*nkeys >= ROTOR_IAM_MAX_KEYS) {
 				xml_free(root);
 				return rotor_error_set(err, ROTOR_EINVALID,
-						       "%s: the reply lists more than %d keys; IAM "
-						       "allows 2",
-						       call.what, ROTOR_IAM_MAX_KEYS);
+				                       "%s: the reply lists more than %d keys; IAM "
+				                       "allows 2",
+				                       call.what, ROTOR_IAM_MAX_KEYS);
 			}
 			struct rotor_iam_key *k = &keys[*nkeys];
 			char status[32];
@@ -94,10 +94,11 @@ int rotor_iam_list_access_keys(struct rotor_aws_client *iam, const char *user,
 			     strcmp(status, "Expired") != 0)) {
 				xml_free(root);
 				return rc ? rc
-					  : rotor_error_set(err, ROTOR_EINVALID,
-							    "%s: a key in the reply has no id or an "
-							    "unknown status \"%s\"",
-							    call.what, status);
+				          : rotor_error_set(
+				                err, ROTOR_EINVALID,
+				                "%s: a key in the reply has no id or an "
+				                "unknown status \"%s\"",
+				                call.what, status);
 			}
 			(*nkeys)++;
 		}
@@ -110,17 +111,17 @@ int rotor_iam_list_access_keys(struct rotor_aws_client *iam, const char *user,
 		}
 		if (!marker[0])
 			return rotor_error_set(err, ROTOR_EINVALID,
-					       "ListAccessKeys(%s): the reply says IsTruncated but "
-					       "gives no Marker",
-					       user);
+			                       "ListAccessKeys(%s): the reply says IsTruncated but "
+			                       "gives no Marker",
+			                       user);
 	}
 	return rotor_error_set(err, ROTOR_EINVALID, "ListAccessKeys(%s): more than %d pages", user,
-			       IAM_MAX_PAGES);
+	                       IAM_MAX_PAGES);
 }
 
 int rotor_iam_create_access_key(struct rotor_aws_client *iam, const char *user,
-				struct rotor_iam_key *key, struct rotor_secret **secret,
-				struct rotor_error *err)
+                                struct rotor_iam_key *key, struct rotor_secret **secret,
+                                struct rotor_error *err)
 {
 	struct aws_call call;
 	struct xnode *root = NULL;
@@ -143,16 +144,16 @@ int rotor_iam_create_access_key(struct rotor_aws_client *iam, const char *user,
 	rc = parse_date(k, "CreateDate", &key->created, call.what, err);
 	if (!rc && (!key->id[0] || !s || s->text_len == 0))
 		rc = rotor_error_set(err, ROTOR_EINVALID,
-				     "%s: the reply has no AccessKeyId or SecretAccessKey%s%s",
-				     call.what, key->id[0] ? "; the key created is " : "", key->id);
+		                     "%s: the reply has no AccessKeyId or SecretAccessKey%s%s",
+		                     call.what, key->id[0] ? "; the key created is " : "", key->id);
 	if (!rc)
 		rc = rotor_secret_new(secret, s->text, s->text_len, ROTOR_SECRET_REDACT, err);
 	xml_free(root);
 	return rc;
 }
 
-int rotor_iam_update_access_key(struct rotor_aws_client *iam, const char *user,
-				const char *key_id, int active, struct rotor_error *err)
+int rotor_iam_update_access_key(struct rotor_aws_client *iam, const char *user, const char *key_id,
+                                int active, struct rotor_error *err)
 {
 	struct aws_call call;
 	struct xnode *root = NULL;
@@ -168,8 +169,8 @@ int rotor_iam_update_access_key(struct rotor_aws_client *iam, const char *user,
 	return rc;
 }
 
-int rotor_iam_delete_access_key(struct rotor_aws_client *iam, const char *user,
-				const char *key_id, struct rotor_error *err)
+int rotor_iam_delete_access_key(struct rotor_aws_client *iam, const char *user, const char *key_id,
+                                struct rotor_error *err)
 {
 	struct aws_call call;
 	struct xnode *root = NULL;
@@ -185,7 +186,7 @@ int rotor_iam_delete_access_key(struct rotor_aws_client *iam, const char *user,
 }
 
 int rotor_iam_get_access_key_last_used(struct rotor_aws_client *iam, const char *key_id,
-				       struct rotor_iam_last_used *out, struct rotor_error *err)
+                                       struct rotor_iam_last_used *out, struct rotor_error *err)
 {
 	struct aws_call call;
 	struct xnode *root = NULL;
@@ -205,7 +206,7 @@ int rotor_iam_get_access_key_last_used(struct rotor_aws_client *iam, const char 
 }
 
 int rotor_iam_get_user(struct rotor_aws_client *iam, const char *user, struct rotor_iam_user *out,
-		       struct rotor_error *err)
+                       struct rotor_error *err)
 {
 	struct aws_call call;
 	struct xnode *root = NULL;
@@ -223,7 +224,8 @@ int rotor_iam_get_user(struct rotor_aws_client *iam, const char *user, struct ro
 	xml_copy(u, "Path", out->path, sizeof(out->path));
 	rc = parse_date(u, "CreateDate", &out->created, call.what, err);
 	if (!rc && !out->arn[0])
-		rc = rotor_error_set(err, ROTOR_EINVALID, "%s: the reply has no user Arn", call.what);
+		rc = rotor_error_set(err, ROTOR_EINVALID, "%s: the reply has no user Arn",
+		                     call.what);
 	xml_free(root);
 	return rc;
 }
@@ -239,8 +241,8 @@ void rotor_tags_dispose(struct rotor_tags *t)
 	t->n = 0;
 }
 
-int rotor_iam_list_user_tags(struct rotor_aws_client *iam, const char *user,
-			     struct rotor_tags *out, struct rotor_error *err)
+int rotor_iam_list_user_tags(struct rotor_aws_client *iam, const char *user, struct rotor_tags *out,
+                             struct rotor_error *err)
 {
 	char marker[1024] = "";
 	size_t cap = 0;
@@ -266,7 +268,8 @@ int rotor_iam_list_user_tags(struct rotor_aws_client *iam, const char *user,
 			if (out->n >= 200) {
 				xml_free(root);
 				rc = rotor_error_set(err, ROTOR_EINVALID,
-						     "%s: more than 200 tags in the reply", call.what);
+				                     "%s: more than 200 tags in the reply",
+				                     call.what);
 				goto fail;
 			}
 			if (out->n == cap) {
@@ -299,20 +302,21 @@ int rotor_iam_list_user_tags(struct rotor_aws_client *iam, const char *user,
 		if (!more)
 			return 0;
 		if (!marker[0]) {
-			rc = rotor_error_set(err, ROTOR_EINVALID,
-					     "ListUserTags(%s): IsTruncated without a Marker", user);
+			rc =
+			    rotor_error_set(err, ROTOR_EINVALID,
+			                    "ListUserTags(%s): IsTruncated without a Marker", user);
 			goto fail;
 		}
 	}
 	rc = rotor_error_set(err, ROTOR_EINVALID, "ListUserTags(%s): more than %d pages", user,
-			     IAM_MAX_PAGES);
+	                     IAM_MAX_PAGES);
 fail:
 	rotor_tags_dispose(out);
 	return rc;
 }
 
-int rotor_iam_tag_user(struct rotor_aws_client *iam, const char *user,
-		       const struct rotor_tag *tags, size_t n, struct rotor_error *err)
+int rotor_iam_tag_user(struct rotor_aws_client *iam, const char *user, const struct rotor_tag *tags,
+                       size_t n, struct rotor_error *err)
 {
 	struct aws_call call;
 	struct xnode *root = NULL;
@@ -321,7 +325,7 @@ int rotor_iam_tag_user(struct rotor_aws_client *iam, const char *user,
 		return 0;
 	if (n > 50)
 		return rotor_error_set(err, ROTOR_ELIMIT, "TagUser(%s): %zu tags; IAM takes 50",
-				       user, n);
+		                       user, n);
 	memset(&call, 0, sizeof(call));
 	set_what(&call, "TagUser", user);
 	aws_call_param(&call, "UserName", user);
@@ -336,8 +340,8 @@ int rotor_iam_tag_user(struct rotor_aws_client *iam, const char *user,
 	return rc;
 }
 
-int rotor_iam_untag_user(struct rotor_aws_client *iam, const char *user,
-			 const char *const *keys, size_t n, struct rotor_error *err)
+int rotor_iam_untag_user(struct rotor_aws_client *iam, const char *user, const char *const *keys,
+                         size_t n, struct rotor_error *err)
 {
 	struct aws_call call;
 	struct xnode *root = NULL;
@@ -346,7 +350,7 @@ int rotor_iam_untag_user(struct rotor_aws_client *iam, const char *user,
 		return 0;
 	if (n > 50)
 		return rotor_error_set(err, ROTOR_ELIMIT, "UntagUser(%s): %zu keys; IAM takes 50",
-				       user, n);
+		                       user, n);
 	memset(&call, 0, sizeof(call));
 	set_what(&call, "UntagUser", user);
 	aws_call_param(&call, "UserName", user);

@@ -16,8 +16,8 @@
 #define STS_VERSION "2011-06-15"
 
 int rotor_sts_get_caller_identity(struct rotor_aws_client *sts,
-				  const struct rotor_aws_credentials *as,
-				  struct rotor_sts_identity *out, struct rotor_error *err)
+                                  const struct rotor_aws_credentials *as,
+                                  struct rotor_sts_identity *out, struct rotor_error *err)
 {
 	struct aws_call call;
 	struct xnode *root = NULL;
@@ -27,7 +27,7 @@ int rotor_sts_get_caller_identity(struct rotor_aws_client *sts,
 	call.version = STS_VERSION;
 	call.as = as;
 	snprintf(call.what, sizeof(call.what), "GetCallerIdentity(%s)",
-		 as ? as->access_key_id : "manager");
+	         as ? as->access_key_id : "manager");
 	int rc = aws_call_do(sts, &call, &root, err);
 	if (rc)
 		return rc;
@@ -43,7 +43,7 @@ int rotor_sts_get_caller_identity(struct rotor_aws_client *sts,
 
 /* Credentials/{AccessKeyId, SecretAccessKey, SessionToken, Expiration}. */
 static int read_credentials(const struct xnode *result, const char *what,
-			    struct rotor_aws_credentials *out, struct rotor_error *err)
+                            struct rotor_aws_credentials *out, struct rotor_error *err)
 {
 	const struct xnode *c = xml_child(result, "Credentials");
 	const struct xnode *secret = xml_child(c, "SecretAccessKey");
@@ -53,19 +53,19 @@ static int read_credentials(const struct xnode *result, const char *what,
 	if (!xml_copy(c, "AccessKeyId", akid, sizeof(akid)) || !secret || !token ||
 	    !secret->text_len || !token->text_len)
 		return rotor_error_set(err, ROTOR_EINVALID, "%s: the reply has no credentials",
-				       what);
+		                       what);
 	if (xml_copy(c, "Expiration", exp, sizeof(exp)) &&
 	    rotor_time_parse(&expiration, exp, why, sizeof(why)) != 0)
 		return rotor_error_set(err, ROTOR_EINVALID, "%s: unreadable Expiration: %s", what,
-				       why);
+		                       why);
 	return rotor_aws_credentials_set(out, akid, xml_text(secret), xml_text(token), expiration,
-					 err);
+	                                 err);
 }
 
 int rotor_sts_assume_role(struct rotor_aws_client *sts, const char *role_arn,
-			  const char *session_name, const struct rotor_secret *external_id,
-			  int duration_seconds, struct rotor_aws_credentials *out,
-			  struct rotor_error *err)
+                          const char *session_name, const struct rotor_secret *external_id,
+                          int duration_seconds, struct rotor_aws_credentials *out,
+                          struct rotor_error *err)
 {
 	struct aws_call call;
 	struct xnode *root = NULL;
@@ -94,10 +94,10 @@ int rotor_sts_assume_role(struct rotor_aws_client *sts, const char *role_arn,
 }
 
 int rotor_sts_assume_role_with_web_identity(struct rotor_aws_client *sts, const char *role_arn,
-					    const char *session_name,
-					    const struct rotor_secret *token, int duration_seconds,
-					    struct rotor_aws_credentials *out,
-					    struct rotor_error *err)
+                                            const char *session_name,
+                                            const struct rotor_secret *token, int duration_seconds,
+                                            struct rotor_aws_credentials *out,
+                                            struct rotor_error *err)
 {
 	struct aws_call call;
 	struct xnode *root = NULL;
@@ -119,7 +119,7 @@ int rotor_sts_assume_role_with_web_identity(struct rotor_aws_client *sts, const 
 	if (rc)
 		return rc;
 	rc = read_credentials(xml_child(root, "AssumeRoleWithWebIdentityResult"), call.what, out,
-			      err);
+	                      err);
 	if (!rc)
 		snprintf(out->source, sizeof(out->source), "web identity");
 	xml_free(root);
@@ -131,13 +131,14 @@ int rotor_sts_assume_role_with_web_identity(struct rotor_aws_client *sts, const 
 static int propagation_error(const struct rotor_error *e)
 {
 	return (strcmp(e->remote_code, "InvalidClientTokenId") == 0 ||
-		(strcmp(e->remote_code, "SignatureDoesNotMatch") == 0 &&
-		 !strstr(e->message, "Signature expired") && !strstr(e->message, "not yet current"))) ||
+	        (strcmp(e->remote_code, "SignatureDoesNotMatch") == 0 &&
+	         !strstr(e->message, "Signature expired") &&
+	         !strstr(e->message, "not yet current"))) ||
 	       rotor_error_is_retryable(e->code);
 }
 
 int rotor_sts_validate_key(struct rotor_aws_client *sts, const struct rotor_aws_credentials *key,
-			   const char *expected_arn, int64_t timeout_ms, struct rotor_error *err)
+                           const char *expected_arn, int64_t timeout_ms, struct rotor_error *err)
 {
 	struct rotor_clock *clock = rotor_aws_client_clock(sts);
 	int64_t start = clock->monotonic_ms(clock);
@@ -151,12 +152,13 @@ int rotor_sts_validate_key(struct rotor_aws_client *sts, const struct rotor_aws_
 		int rc = rotor_sts_get_caller_identity(sts, key, &id, &e);
 		if (rc == 0) {
 			if (strcmp(id.arn, expected_arn) != 0)
-				return rotor_error_set(err, ROTOR_ECONFLICT,
-						       "validate %s: it authenticates as %s, not as "
-						       "%s",
-						       key->access_key_id, id.arn, expected_arn);
+				return rotor_error_set(
+				    err, ROTOR_ECONFLICT,
+				    "validate %s: it authenticates as %s, not as "
+				    "%s",
+				    key->access_key_id, id.arn, expected_arn);
 			rotor_log(ROTOR_LOG_DEBUG, NULL, "validate %s: ok after %d attempt%s",
-				  key->access_key_id, attempts, attempts == 1 ? "" : "s");
+			          key->access_key_id, attempts, attempts == 1 ? "" : "s");
 			return 0;
 		}
 		int64_t elapsed = clock->monotonic_ms(clock) - start;
@@ -164,12 +166,12 @@ int rotor_sts_validate_key(struct rotor_aws_client *sts, const struct rotor_aws_
 			if (err)
 				*err = e;
 			if (propagation_error(&e))
-				rotor_error_prefix(err,
-						   "validate %s: the new key did not authenticate "
-						   "within %llds (%d attempts; IAM can take a while "
-						   "to propagate a new key)",
-						   key->access_key_id,
-						   (long long)(timeout_ms / 1000), attempts);
+				rotor_error_prefix(
+				    err,
+				    "validate %s: the new key did not authenticate "
+				    "within %llds (%d attempts; IAM can take a while "
+				    "to propagate a new key)",
+				    key->access_key_id, (long long)(timeout_ms / 1000), attempts);
 			else
 				rotor_error_prefix(err, "validate %s", key->access_key_id);
 			return err ? err->code : e.code;

@@ -12,7 +12,7 @@ struct builder {
 	struct xnode *cur;
 	int depth;
 	size_t nodes;
-	int failed;           /* ROTOR_E* */
+	int failed; /* ROTOR_E* */
 	const char *why;
 	XML_Parser parser;
 };
@@ -132,12 +132,12 @@ void xml_free(struct xnode *n)
 /* Entity declarations are refused outright: AWS never sends a DTD, and
  * refusing them rules out entity-expansion attacks from a hostile endpoint. */
 static void XMLCALL on_entity_decl(void *ud, const XML_Char *name, int pe, const XML_Char *value,
-				   int value_len, const XML_Char *base, const XML_Char *sys,
-				   const XML_Char *pub, const XML_Char *notation)
+                                   int value_len, const XML_Char *base, const XML_Char *sys,
+                                   const XML_Char *pub, const XML_Char *notation)
 {
 	struct builder *b = ud;
 	(void)name, (void)pe, (void)value, (void)value_len, (void)base, (void)sys, (void)pub,
-		(void)notation;
+	    (void)notation;
 	stop(b, ROTOR_EINVALID, "XML entity declarations are not accepted");
 }
 
@@ -159,8 +159,8 @@ int xml_parse(struct xnode **out, const char *data, size_t len, struct rotor_err
 	if (!b.failed && st != XML_STATUS_OK) {
 		char why[160];
 		snprintf(why, sizeof(why), "%s at line %lu",
-			 XML_ErrorString(XML_GetErrorCode(b.parser)),
-			 (unsigned long)XML_GetCurrentLineNumber(b.parser));
+		         XML_ErrorString(XML_GetErrorCode(b.parser)),
+		         (unsigned long)XML_GetCurrentLineNumber(b.parser));
 		XML_ParserFree(b.parser);
 		xml_free(b.root);
 		return rotor_error_set(err, ROTOR_EINVALID, "malformed XML: %s", why);

@@ -16,7 +16,7 @@
 
 struct xnode {
 	char *name;
-	char *text;            /* concatenated character data, NUL-terminated */
+	char *text; /* concatenated character data, NUL-terminated */
 	size_t text_len;
 	struct xnode **kids;
 	size_t nkids, cap;

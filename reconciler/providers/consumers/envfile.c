@@ -817,9 +817,16 @@ __attribute__((noreturn)) static void reload_child(char *const *argv, int devnul
 	 * not the reload command's business. Only an allowlist of variables
 	 * that carry no secret and that service managers need is kept (built
 	 * in static storage: no malloc between fork and exec). */
-	static const char *const keep[] = {"PATH", "HOME", "LANG", "LC_ALL", "TZ", "USER",
-					   "LOGNAME", "XDG_RUNTIME_DIR", "DBUS_SESSION_BUS_ADDRESS",
-					   NULL};
+	static const char *const keep[] = {"PATH",
+	                                   "HOME",
+	                                   "LANG",
+	                                   "LC_ALL",
+	                                   "TZ",
+	                                   "USER",
+	                                   "LOGNAME",
+	                                   "XDG_RUNTIME_DIR",
+	                                   "DBUS_SESSION_BUS_ADDRESS",
+	                                   NULL};
 	static char buf[8192];
 	static char *clean_env[16];
 	size_t used = 0, n = 0;
@@ -833,7 +840,8 @@ __attribute__((noreturn)) static void reload_child(char *const *argv, int devnul
 		used += need;
 	}
 	if (!getenv("PATH"))
-		clean_env[n++] = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+		clean_env[n++] =
+		    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 	clean_env[n] = NULL;
 	environ = clean_env;
 	execvp(argv[0], argv);

@@ -47,19 +47,19 @@ struct infisical {
 	int v4;
 	struct rotor_secret *client_id;
 	struct rotor_secret *client_secret;
-	struct rotor_secret *token;   /* NULL until logged in */
-	int64_t token_expires;        /* wall seconds; 0 = does not expire */
-	int64_t token_max;            /* wall seconds the token can never outlive; 0 = none */
-	int64_t token_ttl;            /* expiresIn, for renewal */
-	int login_failures;           /* consecutive */
-	int64_t login_blocked_until;  /* wall seconds */
-	int64_t interval_ms;          /* pacing */
-	int64_t last_request_ms;      /* monotonic */
+	struct rotor_secret *token;  /* NULL until logged in */
+	int64_t token_expires;       /* wall seconds; 0 = does not expire */
+	int64_t token_max;           /* wall seconds the token can never outlive; 0 = none */
+	int64_t token_ttl;           /* expiresIn, for renewal */
+	int login_failures;          /* consecutive */
+	int64_t login_blocked_until; /* wall seconds */
+	int64_t interval_ms;         /* pacing */
+	int64_t last_request_ms;     /* monotonic */
 	int max_429;
-	int64_t max_wait_ms;          /* longest 429 wait rotor accepts */
+	int64_t max_wait_ms; /* longest 429 wait rotor accepts */
 	struct rotor_clock *clock;
 	struct rotor_http *http;
-	pthread_mutex_t lock;         /* one request at a time per connection */
+	pthread_mutex_t lock; /* one request at a time per connection */
 };
 
 /* A reply: status, parsed JSON (may be NULL), and the error fields. */
@@ -103,7 +103,7 @@ static void read_error_fields(struct reply *r)
 			if (json_is_object(v))
 				s = jstr(v, "message");
 			snprintf(r->message + used, sizeof(r->message) - used, "%s%s",
-				 i ? "; " : "", s);
+			         i ? "; " : "", s);
 		}
 	}
 }
@@ -112,7 +112,7 @@ static void read_error_fields(struct reply *r)
  * message, and a 5xx that outlasts the retries must still be reported
  * with the body's error and reqId (send_raw retries 5xx itself). */
 static enum rotor_http_verdict classify(void *ctx, const struct rotor_http_response *res,
-					int64_t *retry_after_ms)
+                                        int64_t *retry_after_ms)
 {
 	(void)ctx;
 	(void)res;
@@ -132,7 +132,7 @@ static void pace(struct infisical *s)
 
 /* One HTTP exchange, no auth logic. body may be NULL. */
 static int send_raw(struct infisical *s, const char *method, const char *path, json_t *body,
-		    int with_token, const char *what, struct reply *r, struct rotor_error *err)
+                    int with_token, const char *what, struct reply *r, struct rotor_error *err)
 {
 	struct rotor_http_request req;
 	struct rotor_http_response res;
@@ -168,7 +168,7 @@ static int send_raw(struct infisical *s, const char *method, const char *path, j
 			break;
 		/* a server error: back off (1 s, 2 s) and try again */
 		rotor_log(ROTOR_LOG_DEBUG, s->name, "%s: HTTP %ld, attempt %d: retrying", what,
-			  res.status, attempt);
+		          res.status, attempt);
 		rotor_http_response_dispose(&res);
 		s->clock->sleep_ms(s->clock, (int64_t)1000 << (attempt - 1));
 	}
@@ -188,9 +188,10 @@ static int send_raw(struct infisical *s, const char *method, const char *path, j
 	rotor_http_response_dispose(&res);
 	if (r->status >= 200 && r->status < 300 && !r->json) {
 		rotor_error_set_remote(err, (int)r->status, NULL, NULL);
-		return rotor_error_set(err, ROTOR_EINVALID,
-				       "%s: Infisical answered HTTP %ld with a body that is not JSON",
-				       what, r->status);
+		return rotor_error_set(
+		    err, ROTOR_EINVALID,
+		    "%s: Infisical answered HTTP %ld with a body that is not JSON", what,
+		    r->status);
 	}
 	read_error_fields(r);
 	return 0;
@@ -199,14 +200,21 @@ static int send_raw(struct infisical *s, const char *method, const char *path, j
 static int kind_for(long status)
 {
 	switch (status) {
-	case 400: return ROTOR_EINVALID;
+	case 400:
+		return ROTOR_EINVALID;
 	case 401:
-	case 403: return ROTOR_EAUTH;
-	case 404: return ROTOR_ENOTFOUND;
-	case 409: return ROTOR_ECONFLICT;
-	case 422: return ROTOR_EINVALID;
-	case 429: return ROTOR_ETHROTTLED;
-	default: return status >= 500 ? ROTOR_ETRANSIENT : ROTOR_EINVALID;
+	case 403:
+		return ROTOR_EAUTH;
+	case 404:
+		return ROTOR_ENOTFOUND;
+	case 409:
+		return ROTOR_ECONFLICT;
+	case 422:
+		return ROTOR_EINVALID;
+	case 429:
+		return ROTOR_ETHROTTLED;
+	default:
+		return status >= 500 ? ROTOR_ETRANSIENT : ROTOR_EINVALID;
 	}
 }
 
@@ -218,25 +226,25 @@ static int is_validation_401(const struct reply *r)
 }
 
 static int fail_reply_as(int kind, const struct reply *r, const char *what, const char *hint,
-			 struct rotor_error *err)
+                         struct rotor_error *err)
 {
 	rotor_error_set(err, kind, "%s: HTTP %ld %s (request %s): %s%s%s", what, r->status,
-			r->error[0] ? r->error : "error", r->req_id[0] ? r->req_id : "unknown",
-			r->message[0] ? r->message : "(no message)", hint ? "; " : "",
-			hint ? hint : "");
+	                r->error[0] ? r->error : "error", r->req_id[0] ? r->req_id : "unknown",
+	                r->message[0] ? r->message : "(no message)", hint ? "; " : "",
+	                hint ? hint : "");
 	rotor_error_set_remote(err, (int)r->status, r->error, r->req_id);
 	return kind;
 }
 
 static int fail_reply(const struct reply *r, const char *what, const char *hint,
-		      struct rotor_error *err)
+                      struct rotor_error *err)
 {
 	return fail_reply_as(is_validation_401(r) ? ROTOR_EINVALID : kind_for(r->status), r, what,
-			     hint, err);
+	                     hint, err);
 }
 
 static int take_token(struct infisical *s, const struct reply *r, const char *what,
-		      struct rotor_error *err)
+                      struct rotor_error *err)
 {
 	const char *tok = jstr(r->json, "accessToken");
 	json_int_t ttl = json_integer_value(json_object_get(r->json, "expiresIn"));
@@ -245,7 +253,7 @@ static int take_token(struct infisical *s, const struct reply *r, const char *wh
 	struct rotor_secret *t = NULL;
 	if (!*tok)
 		return rotor_error_set(err, ROTOR_EINVALID, "%s: the reply has no accessToken",
-				       what);
+		                       what);
 	int rc = rotor_secret_from_str(&t, tok, ROTOR_SECRET_REDACT, err);
 	if (rc)
 		return rc;
@@ -290,14 +298,14 @@ static int wait_out_429(struct infisical *s, const struct reply *r, const char *
 	int64_t wait = rate_limit_wait(r, s->clock->now(s->clock));
 	if (wait > s->max_wait_ms) {
 		rotor_log(ROTOR_LOG_WARN, s->name,
-			  "%s: Infisical rate limit asks for %llds, more than the %llds rotor "
-			  "waits; giving up for now",
-			  what, (long long)(wait / 1000), (long long)(s->max_wait_ms / 1000));
+		          "%s: Infisical rate limit asks for %llds, more than the %llds rotor "
+		          "waits; giving up for now",
+		          what, (long long)(wait / 1000), (long long)(s->max_wait_ms / 1000));
 		return 0;
 	}
 	(*waits)++;
 	rotor_log(ROTOR_LOG_INFO, s->name, "%s: Infisical rate limit; waiting %llds", what,
-		  (long long)(wait / 1000));
+	          (long long)(wait / 1000));
 	s->clock->sleep_ms(s->clock, wait);
 	return 1;
 }
@@ -305,7 +313,7 @@ static int wait_out_429(struct infisical *s, const struct reply *r, const char *
 /* send_raw for login and renewal (no token logic), with 429 waits: both
  * count against the servers' write limits. */
 static int send_waiting(struct infisical *s, const char *path, json_t *body, const char *what,
-			struct reply *r, struct rotor_error *err)
+                        struct reply *r, struct rotor_error *err)
 {
 	int waits = 0;
 	for (;;) {
@@ -325,17 +333,17 @@ static int login(struct infisical *s, struct rotor_error *err)
 	if (s->login_blocked_until > now) {
 		rotor_error_set_remote(err, 0, NULL, NULL);
 		return rotor_error_set(err, ROTOR_EAUTH,
-				       "%s: not logging in again for %llds after %d failed logins "
-				       "(Infisical locks a client out after 3): fix the "
-				       "connection's clientId or clientSecret",
-				       what, (long long)(s->login_blocked_until - now),
-				       s->login_failures);
+		                       "%s: not logging in again for %llds after %d failed logins "
+		                       "(Infisical locks a client out after 3): fix the "
+		                       "connection's clientId or clientSecret",
+		                       what, (long long)(s->login_blocked_until - now),
+		                       s->login_failures);
 	}
 	json_t *body = json_pack("{s:s, s:s}", "clientId", rotor_secret_bytes(s->client_id),
-				 "clientSecret", rotor_secret_bytes(s->client_secret));
+	                         "clientSecret", rotor_secret_bytes(s->client_secret));
 	if (!body)
 		return rotor_error_set(err, ROTOR_EINVALID,
-				       "%s: clientId or clientSecret is not valid UTF-8", what);
+		                       "%s: clientId or clientSecret is not valid UTF-8", what);
 	int rc = send_waiting(s, "/api/v1/auth/universal-auth/login", body, what, &r, err);
 	json_decref(body);
 	if (rc)
@@ -350,17 +358,17 @@ static int login(struct infisical *s, struct rotor_error *err)
 			       "connection's clientId and siteUrl";
 		else if (r.status == 401)
 			hint = strstr(r.message, "locked")
-				       ? "Infisical locked this client after failed logins; wait, "
-					 "then fix the connection's clientId or clientSecret"
-				       : "Infisical rejected the credentials (a wrong or revoked "
-					 "client secret, or, on current servers, an unknown client "
-					 "id): check the connection's clientId, clientSecret and "
-					 "siteUrl";
+			           ? "Infisical locked this client after failed logins; wait, "
+			             "then fix the connection's clientId or clientSecret"
+			           : "Infisical rejected the credentials (a wrong or revoked "
+			             "client secret, or, on current servers, an unknown client "
+			             "id): check the connection's clientId, clientSecret and "
+			             "siteUrl";
 		if (r.status == 401 || r.status == 403 || r.status == 404) {
 			if (++s->login_failures >= 2)
 				s->login_blocked_until = now + LOGIN_LOCKOUT_SECONDS;
 			rc = fail_reply_as(is_validation_401(&r) ? ROTOR_EINVALID : ROTOR_EAUTH, &r,
-					   what, hint, err);
+			                   what, hint, err);
 		} else {
 			rc = fail_reply(&r, what, hint, err);
 		}
@@ -374,7 +382,7 @@ static int login(struct infisical *s, struct rotor_error *err)
 		json_int_t max = json_integer_value(json_object_get(r.json, "accessTokenMaxTTL"));
 		s->token_max = max > 0 ? now + max : 0;
 		rotor_log(ROTOR_LOG_DEBUG, s->name, "logged in to Infisical (token valid %llds)",
-			  (long long)s->token_ttl);
+		          (long long)s->token_ttl);
 	}
 	reply_dispose(&r);
 	return rc;
@@ -397,8 +405,8 @@ static int renew(struct infisical *s, struct rotor_error *err)
 	if (rc) {
 		if (!still_valid)
 			return rc;
-		rotor_log(ROTOR_LOG_INFO, s->name, "%s failed (%s); the token is still valid",
-			  what, err ? err->message : "");
+		rotor_log(ROTOR_LOG_INFO, s->name, "%s failed (%s); the token is still valid", what,
+		          err ? err->message : "");
 		rotor_error_clear(err);
 		return 0;
 	}
@@ -412,7 +420,7 @@ static int renew(struct infisical *s, struct rotor_error *err)
 		if (!still_valid)
 			return rc;
 		rotor_log(ROTOR_LOG_INFO, s->name, "%s; the token is still valid",
-			  err ? err->message : what);
+		          err ? err->message : what);
 		rotor_error_clear(err);
 		return 0;
 	}
@@ -430,15 +438,14 @@ static int ensure_token(struct infisical *s, struct rotor_error *err)
 		return login(s, err);
 	if (s->token_expires) {
 		int64_t margin = s->token_ttl / 10 > RENEW_MARGIN_SECONDS ? s->token_ttl / 10
-									  : RENEW_MARGIN_SECONDS;
+		                                                          : RENEW_MARGIN_SECONDS;
 		if (margin > s->token_ttl / 2)
 			margin = s->token_ttl / 2;
 		/* A lapsed token cannot be renewed (401), and a renewal that
 		 * would outlive the maximum TTL is refused: log in instead of
 		 * spending a request on a renewal that must fail. */
-		if (now >= s->token_expires ||
-		    (s->token_max && now + s->token_ttl > s->token_max &&
-		     s->token_expires - now <= margin))
+		if (now >= s->token_expires || (s->token_max && now + s->token_ttl > s->token_max &&
+		                                s->token_expires - now <= margin))
 			return login(s, err);
 		if (s->token_expires - now <= margin)
 			return renew(s, err);
@@ -449,7 +456,7 @@ static int ensure_token(struct infisical *s, struct rotor_error *err)
 /* An authenticated call with one re-login and rate-limit waits. The caller
  * holds s->lock. */
 static int api(struct infisical *s, const char *method, const char *path, json_t *body,
-	       const char *what, struct reply *r, struct rotor_error *err)
+               const char *what, struct reply *r, struct rotor_error *err)
 {
 	int relogged = 0, waits = 0;
 	for (;;) {
@@ -460,12 +467,12 @@ static int api(struct infisical *s, const char *method, const char *path, json_t
 		if (rc)
 			return rc;
 		int expired = (r->status == 401 && !is_validation_401(r)) ||
-			      (r->status == 403 && strcmp(r->error, "TokenError") == 0);
+		              (r->status == 403 && strcmp(r->error, "TokenError") == 0);
 		if (expired && !relogged) {
 			relogged = 1;
 			reply_dispose(r);
 			rotor_log(ROTOR_LOG_DEBUG, s->name,
-				  "Infisical token rejected; logging in again once");
+			          "Infisical token rejected; logging in again once");
 			rotor_secret_free(s->token);
 			s->token = NULL;
 			continue;
@@ -478,9 +485,9 @@ static int api(struct infisical *s, const char *method, const char *path, json_t
 		 * 2024 server asked for /api/v4. Configuration, not a folder. */
 		if (s->v4 && r->status == 404 && strcmp(r->error, "Not Found") == 0) {
 			rc = fail_reply_as(ROTOR_EINVALID, r, what,
-					   "this server has no /api/v4 secret routes (self-hosted "
-					   "servers of 2024): set the connection's api to v3",
-					   err);
+			                   "this server has no /api/v4 secret routes (self-hosted "
+			                   "servers of 2024): set the connection's api to v3",
+			                   err);
 			reply_dispose(r);
 			return rc;
 		}
@@ -490,7 +497,7 @@ static int api(struct infisical *s, const char *method, const char *path, json_t
 
 /* "?workspaceId=P&environment=E&secretPath=S" (v3) or projectId (v4). */
 static int query(const struct infisical *s, const struct rotor_store_ref *ref, char *buf,
-		 size_t len)
+                 size_t len)
 {
 	struct rotor_buf b;
 	rotor_buf_init(&b, 4096);
@@ -508,29 +515,29 @@ static int query(const struct infisical *s, const struct rotor_store_ref *ref, c
 	return rc;
 }
 
-static void describe(const struct infisical *s, const struct rotor_store_ref *ref,
-		     const char *op, char *buf, size_t len)
+static void describe(const struct infisical *s, const struct rotor_store_ref *ref, const char *op,
+                     char *buf, size_t len)
 {
 	snprintf(buf, len, "%s: Infisical %s (project %s, environment %s, path %s)", s->name, op,
-		 ref->project_id, ref->environment, ref->secret_path);
+	         ref->project_id, ref->environment, ref->secret_path);
 }
 
 static json_t *base_body(const struct infisical *s, const struct rotor_store_ref *ref)
 {
 	return json_pack("{s:s, s:s, s:s}", s->v4 ? "projectId" : "workspaceId", ref->project_id,
-			 "environment", ref->environment, "secretPath", ref->secret_path);
+	                 "environment", ref->environment, "secretPath", ref->secret_path);
 }
 
 static int not_found_hint(const struct reply *r, const char *what, struct rotor_error *err)
 {
 	return fail_reply(r, what,
-			  "the project, environment or folder does not exist or the machine "
-			  "identity cannot see it: check spec.store.infisical",
-			  err);
+	                  "the project, environment or folder does not exist or the machine "
+	                  "identity cannot see it: check spec.store.infisical",
+	                  err);
 }
 
 static int read_pair_locked(struct infisical *s, const struct rotor_store_ref *ref,
-			    struct rotor_store_pair *out, struct rotor_error *err)
+                            struct rotor_store_pair *out, struct rotor_error *err)
 {
 	char q[2048], path[2300], what[512];
 	struct reply r;
@@ -548,10 +555,11 @@ static int read_pair_locked(struct infisical *s, const struct rotor_store_ref *r
 		return rc;
 	}
 	if (r.status != 200) {
-		rc = fail_reply(&r, what, r.status == 403 ? "grant the machine identity read "
-							    "access to this environment and path"
-							  : NULL,
-				err);
+		rc = fail_reply(&r, what,
+		                r.status == 403 ? "grant the machine identity read "
+		                                  "access to this environment and path"
+		                                : NULL,
+		                err);
 		reply_dispose(&r);
 		return rc;
 	}
@@ -561,7 +569,7 @@ static int read_pair_locked(struct infisical *s, const struct rotor_store_ref *r
 	if (!json_is_array(list)) {
 		reply_dispose(&r);
 		return rotor_error_set(err, ROTOR_EINVALID, "%s: the reply has no secrets list",
-				       what);
+		                       what);
 	}
 	json_array_foreach(list, i, sec)
 	{
@@ -577,10 +585,10 @@ static int read_pair_locked(struct infisical *s, const struct rotor_store_ref *r
 			reply_dispose(&r);
 			rotor_store_pair_dispose(out);
 			return rotor_error_set(err, ROTOR_ECONFLICT,
-					       "%s: secret %s is managed by Infisical's own secret "
-					       "rotation; rotor refuses to manage it too (two "
-					       "rotators would fight): remove one of them",
-					       what, name);
+			                       "%s: secret %s is managed by Infisical's own secret "
+			                       "rotation; rotor refuses to manage it too (two "
+			                       "rotators would fight): remove one of them",
+			                       what, name);
 		}
 		json_t *value = json_object_get(sec, "secretValue");
 		json_int_t version = json_integer_value(json_object_get(sec, "version"));
@@ -590,19 +598,19 @@ static int read_pair_locked(struct infisical *s, const struct rotor_store_ref *r
 			reply_dispose(&r);
 			rotor_store_pair_dispose(out);
 			return rotor_error_set(err, ROTOR_EAUTH,
-					       "%s: the value of secret %s is hidden from this "
-					       "machine identity: grant it permission to read "
-					       "secret values on this environment and path",
-					       what, name);
+			                       "%s: the value of secret %s is hidden from this "
+			                       "machine identity: grant it permission to read "
+			                       "secret values on this environment and path",
+			                       what, name);
 		}
 		if (!json_is_string(value) ||
 		    (is_akid && json_string_length(value) >= sizeof(out->akid))) {
 			reply_dispose(&r);
 			rotor_store_pair_dispose(out);
 			return rotor_error_set(err, ROTOR_EINVALID,
-					       "%s: secret %s has no readable value (or an access "
-					       "key id too long to be one)",
-					       what, name);
+			                       "%s: secret %s has no readable value (or an access "
+			                       "key id too long to be one)",
+			                       what, name);
 		}
 		if (is_akid) {
 			out->has_akid = 1;
@@ -612,7 +620,7 @@ static int read_pair_locked(struct infisical *s, const struct rotor_store_ref *r
 			rotor_secret_free(out->secret);
 			out->secret = NULL;
 			rc = rotor_secret_new(&out->secret, json_string_value(value),
-					      json_string_length(value), ROTOR_SECRET_REDACT, err);
+			                      json_string_length(value), ROTOR_SECRET_REDACT, err);
 			if (rc) {
 				reply_dispose(&r);
 				rotor_store_pair_dispose(out);
@@ -629,13 +637,13 @@ static int read_pair_locked(struct infisical *s, const struct rotor_store_ref *r
 static json_t *secret_entry(const char *name, const char *value)
 {
 	return json_pack("{s:s, s:s, s:b}", "secretKey", name, "secretValue", value,
-			 "skipMultilineEncoding", 1);
+	                 "skipMultilineEncoding", 1);
 }
 
 /* creating: the request creates names (v3 POST), where 400 means one of
  * them exists already: the folder changed since rotor read it. */
 static int check_write_reply(const struct reply *r, const char *what, int creating,
-			     struct rotor_error *err)
+                             struct rotor_error *err)
 {
 	if (r->status >= 200 && r->status < 300) {
 		/* Not a conflict to retry: every pass would file another
@@ -643,36 +651,36 @@ static int check_write_reply(const struct reply *r, const char *what, int creati
 		if (json_object_get(r->json, "approval")) {
 			rotor_error_set_remote(err, (int)r->status, "approval", NULL);
 			return rotor_error_set(err, ROTOR_EAUTH,
-					       "%s: Infisical answered with an approval request "
-					       "instead of writing: the change needs approval; "
-					       "exempt rotor's machine identity from the change "
-					       "policy of this environment and path",
-					       what);
+			                       "%s: Infisical answered with an approval request "
+			                       "instead of writing: the change needs approval; "
+			                       "exempt rotor's machine identity from the change "
+			                       "policy of this environment and path",
+			                       what);
 		}
 		return 0;
 	}
 	if (r->status == 404)
 		return fail_reply(r, what,
-				  "the project, environment or folder does not exist, the "
-				  "machine identity cannot see it, or a name rotor expected "
-				  "is gone (rotor reads the folder again on the next pass)",
-				  err);
+		                  "the project, environment or folder does not exist, the "
+		                  "machine identity cannot see it, or a name rotor expected "
+		                  "is gone (rotor reads the folder again on the next pass)",
+		                  err);
 	if (r->status == 400 && creating)
 		return fail_reply_as(ROTOR_ECONFLICT, r, what,
-				     "a name rotor was creating exists already: the folder "
-				     "changed since rotor read it; rotor reads it again on the "
-				     "next pass",
-				     err);
+		                     "a name rotor was creating exists already: the folder "
+		                     "changed since rotor read it; rotor reads it again on the "
+		                     "next pass",
+		                     err);
 	return fail_reply(r, what,
-			  r->status == 403 ? "grant the machine identity write access to this "
-					     "environment and path"
-					   : NULL,
-			  err);
+	                  r->status == 403 ? "grant the machine identity write access to this "
+	                                     "environment and path"
+	                                   : NULL,
+	                  err);
 }
 
 /* A single create or update (v3, for a folder holding one name only). */
 static int write_one(struct infisical *s, const struct rotor_store_ref *ref, const char *method,
-		     const char *name, const char *value, struct rotor_error *err)
+                     const char *name, const char *value, struct rotor_error *err)
 {
 	char path[1024], what[512];
 	struct rotor_buf enc;
@@ -685,14 +693,14 @@ static int write_one(struct infisical *s, const struct rotor_store_ref *ref, con
 	snprintf(path, sizeof(path), "/api/v3/secrets/raw/%s", enc.data);
 	rotor_buf_dispose(&enc);
 	describe(s, ref, strcmp(method, "POST") == 0 ? "create secret" : "update secret", what,
-		 sizeof(what));
+	         sizeof(what));
 	json_t *body = base_body(s, ref);
 	if (!body || json_object_set_new(body, "secretValue", json_string(value)) ||
 	    json_object_set_new(body, "type", json_string("shared")) ||
 	    json_object_set_new(body, "skipMultilineEncoding", json_true())) {
 		json_decref(body);
 		return rotor_error_set(err, ROTOR_EINVALID,
-				       "%s: the reference or the value is not valid UTF-8", what);
+		                       "%s: the reference or the value is not valid UTF-8", what);
 	}
 	int rc = api(s, method, path, body, what, &r, err);
 	json_decref(body);
@@ -704,9 +712,9 @@ static int write_one(struct infisical *s, const struct rotor_store_ref *ref, con
 }
 
 static int write_pair_locked(struct infisical *s, const struct rotor_store_ref *ref,
-			     const char *akid, const struct rotor_secret *secret,
-			     const struct rotor_store_pair *current, struct rotor_store_pair *written,
-			     struct rotor_error *err)
+                             const char *akid, const struct rotor_secret *secret,
+                             const struct rotor_store_pair *current,
+                             struct rotor_store_pair *written, struct rotor_error *err)
 {
 	char what[512];
 	struct reply r;
@@ -737,16 +745,16 @@ static int write_pair_locked(struct infisical *s, const struct rotor_store_ref *
 		 * must not turn into a request that lacks the pair. */
 		if (!body || !list ||
 		    json_array_append_new(list, secret_entry(ref->akid_name, akid)) ||
-		    json_array_append_new(list, secret_entry(ref->secret_name,
-							     rotor_secret_bytes(secret))) ||
+		    json_array_append_new(
+		        list, secret_entry(ref->secret_name, rotor_secret_bytes(secret))) ||
 		    json_object_set(body, "secrets", list) ||
-		    (s->v4 && json_object_set_new(body, "mode",
-						  json_string(both ? "failOnNotFound" : "upsert")))) {
+		    (s->v4 && json_object_set_new(
+		                  body, "mode", json_string(both ? "failOnNotFound" : "upsert")))) {
 			json_decref(list);
 			json_decref(body);
 			return rotor_error_set(err, ROTOR_EINVALID,
-					       "%s: the reference or a value is not valid UTF-8",
-					       what);
+			                       "%s: the reference or a value is not valid UTF-8",
+			                       what);
 		}
 		json_decref(list);
 		rc = api(s, method, path, body, what, &r, err);
@@ -763,15 +771,15 @@ static int write_pair_locked(struct infisical *s, const struct rotor_store_ref *
 			struct rotor_error first = *err;
 			struct rotor_store_pair now;
 			int same = read_pair_locked(s, ref, &now, err) == 0 && now.has_akid &&
-				   now.has_secret && strcmp(now.akid, akid) == 0 &&
-				   rotor_secret_equal(now.secret, secret);
+			           now.has_secret && strcmp(now.akid, akid) == 0 &&
+			           rotor_secret_equal(now.secret, secret);
 			rotor_store_pair_dispose(&now);
 			*err = first;
 			if (same) {
 				rotor_log(ROTOR_LOG_INFO, s->name,
-					  "%s: the names exist and hold this pair already (a "
-					  "retried create)",
-					  what);
+				          "%s: the names exist and hold this pair already (a "
+				          "retried create)",
+				          what);
 				rotor_error_clear(err);
 				rc = 0;
 			}
@@ -791,23 +799,23 @@ static int write_pair_locked(struct infisical *s, const struct rotor_store_ref *
 	    !rotor_secret_equal(written->secret, secret)) {
 		rotor_store_pair_dispose(written);
 		return rotor_error_set(err, ROTOR_ECONFLICT,
-				       "%s: the store does not hold the pair just written (another "
-				       "writer, or a server that dropped the value): rotor will "
-				       "observe again on the next pass",
-				       what);
+		                       "%s: the store does not hold the pair just written (another "
+		                       "writer, or a server that dropped the value): rotor will "
+		                       "observe again on the next pass",
+		                       what);
 	}
 	if ((current->has_akid && written->akid_version <= current->akid_version) ||
 	    (current->has_secret && written->secret_version <= current->secret_version))
 		rotor_log(ROTOR_LOG_WARN, s->name,
-			  "%s: versions did not increase (%lld/%lld → %lld/%lld)", what,
-			  (long long)current->akid_version, (long long)current->secret_version,
-			  (long long)written->akid_version, (long long)written->secret_version);
+		          "%s: versions did not increase (%lld/%lld → %lld/%lld)", what,
+		          (long long)current->akid_version, (long long)current->secret_version,
+		          (long long)written->akid_version, (long long)written->secret_version);
 	return 0;
 }
 
 static int read_one_version(struct infisical *s, const struct rotor_store_ref *ref,
-			    const char *name, int64_t version, json_t **value,
-			    struct rotor_error *err)
+                            const char *name, int64_t version, json_t **value,
+                            struct rotor_error *err)
 {
 	char q[2048], path[3000], what[512], op[160];
 	struct rotor_buf enc;
@@ -816,17 +824,17 @@ static int read_one_version(struct infisical *s, const struct rotor_store_ref *r
 	describe(s, ref, op, what, sizeof(what));
 	if (version <= 0)
 		return rotor_error_set(err, ROTOR_ENOTFOUND,
-				       "%s: no version of it was recorded, so the previous pair "
-				       "cannot be read from the store",
-				       what);
+		                       "%s: no version of it was recorded, so the previous pair "
+		                       "cannot be read from the store",
+		                       what);
 	rotor_buf_init(&enc, 512);
 	if (query(s, ref, q, sizeof(q)) || rotor_http_urlencode(&enc, name, strlen(name))) {
 		rotor_buf_dispose(&enc);
 		return rotor_error_set(err, ROTOR_EINVALID, "%s: reference too long", what);
 	}
 	snprintf(path, sizeof(path), "%s/%s?%s&version=%lld",
-		 s->v4 ? "/api/v4/secrets" : "/api/v3/secrets/raw", enc.data, q,
-		 (long long)version);
+	         s->v4 ? "/api/v4/secrets" : "/api/v3/secrets/raw", enc.data, q,
+	         (long long)version);
 	rotor_buf_dispose(&enc);
 	int rc = api(s, "GET", path, NULL, what, &r, err);
 	if (rc)
@@ -836,9 +844,9 @@ static int read_one_version(struct infisical *s, const struct rotor_store_ref *r
 		 * that does not exist); servers before late September 2024
 		 * said 400 "Secret not found". Either way: not available. */
 		rc = fail_reply_as(ROTOR_ENOTFOUND, &r, what,
-				   "the secret, that version of it, or its folder does not "
-				   "exist: the previous pair is not available from the store",
-				   err);
+		                   "the secret, that version of it, or its folder does not "
+		                   "exist: the previous pair is not available from the store",
+		                   err);
 		reply_dispose(&r);
 		return rc;
 	}
@@ -852,17 +860,17 @@ static int read_one_version(struct infisical *s, const struct rotor_store_ref *r
 	if (got != version) {
 		reply_dispose(&r);
 		return rotor_error_set(err, ROTOR_ENOTFOUND,
-				       "%s: the server answered version %lld instead: it does not "
-				       "honour ?version= (servers before April 2025), so the "
-				       "previous pair is not available from the store",
-				       what, (long long)got);
+		                       "%s: the server answered version %lld instead: it does not "
+		                       "honour ?version= (servers before April 2025), so the "
+		                       "previous pair is not available from the store",
+		                       what, (long long)got);
 	}
 	if (json_is_true(json_object_get(sec, "secretValueHidden"))) {
 		reply_dispose(&r);
 		return rotor_error_set(err, ROTOR_EAUTH,
-				       "%s: the value is hidden from this machine identity: grant "
-				       "it permission to read secret values",
-				       what);
+		                       "%s: the value is hidden from this machine identity: grant "
+		                       "it permission to read secret values",
+		                       what);
 	}
 	*value = json_incref(json_object_get(sec, "secretValue"));
 	reply_dispose(&r);
@@ -875,8 +883,8 @@ static int read_one_version(struct infisical *s, const struct rotor_store_ref *r
 }
 
 static int read_version_locked(struct infisical *s, const struct rotor_store_ref *ref,
-			       int64_t akid_version, int64_t secret_version,
-			       struct rotor_store_pair *out, struct rotor_error *err)
+                               int64_t akid_version, int64_t secret_version,
+                               struct rotor_store_pair *out, struct rotor_error *err)
 {
 	json_t *akid = NULL, *secret = NULL;
 	memset(out, 0, sizeof(*out));
@@ -886,7 +894,7 @@ static int read_version_locked(struct infisical *s, const struct rotor_store_ref
 	if (!rc) {
 		snprintf(out->akid, sizeof(out->akid), "%s", json_string_value(akid));
 		rc = rotor_secret_new(&out->secret, json_string_value(secret),
-				      json_string_length(secret), ROTOR_SECRET_REDACT, err);
+		                      json_string_length(secret), ROTOR_SECRET_REDACT, err);
 		out->has_akid = 1;
 		out->has_secret = 1;
 		out->akid_version = akid_version;
@@ -902,7 +910,7 @@ static int read_version_locked(struct infisical *s, const struct rotor_store_ref
 /* The ref as rotor uses it: secretPath defaults to "/" as on the server;
  * missing fields are refused rather than dereferenced. */
 static int check_ref(const struct rotor_store_ref *in, struct rotor_store_ref *out,
-		     struct rotor_error *err)
+                     struct rotor_error *err)
 {
 	*out = *in;
 	if (!out->secret_path || !*out->secret_path)
@@ -911,13 +919,13 @@ static int check_ref(const struct rotor_store_ref *in, struct rotor_store_ref *o
 	    !out->akid_name || !*out->akid_name || !out->secret_name || !*out->secret_name ||
 	    strcmp(out->akid_name, out->secret_name) == 0)
 		return rotor_error_set(err, ROTOR_EINVALID,
-				       "Infisical store reference: a project id, an environment "
-				       "and two different secret names are required");
+		                       "Infisical store reference: a project id, an environment "
+		                       "and two different secret names are required");
 	return 0;
 }
 
 static int op_read_pair(void *ctx, const struct rotor_store_ref *ref, struct rotor_store_pair *out,
-			struct rotor_error *err)
+                        struct rotor_error *err)
 {
 	struct infisical *s = ctx;
 	struct rotor_store_ref r;
@@ -931,8 +939,8 @@ static int op_read_pair(void *ctx, const struct rotor_store_ref *ref, struct rot
 }
 
 static int op_write_pair(void *ctx, const struct rotor_store_ref *ref, const char *akid,
-			 const struct rotor_secret *secret, const struct rotor_store_pair *current,
-			 struct rotor_store_pair *written, struct rotor_error *err)
+                         const struct rotor_secret *secret, const struct rotor_store_pair *current,
+                         struct rotor_store_pair *written, struct rotor_error *err)
 {
 	struct infisical *s = ctx;
 	struct rotor_store_ref r;
@@ -941,8 +949,8 @@ static int op_write_pair(void *ctx, const struct rotor_store_ref *ref, const cha
 		return ROTOR_EINVALID;
 	if (!akid || !secret || strlen(akid) >= sizeof(written->akid))
 		return rotor_error_set(err, ROTOR_EINVALID,
-				       "%s: writing the pair needs an access key id and a secret",
-				       s->name);
+		                       "%s: writing the pair needs an access key id and a secret",
+		                       s->name);
 	pthread_mutex_lock(&s->lock);
 	int rc = write_pair_locked(s, &r, akid, secret, current, written, err);
 	pthread_mutex_unlock(&s->lock);
@@ -950,8 +958,8 @@ static int op_write_pair(void *ctx, const struct rotor_store_ref *ref, const cha
 }
 
 static int op_read_version(void *ctx, const struct rotor_store_ref *ref, int64_t akid_version,
-			   int64_t secret_version, struct rotor_store_pair *out,
-			   struct rotor_error *err)
+                           int64_t secret_version, struct rotor_store_pair *out,
+                           struct rotor_error *err)
 {
 	struct infisical *s = ctx;
 	struct rotor_store_ref r;
@@ -978,15 +986,15 @@ static void op_free(void *ctx)
 }
 
 static const struct rotor_store_ops infisical_ops = {
-	.kind = "infisical",
-	.read_pair = op_read_pair,
-	.write_pair = op_write_pair,
-	.read_version = op_read_version,
-	.free = op_free,
+    .kind = "infisical",
+    .read_pair = op_read_pair,
+    .write_pair = op_write_pair,
+    .read_version = op_read_version,
+    .free = op_free,
 };
 
 int rotor_infisical_new(struct rotor_store *out, const struct rotor_infisical_options *opts,
-			struct rotor_error *err)
+                        struct rotor_error *err)
 {
 	struct infisical *s = calloc(1, sizeof(*s));
 	struct rotor_http_options http;
@@ -1001,8 +1009,8 @@ int rotor_infisical_new(struct rotor_store *out, const struct rotor_infisical_op
 	if (!opts->site_url || !*opts->site_url || strlen(opts->site_url) >= sizeof(s->base)) {
 		op_free(s);
 		return rotor_error_set(err, ROTOR_EINVALID,
-				       "Infisical connection %s: siteUrl is missing or too long",
-				       opts->name ? opts->name : "");
+		                       "Infisical connection %s: siteUrl is missing or too long",
+		                       opts->name ? opts->name : "");
 	}
 	snprintf(s->base, sizeof(s->base), "%s", opts->site_url);
 	size_t n = strlen(s->base);
@@ -1015,9 +1023,9 @@ int rotor_infisical_new(struct rotor_store *out, const struct rotor_infisical_op
 	if (!opts->client_id || !opts->client_secret) {
 		op_free(s);
 		return rotor_error_set(err, ROTOR_EINVALID,
-				       "Infisical connection %s: clientId and clientSecret are not "
-				       "loaded",
-				       opts->name ? opts->name : "");
+		                       "Infisical connection %s: clientId and clientSecret are not "
+		                       "loaded",
+		                       opts->name ? opts->name : "");
 	}
 	rc = rotor_secret_dup(&s->client_id, opts->client_id, err);
 	if (!rc)

@@ -1,6 +1,6 @@
 /* store.c: the store interface's shared pieces. */
-#include "rotor/secret.h"
 #include "rotor/store.h"
+#include "rotor/secret.h"
 
 #include <string.h>
 
