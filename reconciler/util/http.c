@@ -287,7 +287,7 @@ enum rotor_http_verdict rotor_http_classify_default(void *ctx,
 
 /* ---- percent-encoding ---- */
 
-int rotor_http_urlencode(struct rotor_buf *b, const char *s, size_t len)
+static int encode(struct rotor_buf *b, const char *s, size_t len, int space_as_plus)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	char chunk[192];
@@ -303,6 +303,8 @@ int rotor_http_urlencode(struct rotor_buf *b, const char *s, size_t len)
 		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
 		    c == '-' || c == '_' || c == '.' || c == '~') {
 			chunk[used++] = (char)c;
+		} else if (c == ' ' && space_as_plus) {
+			chunk[used++] = '+';
 		} else {
 			chunk[used++] = '%';
 			chunk[used++] = hex[c >> 4];
@@ -312,6 +314,16 @@ int rotor_http_urlencode(struct rotor_buf *b, const char *s, size_t len)
 	int rc = rotor_buf_append(b, chunk, used);
 	OPENSSL_cleanse(chunk, sizeof(chunk));
 	return rc;
+}
+
+int rotor_http_urlencode(struct rotor_buf *b, const char *s, size_t len)
+{
+	return encode(b, s, len, 0);
+}
+
+int rotor_http_formencode(struct rotor_buf *b, const char *s, size_t len)
+{
+	return encode(b, s, len, 1);
 }
 
 /* ---- one attempt ---- */

@@ -275,8 +275,27 @@ def success_xml(service, action, result, request_id):
     return body + "</%sResponse>\n" % action
 
 
-def error_xml(service, err, request_id):
+# Error document shapes that AWS-compatible servers send (issue 15): AWS's
+# own, moto's `<ErrorResponse><Errors><Error>` (no namespace), EC2-style
+# `<Response><Errors><Error>..<RequestID>`, and a bare `<Error>` holding its
+# request id (S3-style). A fault rule's "shape" picks one.
+ERROR_SHAPES = {
+    "moto": ('<?xml version="1.0" encoding="UTF-8"?>\n  <ErrorResponse>\n    <Errors>\n'
+             '      <Error>\n        <Code>%(code)s</Code>\n'
+             '        <Message><![CDATA[%(message)s]]></Message>\n      </Error>\n'
+             '    </Errors>\n  <RequestId>%(rid)s</RequestId>\n</ErrorResponse>\n'),
+    "response": ('<Response><Errors><Error><Code>%(code)s</Code><Message>%(message)s'
+                 '</Message></Error></Errors><RequestID>\n  %(rid)s\n</RequestID></Response>'),
+    "bare": ('<?xml version="1.0"?><Error><Code>%(code)s</Code><Message>%(message)s</Message>'
+             '<RequestId>%(rid)s</RequestId></Error>'),
+}
+
+
+def error_xml(service, err, request_id, shape=None):
     kind = "Receiver" if err.status >= 500 else "Sender"
+    if shape:
+        return ERROR_SHAPES[shape] % {"code": escape(err.code), "message": escape(err.message),
+                                      "rid": request_id}
     return ('<ErrorResponse xmlns="%s">\n  <Error>\n    <Type>%s</Type>\n'
             '    <Code>%s</Code>\n    <Message>%s</Message>\n  </Error>\n'
             '  <RequestId>%s</RequestId>\n</ErrorResponse>\n'
@@ -940,7 +959,7 @@ class Handler(doublelib.ControlRoutes, doublelib.QuietHandler):
                                             "unknown error, exception or failure.")}.get(
                     fault.kind) or AwsError(fault.status, fault.code,
                                             fault.message or "Injected fault")
-                return self.reply_error(service, err, request_id, entry)
+                return self.reply_error(service, err, request_id, entry, fault.shape)
 
         now = self.server.clock.now()
         with state.lock:
@@ -978,12 +997,13 @@ class Handler(doublelib.ControlRoutes, doublelib.QuietHandler):
         doublelib.send_body(self, status, text, "text/xml",
                             {"x-amzn-RequestId": request_id})
 
-    def reply_error(self, service, err, request_id, entry):
+    def reply_error(self, service, err, request_id, entry, shape=None):
         if entry is not None:
             entry["status"], entry["error"] = err.status, err.code
             self.server.state.log(entry)
-        doublelib.send_body(self, err.status, error_xml(service, err, request_id), "text/xml",
-                            {"x-amzn-RequestId": request_id})
+        # Another shape comes without the header: the id must come from the body.
+        doublelib.send_body(self, err.status, error_xml(service, err, request_id, shape),
+                            "text/xml", {} if shape else {"x-amzn-RequestId": request_id})
 
     # -- the control API
 

@@ -155,6 +155,7 @@ class Fault:
         self.status = int(spec.get("status", 500))
         self.code = str(spec.get("code", "ServiceFailure"))
         self.message = spec.get("message")
+        self.shape = spec.get("shape")  # the error document's shape (aws_double.ERROR_SHAPES)
         if self.after < 0 or self.count < -1 or self.latency_ms < 0:
             raise ValueError("after, count and latency_ms must not be negative (count may be -1)")
         self.seen = 0
@@ -171,6 +172,8 @@ class Fault:
             d["latency_ms"] = self.latency_ms
         if self.kind == "error":
             d.update(status=self.status, code=self.code, message=self.message)
+            if self.shape:
+                d["shape"] = self.shape
         return d
 
 

@@ -309,6 +309,86 @@ static void test_pagination_and_tags(void **state)
 	rotor_aws_client_free(iam);
 }
 
+/* Captures the body of the last request sent. */
+struct body_capture {
+	char body[4096];
+};
+
+static void capture_before(void *ctx, const struct rotor_http_request *req, int attempt)
+{
+	struct body_capture *c = ctx;
+	(void)attempt;
+	size_t n = req->body_len < sizeof(c->body) - 1 ? req->body_len : sizeof(c->body) - 1;
+	memcpy(c->body, req->body, n);
+	c->body[n] = '\0';
+}
+
+/* A space in a form body is '+' (issue 15): moto re-encodes the parsed form
+ * with '+' before it checks SigV4, so "%20" fails there with 403. */
+static void test_form_body_space_is_plus(void **state)
+{
+	(void)state;
+	json_decref(control("POST", "users", "{\"name\": \"gus\", \"keys\": []}"));
+	struct rotor_aws_client_options o;
+	struct rotor_aws_client *iam = NULL;
+	struct rotor_error err;
+	struct body_capture cap;
+	memset(&o, 0, sizeof(o));
+	memset(&cap, 0, sizeof(cap));
+	snprintf(o.endpoint.url, sizeof(o.endpoint.url), "%s/", srv.base_url);
+	snprintf(o.endpoint.region, sizeof(o.endpoint.region), "us-east-1");
+	snprintf(o.endpoint.service, sizeof(o.endpoint.service), "iam");
+	o.creds.get = fixed_get;
+	o.creds.ctx = &manager;
+	rotor_http_options_init(&o.http);
+	o.http.hook.before = capture_before;
+	o.http.hook.ctx = &cap;
+	assert_int_equal(rotor_aws_client_new(&iam, &o, &err), 0);
+	struct rotor_tag t = {"note", "rotor v1 a b"};
+	assert_int_equal(rotor_iam_tag_user(iam, "gus", &t, 1, &err), 0);
+	assert_non_null(strstr(cap.body, "Tags.member.1.Value=rotor+v1+a+b"));
+	assert_null(strstr(cap.body, "%20"));
+	struct rotor_tags got;
+	assert_int_equal(rotor_iam_list_user_tags(iam, "gus", &got, &err), 0);
+	assert_int_equal(got.n, 1);
+	assert_string_equal(got.items[0].value, "rotor v1 a b");
+	rotor_tags_dispose(&got);
+	rotor_aws_client_free(iam);
+}
+
+/* Every error document shape AWS-compatible servers send is read for its
+ * code and request id, so the user reads AccessDenied, not "the reply was
+ * not an AWS error document" (issue 15). */
+static void test_error_shapes(void **state)
+{
+	(void)state;
+	static const char *const shapes[] = {"moto", "response", "bare"};
+	json_decref(control("POST", "users", "{\"name\": \"hal\", \"keys\": []}"));
+	struct rotor_aws_client *iam = client("iam", NULL);
+	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+		char rule[256];
+		snprintf(rule, sizeof(rule),
+		         "{\"rules\": [{\"match\": \"ListAccessKeys\", \"kind\": \"error\", "
+		         "\"status\": 403, \"code\": \"AccessDenied\", \"message\": \"no way\", "
+		         "\"shape\": \"%s\"}]}",
+		         shapes[i]);
+		json_decref(control("POST", "faults", rule));
+		struct rotor_iam_key keys[ROTOR_IAM_MAX_KEYS];
+		size_t n = 0;
+		struct rotor_error err;
+		rotor_error_clear(&err);
+		assert_int_equal(rotor_iam_list_access_keys(iam, "hal", keys, &n, &err), ROTOR_EAUTH);
+		assert_string_equal(err.remote_code, "AccessDenied");
+		assert_true(err.request_id[0] != '\0');
+		assert_null(strchr(err.request_id, '\n'));
+		assert_null(strstr(err.message, "request unknown"));
+		assert_non_null(strstr(err.message, "AccessDenied"));
+		assert_non_null(strstr(err.message, "no way"));
+		assert_null(strstr(err.message, "not an AWS error document"));
+	}
+	rotor_aws_client_free(iam);
+}
+
 static void test_retries_throttling_and_500(void **state)
 {
 	(void)state;
@@ -463,6 +543,8 @@ int main(void)
 	    cmocka_unit_test_setup(test_update_delete_and_inactive_fails_sts, reset),
 	    cmocka_unit_test_setup(test_validate_waits_for_propagation, reset),
 	    cmocka_unit_test_setup(test_pagination_and_tags, reset),
+	    cmocka_unit_test_setup(test_form_body_space_is_plus, reset),
+	    cmocka_unit_test_setup(test_error_shapes, reset),
 	    cmocka_unit_test_setup(test_retries_throttling_and_500, reset),
 	    cmocka_unit_test_setup(test_bad_credentials, reset),
 	    cmocka_unit_test_setup(test_assume_role, reset),

@@ -128,5 +128,8 @@ enum rotor_http_verdict rotor_http_classify_default(void *ctx,
 
 /* Percent-encodes s with the RFC 3986 unreserved set into b. */
 int rotor_http_urlencode(struct rotor_buf *b, const char *s, size_t len);
+/* The same for an application/x-www-form-urlencoded body: a space is '+'
+ * (as botocore and the Go SDK send it; moto accepts nothing else). */
+int rotor_http_formencode(struct rotor_buf *b, const char *s, size_t len);
 
 #endif

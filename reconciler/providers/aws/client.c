@@ -224,23 +224,34 @@ static const char *error_hint(const char *action, const char *code, const char *
 	return NULL;
 }
 
-/* Pulls <Code>, <Message> and <RequestId> out of an error body. */
+/* Pulls <Code>, <Message> and <RequestId> out of an error body. AWS and
+ * AWS-compatible servers send several shapes, with or without a namespace:
+ * <ErrorResponse><Error>..</Error><RequestId> (IAM, STS),
+ * <ErrorResponse><Errors><Error>..</Error></Errors><RequestId> and
+ * <Response><Errors><Error>..</Error></Errors><RequestID> (moto, EC2-style),
+ * a bare <Error> with the request id inside it (S3-style). So the first
+ * <Error> element anywhere holds the code, and the request id is looked
+ * for inside it, then anywhere, under either spelling. */
 static void parse_error_body(const char *body, size_t len, char *code, size_t code_len, char *msg,
                              size_t msg_len, char *reqid, size_t reqid_len)
 {
+	static const char *const reqid_names[] = {"RequestId", "RequestID"};
 	struct xnode *root = NULL;
 	struct rotor_error ignore;
-	code[0] = msg[0] = '\0';
+	code[0] = msg[0] = reqid[0] = '\0';
 	if (body && len && xml_parse(&root, body, len, &ignore) == 0) {
-		/* <ErrorResponse><Error> as IAM and STS send it; <Errors><Error>
-		 * (no namespace) as some endpoints and emulators do. */
-		const struct xnode *e = xml_child(root, "Error");
-		if (!e)
-			e = root;
-		xml_copy(e, "Code", code, code_len);
-		xml_copy(e, "Message", msg, msg_len);
-		if (!xml_copy(root, "RequestId", reqid, reqid_len))
-			xml_copy(root, "ResponseMetadata/RequestId", reqid, reqid_len);
+		const struct xnode *e = xml_find(root, "Error");
+		if (e) {
+			xml_copy(e, "Code", code, code_len);
+			xml_copy(e, "Message", msg, msg_len);
+		}
+		for (size_t i = 0; !reqid[0] && i < 2; i++) {
+			const struct xnode *r = xml_find(e, reqid_names[i]);
+			if (!r)
+				r = xml_find(root, reqid_names[i]);
+			if (r)
+				xml_copy(r, "", reqid, reqid_len); /* trimmed */
+		}
 		xml_free(root);
 	}
 }
@@ -249,20 +260,20 @@ static int build_body(struct rotor_buf *b, const struct aws_call *call)
 {
 	int rc = rotor_buf_puts(b, "Action=");
 	if (!rc)
-		rc = rotor_http_urlencode(b, call->action, strlen(call->action));
+		rc = rotor_http_formencode(b, call->action, strlen(call->action));
 	if (!rc)
 		rc = rotor_buf_puts(b, "&Version=");
 	if (!rc)
-		rc = rotor_http_urlencode(b, call->version, strlen(call->version));
+		rc = rotor_http_formencode(b, call->version, strlen(call->version));
 	for (size_t i = 0; !rc && i < call->nparams; i++) {
 		rc = rotor_buf_puts(b, "&");
 		if (!rc)
-			rc = rotor_http_urlencode(b, call->params[i].name,
+			rc = rotor_http_formencode(b, call->params[i].name,
 			                          strlen(call->params[i].name));
 		if (!rc)
 			rc = rotor_buf_puts(b, "=");
 		if (!rc)
-			rc = rotor_http_urlencode(b, call->params[i].value,
+			rc = rotor_http_formencode(b, call->params[i].value,
 			                          strlen(call->params[i].value));
 	}
 	return rc;

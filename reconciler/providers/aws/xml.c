@@ -186,6 +186,20 @@ const struct xnode *xml_child(const struct xnode *n, const char *name)
 	return NULL;
 }
 
+const struct xnode *xml_find(const struct xnode *n, const char *name)
+{
+	if (!n)
+		return NULL;
+	if (strcmp(n->name, name) == 0)
+		return n;
+	for (size_t i = 0; i < n->nkids; i++) {
+		const struct xnode *x = xml_find(n->kids[i], name);
+		if (x)
+			return x;
+	}
+	return NULL;
+}
+
 const struct xnode *xml_path(const struct xnode *n, const char *path)
 {
 	char step[128];

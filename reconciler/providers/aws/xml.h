@@ -33,6 +33,9 @@ void xml_free(struct xnode *n);
 
 /* The first child element with this name, or NULL. */
 const struct xnode *xml_child(const struct xnode *n, const char *name);
+/* The first element with this name in n's subtree (n included, depth
+ * first), or NULL. The tree's depth is capped, so the recursion is too. */
+const struct xnode *xml_find(const struct xnode *n, const char *name);
 /* Follows "A/B/C" from n through first matches; NULL if any step is missing. */
 const struct xnode *xml_path(const struct xnode *n, const char *path);
 /* The node's text, "" for NULL. */
