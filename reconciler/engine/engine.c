@@ -242,7 +242,7 @@ static void observe_tags(struct rotor_aws_client *iam, const struct rotor_manife
 		/* A record whose key is gone (its UntagUser failed after the
 		 * delete): apply removes it, so tags never fill up. */
 		struct rotor_key_record r;
-		if (!known && obs->nstale < ROTOR_OBS_MAX_KEYS && strlen(k) < 32 &&
+		if (!known && obs->nstale < ROTOR_OBS_MAX_KEYS && rotor_aws_key_id_valid(k) &&
 		    rotor_record_parse(v, &r) == 0 && strcmp(r.manifest, m->name) == 0)
 			snprintf(obs->stale_records[obs->nstale++], 32, "%s", k);
 	}

@@ -377,7 +377,8 @@ static void test_error_shapes(void **state)
 		size_t n = 0;
 		struct rotor_error err;
 		rotor_error_clear(&err);
-		assert_int_equal(rotor_iam_list_access_keys(iam, "hal", keys, &n, &err), ROTOR_EAUTH);
+		assert_int_equal(rotor_iam_list_access_keys(iam, "hal", keys, &n, &err),
+		                 ROTOR_EAUTH);
 		assert_string_equal(err.remote_code, "AccessDenied");
 		assert_true(err.request_id[0] != '\0');
 		assert_null(strchr(err.request_id, '\n'));
@@ -385,6 +386,44 @@ static void test_error_shapes(void **state)
 		assert_non_null(strstr(err.message, "AccessDenied"));
 		assert_non_null(strstr(err.message, "no way"));
 		assert_null(strstr(err.message, "not an AWS error document"));
+	}
+	rotor_aws_client_free(iam);
+}
+
+/* An id of unexpected length or shape is refused, never truncated into
+ * rotor's field (issue 15: a truncated id gave a false "delete ok"). */
+static void test_key_id_shape_refused(void **state)
+{
+	(void)state;
+	assert_true(rotor_aws_key_id_valid("AKIAIOSFODNN7EXAMPLE"));
+	assert_true(rotor_aws_key_id_valid("ASIA0123456789ABCDEF0123456"));
+	assert_false(rotor_aws_key_id_valid("AKIA0123456789AB0123456789ABCDEF")); /* 32 */
+	assert_false(rotor_aws_key_id_valid("AKIA0123"));
+	assert_false(rotor_aws_key_id_valid("akiaiosfodnn7example"));
+	assert_false(rotor_aws_key_id_valid("AKIAIOSFODNN7EXAMP E"));
+	assert_false(rotor_aws_key_id_valid(""));
+	static const char *const bad[] = {
+	    "AKIA0123456789ABCDEF0123456789ABCDEFGHIJ", /* 40: truncated at 31 it would be */
+	    "AKIA0123456789ab",                         /* lower case */
+	    "AKIA_0123456789_XYZ",                      /* not IAM's alphabet */
+	};
+	struct rotor_aws_client *iam = client("iam", NULL);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char body[256];
+		snprintf(body, sizeof(body),
+		         "{\"name\": \"ida%zu\", \"keys\": [{\"access_key_id\": \"%s\"}]}", i,
+		         bad[i]);
+		json_decref(control("POST", "users", body));
+		char user[16];
+		snprintf(user, sizeof(user), "ida%zu", i);
+		struct rotor_iam_key keys[ROTOR_IAM_MAX_KEYS];
+		size_t n = 0;
+		struct rotor_error err;
+		rotor_error_clear(&err);
+		assert_int_equal(rotor_iam_list_access_keys(iam, user, keys, &n, &err),
+		                 ROTOR_EINVALID);
+		assert_non_null(strstr(err.message, "unexpected shape"));
+		assert_int_equal(n, 0);
 	}
 	rotor_aws_client_free(iam);
 }
@@ -545,6 +584,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_pagination_and_tags, reset),
 	    cmocka_unit_test_setup(test_form_body_space_is_plus, reset),
 	    cmocka_unit_test_setup(test_error_shapes, reset),
+	    cmocka_unit_test_setup(test_key_id_shape_refused, reset),
 	    cmocka_unit_test_setup(test_retries_throttling_and_500, reset),
 	    cmocka_unit_test_setup(test_bad_credentials, reset),
 	    cmocka_unit_test_setup(test_assume_role, reset),

@@ -128,8 +128,15 @@ void rotor_aws_client_free(struct rotor_aws_client *c);
 
 #define ROTOR_IAM_MAX_KEYS 8 /* IAM allows 2; a reply listing more is refused */
 
+/* An access key id as IAM issues it: 16 to ROTOR_AWS_KEY_ID_MAX upper-case
+ * letters and digits (AWS's are 20: AKIA + 16). Anything else from a remote
+ * is refused, never truncated into a field (issue 15). */
+#define ROTOR_AWS_KEY_ID_MIN 16
+#define ROTOR_AWS_KEY_ID_MAX 31
+int rotor_aws_key_id_valid(const char *id);
+
 struct rotor_iam_key {
-	char id[32];
+	char id[ROTOR_AWS_KEY_ID_MAX + 1];
 	char user[72];
 	int active;      /* 1 Active, 0 Inactive */
 	int64_t created; /* Unix seconds */

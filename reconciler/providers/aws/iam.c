@@ -35,6 +35,40 @@ static int parse_date(const struct xnode *n, const char *path, int64_t *out, con
 	return 0;
 }
 
+int rotor_aws_key_id_valid(const char *id)
+{
+	size_t n = strlen(id);
+	if (n < ROTOR_AWS_KEY_ID_MIN || n > ROTOR_AWS_KEY_ID_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((id[i] >= 'A' && id[i] <= 'Z') || (id[i] >= '0' && id[i] <= '9')))
+			return 0;
+	return 1;
+}
+
+/* Copies the AccessKeyId under n into id (ROTOR_AWS_KEY_ID_MAX + 1 bytes),
+ * refusing a missing id or one of unexpected length or characters: a
+ * truncated id would name another key, or none (a false "deleted"). */
+static int copy_key_id(const struct xnode *n, char *id, const char *what, struct rotor_error *err)
+{
+	char buf[160];
+	id[0] = '\0';
+	if (!xml_copy(n, "AccessKeyId", buf, sizeof(buf)) || !buf[0])
+		return rotor_error_set(err, ROTOR_EINVALID, "%s: a key in the reply has no AccessKeyId",
+		                       what);
+	if (!rotor_aws_key_id_valid(buf)) {
+		size_t len = strlen(xml_text(xml_child(n, "AccessKeyId")));
+		return rotor_error_set(err, ROTOR_EINVALID,
+		                       "%s: the reply names an access key id of unexpected shape "
+		                       "(%zu characters: \"%.40s%s\"; IAM's are %d to %d upper-case "
+		                       "letters and digits): refusing to act on it",
+		                       what, len, buf, len > 40 ? "..." : "", ROTOR_AWS_KEY_ID_MIN,
+		                       ROTOR_AWS_KEY_ID_MAX);
+	}
+	snprintf(id, ROTOR_AWS_KEY_ID_MAX + 1, "%s", buf);
+	return 0;
+}
+
 static int is_true(const struct xnode *n, const char *path)
 {
 	char buf[16];
@@ -82,22 +116,25 @@ int rotor_iam_list_access_keys(struct rotor_aws_client *iam, const char *user,
 			struct rotor_iam_key *k = &keys[*nkeys];
 			char status[32];
 			memset(k, 0, sizeof(*k));
-			xml_copy(m, "AccessKeyId", k->id, sizeof(k->id));
+			rc = copy_key_id(m, k->id, call.what, err);
+			if (rc) {
+				xml_free(root);
+				return rc;
+			}
 			xml_copy(m, "UserName", k->user, sizeof(k->user));
 			xml_copy(m, "Status", status, sizeof(status));
 			/* AWS's API reference also lists "Expired": like Inactive,
 			 * it cannot authenticate. */
 			k->active = strcmp(status, "Active") == 0;
 			rc = parse_date(m, "CreateDate", &k->created, call.what, err);
-			if (rc || !k->id[0] ||
-			    (strcmp(status, "Active") != 0 && strcmp(status, "Inactive") != 0 &&
+			if (rc || (strcmp(status, "Active") != 0 && strcmp(status, "Inactive") != 0 &&
 			     strcmp(status, "Expired") != 0)) {
 				xml_free(root);
 				return rc ? rc
 				          : rotor_error_set(
 				                err, ROTOR_EINVALID,
-				                "%s: a key in the reply has no id or an "
-				                "unknown status \"%s\"",
+				                "%s: a key in the reply has an unknown "
+				                "status \"%s\"",
 				                call.what, status);
 			}
 			(*nkeys)++;
@@ -137,15 +174,27 @@ int rotor_iam_create_access_key(struct rotor_aws_client *iam, const char *user,
 		return rc;
 	const struct xnode *k = xml_path(root, "CreateAccessKeyResult/AccessKey");
 	const struct xnode *s = xml_child(k, "SecretAccessKey");
-	xml_copy(k, "AccessKeyId", key->id, sizeof(key->id));
+	/* A key was created whatever the reply holds: if it cannot be used,
+	 * the next pass sees it as an unused stray and deletes it. */
+	rc = copy_key_id(k, key->id, call.what, err);
+	if (rc) {
+		char why[sizeof(err->message)];
+		snprintf(why, sizeof(why), "%s", err->message);
+		rc = rotor_error_set(err, rc,
+		                     "%s; a key was created and cannot be used: the next pass "
+		                     "deletes it as an unused stray",
+		                     why);
+		xml_free(root);
+		return rc;
+	}
 	xml_copy(k, "UserName", key->user, sizeof(key->user));
 	xml_copy(k, "Status", status, sizeof(status));
 	key->active = strcmp(status, "Active") == 0;
 	rc = parse_date(k, "CreateDate", &key->created, call.what, err);
-	if (!rc && (!key->id[0] || !s || s->text_len == 0))
+	if (!rc && (!s || s->text_len == 0))
 		rc = rotor_error_set(err, ROTOR_EINVALID,
-		                     "%s: the reply has no AccessKeyId or SecretAccessKey%s%s",
-		                     call.what, key->id[0] ? "; the key created is " : "", key->id);
+		                     "%s: the reply has no SecretAccessKey; the key created is %s",
+		                     call.what, key->id);
 	if (!rc)
 		rc = rotor_secret_new(secret, s->text, s->text_len, ROTOR_SECRET_REDACT, err);
 	xml_free(root);
