@@ -655,6 +655,51 @@ static void plan_steady(const struct rotor_manifest *m, const struct rotor_obser
 	}
 }
 
+/* Acts only on a whole, plausible observation (issue 15): IAM allows two
+ * keys, ids are unique, and every key's last use must be known, since
+ * "unused" decides what may be deleted. Anything else (a confused or
+ * hostile endpoint, a partial read) stalls the manifest with what was
+ * seen; nothing is mutated. Returns 1 when it stalled. */
+static int implausible(const struct rotor_manifest *m, const struct rotor_observed *o,
+                       struct rotor_manifest_plan *p)
+{
+	char ids[160] = "";
+	size_t used = 0;
+	for (int i = 0; i < o->nkeys && used < sizeof(ids); i++) {
+		int n = snprintf(ids + used, sizeof(ids) - used, "%s%s (%s)", i ? ", " : "",
+		                 o->keys[i].id, o->keys[i].active ? "Active" : "Inactive");
+		used += n > 0 ? (size_t)n : 0;
+	}
+	if (o->nkeys > 2) {
+		set_status(p, ROTOR_STATUS_STALLED,
+		           "IAM reports %d keys for %s, more than the 2 IAM allows: %s; rotor "
+		           "changes nothing until a read shows at most 2 (check the endpoint of "
+		           "connection %s)",
+		           o->nkeys, m->user, ids, m->aws);
+		return 1;
+	}
+	for (int i = 0; i < o->nkeys; i++)
+		for (int j = i + 1; j < o->nkeys; j++)
+			if (strcmp(o->keys[i].id, o->keys[j].id) == 0) {
+				set_status(p, ROTOR_STATUS_STALLED,
+				           "IAM lists key %s twice for %s (%s); rotor changes "
+				           "nothing until a read lists each key once",
+				           o->keys[i].id, m->user, ids);
+				return 1;
+			}
+	for (int i = 0; i < o->nkeys; i++)
+		if (!o->keys[i].last_used_known) {
+			set_status(p, ROTOR_STATUS_STALLED,
+			           "the last use of %s could not be read (%s): rotor changes "
+			           "nothing for %s until it can (grant iam:GetAccessKeyLastUsed, "
+			           "see docs/aws.md)",
+			           o->keys[i].id, o->problem[0] ? o->problem : "no answer",
+			           m->user);
+			return 1;
+		}
+	return 0;
+}
+
 static void compute(const struct rotor_manifest *m, const struct rotor_observed *o, int64_t now,
                     struct rotor_manifest_plan *p)
 {
@@ -680,6 +725,8 @@ static void compute(const struct rotor_manifest *m, const struct rotor_observed 
 		set_status(p, ROTOR_STATUS_UNKNOWN, "could not read the store: %s", o->store_error);
 		return;
 	}
+	if (implausible(m, o, p))
+		return;
 	classify(m, o, &v, p);
 	if (plan_strays(m, o, &v, p))
 		return;

@@ -295,6 +295,20 @@ static int check_plan(const struct rotor_manifest *m, const struct rotor_observe
 	}
 	CHECK(p->status_reason[0], "empty status reason");
 	CHECK(p->status != ROTOR_STATUS_SUSPENDED, "Suspended without spec.suspend");
+	/* only a whole, plausible observation is acted on (issue 15): at most
+	 * two keys, each listed once, every last use known */
+	int implausible = o->nkeys > 2;
+	for (int i = 0; i < o->nkeys; i++) {
+		implausible |= !o->keys[i].last_used_known;
+		for (int j = i + 1; j < o->nkeys; j++)
+			implausible |= strcmp(o->keys[i].id, o->keys[j].id) == 0;
+	}
+	if (implausible) {
+		CHECK(p->nactions == 0 && p->status == ROTOR_STATUS_STALLED,
+		      "acted (%d) or status %s on an implausible observation", p->nactions,
+		      rotor_status_name(p->status));
+		return 1;
+	}
 
 	for (int i = 0; i < p->nactions; i++) {
 		const struct rotor_action *a = &p->actions[i];
@@ -682,6 +696,8 @@ static int run_case(struct world *start, struct stats *st)
 			w.o.consumers[c].state = ROTOR_CONSUMER_DRIFTED;
 	for (int k = 0; k < w.o.nkeys; k++)
 		w.o.keys[k].last_used_known = 1;
+	if (w.o.nkeys > 2) /* IAM never lists three: implausible, Stalled */
+		w.o.nkeys = 2;
 	int64_t windows = w.m.deactivate_after + w.m.delete_after + 2;
 	if (w.m.cadence < 3 * windows)
 		w.m.cadence = 3 * windows;

@@ -269,12 +269,12 @@ static int build_body(struct rotor_buf *b, const struct aws_call *call)
 		rc = rotor_buf_puts(b, "&");
 		if (!rc)
 			rc = rotor_http_formencode(b, call->params[i].name,
-			                          strlen(call->params[i].name));
+			                           strlen(call->params[i].name));
 		if (!rc)
 			rc = rotor_buf_puts(b, "=");
 		if (!rc)
 			rc = rotor_http_formencode(b, call->params[i].value,
-			                          strlen(call->params[i].value));
+			                           strlen(call->params[i].value));
 	}
 	return rc;
 }

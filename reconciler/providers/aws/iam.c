@@ -54,16 +54,17 @@ static int copy_key_id(const struct xnode *n, char *id, const char *what, struct
 	char buf[160];
 	id[0] = '\0';
 	if (!xml_copy(n, "AccessKeyId", buf, sizeof(buf)) || !buf[0])
-		return rotor_error_set(err, ROTOR_EINVALID, "%s: a key in the reply has no AccessKeyId",
-		                       what);
+		return rotor_error_set(err, ROTOR_EINVALID,
+		                       "%s: a key in the reply has no AccessKeyId", what);
 	if (!rotor_aws_key_id_valid(buf)) {
 		size_t len = strlen(xml_text(xml_child(n, "AccessKeyId")));
-		return rotor_error_set(err, ROTOR_EINVALID,
-		                       "%s: the reply names an access key id of unexpected shape "
-		                       "(%zu characters: \"%.40s%s\"; IAM's are %d to %d upper-case "
-		                       "letters and digits): refusing to act on it",
-		                       what, len, buf, len > 40 ? "..." : "", ROTOR_AWS_KEY_ID_MIN,
-		                       ROTOR_AWS_KEY_ID_MAX);
+		return rotor_error_set(
+		    err, ROTOR_EINVALID,
+		    "%s: the reply names an access key id of unexpected shape "
+		    "(%zu characters: \"%.40s%s\"; IAM's are %d to %d upper-case "
+		    "letters and digits): refusing to act on it",
+		    what, len, buf, len > 40 ? "..." : "", ROTOR_AWS_KEY_ID_MIN,
+		    ROTOR_AWS_KEY_ID_MAX);
 	}
 	snprintf(id, ROTOR_AWS_KEY_ID_MAX + 1, "%s", buf);
 	return 0;
@@ -127,15 +128,15 @@ int rotor_iam_list_access_keys(struct rotor_aws_client *iam, const char *user,
 			 * it cannot authenticate. */
 			k->active = strcmp(status, "Active") == 0;
 			rc = parse_date(m, "CreateDate", &k->created, call.what, err);
-			if (rc || (strcmp(status, "Active") != 0 && strcmp(status, "Inactive") != 0 &&
+			if (rc ||
+			    (strcmp(status, "Active") != 0 && strcmp(status, "Inactive") != 0 &&
 			     strcmp(status, "Expired") != 0)) {
 				xml_free(root);
 				return rc ? rc
-				          : rotor_error_set(
-				                err, ROTOR_EINVALID,
-				                "%s: a key in the reply has an unknown "
-				                "status \"%s\"",
-				                call.what, status);
+				          : rotor_error_set(err, ROTOR_EINVALID,
+				                            "%s: a key in the reply has an unknown "
+				                            "status \"%s\"",
+				                            call.what, status);
 			}
 			(*nkeys)++;
 		}
