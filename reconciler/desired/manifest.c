@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "rotor/config.h"
@@ -639,11 +640,196 @@ static int by_user(const void *a, const void *b)
 	const struct rotor_manifest *x = &sort_base[*(const size_t *)a];
 	const struct rotor_manifest *y = &sort_base[*(const size_t *)b];
 	int c = strcmp(x->aws, y->aws);
-	if (!c)
-		c = strcmp(x->user, y->user);
+	if (!c) /* IAM user names are case-insensitive: Bob and bob are one user */
+		c = strcasecmp(x->user, y->user);
 	if (c)
 		return c;
 	return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
+}
+
+/* ---- exclusive targets -----------------------------------------------------
+ * Two manifests that write one place (a store secret, an env file, a Heroku
+ * config var, a GitHub secret) would overwrite each other's pair every pass,
+ * churning keys, and a pull request could point its manifest at another
+ * user's secrets. Each manifest's targets become keys; a key claimed by two
+ * manifests is refused, naming both. */
+
+struct target {
+	char *key;        /* canonical, fields joined by '\x1f' */
+	const char *what; /* for the message */
+	char desc[160];   /* which one, for the message */
+	size_t manifest;  /* index into the set */
+	const struct rotor_pos *pos;
+};
+
+struct targets {
+	struct target *items;
+	size_t n, cap;
+	int oom;
+};
+
+/* A folder path without repeated or trailing slashes: "/aws/" is "/aws". */
+static void canon_path(char *out, size_t len, const char *path)
+{
+	size_t o = 0;
+	for (const char *p = path; *p && o + 1 < len; p++) {
+		if (*p == '/' && o > 0 && out[o - 1] == '/')
+			continue;
+		out[o++] = *p;
+	}
+	while (o > 1 && out[o - 1] == '/')
+		o--;
+	out[o] = '\0';
+}
+
+static void lower(char *s)
+{
+	for (; *s; s++)
+		if (*s >= 'A' && *s <= 'Z')
+			*s = (char)(*s - 'A' + 'a');
+}
+
+static void target_add(struct targets *t, size_t manifest, const struct rotor_pos *pos,
+                       const char *what, const char *desc, const char *key)
+{
+	if (t->oom)
+		return;
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 16;
+		struct target *items = realloc(t->items, cap * sizeof(*items));
+		if (!items) {
+			t->oom = 1;
+			return;
+		}
+		t->items = items;
+		t->cap = cap;
+	}
+	char *k = strdup(key);
+	if (!k) {
+		t->oom = 1;
+		return;
+	}
+	struct target *x = &t->items[t->n++];
+	x->key = k;
+	x->what = what;
+	snprintf(x->desc, sizeof(x->desc), "%s", desc);
+	x->manifest = manifest;
+	x->pos = pos;
+}
+
+static void manifest_targets(struct targets *t, size_t idx, const struct rotor_manifest *m)
+{
+	char key[2048], path[1024], desc[160];
+	const struct rotor_infisical_store *st = &m->store;
+	canon_path(path, sizeof(path), st->secret_path ? st->secret_path : "/");
+	const char *names[2] = {st->akid_name, st->secret_name};
+	for (int i = 0; i < 2; i++) {
+		snprintf(key, sizeof(key), "store\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s", st->connection,
+		         st->project_id, st->environment, path, names[i] ? names[i] : "");
+		snprintf(desc, sizeof(desc), "%s in folder %s", names[i] ? names[i] : "", path);
+		target_add(t, idx, &st->connection_pos, "store secret", desc, key);
+	}
+	for (size_t j = 0; j < m->nconsumers; j++) {
+		const struct rotor_consumer *k = &m->consumers[j];
+		const char *vars[2] = {k->akid_name, k->secret_name};
+		switch (k->kind) {
+		case ROTOR_CONSUMER_ENVFILE:
+			canon_path(path, sizeof(path), k->path ? k->path : "");
+			snprintf(key, sizeof(key), "envfile\x1f%s", path);
+			target_add(t, idx, &k->path_pos, "env file", path, key);
+			break;
+		case ROTOR_CONSUMER_HEROKU:
+			for (int i = 0; i < 2; i++) {
+				snprintf(key, sizeof(key), "heroku\x1f%s\x1f%s", k->connection,
+				         k->app ? k->app : "");
+				lower(key); /* app names are lower case */
+				size_t used = strlen(key);
+				snprintf(key + used, sizeof(key) - used, "\x1f%s",
+				         vars[i] ? vars[i] : "");
+				snprintf(desc, sizeof(desc), "%s of app %s", vars[i] ? vars[i] : "",
+				         k->app ? k->app : "");
+				target_add(t, idx, &k->pos, "Heroku config var", desc, key);
+			}
+			break;
+		case ROTOR_CONSUMER_GITHUB:
+			for (int i = 0; i < 2; i++) {
+				/* repositories and environments are case-insensitive on
+				 * GitHub, and so are secret names (stored upper case) */
+				snprintf(key, sizeof(key), "github\x1f%s\x1f%s\x1f%s\x1f%s",
+				         k->connection, k->repository ? k->repository : "",
+				         k->environment ? k->environment : "",
+				         vars[i] ? vars[i] : "");
+				lower(key);
+				snprintf(desc, sizeof(desc), "%s of %s%s%s", vars[i] ? vars[i] : "",
+				         k->repository ? k->repository : "",
+				         k->environment ? " environment " : "",
+				         k->environment ? k->environment : "");
+				target_add(t, idx, &k->pos, "GitHub Actions secret", desc, key);
+			}
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static int by_target(const void *a, const void *b)
+{
+	const struct target *x = a, *y = b;
+	int c = strcmp(x->key, y->key);
+	if (c)
+		return c;
+	return x->manifest < y->manifest ? -1 : x->manifest > y->manifest;
+}
+
+static int check_targets(const struct rotor_manifest_set *set, struct rotor_diags *diags)
+{
+	struct targets t;
+	memset(&t, 0, sizeof(t));
+	for (size_t i = 0; i < set->n; i++)
+		manifest_targets(&t, i, &set->items[i]);
+	if (t.oom) {
+		for (size_t i = 0; i < t.n; i++)
+			free(t.items[i].key);
+		free(t.items);
+		return ROTOR_ENOMEM;
+	}
+	qsort(t.items, t.n, sizeof(*t.items), by_target);
+	/* One message per pair of manifests and kind of target (a shared
+	 * folder clashes on both names; one line says it). */
+	const struct target *said[64][2];
+	size_t nsaid = 0;
+	for (size_t i = 1; i < t.n; i++) {
+		size_t k = i;
+		while (k > 0 && strcmp(t.items[k - 1].key, t.items[i].key) == 0)
+			k--;
+		const struct target *first = &t.items[k], *x = &t.items[i];
+		if (k == i || first->manifest == x->manifest)
+			continue;
+		int dup = 0;
+		for (size_t j = 0; j < nsaid && !dup; j++)
+			dup = said[j][0]->manifest == first->manifest &&
+			      said[j][1]->manifest == x->manifest && said[j][1]->pos == x->pos;
+		if (dup)
+			continue;
+		if (nsaid < sizeof(said) / sizeof(said[0])) {
+			said[nsaid][0] = first;
+			said[nsaid++][1] = x;
+		}
+		const struct rotor_manifest *m = &set->items[x->manifest];
+		const struct rotor_manifest *o = &set->items[first->manifest];
+		rotor_diags_add(diags, ROTOR_DIAG_ERROR, x->pos->file, x->pos->line, x->pos->col,
+		                "manifest \"%s\" writes the %s %s, which manifest \"%s\" "
+		                "writes (%s:%d:%d); each store secret and consumer belongs to one "
+		                "manifest, or the two would overwrite each other's key pair every "
+		                "pass",
+		                m->name, x->what, x->desc, o->name, first->pos->file,
+		                first->pos->line, first->pos->col);
+	}
+	for (size_t i = 0; i < t.n; i++)
+		free(t.items[i].key);
+	free(t.items);
+	return 0;
 }
 
 int rotor_manifest_set_check(const struct rotor_manifest_set *set, struct rotor_diags *diags)
@@ -679,7 +865,7 @@ int rotor_manifest_set_check(const struct rotor_manifest_set *set, struct rotor_
 		const struct rotor_manifest *m = &set->items[idx[i]];
 		size_t k = i;
 		while (k > 0 && strcmp(set->items[idx[k - 1]].aws, m->aws) == 0 &&
-		       strcmp(set->items[idx[k - 1]].user, m->user) == 0)
+		       strcasecmp(set->items[idx[k - 1]].user, m->user) == 0)
 			k--;
 		const struct rotor_manifest *first = &set->items[idx[k]];
 		if (k != i)
@@ -687,13 +873,17 @@ int rotor_manifest_set_check(const struct rotor_manifest_set *set, struct rotor_
 			    diags, ROTOR_DIAG_ERROR, m->user_pos.file, m->user_pos.line,
 			    m->user_pos.col,
 			    "IAM user \"%s\" on connection \"%s\" is already managed by "
-			    "manifest \"%s\" (%s:%d:%d); one manifest per user, or the "
-			    "two would rotate each other's keys",
-			    m->user, m->aws, first->name, first->user_pos.file,
+			    "manifest \"%s\" as \"%s\" (%s:%d:%d); IAM user names are "
+			    "case-insensitive: one manifest per user, or the two would rotate "
+			    "each other's keys",
+			    m->user, m->aws, first->name, first->user, first->user_pos.file,
 			    first->user_pos.line, first->user_pos.col);
 	}
 	sort_base = NULL;
 	free(idx);
+	int rc = check_targets(set, diags);
+	if (rc)
+		return rc;
 	return diags->nerrors > before ? ROTOR_EINVALID : 0;
 }
 
