@@ -116,8 +116,39 @@ static int by_name(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int walk(struct rotor_manifest_set *set, const char *root_real, const char *dir, int depth,
-                struct rotor_diags *diags)
+/* Every directory and file the walk has read, by (device, inode): symbolic
+ * links inside the tree are followed, so `a -> .` and `b -> .` would
+ * otherwise make the walk take 2^depth steps (git stores links, so a pull
+ * request can do this), and a file linked twice would be read twice. */
+struct seen {
+	struct {
+		dev_t dev;
+		ino_t ino;
+	} * items;
+	size_t n, cap;
+};
+
+/* 1 when st was seen before; else records it and returns 0 (-1: no memory). */
+static int seen_check(struct seen *s, const struct stat *st)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->items[i].dev == st->st_dev && s->items[i].ino == st->st_ino)
+			return 1;
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 64;
+		void *bigger = realloc(s->items, cap * sizeof(*s->items));
+		if (!bigger)
+			return -1;
+		s->items = bigger;
+		s->cap = cap;
+	}
+	s->items[s->n].dev = st->st_dev;
+	s->items[s->n++].ino = st->st_ino;
+	return 0;
+}
+
+static int walk(struct rotor_manifest_set *set, struct seen *seen, const char *root_real,
+                const char *dir, int depth, struct rotor_diags *diags)
 {
 	int rc = 0;
 	if (depth > WALK_MAX_DEPTH) {
@@ -179,8 +210,21 @@ static int walk(struct rotor_manifest_set *set, const char *root_real, const cha
 		int r = 0;
 		if (is_skipped(set, &st))
 			continue;
+		if (S_ISDIR(st.st_mode) || (S_ISREG(st.st_mode) && has_yaml_ext(names[i]))) {
+			int again = seen_check(seen, &st);
+			if (again < 0) {
+				rc = ROTOR_ENOMEM;
+				goto done;
+			}
+			if (again) {
+				rotor_diags_add(diags, ROTOR_DIAG_WARNING, path, 0, 0,
+				                "skipped: a symbolic link to a %s already read",
+				                S_ISDIR(st.st_mode) ? "directory" : "file");
+				continue;
+			}
+		}
 		if (S_ISDIR(st.st_mode))
-			r = walk(set, root_real, path, depth + 1, diags);
+			r = walk(set, seen, root_real, path, depth + 1, diags);
 		else if (S_ISREG(st.st_mode) && has_yaml_ext(names[i]))
 			r = load_file(set, path, diags);
 		if (r == ROTOR_ENOMEM) {
@@ -216,13 +260,17 @@ int rotor_source_load_paths(struct rotor_manifest_set *set, char *const *paths, 
 			size_t l = strlen(dir);
 			while (l > 1 && dir[l - 1] == '/')
 				dir[--l] = '\0';
+			struct seen seen = {NULL, 0, 0};
 			if (!realpath(dir, real)) {
 				rotor_diags_add(diags, ROTOR_DIAG_ERROR, dir, 0, 0, "%s",
 				                strerror(errno));
 				r = ROTOR_EINVALID;
+			} else if (seen_check(&seen, &st) < 0) {
+				r = ROTOR_ENOMEM;
 			} else {
-				r = walk(set, real, dir, 0, diags);
+				r = walk(set, &seen, real, dir, 0, diags);
 			}
+			free(seen.items);
 		} else {
 			r = load_file(set, paths[i], diags);
 		}
