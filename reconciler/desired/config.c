@@ -922,13 +922,35 @@ static void parse_reloads(struct cparse *c, const struct ydoc_node *n)
 		parse_reload(c, n->pairs[i].key, n->pairs[i].value);
 }
 
+/* envFiles.mode: an octal string ("0600", "0640"). Env files hold a secret
+ * access key: others may never read them, and nobody executes them. */
+static void parse_env_file_mode(struct cparse *c, const struct ydoc_node *n)
+{
+	char *s = NULL, *end = NULL;
+	if (!n || yget_string(&c->y, n, "envFiles.mode", &s) != 0 || !s)
+		return;
+	unsigned long mode = strtoul(s, &end, 8);
+	if (*end || s[0] < '0' || s[0] > '7' || mode > 0777)
+		yerr(&c->y, n,
+		     "envFiles.mode must be an octal file mode such as \"0600\", not \"%s\"", s);
+	else if ((mode & 0400) == 0 || (mode & 0117) != 0)
+		yerr(&c->y, n,
+		     "envFiles.mode %s would let others read a secret access key (or make it "
+		     "executable, or unreadable to its owner): use 0600, 0640 or 0660",
+		     s);
+	else
+		c->cfg->env_file_mode = (unsigned)mode;
+	free(s);
+}
+
 static void parse_env_files(struct cparse *c, const struct ydoc_node *n)
 {
-	struct yfield f[] = {{"allowedDirs", 0, NULL}, {"reload", 0, NULL}};
+	struct yfield f[] = {{"allowedDirs", 0, NULL}, {"reload", 0, NULL}, {"mode", 0, NULL}};
 	if (!(n = present(n)) || ymap_fields(&c->y, n, "envFiles", f, NFIELDS(f)))
 		return;
 	parse_allowed_dirs(c, f[0].node);
 	parse_reloads(c, f[1].node);
+	parse_env_file_mode(c, f[2].node);
 }
 
 /* ---- source ------------------------------------------------------------ */
@@ -1226,6 +1248,7 @@ int rotor_config_parse(struct rotor_config **out, const char *origin, const char
 		return ROTOR_ENOMEM;
 	c.cfg->origin = xstrdup(&c, origin ? origin : "rotor.yaml");
 	c.cfg->workers = DEFAULT_WORKERS;
+	c.cfg->env_file_mode = 0600;
 	c.cfg->resync = DEFAULT_RESYNC;
 	c.cfg->listen = xstrdup(&c, DEFAULT_LISTEN);
 	if (c.oom) {

@@ -387,14 +387,16 @@ static void test_write_appends_missing(void **state)
 	assert_file(f->path, AKID_LINE SECRET_LINE AKID_LINE);
 }
 
-static void test_write_keeps_mode_and_owner(void **state)
+static void test_write_keeps_owner_sets_configured_mode(void **state)
 {
 	struct fx *f = *state;
 	struct stat st;
 	put_file(f->path, "FOO=1\n", 0640);
 	if (geteuid() == 0)
 		assert_int_equal(chown(f->path, 1234, 2345), 0);
+	f->cfg.env_file_mode = 0640; /* envFiles.mode: the group may read */
 	assert_int_equal(do_write(f), 0);
+	f->cfg.env_file_mode = 0;
 	assert_int_equal(stat(f->path, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0640);
 	if (geteuid() == 0) {
@@ -402,6 +404,31 @@ static void test_write_keeps_mode_and_owner(void **state)
 		assert_int_equal(st.st_gid, 2345);
 	}
 	assert_file(f->path, "FOO=1\n" AKID_LINE SECRET_LINE);
+}
+
+/* Env files are private (issue 15): a 0644 file in sync is drifted (others
+ * can read the key) and is rewritten 0600, not kept 0644. */
+static void test_world_readable_file_is_made_private(void **state)
+{
+	struct fx *f = *state;
+	struct stat st;
+	char detail[ROTOR_OBS_ERROR_MAX];
+	put_file(f->path, "FOO=1\n", 0644);
+	assert_int_equal(do_write(f), 0);
+	assert_int_equal(stat(f->path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(observe(f, detail, sizeof(detail)), ROTOR_CONSUMER_IN_SYNC);
+	/* right values, readable by others: drifted, with why */
+	assert_int_equal(chmod(f->path, 0644), 0);
+	assert_int_equal(observe(f, detail, sizeof(detail)), ROTOR_CONSUMER_DRIFTED);
+	assert_non_null(strstr(detail, "mode 0644 lets every local user read the secret"));
+	assert_int_equal(chmod(f->path, 0640), 0);
+	assert_int_equal(observe(f, detail, sizeof(detail)), ROTOR_CONSUMER_DRIFTED);
+	assert_non_null(strstr(detail, "lets its group read"));
+	assert_int_equal(do_write(f), 0);
+	assert_int_equal(stat(f->path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(observe(f, detail, sizeof(detail)), ROTOR_CONSUMER_IN_SYNC);
 }
 
 static void test_write_quotes_special_values(void **state)
@@ -607,7 +634,8 @@ int main(void)
 	    T(test_write_creates_file),
 	    T(test_write_keeps_other_lines),
 	    T(test_write_appends_missing),
-	    T(test_write_keeps_mode_and_owner),
+	    T(test_write_keeps_owner_sets_configured_mode),
+	    T(test_world_readable_file_is_made_private),
 	    T(test_write_quotes_special_values),
 	    T(test_in_sync_then_hand_edit),
 	    T(test_reload_runs_once_per_write),

@@ -110,6 +110,7 @@ struct rotor_config {
 	size_t nallowed_dirs;
 	struct rotor_reload_command *reloads;
 	size_t nreloads;
+	unsigned env_file_mode; /* envFiles.mode: what env files are written with; default 0600 */
 	struct rotor_source_config source;
 	int workers;      /* controller.workers; default 4 */
 	int64_t resync;   /* controller.resync; default 10m */

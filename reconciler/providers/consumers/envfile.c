@@ -39,6 +39,7 @@
 #include "rotor/buf.h"
 #include "rotor/config.h"
 #include "rotor/consumer.h"
+#include "rotor/log.h"
 #include "rotor/manifest.h"
 #include "rotor/secret.h"
 
@@ -708,13 +709,21 @@ static int temp_create(const struct target *t, const char *path, char *name, siz
 	return rotor_error_set(err, ROTOR_EIO, "envFile \"%s\": no free temp file name", path);
 }
 
-/* Gives the temp file the old file's owner, group and mode (0600 for a new
- * file). Without root, a file owned by someone else cannot keep its owner:
- * refuse rather than leave the consumer unable to read its credentials. */
-static int temp_attributes(int fd, const char *path, const struct stat *old,
+/* The mode env files are written with: envFiles.mode, default 0600. */
+static mode_t file_mode(const struct rotor_config *cfg)
+{
+	return cfg && cfg->env_file_mode ? (mode_t)cfg->env_file_mode : 0600;
+}
+
+/* Gives the temp file the old file's owner and group, and the configured
+ * mode (never the old mode: a 0644 file would keep the secret readable to
+ * every local user, and the temp file was created 0600 so that it is
+ * private before the secret is written). Without root, a file owned by
+ * someone else cannot keep its owner: refuse rather than leave the consumer
+ * unable to read its credentials. */
+static int temp_attributes(int fd, const char *path, const struct stat *old, mode_t mode,
                            struct rotor_error *err)
 {
-	mode_t mode = old ? old->st_mode & 0777 : 0600;
 	if (old && geteuid() == 0) {
 		if (fchown(fd, old->st_uid, old->st_gid) != 0)
 			return rotor_error_set(
@@ -740,14 +749,14 @@ static int temp_attributes(int fd, const char *path, const struct stat *old,
 /* Replaces the file atomically: temp file, write, fsync, renameat over the
  * target, fsync the directory. A failure leaves the old file as it was. */
 static int file_replace(const struct target *t, const char *path, const struct rotor_buf *content,
-                        const struct stat *old, struct rotor_error *err)
+                        const struct stat *old, mode_t mode, struct rotor_error *err)
 {
 	char tmp[NAME_MAX + 1];
 	int fd = -1;
 	int rc = temp_create(t, path, tmp, sizeof(tmp), &fd, err);
 	if (rc)
 		return rc;
-	rc = temp_attributes(fd, path, old, err);
+	rc = temp_attributes(fd, path, old, mode, err);
 	if (!rc && write_all(fd, content->data ? content->data : "", content->len) != 0)
 		rc = rotor_error_set(err, ROTOR_EIO, "envFile \"%s\": write error: %s", path,
 		                     strerror(errno));
@@ -1068,8 +1077,17 @@ static int envfile_observe(void *ctx, const struct rotor_consumer *c,
 	}
 	*state = akid == VAR_EQUAL && secret == VAR_EQUAL ? ROTOR_CONSUMER_IN_SYNC
 	                                                  : ROTOR_CONSUMER_DRIFTED;
-	if (*state == ROTOR_CONSUMER_DRIFTED)
+	if (*state == ROTOR_CONSUMER_DRIFTED) {
 		drift_describe(detail, detail_len, &n, akid, secret);
+	} else if ((st.st_mode & 0777 & ~file_mode(cfg)) != 0) {
+		/* The values are right but others can read them: rewrite. */
+		*state = ROTOR_CONSUMER_DRIFTED;
+		snprintf(detail, detail_len,
+		         "mode %04o lets %s read the secret; rotor rewrites it with mode %04o",
+		         (unsigned)(st.st_mode & 0777),
+		         (st.st_mode & 0007) ? "every local user" : "its group",
+		         (unsigned)file_mode(cfg));
+	}
 done:
 	target_close(&t);
 	rotor_buf_dispose(&content);
@@ -1126,8 +1144,15 @@ static int envfile_store(const struct rotor_config *cfg, const struct rotor_cons
 		                    c->path, ENVFILE_MAX);
 	else if (rc)
 		rc = rotor_error_set(err, rc, "envFile \"%s\": out of memory", c->path);
+	if (!rc && exists && (st.st_mode & 0777 & ~file_mode(cfg)) != 0)
+		rotor_log(ROTOR_LOG_WARN, c->name,
+		          "envFile \"%s\" had mode %04o: %s could read the key it held; rotor "
+		          "writes it with mode %04o (envFiles.mode)",
+		          c->path, (unsigned)(st.st_mode & 0777),
+		          (st.st_mode & 0007) ? "every local user" : "its group",
+		          (unsigned)file_mode(cfg));
 	if (!rc)
-		rc = file_replace(&t, c->path, &next, exists ? &st : NULL, err);
+		rc = file_replace(&t, c->path, &next, exists ? &st : NULL, file_mode(cfg), err);
 done:
 	target_close(&t);
 	rotor_buf_dispose(&old);
