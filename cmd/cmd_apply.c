@@ -73,14 +73,19 @@ int cmd_apply(int argc, char **argv)
 	    {"selector", required_argument, NULL, 'l'},
 	    {"only", required_argument, NULL, 'o'},
 	    {"max-deletions", required_argument, NULL, 'm'},
+	    {"lock-wait", required_argument, NULL, 'w'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct session_options so = {.command = "apply"};
+	struct session_options so = {.command = "apply", .mutates = 1};
 	int max_deletions = 10, opt;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "c:l:o:m:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:l:o:m:w:h", longopts, NULL)) != -1) {
 		switch (opt) {
+		case 'w':
+			if (session_lock_wait_flag(optarg, &so))
+				return EXIT_USAGE;
+			break;
 		case 'o':
 			so.only = optarg;
 			break;
@@ -96,7 +101,7 @@ int cmd_apply(int argc, char **argv)
 			break;
 		case 'h':
 			printf("usage: rotor apply [--config FILE] [--only NAME] [--selector k=v] "
-			       "[--max-deletions N] [PATH...]\n");
+			       "[--max-deletions N] [--lock-wait DURATION] [PATH...]\n");
 			return EXIT_OK;
 		case 'c':
 		case 'l':
@@ -117,15 +122,21 @@ int cmd_rotate(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 	    {"config", required_argument, NULL, 'c'},
+	    {"lock-wait", required_argument, NULL, 'w'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct session_options so = {.command = "rotate"};
+	struct session_options so = {.command = "rotate", .mutates = 1};
 	int opt;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:w:h", longopts, NULL)) != -1) {
 		if (opt == 'c') {
 			so.config = optarg;
+			continue;
+		}
+		if (opt == 'w') {
+			if (session_lock_wait_flag(optarg, &so))
+				return EXIT_USAGE;
 			continue;
 		}
 		if (opt == 'h') {

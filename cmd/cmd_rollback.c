@@ -15,21 +15,31 @@ static int one_manifest(int argc, char **argv, const char *command, int rollback
 {
 	static const struct option longopts[] = {
 	    {"config", required_argument, NULL, 'c'},
+	    {"lock-wait", required_argument, NULL, 'w'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct session_options so = {.command = command};
+	struct session_options so = {.command = command, .mutates = 1};
 	int opt;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "c:", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:w:", longopts, NULL)) != -1) {
+		if (opt == 'w') {
+			if (session_lock_wait_flag(optarg, &so))
+				return EXIT_USAGE;
+			continue;
+		}
 		if (opt != 'c') {
-			fprintf(stderr, "usage: rotor %s [--config FILE] NAME [PATH...]\n",
+			fprintf(stderr,
+			        "usage: rotor %s [--config FILE] [--lock-wait DURATION] NAME "
+			        "[PATH...]\n",
 			        command);
 			return EXIT_USAGE;
 		}
 		so.config = optarg;
 	}
 	if (optind >= argc) {
-		fprintf(stderr, "usage: rotor %s [--config FILE] NAME [PATH...]\n", command);
+		fprintf(stderr,
+		        "usage: rotor %s [--config FILE] [--lock-wait DURATION] NAME [PATH...]\n",
+		        command);
 		return EXIT_USAGE;
 	}
 	so.only = argv[optind];
@@ -41,8 +51,10 @@ static int one_manifest(int argc, char **argv, const char *command, int rollback
 		return status;
 	struct rotor_error err;
 	rotor_error_clear(&err);
-	int rc = rollback ? rotor_engine_rollback(s.engine, s.selected[0], &err)
-	                  : rotor_engine_resume(s.engine, s.selected[0], &err);
+	int rc = session_lock(&s, 0, &err);
+	if (!rc)
+		rc = rollback ? rotor_engine_rollback(s.engine, s.selected[0], &err)
+		              : rotor_engine_resume(s.engine, s.selected[0], &err);
 	if (rc)
 		fprintf(stderr, "rotor %s: %s\n", command, err.message);
 	else if (rollback)

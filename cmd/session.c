@@ -11,6 +11,7 @@
 #include "rotor/json.h"
 #include "rotor/log.h"
 #include "rotor/secret.h"
+#include "rotor/timefmt.h"
 
 void session_log_setup(void)
 {
@@ -86,7 +87,12 @@ int session_open(struct session *s, const struct session_options *o)
 		goto done;
 	}
 	s->selected = calloc(s->set.n ? s->set.n : 1, sizeof(*s->selected));
-	if (!s->selected) {
+	s->locks = calloc(s->set.n ? s->set.n : 1, sizeof(*s->locks));
+	s->mutates = o->mutates;
+	s->lock_wait_ms = o->lock_wait_ms > 0 ? o->lock_wait_ms : 60000;
+	s->command = o->command;
+	rotor_state_dir(s->state_dir, sizeof(s->state_dir), s->cfg->state_dir);
+	if (!s->selected || !s->locks) {
 		status = EXIT_ERROR;
 		goto done;
 	}
@@ -121,6 +127,18 @@ done:
 	return status;
 }
 
+int session_lock(struct session *s, size_t i, struct rotor_error *err)
+{
+	if (!s->mutates || s->locks[i])
+		return 0;
+	const struct rotor_manifest *m = s->selected[i];
+	int rc = rotor_user_lock_acquire(&s->locks[i], s->state_dir, m->aws, m->user, s->command,
+	                                 s->lock_wait_ms, NULL, err);
+	if (rc)
+		rotor_error_prefix(err, "%s", m->name);
+	return rc;
+}
+
 int session_plan(struct session *s, int rotate_now, int max_deletions)
 {
 	struct rotor_clock *clock = rotor_clock_real();
@@ -141,6 +159,18 @@ int session_plan(struct session *s, int rotate_now, int max_deletions)
 		if (s->selected[i]->suspend) {
 			s->copies[i] = *s->selected[i];
 			rotor_plan_compute(&s->copies[i], &s->obs[i], now, &s->plans[i]);
+			continue;
+		}
+		/* One mutator per user: the lock is held from this observation
+		 * until the pass ends, so nothing another local rotor does can
+		 * fall between what this pass sees and what it does. */
+		if (session_lock(s, i, &err) != 0) {
+			s->observe_errors++;
+			rotor_log(ROTOR_LOG_ERROR, s->selected[i]->name, "%s", err.message);
+			s->copies[i] = *s->selected[i];
+			rotor_plan_compute(&s->copies[i], &s->obs[i], now, &s->plans[i]);
+			snprintf(s->plans[i].status_reason, sizeof(s->plans[i].status_reason), "%s",
+			         err.message);
 			continue;
 		}
 		if (rotor_engine_observe(s->engine, s->selected[i], &s->obs[i], &s->states[i],
@@ -181,6 +211,9 @@ void session_close(struct session *s)
 {
 	for (size_t i = 0; s->states && i < s->n; i++)
 		rotor_engine_state_dispose(&s->states[i]);
+	for (size_t i = 0; s->locks && i < s->n; i++)
+		rotor_user_lock_release(s->locks[i]);
+	free(s->locks);
 	free(s->states);
 	free(s->obs);
 	free(s->plans);
@@ -190,6 +223,20 @@ void session_close(struct session *s)
 	rotor_manifest_set_dispose(&s->set);
 	rotor_config_free(s->cfg);
 	memset(s, 0, sizeof(*s));
+}
+
+int session_lock_wait_flag(const char *arg, struct session_options *o)
+{
+	int64_t d;
+	char why[160];
+	if (rotor_duration_parse(&d, arg, why, sizeof(why)) != 0 || d > 24 * 3600) {
+		fprintf(stderr,
+		        "rotor %s: --lock-wait takes a duration such as 30s or 5m, not \"%s\"\n",
+		        o->command, arg);
+		return EXIT_USAGE;
+	}
+	o->lock_wait_ms = d * 1000;
+	return 0;
 }
 
 int session_common_flag(int opt, const char *arg, struct session_options *o)

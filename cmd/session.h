@@ -11,6 +11,7 @@
 
 #include "rotor/config.h"
 #include "rotor/engine.h"
+#include "rotor/lock.h"
 #include "rotor/manifest.h"
 #include "rotor/plan.h"
 
@@ -21,6 +22,8 @@ struct session_options {
 	const char *selector; /* --selector k=v, or NULL */
 	const char *only;     /* a single manifest name, or NULL */
 	const char *command;  /* for messages */
+	int mutates;          /* takes each user's lock for the pass (apply, rotate, ...) */
+	int64_t lock_wait_ms; /* --lock-wait; 0: the default (60 s) */
 };
 
 struct session {
@@ -36,7 +39,17 @@ struct session {
 	size_t n;
 	int observe_errors;
 	int64_t now; /* the moment the pass planned at */
+	/* mutating commands: each selected user's lock, held until close */
+	struct rotor_user_lock **locks;
+	int mutates;
+	int64_t lock_wait_ms;
+	const char *command;
+	char state_dir[4096];
 };
+
+/* Takes the lock of selected manifest i (no-op when not mutating); prints
+ * nothing, fills err on failure. */
+int session_lock(struct session *s, size_t i, struct rotor_error *err);
 
 /* Loads everything; on failure prints why and returns the exit status
  * (2 usage, 3 invalid, 1 error); 0 on success. */
@@ -49,6 +62,8 @@ void session_close(struct session *s);
 /* Common flags parsed by every session command. Returns 0, or 2 on a
  * usage error (printed). */
 int session_common_flag(int opt, const char *arg, struct session_options *o);
+/* Parses --lock-wait DURATION into o; 2 on a usage error (printed). */
+int session_lock_wait_flag(const char *arg, struct session_options *o);
 
 /* Sets up logging from ROTOR_LOG_LEVEL / ROTOR_LOG_FORMAT. */
 void session_log_setup(void);

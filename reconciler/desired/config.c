@@ -1185,12 +1185,16 @@ static void check_header(struct cparse *c, const struct ydoc_node *root,
 static void parse_root(struct cparse *c, const struct ydoc_node *root)
 {
 	struct yfield f[] = {
-	    {"apiVersion", 0, NULL}, {"kind", 0, NULL},   {"connections", 0, NULL},
-	    {"envFiles", 0, NULL},   {"source", 0, NULL}, {"controller", 0, NULL},
-	    {"audit", 0, NULL},
+	    {"apiVersion", 0, NULL}, {"kind", 0, NULL},     {"connections", 0, NULL},
+	    {"envFiles", 0, NULL},   {"source", 0, NULL},   {"controller", 0, NULL},
+	    {"audit", 0, NULL},      {"stateDir", 0, NULL},
 	};
 	if (ymap_fields(&c->y, root, "the config", f, NFIELDS(f)))
 		return;
+	if (f[7].node && yget_string(&c->y, f[7].node, "stateDir", &c->cfg->state_dir) == 0 &&
+	    c->cfg->state_dir && c->cfg->state_dir[0] != '/')
+		yerr(&c->y, f[7].node, "stateDir must be an absolute directory, not \"%s\"",
+		     c->cfg->state_dir);
 	check_header(c, root, f[0].node, f[1].node);
 	parse_connections(c, f[2].node);
 	parse_env_files(c, f[3].node);
@@ -1341,6 +1345,7 @@ void rotor_config_free(struct rotor_config *cfg)
 	free(cfg->source.known_hosts);
 	free(cfg->listen);
 	free(cfg->audit_path);
+	free(cfg->state_dir);
 	free(cfg->origin);
 	rotor_wipe(cfg, sizeof(*cfg));
 	free(cfg);

@@ -8,6 +8,7 @@
  * actions (intent → create → validate → store → propagate → record) is
  * what makes a crash at any point recoverable (see docs/rotation.md).
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "rotor/consumer.h"
 #include "rotor/engine.h"
 #include "rotor/json.h"
+#include "rotor/lock.h"
 #include "rotor/log.h"
 #include "rotor/secret.h"
 #include "rotor/store.h"
@@ -574,20 +576,207 @@ static int do_propagate(struct apply_ctx *c, int i, struct rotor_error *err)
 	return rc;
 }
 
+/* ---- re-checks before the steps that cannot be undone --------------------
+ *
+ * A pass acts on what it observed a moment ago. Another rotor (a human's
+ * `rotor rollback` on another machine, a second controller) or an operator
+ * may have changed the user or the store since. So immediately before a
+ * deactivate or delete, the user's keys and the store's pair are read
+ * again, and before CreateAccessKey the user's keys and rotor's intent
+ * record; if anything differs from what this pass expects, nothing is done
+ * (ROTOR_ECONFLICT) and the next pass plans from the new state. */
+
+#define INTENT_FRESH_S (15 * 60) /* a foreign intent younger than this blocks a create */
+
+static int conflict(struct apply_ctx *c, struct rotor_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int conflict(struct apply_ctx *c, struct rotor_error *err, const char *fmt, ...)
+{
+	char why[400];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	return rotor_error_set(err, ROTOR_ECONFLICT,
+	                       "%s changed since this pass observed it (%s): nothing was done; "
+	                       "the next pass plans from what is there now",
+	                       c->m->user, why);
+}
+
+/* The key id the store holds as far as this pass knows. */
+static const char *expected_store_akid(const struct apply_ctx *c)
+{
+	return c->new_id[0] && c->new_store_version ? c->new_id : c->obs->store_akid;
+}
+
+/* Was id known to this pass (observed, or created by it)? */
+static int known_key(const struct apply_ctx *c, const char *id)
+{
+	if (c->new_id[0] && strcmp(c->new_id, id) == 0)
+		return 1;
+	for (int i = 0; i < c->obs->nkeys; i++)
+		if (strcmp(c->obs->keys[i].id, id) == 0)
+			return 1;
+	return 0;
+}
+
+static int recheck_keys(struct apply_ctx *c, const char *target, int want_active,
+                        struct rotor_error *err)
+{
+	struct rotor_iam_key keys[ROTOR_IAM_MAX_KEYS];
+	size_t n = 0;
+	int rc = rotor_iam_list_access_keys(c->aws->iam, c->m->user, keys, &n, err);
+	if (rc)
+		return rc;
+	if (n > 2)
+		return conflict(c, err, "IAM now lists %zu keys", n);
+	const struct rotor_iam_key *t = NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (!known_key(c, keys[i].id))
+			return conflict(c, err, "a key %s appeared", keys[i].id);
+		if (target && strcmp(keys[i].id, target) == 0)
+			t = &keys[i];
+	}
+	if (target && want_active >= 0 && (!t || t->active != want_active))
+		return conflict(c, err, "key %s is %s", target,
+		                !t          ? "gone"
+		                : t->active ? "Active"
+		                            : "Inactive");
+	return 0;
+}
+
+static int recheck_store(struct apply_ctx *c, const char *target, struct rotor_error *err)
+{
+	struct rotor_store_ref ref = store_ref(c->m);
+	struct rotor_store_pair now;
+	int rc = c->store->ops->read_pair(c->store->ctx, &ref, &now, err);
+	if (rc)
+		return rc;
+	const char *want = expected_store_akid(c);
+	int same = now.has_akid == (want[0] != '\0') && strcmp(now.akid, want) == 0 &&
+	           now.akid_version == c->st->store_akid_version &&
+	           now.secret_version == c->st->store_secret_version;
+	int holds_target = target && now.has_akid && strcmp(now.akid, target) == 0;
+	char held[sizeof(now.akid)];
+	snprintf(held, sizeof(held), "%s", now.has_akid ? now.akid : "nothing");
+	long long av = (long long)now.akid_version;
+	rotor_store_pair_dispose(&now);
+	if (holds_target) /* invariant 2, whatever else happened */
+		return conflict(c, err, "the store now holds %s", target);
+	if (!same)
+		return conflict(c, err, "the store now holds %s at version %lld", held, av);
+	return 0;
+}
+
+/* A stray is deleted only while it is still unused (or used only by
+ * rotor's own validation, which the plan accepted): re-read its last use. */
+static int recheck_unused(struct apply_ctx *c, const char *id, struct rotor_error *err)
+{
+	struct rotor_iam_last_used lu;
+	int rc = rotor_iam_get_access_key_last_used(c->aws->iam, id, &lu, err);
+	if (rc)
+		return rc;
+	const struct rotor_obs_key *k = NULL;
+	for (int i = 0; i < c->obs->nkeys; i++)
+		if (strcmp(c->obs->keys[i].id, id) == 0)
+			k = &c->obs->keys[i];
+	if (!k || lu.date != k->last_used)
+		return conflict(c, err, "stray key %s was used since (%s in %s)", id, lu.service,
+		                lu.region);
+	return 0;
+}
+
+static int recheck_destructive(struct apply_ctx *c, const struct rotor_action *a,
+                               struct rotor_error *err)
+{
+	int want_active = a->kind == ROTOR_ACT_DEACTIVATE ? 1
+	                  : a->kind == ROTOR_ACT_DELETE   ? 0
+	                                                  : -1;
+	int rc = recheck_keys(c, a->key_id, want_active, err);
+	if (!rc)
+		rc = recheck_store(c, a->key_id, err);
+	if (!rc && a->kind == ROTOR_ACT_DELETE_STRAY)
+		rc = recheck_unused(c, a->key_id, err);
+	return rc;
+}
+
+/* Before the intent is recorded: no other rotor may be rotating this user.
+ * An intent younger than INTENT_FRESH_S written by another holder (a rotor
+ * on another machine, or another manifest) means one is; an intent of this
+ * machine is stale, since this process holds the user's local lock (and a
+ * rotor killed mid-rotation must not block its own recovery). */
+static int check_foreign_intent(struct apply_ctx *c, int64_t now, const char *me,
+                                struct rotor_error *err)
+{
+	struct rotor_tags tags;
+	int rc = rotor_iam_list_user_tags(c->aws->iam, c->m->user, &tags, err);
+	if (rc)
+		return rc;
+	char who[64] = "", holder[96] = "";
+	int64_t at = 0;
+	for (size_t t = 0; t < tags.n; t++)
+		if (strcmp(tags.items[t].key, ROTOR_TAG_INTENT) == 0 &&
+		    rotor_intent_parse(tags.items[t].value, who, sizeof(who), &at) == 0)
+			rotor_intent_holder(tags.items[t].value, holder, sizeof(holder));
+	rotor_tags_dispose(&tags);
+	if (!at || now - at >= INTENT_FRESH_S || now < at - INTENT_FRESH_S)
+		return 0;
+	size_t host_len = strcspn(me, ":");
+	int same_host = holder[0] && strncmp(holder, me, host_len) == 0 && holder[host_len] == ':';
+	int foreign = (holder[0] && !same_host) || (who[0] && strcmp(who, c->m->name) != 0);
+	if (!foreign)
+		return 0;
+	char ts[ROTOR_TIME_STR_MAX];
+	rotor_time_format(ts, sizeof(ts), at + INTENT_FRESH_S);
+	return rotor_error_set(err, ROTOR_ECONFLICT,
+	                       "another rotor (%s, manifest %s) recorded at %llds ago that it is "
+	                       "rotating %s: nothing was done; if that process is gone, its "
+	                       "intent expires at %s",
+	                       holder[0] ? holder : "holder unknown", who[0] ? who : "?",
+	                       (long long)(now - at), c->m->user, ts);
+}
+
+static int record_intent(struct apply_ctx *c, int64_t now, struct rotor_error *err)
+{
+	char me[96], intent[192];
+	rotor_holder_id(me, sizeof(me));
+	int rc = check_foreign_intent(c, now, me, err);
+	if (!rc)
+		rc = recheck_keys(c, NULL, -1, err);
+	if (rc)
+		return rc;
+	rotor_intent_format(intent, sizeof(intent), c->m->name, now, me);
+	struct rotor_tag t = {ROTOR_TAG_INTENT, intent};
+	rc = rotor_iam_tag_user(c->aws->iam, c->m->user, &t, 1, err);
+	if (rc)
+		return rc;
+	/* Tags are last-writer-wins: read ours back, so of two rotors that
+	 * wrote at once at least the one overwritten stops here. */
+	struct rotor_tags tags;
+	rc = rotor_iam_list_user_tags(c->aws->iam, c->m->user, &tags, err);
+	if (rc)
+		return rc;
+	int ours = 0;
+	for (size_t i = 0; i < tags.n; i++)
+		ours |= strcmp(tags.items[i].key, ROTOR_TAG_INTENT) == 0 &&
+		        strcmp(tags.items[i].value, intent) == 0;
+	rotor_tags_dispose(&tags);
+	return ours ? 0 : conflict(c, err, "another rotor overwrote rotor's intent record");
+}
+
 static int apply_one(struct apply_ctx *c, const struct rotor_action *a, struct rotor_error *err)
 {
 	int64_t now = now_of(c->e);
-	char intent[128];
 	const char *cur = c->new_id[0] ? c->new_id : a->key_id;
+	int rc;
 	switch (a->kind) {
 	case ROTOR_ACT_DELETE_STRAY:
 	case ROTOR_ACT_DELETE:
-		return delete_key(c, a->key_id, err);
-	case ROTOR_ACT_RECORD_INTENT: {
-		rotor_intent_format(intent, sizeof(intent), c->m->name, now);
-		struct rotor_tag t = {ROTOR_TAG_INTENT, intent};
-		return rotor_iam_tag_user(c->aws->iam, c->m->user, &t, 1, err);
-	}
+		rc = recheck_destructive(c, a, err);
+		return rc ? rc : delete_key(c, a->key_id, err);
+	case ROTOR_ACT_RECORD_INTENT:
+		return record_intent(c, now, err);
 	case ROTOR_ACT_CREATE:
 		return do_create(c, err);
 	case ROTOR_ACT_VALIDATE:
@@ -598,10 +787,12 @@ static int apply_one(struct apply_ctx *c, const struct rotor_action *a, struct r
 		return do_propagate(c, a->consumer, err);
 	case ROTOR_ACT_RECORD_SYNC:
 		return update_record(c, cur, 's', now, err);
-	case ROTOR_ACT_DEACTIVATE: {
-		int rc = rotor_iam_update_access_key(c->aws->iam, c->m->user, a->key_id, 0, err);
+	case ROTOR_ACT_DEACTIVATE:
+		rc = recheck_destructive(c, a, err);
+		if (!rc)
+			rc =
+			    rotor_iam_update_access_key(c->aws->iam, c->m->user, a->key_id, 0, err);
 		return rc ? rc : update_record(c, a->key_id, 'i', now, err);
-	}
 	case ROTOR_ACT_RECORD_INACTIVE:
 		return update_record(c, a->key_id, 'i', now, err);
 	default:

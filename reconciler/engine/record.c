@@ -95,11 +95,13 @@ int rotor_record_parse(const char *value, struct rotor_key_record *r)
 	return 0;
 }
 
-void rotor_intent_format(char *buf, size_t len, const char *manifest, int64_t at)
+void rotor_intent_format(char *buf, size_t len, const char *manifest, int64_t at,
+                         const char *holder)
 {
 	char ts[ROTOR_TIME_STR_MAX];
 	rotor_time_format(ts, sizeof(ts), at);
-	snprintf(buf, len, "v1 m=%s at=%s", manifest, ts);
+	snprintf(buf, len, "v1 m=%s at=%s%s%s", manifest, ts, holder ? " h=" : "",
+	         holder ? holder : "");
 }
 
 int rotor_intent_parse(const char *value, char *manifest, size_t mlen, int64_t *at)
@@ -111,4 +113,16 @@ int rotor_intent_parse(const char *value, char *manifest, size_t mlen, int64_t *
 	if (parse_fields(value + 3, NULL, manifest, mlen, at) != 0 || !*at)
 		return -1;
 	return 0;
+}
+
+int rotor_intent_holder(const char *value, char *holder, size_t len)
+{
+	const char *h = strstr(value, " h=");
+	holder[0] = '\0';
+	if (!h)
+		return -1;
+	h += 3;
+	size_t n = strcspn(h, " ");
+	snprintf(holder, len, "%.*s", (int)n, h);
+	return n ? 0 : -1;
 }

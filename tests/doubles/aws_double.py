@@ -61,6 +61,7 @@ Control API (unsigned JSON under /_control/, never subject to faults):
                                              "secret_access_key"?}], "force"?}
   POST   /_control/keys                     {"user", "status"?, "created"?,
                                              "last_used"?, "force"?}
+  POST   /_control/tags                     {"user", "tags": {key: value}} set behind rotor's back
   POST   /_control/roles                    {"name", "manager"?, "external_id"?,
                                              "max_session_duration"?}
   POST   /_control/web-identity-tokens      {"token"}
@@ -1052,6 +1053,17 @@ class Handler(doublelib.ControlRoutes, doublelib.QuietHandler):
             raise BadRequest("no user %r" % body.get("user"), 404)
         key = self.make_key(user, body, bool(body.get("force")))
         return 200, dict(key.to_json(), user=user.name)
+
+    def c_post_tags(self, body, query):
+        user = self.server.state.users.get(str(body.get("user")).lower())
+        if user is None:
+            raise BadRequest("no user %r" % body.get("user"), 404)
+        tags = body.get("tags")
+        if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
+            raise BadRequest("tags is an object of strings")
+        with self.server.state.lock:
+            user.tags.update(tags)
+        return 200, {"user": user.name, "tags": dict(user.tags)}
 
     def c_post_roles(self, body, query):
         st = self.server.state

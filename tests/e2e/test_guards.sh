@@ -57,7 +57,7 @@ done
 # ---- an IAM user that does not exist -----------------------------------------------
 new_case ghost raxx-ghost
 mkdir -p "$WORLD/m/nobody"
-sed 's/^  user: raxx-ghost$/  user: raxx-nobody/; s/^  name: ghost$/  name: nobody/' "$WORLD/m/ghost/ghost.yaml" >"$WORLD/m/nobody/nobody.yaml"
+sed 's/^  user: raxx-ghost$/  user: raxx-nobody/; s/^  name: ghost$/  name: nobody/; s#secretPath: /ghost#secretPath: /nobody#; s#/ghost.env#/nobody.env#' "$WORLD/m/ghost/ghost.yaml" >"$WORLD/m/nobody/nobody.yaml"
 plan nobody --detailed-exitcode "$WORLD/m/nobody"
 check "nobody: plan --detailed-exitcode exits 1" '[ $rc = 1 ]'
 check "nobody: plan names the user and NoSuchEntity" 'grep -q "raxx-nobody" <<<"$out" && grep -q "NoSuchEntity" <<<"$out"'

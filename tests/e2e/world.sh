@@ -128,7 +128,7 @@ YAML
 	export AWS_EC2_METADATA_DISABLED=true
 	export INFISICAL_CLIENT_ID=$INF_CLIENT_ID INFISICAL_CLIENT_SECRET=$INF_CLIENT_SECRET
 	unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL AWS_ENDPOINT_URL_IAM AWS_ENDPOINT_URL_STS
-	export HOME="$WORLD"
+	export HOME="$WORLD" ROTOR_STATE_DIR="$WORLD/state" # locks: one world, one state dir
 }
 
 # A manifest for USER with an env-file consumer and the given durations.

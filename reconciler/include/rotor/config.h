@@ -116,6 +116,7 @@ struct rotor_config {
 	int64_t resync;   /* controller.resync; default 10m */
 	char *listen;     /* controller.listen; default 127.0.0.1:9464 */
 	char *audit_path; /* audit.path; NULL: no audit log */
+	char *state_dir;  /* stateDir: per-user locks and login state; NULL: the default */
 };
 
 #define ROTOR_CONFIG_FILE_MAX ((size_t)1024 * 1024)

@@ -79,8 +79,12 @@ int rotor_engine_resume(struct rotor_engine *e, const struct rotor_manifest *m,
 void rotor_record_format(char *buf, size_t len, const struct rotor_key_record *r);
 /* 0 when value is a rotor record; fills *r. */
 int rotor_record_parse(const char *value, struct rotor_key_record *r);
-/* "v1 m=NAME at=TIME" */
-void rotor_intent_format(char *buf, size_t len, const char *manifest, int64_t at);
+/* "v1 m=NAME at=TIME h=HOST:PID" (holder: rotor_holder_id; NULL leaves it
+ * out, as rotor before issue 15 wrote it). */
+void rotor_intent_format(char *buf, size_t len, const char *manifest, int64_t at,
+                         const char *holder);
 int rotor_intent_parse(const char *value, char *manifest, size_t mlen, int64_t *at);
+/* The holder of an intent value; -1 when it names none. */
+int rotor_intent_holder(const char *value, char *holder, size_t len);
 
 #endif
