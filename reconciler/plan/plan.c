@@ -461,10 +461,20 @@ static void plan_rotation(const struct rotor_manifest *m, const struct rotor_obs
 	    "check with STS that the new key authenticates as %s (retried up to 2 minutes while "
 	    "IAM propagates it); delete it if it never does",
 	    m->user);
-	add(p, ROTOR_ACT_STORE, NULL, -1,
-	    "write %s and %s to the store in one request and read them back (the previous "
-	    "version keeps the old pair)",
-	    m->store.akid_name, m->store.secret_name);
+	if (o->store_has_akid != o->store_has_secret)
+		/* a half pair: a store without an upsert batch (Infisical's v3
+		 * routes) creates the missing name first, then writes the pair */
+		add(p, ROTOR_ACT_STORE, NULL, -1,
+		    "write %s and %s to the store and read them back (it holds only %s: the "
+		    "missing name may take a request of its own; the half pair could not "
+		    "authenticate before either)",
+		    m->store.akid_name, m->store.secret_name,
+		    o->store_has_akid ? m->store.akid_name : m->store.secret_name);
+	else
+		add(p, ROTOR_ACT_STORE, NULL, -1,
+		    "write %s and %s to the store in one request and read them back (the "
+		    "previous version keeps the old pair)",
+		    m->store.akid_name, m->store.secret_name);
 	for (int i = 0; (size_t)i < m->nconsumers && i < o->nconsumers; i++) {
 		const struct rotor_consumer *c = &m->consumers[i];
 		if (o->consumers[i].state == ROTOR_CONSUMER_UNKNOWN) {

@@ -57,7 +57,17 @@ What it mirrors (and from which server generation):
   environment with slug 'prod' not found"; the list routes answer like the
   current server: `error` "SecretPathNotFound", "Folder with path '/aws' in
   environment 'prod' was not found. Please ensure the environment slug and
-  secret path is correct.").
+  secret path is correct."); with `missing_folder_lists_empty` (2024
+  servers) a list of a missing folder or environment is 200 with an empty
+  list instead.
+- Folders `GET /api/v1/folders?workspaceId=&environment=&path=` (or the
+  older `directory`): {"folders": [{id, name, ...}]} directly under path,
+  for any project member; a missing environment is 404 NotFound
+  "Environment with slug 'X' not found", a missing parent folder 200 with
+  an empty list (the server's getFolders).
+- Rate limiting as 2024 servers in production mode do it
+  (`rate_limit_as_500`): HTTP 500 InternalServerError "Something went
+  wrong" with Retry-After and x-ratelimit-remaining: 0, never 429.
 - Secrets per (project, environment slug, folder path); read one (with
   `?version=N`), create one, update one, list (`{"secrets": [...],
   "imports": []}`), batch create, batch update (v4 `mode` failOnNotFound |
@@ -178,6 +188,7 @@ import base64
 import collections
 import datetime
 import fnmatch
+import hashlib
 import itertools
 import json
 import math
@@ -222,6 +233,13 @@ SETTINGS = {
     "logins_per_minute": (None, "limit"),
     "rate_limit_message_seconds": (False, "bool"),
     "retry_after_header": (True, "bool"),
+    # A 2024 server (production mode) rate-limits with HTTP 500
+    # InternalServerError "Something went wrong" (Retry-After and
+    # x-ratelimit-remaining: 0 set), never 429.
+    "rate_limit_as_500": (False, "bool"),
+    # A 2024 server lists a missing folder or environment as 200 with an
+    # empty list; newer ones answer 404 SecretPathNotFound.
+    "missing_folder_lists_empty": (False, "bool"),
 }
 
 PRESETS = {
@@ -233,7 +251,8 @@ PRESETS = {
     "server-2024": {"renew_same_token": True, "honour_version_param": False,
                     "dishonoured_version": "current", "legacy_fields": True,
                     "legacy_messages": True, "v4_routes": False, "lockout_enabled": False,
-                    "unknown_client_id_401": False},
+                    "unknown_client_id_401": False, "rate_limit_as_500": True,
+                    "missing_folder_lists_empty": True},
 }
 
 RATE_CLASSES = {"reads": "secret_reads_per_minute", "writes": "secret_writes_per_minute",
@@ -577,6 +596,8 @@ class State:
                 headers["Retry-After"] = str(left)
             after = ("%d seconds" % left) if self.settings["rate_limit_message_seconds"] \
                 else "1 minute"
+            if self.settings["rate_limit_as_500"]:
+                raise ApiError(500, "InternalServerError", "Something went wrong", headers)
             raise ApiError(429, "RateLimitExceeded",
                            "Rate limit exceeded. Please try again in %s" % after, headers)
         return headers
@@ -725,6 +746,7 @@ ROUTES = [
     # method, api, pattern, route name, rate class
     ("POST", "auth", r"/api/v1/auth/universal-auth/login", "login", "logins"),
     ("POST", "auth", r"/api/v1/auth/token/renew", "renew", "logins"),
+    ("GET", "v1", r"/api/v1/folders", "folders", "reads"),
     ("GET", "v3", r"/api/v3/secrets/raw", "list", "reads"),
     ("POST", "v3", r"/api/v3/secrets/batch/raw", "batch_create", "writes"),
     ("PATCH", "v3", r"/api/v3/secrets/batch/raw", "batch_update", "writes"),
@@ -920,9 +942,43 @@ class Handler(doublelib.ControlRoutes, doublelib.QuietHandler):
         self.shared_only(t)
         project = st.project(pid)
         st.authorize(ident, pid, env, path, "readValue")
+        if st.settings["missing_folder_lists_empty"] and \
+                (project.envs.get(env) is None or path not in project.envs[env]):
+            return {"secrets": [], "imports": []}
         folder = st.folder(project, env, path, "SecretPathNotFound")
         return {"secrets": [st.secret_json(project, env, path, s)
                             for _, s in sorted(folder.items())], "imports": []}
+
+    def op_folders(self, st, api, params, query, body, now, entry):
+        """GET /api/v1/folders?workspaceId=&environment=&path= (or the older
+        `directory`): the folders directly under path. As the server's
+        getFolders: any project member may list; a missing environment is
+        404, a missing parent folder 200 with an empty list."""
+        ident = self.identity(st, now, entry)
+        chk = Checker()
+        pid = chk.string(query, "workspaceId")
+        env = chk.string(query, "environment")
+        path = norm_path(chk.string(query, "path", required=False,
+                                    default=query.get("directory") or "/"))
+        chk.done()
+        project = st.project(pid)
+        if not any(g["projectId"] == pid for g in ident.grants):
+            raise ApiError(403, "Identity is not a member of the specified project with ID "
+                           "'%s'" % pid, NOT_ALLOWED, details=None)
+        folders = project.envs.get(env)
+        if folders is None:
+            raise ApiError(404, "NotFound", "Environment with slug '%s' not found" % env)
+        prefix = "" if path == "/" else path
+        names = set()
+        for p in folders:
+            if p != "/" and p.startswith(prefix + "/"):
+                names.add(p[len(prefix) + 1:].split("/")[0])
+        if path != "/" and path not in folders and not names:
+            return {"folders": []}
+        return {"folders": [{"id": "fld-" + hashlib.sha256(("%s/%s" % (path, n)).encode())
+                             .hexdigest()[:12], "name": n, "version": 1,
+                             "parentId": None, "isReserved": False}
+                            for n in sorted(names)]}
 
     def op_get(self, st, api, params, query, body, now, entry):
         ident = self.identity(st, now, entry)

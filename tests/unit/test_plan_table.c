@@ -55,10 +55,11 @@ struct row {
 	/* expected */
 	const char *actions;
 	const char *status;
-	const char *reason;     /* substring of the status reason */
-	const char *act_reason; /* substring of the first action's reason, optional */
-	const char *forecast;   /* "kind[:key]@time ...", optional */
-	const char *roles;      /* roles per key, optional */
+	const char *reason;       /* substring of the status reason */
+	const char *act_reason;   /* substring of the first action's reason, optional */
+	const char *store_reason; /* substring of the store action's reason, optional */
+	const char *forecast;     /* "kind[:key]@time ...", optional */
+	const char *roles;        /* roles per key, optional */
 };
 
 /* clang-format off: one row per rule reads better than clang-format's layout */
@@ -144,6 +145,7 @@ static const struct row rows[] = {
      .roles = "legacy"},
     {.name = "heal: adoption, no key at all",
      .actions = "record-intent create validate store propagate#0 propagate#1 record-sync",
+     .store_reason = "in one request",
      .status = "Reconciling",
      .reason = "the store holds no key yet"},
     {.name = "heal: half pair, key id only",
@@ -152,13 +154,16 @@ static const struct row rows[] = {
      .half = 1,
      .actions = "record-intent create validate store propagate#0 propagate#1 record-sync",
      .status = "Reconciling",
-     .reason = "only the access key id of the pair"},
+     .reason = "only the access key id of the pair",
+     .store_reason = "it holds only AWS_ACCESS_KEY_ID: the missing name may take a request "
+                     "of its own"},
     {.name = "heal: half pair, secret only",
      .keys = {CUR(5 * D, 5 * D)},
      .half = 2,
      .actions = "record-intent create validate store propagate#0 propagate#1 record-sync",
      .status = "Reconciling",
      .reason = "only the secret of the pair",
+     .store_reason = "it holds only AWS_SECRET_ACCESS_KEY",
      .roles = "legacy"},
     {.name = "heal: stored key gone from IAM",
      .keys = {{.id = "AKIAOTHER", .st = 'A', .age = 50 * D, .used = 2 * H}},
@@ -736,6 +741,17 @@ static int check_row(const struct row *r)
 		printf("  action reason: expected \"%s\" in \"%s\"\n", r->act_reason,
 		       p.nactions ? p.actions[0].reason : "(no action)");
 		bad = 1;
+	}
+	if (r->store_reason) {
+		const char *sr = NULL;
+		for (int i = 0; i < p.nactions; i++)
+			if (p.actions[i].kind == ROTOR_ACT_STORE)
+				sr = p.actions[i].reason;
+		if (!sr || !strstr(sr, r->store_reason)) {
+			printf("  store reason: expected \"%s\" in \"%s\"\n", r->store_reason,
+			       sr ? sr : "(no store action)");
+			bad = 1;
+		}
 	}
 	if (r->forecast && strcmp(fc, r->forecast) != 0) {
 		printf("  forecast: expected \"%s\"\n            actual   \"%s\"\n", r->forecast,
