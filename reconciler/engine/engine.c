@@ -186,6 +186,9 @@ static int store_conn(struct rotor_engine *e, const char *name, struct rotor_sto
 	o.client_secret = c->client_secret.value;
 	o.requests_per_minute = c->requests_per_minute;
 	o.clock = e->opts.clock;
+	char state[4096];
+	rotor_state_dir(state, sizeof(state), e->cfg->state_dir);
+	o.state_dir = state;
 	struct store_conn *s = &e->stores[e->nstores];
 	s->cfg = c;
 	int rc = rotor_infisical_new(&s->store, &o, err);

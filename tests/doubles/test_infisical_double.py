@@ -658,6 +658,40 @@ def server_2024_preset():
        "2024 shape")
     body = check_error(batch(t, "POST", pair("a", "b")), 400, "BadRequest")
     eq(body["message"], "Secret already exist", "2024 wording")
+    # a missing folder or environment lists as empty (newer servers: 404)
+    eq(list_secrets(t, path="/nope").json, {"secrets": [], "imports": []}, "missing folder")
+    eq(list_secrets(t, env="nope").json, {"secrets": [], "imports": []}, "missing env")
+
+
+@test
+def folders_route_lists_children_and_404s_a_missing_environment():
+    setup()
+    control("POST", "folders", {"projectId": PID, "environment": "prod", "path": "/a/b"})
+    t = token()
+    q = {"workspaceId": PID, "environment": "prod"}
+    r = request("GET", "/api/v1/folders", token=t, query=dict(q, path="/"))
+    eq(sorted(f["name"] for f in r.json["folders"]), ["a", "aws"], "root's children")
+    r = request("GET", "/api/v1/folders", token=t, query=dict(q, directory="/a"))
+    eq([f["name"] for f in r.json["folders"]], ["b"], "the older directory= parameter")
+    r = request("GET", "/api/v1/folders", token=t, query=dict(q, path="/nope"))
+    eq(r.json, {"folders": []}, "a missing parent: empty")
+    r = request("GET", "/api/v1/folders", token=t, query=dict(q, environment="nope"))
+    body = check_error(r, 404, "NotFound")
+    eq(body["message"], "Environment with slug 'nope' not found")
+    check_error(request("GET", "/api/v1/folders", query=q), 401)
+
+
+@test
+def rate_limit_as_500_like_the_2024_server():
+    setup()
+    control("POST", "settings", {"rate_limit_as_500": True, "secret_reads_per_minute": 1})
+    t = token()
+    r = list_secrets(t)
+    eq((r.status, r.headers.get("x-ratelimit-remaining")), (200, "0"), "the last allowed")
+    r = list_secrets(t)
+    body = check_error(r, 500, "InternalServerError", "Something went wrong")
+    eq((r.headers.get("x-ratelimit-remaining"), bool(r.headers.get("Retry-After"))),
+       ("0", True), "throttling headers on the 500")
 
 
 # ---------------------------------------------------------------- main

@@ -336,6 +336,7 @@ struct mk {
 	const char *site;          /* NULL: the double */
 	long retry_after_max_ms;   /* 0: default */
 	int max_waits;             /* 0: default */
+	const char *state_dir;     /* failed logins kept across runs here; NULL: not kept */
 };
 
 static struct rotor_store new_store(struct mk m)
@@ -366,6 +367,7 @@ static struct rotor_store new_store(struct mk m)
 	o.clock = m.clock ? m.clock : &tclk;
 	o.http = &http;
 	o.max_rate_limit_waits = m.max_waits;
+	o.state_dir = m.state_dir;
 	if (rotor_infisical_new(&st, &o, &err) != 0)
 		fail_msg("rotor_infisical_new: %s", err.message);
 	rotor_secret_free(id);
@@ -964,6 +966,8 @@ static void test_approval_and_odd_replies(void **state)
 	static const struct canned_route approval[] = {
 	    CANNED_LOGIN,
 	    {"GET", "/api/v3/secrets/raw?", 200, NULL, "{\"secrets\": [], \"imports\": []}"},
+	    {"GET", "/api/v1/folders?", 200, NULL,
+	     "{\"folders\": [{\"id\": \"f1\", \"name\": \"aws\"}]}"},
 	    {"POST", "/api/v3/secrets/batch/raw", 200, NULL,
 	     "{\"approval\": {\"id\": \"appr-1\", \"status\": \"open\", \"slug\": \"x\"}}"},
 	    {"PATCH", "/api/v3/secrets/batch/raw", 200, NULL,
@@ -1230,16 +1234,26 @@ static void test_wrong_secret_no_login_storm(void **state)
 	(void)state;
 	struct rotor_error err;
 	struct rotor_store_pair p;
-	struct rotor_store st = new_store((struct mk){.csecret = WRONG_SECRET});
-	for (int i = 0; i < 4; i++) {
-		EXPECT_RC(read_pair(&st, &REF, &p, &err), ROTOR_EAUTH);
-		assert_null(strstr(err.message, WRONG_SECRET));
-		if (i < 2) {
-			assert_int_equal(err.http_status, 401);
-			assert_non_null(strstr(err.message, "clientSecret"));
-		} else {
-			assert_non_null(strstr(err.message, "not logging in again"));
+	char dir[] = "/tmp/rotor-test-logins-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	/* Each CLI run is a new store on the same state directory. One failed
+	 * login per run; after two failed runs, a five-minute pause across
+	 * runs (issue 15: successive runs each tried twice and tripped the
+	 * server's three-failure lock-out). */
+	for (int run = 0; run < 3; run++) {
+		struct rotor_store st =
+		    new_store((struct mk){.csecret = WRONG_SECRET, .state_dir = dir});
+		for (int i = 0; i < 2; i++) {
+			EXPECT_RC(read_pair(&st, &REF, &p, &err), ROTOR_EAUTH);
+			assert_null(strstr(err.message, WRONG_SECRET));
+			if (run < 2 && i == 0) {
+				assert_int_equal(err.http_status, 401);
+				assert_non_null(strstr(err.message, "clientSecret"));
+			} else {
+				assert_non_null(strstr(err.message, "not logging in again"));
+			}
 		}
+		done_store(&st);
 	}
 	/* Two logins, never three: Infisical locks a client out after 3. */
 	assert_int_equal(count_calls("login", NULL, 401), 2);
@@ -1251,10 +1265,21 @@ static void test_wrong_secret_no_login_storm(void **state)
 	json_decref(state_);
 	/* After the pause: one more try, then quiet again. */
 	advance(301);
+	struct rotor_store st = new_store((struct mk){.csecret = WRONG_SECRET, .state_dir = dir});
 	EXPECT_RC(read_pair(&st, &REF, &p, &err), ROTOR_EAUTH);
 	EXPECT_RC(read_pair(&st, &REF, &p, &err), ROTOR_EAUTH);
 	assert_int_equal(count_calls("login", NULL, 0), 3);
 	done_store(&st);
+	/* A good login (past the pause) clears the count. */
+	advance(301);
+	st = new_store((struct mk){.state_dir = dir});
+	EXPECT_RC(read_pair(&st, &REF, &p, &err), 0);
+	rotor_store_pair_dispose(&p);
+	done_store(&st);
+	char path[128];
+	snprintf(path, sizeof(path), "%s/infisical-infisical-test.logins", dir);
+	assert_int_equal(access(path, F_OK), -1);
+	rmdir(dir);
 }
 
 static void test_unknown_client_id(void **state)
@@ -1273,9 +1298,8 @@ static void test_unknown_client_id(void **state)
 		assert_int_equal(err.http_status, current ? 401 : 404);
 		assert_non_null(strstr(err.message, "clientId"));
 		EXPECT_RC(read_pair(&st, &REF, &p, &err), ROTOR_EAUTH);
-		EXPECT_RC(read_pair(&st, &REF, &p, &err), ROTOR_EAUTH);
 		assert_non_null(strstr(err.message, "not logging in again"));
-		assert_int_equal(count_calls("login", NULL, 0), 2);
+		assert_int_equal(count_calls("login", NULL, 0), 1); /* one per run */
 		done_store(&st);
 	}
 }
@@ -1287,6 +1311,7 @@ static void test_rate_limits(void **state)
 	(void)state;
 	struct rotor_error err;
 	struct rotor_store_pair p;
+	seed_pair(OLD_AKID, OLD_SECRET); /* a whole pair: one list per read, no folder check */
 	struct rotor_store st = new_store((struct mk){0});
 	EXPECT_RC(read_pair(&st, &REF, &p, &err), 0);
 
@@ -1372,14 +1397,17 @@ static void test_pacing(void **state)
 	o.client_id = id;
 	o.client_secret = secret;
 	o.clock = &tclk;
+	seed_pair(OLD_AKID, OLD_SECRET); /* one list per read: no folder check */
 	EXPECT_RC(rotor_infisical_new(&st, &o, &err), 0);
 	int64_t slept = tclk.slept_ms;
 	for (int i = 0; i < 3; i++) {
 		EXPECT_RC(read_pair(&st, &REF, &p, &err), 0);
 		rotor_store_pair_dispose(&p);
 	}
-	/* login + 3 lists = 4 requests, 3 gaps of 2 s. */
-	assert_int_equal(tclk.slept_ms - slept, 6000);
+	/* 3 lists, 2 gaps of 2 s; the login rides in the first list's slot
+	 * (a token is checked only once its request has a slot). */
+	assert_int_equal(tclk.slept_ms - slept, 4000);
+	assert_int_equal(count_calls("login", NULL, 200), 1);
 	done_store(&st);
 	/* Missing pieces are refused, not crashed on. */
 	o.site_url = NULL;
@@ -1388,6 +1416,129 @@ static void test_pacing(void **state)
 	o.site_url = srv.base_url;
 	o.client_secret = NULL;
 	EXPECT_RC(rotor_infisical_new(&st, &o, &err), ROTOR_EINVALID);
+	rotor_secret_free(id);
+	rotor_secret_free(secret);
+}
+
+/* issue 15, what the real server of 2024 showed. */
+
+/* A missing folder or environment lists as empty there: believed, it read
+ * as "adopt: create a key" and every write then failed with 404, churning
+ * a key per pass. rotor proves the folder with the folders route. */
+static void test_missing_folder_is_not_empty(void **state)
+{
+	(void)state;
+	struct rotor_error err;
+	struct rotor_store_pair p;
+	CONTROL("POST", "settings", "{\"preset\": \"server-2024\"}");
+	struct rotor_store st = new_store((struct mk){0});
+	/* the folder exists and is empty: an empty pair, no error */
+	EXPECT_RC(read_pair(&st, &REF, &p, &err), 0);
+	assert_false(p.has_akid || p.has_secret);
+	/* a folder that does not exist */
+	struct rotor_store_ref missing = REF;
+	missing.secret_path = "/awz";
+	EXPECT_RC(read_pair(&st, &missing, &p, &err), ROTOR_ENOTFOUND);
+	assert_non_null(strstr(err.message, "folder /awz does not exist in environment prod"));
+	assert_non_null(strstr(err.message, "rotor creates no key until it exists"));
+	assert_false(p.has_akid || p.has_secret);
+	/* nested, under a parent that does not exist either */
+	missing.secret_path = "/no/such/place";
+	EXPECT_RC(read_pair(&st, &missing, &p, &err), ROTOR_ENOTFOUND);
+	assert_non_null(strstr(err.message, "folder /no/such/place does not exist"));
+	/* an environment that does not exist */
+	missing = REF;
+	missing.environment = "prdo";
+	EXPECT_RC(read_pair(&st, &missing, &p, &err), ROTOR_ENOTFOUND);
+	assert_non_null(strstr(err.message, "environment (or project) does not exist"));
+	assert_non_null(strstr(err.message, "Environment with slug 'prdo' not found"));
+	/* the list itself answered 200 each time: the folders route decided */
+	assert_int_equal(count_calls("list", NULL, 200), 4);
+	assert_int_equal(count_calls("folders", NULL, 0), 4);
+	/* a whole pair needs no proof */
+	seed_pair(OLD_AKID, OLD_SECRET);
+	CONTROL("DELETE", "calls", NULL);
+	EXPECT_RC(read_pair(&st, &REF, &p, &err), 0);
+	rotor_store_pair_dispose(&p);
+	assert_int_equal(count_calls("folders", NULL, 0), 0);
+	done_store(&st);
+}
+
+/* That server throttles with HTTP 500 "Something went wrong" plus
+ * Retry-After and x-ratelimit-remaining: 0, never 429. */
+static void test_throttled_as_500(void **state)
+{
+	(void)state;
+	struct rotor_error err;
+	struct rotor_store_pair p;
+	seed_pair(OLD_AKID, OLD_SECRET);
+	CONTROL("POST", "settings",
+	        "{\"rate_limit_as_500\": true, \"secret_reads_per_minute\": 1}");
+	struct rotor_store st = new_store((struct mk){0});
+	EXPECT_RC(read_pair(&st, &REF, &p, &err), 0);
+	rotor_store_pair_dispose(&p);
+	int64_t slept = tclk.slept_ms;
+	/* the first reply said remaining 0, reset 60: the next read waits for
+	 * the window instead of spending requests on 500s */
+	EXPECT_RC(read_pair(&st, &REF, &p, &err), 0);
+	rotor_store_pair_dispose(&p);
+	assert_true(tclk.slept_ms - slept >= 59000);
+	assert_int_equal(count_calls("list", NULL, 500), 0);
+	/* without that hint (a window already spent by another client): the
+	 * 500's Retry-After is waited out, not retried at once as a failure */
+	CONTROL("POST", "settings", "{\"secret_reads_per_minute\": 2}");
+	advance(61);
+	CONTROL("DELETE", "calls", NULL);
+	EXPECT_RC(read_pair(&st, &REF, &p, &err), 0); /* 1 of 2 */
+	rotor_store_pair_dispose(&p);
+	EXPECT_RC(read_pair(&st, &REF, &p, &err), 0); /* 2 of 2: remaining 0 */
+	rotor_store_pair_dispose(&p);
+	done_store(&st);
+	st = new_store((struct mk){0}); /* a new run knows nothing of the window */
+	slept = tclk.slept_ms;
+	EXPECT_RC(read_pair(&st, &REF, &p, &err), 0);
+	rotor_store_pair_dispose(&p);
+	assert_int_equal(count_calls("list", NULL, 500), 1);
+	assert_true(tclk.slept_ms - slept >= 50000); /* the window's rest, not 1 s + 2 s */
+	done_store(&st);
+	CONTROL("POST", "settings",
+	        "{\"rate_limit_as_500\": false, \"secret_reads_per_minute\": null}");
+}
+
+/* The token is checked after the request has its pacing slot: with a TTL
+ * shorter than the wait for the slot, a token checked before the wait
+ * lapsed on the way (every call then failed with 401). */
+static void test_token_checked_after_pacing(void **state)
+{
+	(void)state;
+	struct rotor_error err;
+	struct rotor_store_pair p;
+	seed_pair(OLD_AKID, OLD_SECRET);
+	CONTROL("POST", "identities",
+	        "{\"clientId\": \"rotor-brief-0001\", \"clientSecret\": \"%s\", "
+	        "\"accessTokenTTL\": 8, \"accessTokenMaxTTL\": 3600, \"projects\": "
+	        "[{\"projectId\": \"%s\"}]}",
+	        CSECRET, PROJECT);
+	struct rotor_infisical_options o;
+	struct rotor_secret *id = NULL, *secret = NULL;
+	struct rotor_store st;
+	memset(&o, 0, sizeof(o));
+	o.name = "infisical-test";
+	o.site_url = srv.base_url;
+	rotor_secret_from_str(&id, "rotor-brief-0001", 0, &err);
+	rotor_secret_from_str(&secret, CSECRET, 0, &err);
+	o.client_id = id;
+	o.client_secret = secret;
+	o.clock = &tclk;
+	o.requests_per_minute = 6; /* one request every 10 s, longer than... */
+	EXPECT_RC(rotor_infisical_new(&st, &o, &err), 0);
+	for (int i = 0; i < 4; i++) {
+		EXPECT_RC(read_pair(&st, &REF, &p, &err), 0);
+		rotor_store_pair_dispose(&p);
+	}
+	assert_int_equal(count_calls("list", NULL, 401), 0);
+	assert_int_equal(count_calls("list", NULL, 200), 4);
+	done_store(&st);
 	rotor_secret_free(id);
 	rotor_secret_free(secret);
 }
@@ -1454,7 +1605,9 @@ static void test_permissions_and_validation(void **state)
 	st = new_store((struct mk){.cid = "rotor-stranger"});
 	EXPECT_RC(read_pair(&st, &REF, &p, &err), ROTOR_EAUTH);
 	assert_non_null(strstr(err.message, "not a member"));
-	assert_non_null(strstr(err.message, "read access"));
+	/* issue 15: the hint says what fixes it, not "grant read access" */
+	assert_non_null(strstr(err.message, "add the machine identity to project " PROJECT));
+	assert_null(strstr(err.message, "grant the machine identity read access"));
 	done_store(&st);
 
 	/* A malformed request (a name with a space): 422, or 401
@@ -1540,6 +1693,9 @@ int main(void)
 	    cmocka_unit_test_setup(test_unknown_client_id, reset),
 	    cmocka_unit_test_setup(test_rate_limits, reset),
 	    cmocka_unit_test_setup(test_pacing, reset),
+	    cmocka_unit_test_setup(test_missing_folder_is_not_empty, reset),
+	    cmocka_unit_test_setup(test_throttled_as_500, reset),
+	    cmocka_unit_test_setup(test_token_checked_after_pacing, reset),
 	    cmocka_unit_test_setup(test_server_errors_retried, reset),
 	    cmocka_unit_test_setup(test_permissions_and_validation, reset),
 	    cmocka_unit_test_setup(test_server_2024, reset),

@@ -128,10 +128,11 @@ static void test_names_stay_inside(void **state)
 	rotor_user_lock_release(l);
 	char cmd[PATH_MAX + 64];
 	/* one file in locks/, none beside it or above it */
-	snprintf(cmd, sizeof(cmd),
-	         "test \"$(ls '%s/locks' | grep -c passwd)\" = 1 && test \"$(find '%s/..' -maxdepth 2 "
-	         "-name '*passwd*' | wc -l)\" = 0",
-	         dir, dir);
+	snprintf(
+	    cmd, sizeof(cmd),
+	    "test \"$(ls '%s/locks' | grep -c passwd)\" = 1 && test \"$(find '%s/..' -maxdepth 2 "
+	    "-name '*passwd*' | wc -l)\" = 0",
+	    dir, dir);
 	assert_int_equal(system(cmd), 0);
 }
 

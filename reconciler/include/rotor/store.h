@@ -83,6 +83,7 @@ struct rotor_infisical_options {
 	struct rotor_clock *clock;
 	const struct rotor_http_options *http; /* NULL: defaults */
 	int max_rate_limit_waits;              /* 429s waited out per call; default 3 */
+	const char *state_dir; /* where failed logins are counted across runs; NULL: not kept */
 };
 
 /* A store speaking to one Infisical instance with one machine identity.

@@ -8,32 +8,49 @@
  *   ahead of expiry (and replaced by what renewal returns: newer servers
  *   sign a new token); near its maximum TTL rotor logs in again instead. A
  *   401 (other than 2024's ValidationFailure) or a 403 TokenError triggers
- *   one login and one retry. Failed logins are counted: after two in a row
- *   rotor refuses to try again for five minutes, since servers lock a
- *   client out after three. An unknown client id (404 on older servers,
- *   401 "Invalid credentials" on current ones) counts the same way.
+ *   one login and one retry. A process tries one failed login at most,
+ *   and failures are counted across runs in the state directory: after two
+ *   in a row rotor refuses to try again for five minutes, since servers
+ *   lock a client out after three (successive CLI runs would otherwise
+ *   trip it). An unknown client id (404 on older servers, 401 "Invalid
+ *   credentials" on current ones) counts the same way. The token is checked
+ *   after the request has its pacing slot, so it cannot lapse while the
+ *   request waits its turn.
  * - Secrets: the client secret and the token are registered with the
  *   redactor whatever flags the caller's copies carry, so neither can
  *   reach a log line or an error message.
  * - Pacing: requests on a connection are spaced by 60 s / requestsPerMinute
  *   (default 30, under every server's limit), so rotor stays under the
- *   limits on its own; a 429 still waits the seconds the server names, up
- *   to the transport's retry_after_max_ms (a longer wait fails at once).
+ *   limits on its own; throttling still waits the seconds the server names,
+ *   up to the transport's retry_after_max_ms (a longer wait fails at once).
+ *   Throttling is a 429, or any status carrying Retry-After or
+ *   x-ratelimit-remaining: 0 (servers of 2024 throttle with HTTP 500
+ *   "Something went wrong"); a reply with remaining 0 also holds the next
+ *   request back until the window resets (x-ratelimit-reset).
+ * - A missing folder or environment: servers of 2024 list it as an empty
+ *   folder (200, no secrets), which would read as "adopt: create a key",
+ *   and every write would then fail with 404, churning a key per pass. So
+ *   an empty or half-empty list is confirmed with the folders route before
+ *   it is believed.
  * - Decisions are made on statusCode, never on message text.
  * - Every reply of a secret route may carry secret values: reply buffers
  *   are wiped, and jansson wipes what it frees (rotor_json_init).
  */
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "rotor/buf.h"
 #include "rotor/clock.h"
 #include "rotor/http.h"
 #include "rotor/json.h"
+#include "rotor/lock.h"
 #include "rotor/log.h"
 #include "rotor/secret.h"
 #include "rotor/store.h"
@@ -55,6 +72,10 @@ struct infisical {
 	int64_t login_blocked_until; /* wall seconds */
 	int64_t interval_ms;         /* pacing */
 	int64_t last_request_ms;     /* monotonic */
+	int64_t hold_until_ms;       /* monotonic: a window with 0 remaining resets then */
+	int ttl_warned;              /* the short-TTL warning was given */
+	int in_slot;                 /* api() holds a pacing slot: send without waiting */
+	char login_state[1024];      /* STATE_DIR/infisical-NAME.logins, or "" */
 	int max_429;
 	int64_t max_wait_ms; /* longest 429 wait rotor accepts */
 	struct rotor_clock *clock;
@@ -70,7 +91,17 @@ struct reply {
 	char message[400]; /* the body's "message" (arrays joined) */
 	char req_id[96];
 	char retry_after[32];
+	char remaining[16]; /* x-ratelimit-remaining */
+	char reset[16];     /* x-ratelimit-reset, seconds */
 };
+
+/* A throttling reply, whatever its status: 429, or a Retry-After, or a
+ * window with nothing left (2024 servers throttle with HTTP 500). */
+static int is_throttle(const struct reply *r)
+{
+	return r->status == 429 ||
+	       (r->status >= 400 && (r->retry_after[0] || strcmp(r->remaining, "0") == 0));
+}
 
 static void reply_dispose(struct reply *r)
 {
@@ -122,11 +153,21 @@ static enum rotor_http_verdict classify(void *ctx, const struct rotor_http_respo
 
 #define SERVER_ERROR_ATTEMPTS 3
 
-static void pace(struct infisical *s)
+/* Sleeps until the next request may go: the pacing interval after the
+ * last one, and past a rate-limit window that has nothing left. */
+static void pace_wait(struct infisical *s)
 {
 	int64_t now = s->clock->monotonic_ms(s->clock);
-	if (s->last_request_ms && now - s->last_request_ms < s->interval_ms)
-		s->clock->sleep_ms(s->clock, s->interval_ms - (now - s->last_request_ms));
+	int64_t at = s->last_request_ms ? s->last_request_ms + s->interval_ms : 0;
+	if (s->hold_until_ms > at)
+		at = s->hold_until_ms;
+	if (at > now)
+		s->clock->sleep_ms(s->clock, at - now);
+}
+
+static void pace(struct infisical *s)
+{
+	pace_wait(s);
 	s->last_request_ms = s->clock->monotonic_ms(s->clock);
 }
 
@@ -162,9 +203,16 @@ static int send_raw(struct infisical *s, const char *method, const char *path, j
 		rotor_http_request_header(&req, "Authorization", bearer);
 	}
 	for (int attempt = 1;; attempt++) {
-		pace(s);
+		char ra[8] = "", rem[8] = "";
+		if (attempt > 1 || !s->in_slot)
+			pace(s);
 		rc = rotor_http_do(s->http, &req, &res, err);
 		if (rc || res.status < 500 || attempt >= SERVER_ERROR_ATTEMPTS)
+			break;
+		/* throttling in a 500's clothing: the caller waits what it names */
+		if (rotor_http_response_header(&res, "Retry-After", ra, sizeof(ra)) ||
+		    (rotor_http_response_header(&res, "x-ratelimit-remaining", rem, sizeof(rem)) &&
+		     strcmp(rem, "0") == 0))
 			break;
 		/* a server error: back off (1 s, 2 s) and try again */
 		rotor_log(ROTOR_LOG_DEBUG, s->name, "%s: HTTP %ld, attempt %d: retrying", what,
@@ -181,6 +229,15 @@ static int send_raw(struct infisical *s, const char *method, const char *path, j
 		return rc;
 	r->status = res.status;
 	rotor_http_response_header(&res, "Retry-After", r->retry_after, sizeof(r->retry_after));
+	rotor_http_response_header(&res, "x-ratelimit-remaining", r->remaining,
+	                           sizeof(r->remaining));
+	rotor_http_response_header(&res, "x-ratelimit-reset", r->reset, sizeof(r->reset));
+	if (strcmp(r->remaining, "0") == 0 && r->status < 400) {
+		/* this one went through; the next would not before the reset */
+		long secs = strtol(r->reset, NULL, 10);
+		if (secs > 0 && secs <= 3600)
+			s->hold_until_ms = s->clock->monotonic_ms(s->clock) + secs * 1000;
+	}
 	if (res.body.len) {
 		json_error_t je;
 		r->json = json_loadb(res.body.data, res.body.len, 0, &je);
@@ -225,22 +282,35 @@ static int is_validation_401(const struct reply *r)
 	return r->status == 401 && strcmp(r->error, "ValidationFailure") == 0;
 }
 
+/* "WHAT: HTTP 404 NotFound (request req-..): HINT; Infisical says "..."":
+ * the hint comes before the server's words, which are shortened, so a
+ * long server message never pushes the hint out of a one-line field. The
+ * `error` field is a code on most replies but a whole sentence on some
+ * 403s: a sentence is quoted as the message instead. */
+#define QUOTE_MAX 140
+
 static int fail_reply_as(int kind, const struct reply *r, const char *what, const char *hint,
                          struct rotor_error *err)
 {
-	rotor_error_set(err, kind, "%s: HTTP %ld %s (request %s): %s%s%s", what, r->status,
-	                r->error[0] ? r->error : "error", r->req_id[0] ? r->req_id : "unknown",
-	                r->message[0] ? r->message : "(no message)", hint ? "; " : "",
-	                hint ? hint : "");
-	rotor_error_set_remote(err, (int)r->status, r->error, r->req_id);
+	int sentence = strchr(r->error, ' ') != NULL;
+	const char *code = r->error[0] && !sentence ? r->error : "error";
+	const char *said = sentence ? r->error : r->message;
+	int len = (int)strlen(said);
+	rotor_error_set(err, kind, "%s: HTTP %ld %s (request %s): %s%sInfisical says \"%.*s%s\"",
+	                what, r->status, code, r->req_id[0] ? r->req_id : "unknown",
+	                hint ? hint : "", hint ? "; " : "", len > QUOTE_MAX ? QUOTE_MAX : len, said,
+	                len > QUOTE_MAX ? "..." : "");
+	rotor_error_set_remote(err, (int)r->status, sentence ? "" : r->error, r->req_id);
 	return kind;
 }
 
 static int fail_reply(const struct reply *r, const char *what, const char *hint,
                       struct rotor_error *err)
 {
-	return fail_reply_as(is_validation_401(r) ? ROTOR_EINVALID : kind_for(r->status), r, what,
-	                     hint, err);
+	int kind = is_validation_401(r) ? ROTOR_EINVALID
+	           : is_throttle(r)     ? ROTOR_ETHROTTLED
+	                                : kind_for(r->status);
+	return fail_reply_as(kind, r, what, hint, err);
 }
 
 static int take_token(struct infisical *s, const struct reply *r, const char *what,
@@ -261,6 +331,14 @@ static int take_token(struct infisical *s, const struct reply *r, const char *wh
 	s->token = t;
 	s->token_ttl = ttl;
 	s->token_expires = ttl > 0 ? now + ttl : 0;
+	if (ttl > 0 && ttl * 1000 < 2 * s->interval_ms && !s->ttl_warned) {
+		s->ttl_warned = 1;
+		rotor_log(ROTOR_LOG_WARN, s->name,
+		          "the machine identity's access token lives %llds, less than two of "
+		          "rotor's pacing intervals (%llds at requestsPerMinute): rotor will log "
+		          "in again often; raise the token TTL or requestsPerMinute",
+		          (long long)ttl, (long long)(s->interval_ms / 1000));
+	}
 	return (void)max, 0;
 }
 
@@ -288,12 +366,12 @@ static int64_t rate_limit_wait(const struct reply *r, int64_t now)
 	return 60000;
 }
 
-/* After a 429: sleeps what the server names and returns 1 (send again), or
- * returns 0 when the waits are used up or the wait is longer than rotor
+/* After a throttling reply (429, or a 500 with Retry-After): sleeps what the server names and
+ * returns 1 (send again), or returns 0 when the waits are used up or the wait is longer than rotor
  * accepts (the caller then fails with the 429). *waits counts per call. */
 static int wait_out_429(struct infisical *s, const struct reply *r, const char *what, int *waits)
 {
-	if (r->status != 429 || *waits >= s->max_429)
+	if (!is_throttle(r) || *waits >= s->max_429)
 		return 0;
 	int64_t wait = rate_limit_wait(r, s->clock->now(s->clock));
 	if (wait > s->max_wait_ms) {
@@ -324,20 +402,74 @@ static int send_waiting(struct infisical *s, const char *path, json_t *body, con
 	}
 }
 
+/* Failed logins across runs: "FAILURES UNIX-TIME" in the state file. */
+static void login_state_read(struct infisical *s, int *failures, int64_t *at)
+{
+	*failures = 0;
+	*at = 0;
+	if (!s->login_state[0])
+		return;
+	FILE *f = fopen(s->login_state, "r");
+	if (!f)
+		return;
+	long long a = 0;
+	if (fscanf(f, "%d %lld", failures, &a) != 2)
+		*failures = 0;
+	*at = a;
+	fclose(f);
+}
+
+static void login_state_write(struct infisical *s, int failures, int64_t at)
+{
+	char tmp[1100];
+	if (!s->login_state[0])
+		return;
+	if (failures == 0) {
+		unlink(s->login_state);
+		return;
+	}
+	snprintf(tmp, sizeof(tmp), "%s", s->login_state);
+	char *slash = strrchr(tmp, '/');
+	if (slash && slash != tmp) {
+		*slash = '\0';
+		struct rotor_error ignore;
+		if (rotor_state_dir_make(tmp, &ignore) != 0)
+			return;
+	}
+	snprintf(tmp, sizeof(tmp), "%s.%ld", s->login_state, (long)getpid());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	char line[64];
+	int n = snprintf(line, sizeof(line), "%d %lld\n", failures, (long long)at);
+	int ok = write(fd, line, (size_t)n) == n;
+	if (close(fd) != 0 || !ok || rename(tmp, s->login_state) != 0)
+		unlink(tmp);
+}
+
 static int login(struct infisical *s, struct rotor_error *err)
 {
 	char what[160];
 	struct reply r;
 	int64_t now = s->clock->now(s->clock);
 	snprintf(what, sizeof(what), "%s: universal-auth login", s->name);
+	int before = 0;
+	int64_t last = 0;
+	login_state_read(s, &before, &last);
+	if (before >= 2 && now - last < LOGIN_LOCKOUT_SECONDS && now >= last &&
+	    s->login_blocked_until < last + LOGIN_LOCKOUT_SECONDS) {
+		/* earlier runs failed twice: a third would lock the client out */
+		s->login_failures = before;
+		s->login_blocked_until = last + LOGIN_LOCKOUT_SECONDS;
+	}
 	if (s->login_blocked_until > now) {
 		rotor_error_set_remote(err, 0, NULL, NULL);
 		return rotor_error_set(err, ROTOR_EAUTH,
-		                       "%s: not logging in again for %llds after %d failed logins "
-		                       "(Infisical locks a client out after 3): fix the "
+		                       "%s: not logging in again for %llds after %d failed "
+		                       "login%s (Infisical locks a client out after 3): fix the "
 		                       "connection's clientId or clientSecret",
 		                       what, (long long)(s->login_blocked_until - now),
-		                       s->login_failures);
+		                       s->login_failures, s->login_failures == 1 ? "" : "s");
 	}
 	json_t *body = json_pack("{s:s, s:s}", "clientId", rotor_secret_bytes(s->client_id),
 	                         "clientSecret", rotor_secret_bytes(s->client_secret));
@@ -365,8 +497,12 @@ static int login(struct infisical *s, struct rotor_error *err)
 			             "id): check the connection's clientId, clientSecret and "
 			             "siteUrl";
 		if (r.status == 401 || r.status == 403 || r.status == 404) {
-			if (++s->login_failures >= 2)
-				s->login_blocked_until = now + LOGIN_LOCKOUT_SECONDS;
+			/* one failed login per process; two across runs pause five
+			 * minutes (servers lock a client out after three) */
+			s->login_failures =
+			    before + 1 > s->login_failures + 1 ? before + 1 : s->login_failures + 1;
+			s->login_blocked_until = now + LOGIN_LOCKOUT_SECONDS;
+			login_state_write(s, s->login_failures, now);
 			rc = fail_reply_as(is_validation_401(&r) ? ROTOR_EINVALID : ROTOR_EAUTH, &r,
 			                   what, hint, err);
 		} else {
@@ -377,6 +513,8 @@ static int login(struct infisical *s, struct rotor_error *err)
 	}
 	s->login_failures = 0;
 	s->login_blocked_until = 0;
+	if (before)
+		login_state_write(s, 0, 0);
 	rc = take_token(s, &r, what, err);
 	if (!rc) {
 		json_int_t max = json_integer_value(json_object_get(r.json, "accessTokenMaxTTL"));
@@ -460,10 +598,16 @@ static int api(struct infisical *s, const char *method, const char *path, json_t
 {
 	int relogged = 0, waits = 0;
 	for (;;) {
+		/* Take the slot first, then check the token, and send at once: a
+		 * token checked before a long pacing wait could lapse while it
+		 * waits. A login or renewal it needs rides in the same slot (it
+		 * counts against another of the server's limits). */
+		pace(s);
+		s->in_slot = 1;
 		int rc = ensure_token(s, err);
-		if (rc)
-			return rc;
-		rc = send_raw(s, method, path, body, 1, what, r, err);
+		if (!rc)
+			rc = send_raw(s, method, path, body, 1, what, r, err);
+		s->in_slot = 0;
 		if (rc)
 			return rc;
 		int expired = (r->status == 401 && !is_validation_401(r)) ||
@@ -528,12 +672,104 @@ static json_t *base_body(const struct infisical *s, const struct rotor_store_ref
 	                 "environment", ref->environment, "secretPath", ref->secret_path);
 }
 
+/* What to do about a 403: a non-member identity (the server's `error` or
+ * `message` says "not a member") needs adding to the project, not a grant. */
+static const char *forbidden_hint(const struct reply *r, const struct rotor_store_ref *ref)
+{
+	static _Thread_local char hint[256];
+	if (r->status != 403)
+		return NULL;
+	if (strstr(r->error, "not a member") || strstr(r->message, "not a member")) {
+		snprintf(hint, sizeof(hint),
+		         "add the machine identity to project %.64s (Access Control: Machine "
+		         "Identities) with read and write access to this environment and path",
+		         ref->project_id);
+		return hint;
+	}
+	return "grant the machine identity read access to this environment and path";
+}
+
 static int not_found_hint(const struct reply *r, const char *what, struct rotor_error *err)
 {
 	return fail_reply(r, what,
 	                  "the project, environment or folder does not exist or the machine "
 	                  "identity cannot see it: check spec.store.infisical",
 	                  err);
+}
+
+/* Proves that the store's folder and environment exist (see the design
+ * notes: a 2024 server lists a missing one as empty): lists the folders
+ * under the parent path and looks for the last segment. A missing
+ * environment is 404 there; a missing parent an empty list. */
+static int folder_check(struct infisical *s, const struct rotor_store_ref *ref,
+                        struct rotor_error *err)
+{
+	char parent[1024], leaf[256], what[512], path[4096];
+	struct reply r;
+	struct rotor_buf q;
+	snprintf(parent, sizeof(parent), "%s", ref->secret_path);
+	size_t n = strlen(parent);
+	while (n > 1 && parent[n - 1] == '/')
+		parent[--n] = '\0';
+	char *slash = strrchr(parent, '/');
+	snprintf(leaf, sizeof(leaf), "%s", slash ? slash + 1 : "");
+	if (slash)
+		slash[slash == parent ? 1 : 0] = '\0';
+	describe(s, ref, "list folders", what, sizeof(what));
+	rotor_buf_init(&q, 4096);
+	int rc = rotor_buf_puts(&q, "/api/v1/folders?workspaceId=");
+	rc = rc ? rc : rotor_http_urlencode(&q, ref->project_id, strlen(ref->project_id));
+	rc = rc ? rc : rotor_buf_puts(&q, "&environment=");
+	rc = rc ? rc : rotor_http_urlencode(&q, ref->environment, strlen(ref->environment));
+	rc = rc ? rc : rotor_buf_puts(&q, "&path=");
+	rc = rc ? rc : rotor_http_urlencode(&q, parent, strlen(parent));
+	if (!rc && q.len < sizeof(path))
+		memcpy(path, q.data, q.len + 1);
+	else
+		rc = ROTOR_ELIMIT;
+	rotor_buf_dispose(&q);
+	if (rc)
+		return rotor_error_set(err, ROTOR_EINVALID, "%s: reference too long", what);
+	rc = api(s, "GET", path, NULL, what, &r, err);
+	if (rc)
+		return rc;
+	if (r.status == 404 && strcmp(r.error, "Not Found") != 0) {
+		rc = fail_reply(
+		    &r, what,
+		    "the environment (or project) does not exist; Infisical lists a "
+		    "missing environment as empty, so rotor checked: fix "
+		    "spec.store.infisical.environment or projectId (rotor creates no key "
+		    "until the store can hold it)",
+		    err);
+		reply_dispose(&r);
+		return rc;
+	}
+	if (r.status != 200) {
+		rc = fail_reply(&r, what,
+		                "rotor lists the folders to prove the store's folder exists", err);
+		reply_dispose(&r);
+		return rc;
+	}
+	json_t *list = json_object_get(r.json, "folders");
+	if (!json_is_array(list)) {
+		reply_dispose(&r);
+		return rotor_error_set(err, ROTOR_EINVALID, "%s: the reply has no folders list",
+		                       what);
+	}
+	int found = !leaf[0];
+	size_t i;
+	json_t *f;
+	json_array_foreach(list, i, f) found |= strcmp(jstr(f, "name"), leaf) == 0;
+	reply_dispose(&r);
+	if (!found)
+		return rotor_error_set(
+		    err, ROTOR_ENOTFOUND,
+		    "%s: folder %s does not exist in environment %s (Infisical "
+		    "lists a missing folder as empty): create it in Infisical, or "
+		    "fix spec.store.infisical.secretPath; rotor creates no key until "
+		    "it exists",
+		    what, ref->secret_path, ref->environment);
+	return 0;
 }
 
 static int read_pair_locked(struct infisical *s, const struct rotor_store_ref *ref,
@@ -555,11 +791,7 @@ static int read_pair_locked(struct infisical *s, const struct rotor_store_ref *r
 		return rc;
 	}
 	if (r.status != 200) {
-		rc = fail_reply(&r, what,
-		                r.status == 403 ? "grant the machine identity read "
-		                                  "access to this environment and path"
-		                                : NULL,
-		                err);
+		rc = fail_reply(&r, what, forbidden_hint(&r, ref), err);
 		reply_dispose(&r);
 		return rc;
 	}
@@ -631,7 +863,12 @@ static int read_pair_locked(struct infisical *s, const struct rotor_store_ref *r
 		}
 	}
 	reply_dispose(&r);
-	return 0;
+	if (!(out->has_akid && out->has_secret)) {
+		rc = folder_check(s, ref, err);
+		if (rc)
+			rotor_store_pair_dispose(out);
+	}
+	return rc;
 }
 
 static json_t *secret_entry(const char *name, const char *value)
@@ -1020,6 +1257,17 @@ int rotor_infisical_new(struct rotor_store *out, const struct rotor_infisical_op
 	s->clock = opts->clock ? opts->clock : rotor_clock_real();
 	s->interval_ms = 60000 / (opts->requests_per_minute > 0 ? opts->requests_per_minute : 30);
 	s->max_429 = opts->max_rate_limit_waits > 0 ? opts->max_rate_limit_waits : 3;
+	if (opts->state_dir && *opts->state_dir) {
+		/* one file per connection name; the name is [A-Za-z0-9_-] */
+		char safe[64];
+		size_t k = 0;
+		for (const char *c = s->name; *c && k + 1 < sizeof(safe); c++)
+			safe[k++] =
+			    (isalnum((unsigned char)*c) || *c == '-' || *c == '_') ? *c : '_';
+		safe[k] = '\0';
+		snprintf(s->login_state, sizeof(s->login_state), "%s/infisical-%s.logins",
+		         opts->state_dir, safe);
+	}
 	if (!opts->client_id || !opts->client_secret) {
 		op_free(s);
 		return rotor_error_set(err, ROTOR_EINVALID,
