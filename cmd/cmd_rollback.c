@@ -51,17 +51,24 @@ static int one_manifest(int argc, char **argv, const char *command, int rollback
 		return status;
 	struct rotor_error err;
 	rotor_error_clear(&err);
+	int was_suspended = 0;
 	int rc = session_lock(&s, 0, &err);
 	if (!rc)
 		rc = rollback ? rotor_engine_rollback(s.engine, s.selected[0], &err)
-		              : rotor_engine_resume(s.engine, s.selected[0], &err);
+		              : rotor_engine_resume(s.engine, s.selected[0], &was_suspended, &err);
 	if (rc)
 		fprintf(stderr, "rotor %s: %s\n", command, err.message);
 	else if (rollback)
 		printf("%s: rolled back to the previous key; suspended until `rotor resume %s`\n",
 		       so.only, so.only);
-	else
+	else if (was_suspended)
 		printf("%s: resumed; the next pass manages it again\n", so.only);
+	else if (s.selected[0]->suspend)
+		printf("%s: not suspended by rotor rollback, so nothing to resume; its manifest "
+		       "says spec.suspend: true: set it to false to manage it again\n",
+		       so.only);
+	else
+		printf("%s: not suspended by rotor rollback; nothing was changed\n", so.only);
 	session_close(&s);
 	return rc ? EXIT_ERROR : EXIT_OK;
 }

@@ -42,8 +42,7 @@ static void print_manifest(const struct session *s, size_t i, int64_t now)
 	if (!o->store_known)
 		printf("  store:   unknown (%s)\n", o->store_error);
 	else if (!o->store_has_akid)
-		printf("  store:   %s%s: empty\n", m->store.secret_path,
-		       m->store.secret_path[1] ? "/" : "");
+		printf("  store:   %s: empty\n", m->store.secret_path);
 	else
 		printf("  store:   %s holds %s (version %lld)%s\n", m->store.secret_path,
 		       o->store_akid, (long long)o->store_akid_version,

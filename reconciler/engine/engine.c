@@ -959,18 +959,18 @@ int rotor_engine_rollback(struct rotor_engine *e, const struct rotor_manifest *m
 	struct rotor_engine_state st;
 	struct apply_ctx c;
 	struct rotor_store_pair prev, written, current;
-	int reactivated = 0;
+	int reactivated = 0, changed = 0;
 	memset(&c, 0, sizeof(c));
 	memset(&prev, 0, sizeof(prev));
 	int rc = rotor_engine_observe(e, m, &obs, &st, err);
 	if (rc)
 		goto done;
 	if (!obs.iam_known || !obs.store_known || !obs.store_has_akid || !st.store_secret) {
-		rc = rotor_error_set(err, ROTOR_EINVALID, "%s: cannot roll back: %s", m->name,
+		rc = rotor_error_set(err, ROTOR_EINVALID, "cannot roll back: %s",
 		                     !obs.iam_known     ? obs.iam_error
 		                     : !obs.store_known ? obs.store_error
 		                                        : "the store holds no pair");
-		goto done;
+		goto fail;
 	}
 	c.e = e;
 	c.m = m;
@@ -987,9 +987,12 @@ int rotor_engine_rollback(struct rotor_engine *e, const struct rotor_manifest *m
 			if (rotor_iam_update_access_key(c.aws->iam, m->user, prev.akid, 0, &uerr) ==
 			    0)
 				audit(&c, "rollback-undo-reactivate", prev.akid, NULL, 0, NULL);
+			else
+				changed = 1; /* the reactivation stays: say nothing false */
 		}
 		goto fail;
 	}
+	changed = reactivated;
 	if (reactivated)
 		update_record(&c, prev.akid, 'i', 0, err);
 	/* 2. restore it as the store's newest version */
@@ -1004,6 +1007,7 @@ int rotor_engine_rollback(struct rotor_engine *e, const struct rotor_manifest *m
 	      rc ? err : NULL);
 	if (rc)
 		goto fail;
+	changed = 1;
 	rotor_secret_free(st.store_secret);
 	st.store_secret = written.secret;
 	written.secret = NULL;
@@ -1042,6 +1046,16 @@ int rotor_engine_rollback(struct rotor_engine *e, const struct rotor_manifest *m
 	}
 fail:
 	rotor_store_pair_dispose(&prev);
+	if (rc && !changed) {
+		char why[sizeof(err->message)];
+		snprintf(why, sizeof(why), "%s", err->message);
+		rotor_error_set(
+		    err, rc,
+		    "%s; nothing was changed. To restore by hand, put a working key "
+		    "pair of %s into the store (%s and %s in %s) and run `rotor apply`: "
+		    "rotor propagates the stored pair to the consumers",
+		    why, m->user, m->store.akid_name, m->store.secret_name, m->store.secret_path);
+	}
 	if (rc)
 		rotor_error_prefix(err, "%s: rollback", m->name);
 done:
@@ -1049,17 +1063,27 @@ done:
 	return rc;
 }
 
-int rotor_engine_resume(struct rotor_engine *e, const struct rotor_manifest *m,
+int rotor_engine_resume(struct rotor_engine *e, const struct rotor_manifest *m, int *was_suspended,
                         struct rotor_error *err)
 {
 	struct apply_ctx c;
+	struct rotor_tags tags;
 	memset(&c, 0, sizeof(c));
 	c.e = e;
 	c.m = m;
+	*was_suspended = 0;
 	int rc = aws_conn(e, m->aws, &c.aws, err);
 	if (!rc)
+		rc = rotor_iam_list_user_tags(c.aws->iam, m->user, &tags, err);
+	if (!rc) {
+		for (size_t i = 0; i < tags.n; i++)
+			*was_suspended |= strcmp(tags.items[i].key, ROTOR_TAG_SUSPENDED) == 0;
+		rotor_tags_dispose(&tags);
+	}
+	if (!rc && *was_suspended) {
 		rc = untag(&c, ROTOR_TAG_SUSPENDED, err);
-	audit(&c, "resume", NULL, NULL, 0, rc ? err : NULL);
+		audit(&c, "resume", NULL, NULL, 0, rc ? err : NULL);
+	}
 	if (rc)
 		rotor_error_prefix(err, "%s: resume", m->name);
 	return rc;

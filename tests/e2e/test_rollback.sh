@@ -56,7 +56,10 @@ run_nomut "suspended" rotate back "$WORLD/m/back"
 check "suspended: \`rotor rotate\` does not rotate either" '[ "$(akid_of back)" = "$K1" ]'
 
 run resume back "$WORLD/m/back"
-check "resume exits 0" '[ $rc = 0 ]'
+check "resume exits 0 and says resumed" '[ $rc = 0 ] && grep -q "back: resumed" <<<"$out"'
+run_nomut "resumed again" resume back "$WORLD/m/back"
+check "resume of a manifest not suspended says so, not \"resumed\"" \
+	'[ $rc = 0 ] && grep -q "not suspended by rotor rollback; nothing was changed" <<<"$out" && ! grep -q "back: resumed" <<<"$out"'
 plan resumed --detailed-exitcode "$WORLD/m/back"
 check "resumed: plan exits 2 (the rotation and the deletion are due)" '[ $rc = 2 ] && ! grep -q "status: Suspended" <<<"$out"'
 run apply "$WORLD/m/back"
@@ -79,6 +82,8 @@ run apply "$WORLD/m/gone"
 check "gone: setup: one key left" '[ "$(nkeys raxx-gone)" = 1 ]'
 run_nomut gone rollback gone "$WORLD/m/gone"
 check "gone: rollback exits 1 and says to roll forward" '[ $rc = 1 ] && grep -q "no longer exists" <<<"$out"'
+check "gone: the refusal says nothing changed and how to restore by hand" \
+	'grep -q "nothing was changed. To restore by hand, put a working key pair of raxx-gone into the store" <<<"$out"'
 
 # ---- the store's versions out of step: the secret was rewritten by hand --------------
 # The secret now has one version more than the key id (a wrong value that a

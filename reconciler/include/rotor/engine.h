@@ -67,7 +67,9 @@ int rotor_engine_apply(struct rotor_engine *e, const struct rotor_manifest *m,
  * suspend the manifest (an IAM user tag) until rotor_engine_resume. */
 int rotor_engine_rollback(struct rotor_engine *e, const struct rotor_manifest *m,
                           struct rotor_error *err);
-int rotor_engine_resume(struct rotor_engine *e, const struct rotor_manifest *m,
+/* Resume: removes the rollback's suspension; *was_suspended says whether
+ * there was one (nothing is changed when there was not). */
+int rotor_engine_resume(struct rotor_engine *e, const struct rotor_manifest *m, int *was_suspended,
                         struct rotor_error *err);
 
 /* ---- the progress record (IAM user tags), pure ------------------------ */
