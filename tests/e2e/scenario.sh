@@ -44,7 +44,7 @@ def value(folder, name, st=None):
     return None
 READS_AWS = {"GetUser", "ListAccessKeys", "GetAccessKeyLastUsed", "ListUserTags",
              "GetCallerIdentity"}
-READS_INF = {"login", "renew", "list", "get"}
+READS_INF = {"login", "renew", "list", "get", "folders"}
 cmd, args = sys.argv[1], sys.argv[2:]
 if cmd == "keys":
     u = user(args[0])
