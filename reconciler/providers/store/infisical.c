@@ -25,8 +25,8 @@
  *   up to the transport's retry_after_max_ms (a longer wait fails at once).
  *   Throttling is a 429, or any status carrying Retry-After or
  *   x-ratelimit-remaining: 0 (servers of 2024 throttle with HTTP 500
- *   "Something went wrong"); a reply with remaining 0 also holds the next
- *   request back until the window resets (x-ratelimit-reset).
+ *   "Something went wrong"). Windows are per route class on the server, so
+ *   a success with 0 remaining says nothing about the next request's.
  * - A missing folder or environment: servers of 2024 list it as an empty
  *   folder (200, no secrets), which would read as "adopt: create a key",
  *   and every write would then fail with 404, churning a key per pass. So
@@ -72,7 +72,6 @@ struct infisical {
 	int64_t login_blocked_until; /* wall seconds */
 	int64_t interval_ms;         /* pacing */
 	int64_t last_request_ms;     /* monotonic */
-	int64_t hold_until_ms;       /* monotonic: a window with 0 remaining resets then */
 	int ttl_warned;              /* the short-TTL warning was given */
 	int in_slot;                 /* api() holds a pacing slot: send without waiting */
 	char login_state[1024];      /* STATE_DIR/infisical-NAME.logins, or "" */
@@ -92,7 +91,6 @@ struct reply {
 	char req_id[96];
 	char retry_after[32];
 	char remaining[16]; /* x-ratelimit-remaining */
-	char reset[16];     /* x-ratelimit-reset, seconds */
 };
 
 /* A throttling reply, whatever its status: 429, or a Retry-After, or a
@@ -153,21 +151,13 @@ static enum rotor_http_verdict classify(void *ctx, const struct rotor_http_respo
 
 #define SERVER_ERROR_ATTEMPTS 3
 
-/* Sleeps until the next request may go: the pacing interval after the
- * last one, and past a rate-limit window that has nothing left. */
-static void pace_wait(struct infisical *s)
-{
-	int64_t now = s->clock->monotonic_ms(s->clock);
-	int64_t at = s->last_request_ms ? s->last_request_ms + s->interval_ms : 0;
-	if (s->hold_until_ms > at)
-		at = s->hold_until_ms;
-	if (at > now)
-		s->clock->sleep_ms(s->clock, at - now);
-}
-
+/* Sleeps until the next request may go (the pacing interval after the
+ * last one) and takes that slot. */
 static void pace(struct infisical *s)
 {
-	pace_wait(s);
+	int64_t now = s->clock->monotonic_ms(s->clock);
+	if (s->last_request_ms && now - s->last_request_ms < s->interval_ms)
+		s->clock->sleep_ms(s->clock, s->interval_ms - (now - s->last_request_ms));
 	s->last_request_ms = s->clock->monotonic_ms(s->clock);
 }
 
@@ -231,13 +221,6 @@ static int send_raw(struct infisical *s, const char *method, const char *path, j
 	rotor_http_response_header(&res, "Retry-After", r->retry_after, sizeof(r->retry_after));
 	rotor_http_response_header(&res, "x-ratelimit-remaining", r->remaining,
 	                           sizeof(r->remaining));
-	rotor_http_response_header(&res, "x-ratelimit-reset", r->reset, sizeof(r->reset));
-	if (strcmp(r->remaining, "0") == 0 && r->status < 400) {
-		/* this one went through; the next would not before the reset */
-		long secs = strtol(r->reset, NULL, 10);
-		if (secs > 0 && secs <= 3600)
-			s->hold_until_ms = s->clock->monotonic_ms(s->clock) + secs * 1000;
-	}
 	if (res.body.len) {
 		json_error_t je;
 		r->json = json_loadb(res.body.data, res.body.len, 0, &je);
