@@ -66,7 +66,7 @@ fi
 WORLD=$(mktemp -d /tmp/rotor-moto.XXXXXX)
 source "$(dirname "$0")/world.sh" # _start_double, inf_ctl, world_stop, constants
 trap world_exit EXIT
-unset ROTOR_TEST_TIME # rotor's clock is real: moto's is
+unset ROTOR_TEST_TIME ROTOR_TEST_SLEEP_SCALE # rotor's clock and sleeps are real: moto's are
 mkdir -p "$WORLD/etc" "$WORLD/manifests"
 M=$WORLD/manifests
 
