@@ -39,6 +39,11 @@
 # that keys IAM has since deleted are still looked for. Problems name a key
 # by its access key id, never print a secret.
 #
+# The checker (check.py) runs once per script, as a coprocess that answers
+# one command a line: a Python start per check cost more than the check
+# (the crash matrix checks over two hundred times). It keeps nothing in
+# memory between commands: its state is in $CRASH_PRIV, as before.
+#
 # How a kill point is hit: a `hang` fault holds the request (the double
 # sleeps before processing it, so it is never committed); the double logs a
 # hung call only when the hang ends, so the primitive polls the fault rule's
@@ -86,12 +91,13 @@ for line in lines:
 open(path, "w").write("".join(out))
 PY
 	_crash_write_checker
+	_crash_checker_start
 }
 
-# Stops the doubles and removes the private dir, and the world (and the
-# soak's log archive) unless CRASH_KEEP=1.
+# Stops the doubles and the checker and removes the private dir, and the
+# world (and the soak's log archive) unless CRASH_KEEP=1.
 crash_world_cleanup() {
-	world_stop
+	world_stop # the checker's pid is in $WORLD/pids too
 	crash_gate_open
 	rm -rf "$CRASH_PRIV"
 	if [ "${CRASH_KEEP:-0}" = 1 ] || [ "$CRASH_OWN_WORLD" = 0 ]; then
@@ -297,10 +303,39 @@ crash_kill_in_call() { # FUNC LABEL ARGS...
 	fi
 }
 
+# Starts check.py as a coprocess. Its pipes are copied onto plain
+# descriptors, which subshells ($(...), pipelines) inherit, unlike a
+# coprocess's own; its pid goes with the doubles' (world_stop ends it).
+_crash_checker_start() {
+	coproc CRASH_CHECKER {
+		AWS_URL=$AWS_URL INF_URL=$INF_URL WORLD=$WORLD CRASH_PRIV=$CRASH_PRIV PROJECT=$PROJECT \
+			CRASH_KNOWN_SECRETS="$MANAGER_SECRET $INF_CLIENT_SECRET" \
+			exec "$ROTOR_PYTHON" -u "$CRASH_PRIV/check.py" serve
+	}
+	exec {CRASH_CK_IN}>&"${CRASH_CHECKER[1]}" {CRASH_CK_OUT}<&"${CRASH_CHECKER[0]}"
+	CRASH_CK_PID=$CRASH_CHECKER_PID # bash unsets its own once the coprocess ends
+	echo "$CRASH_CK_PID" >>"$WORLD/pids"
+}
+
+# One checker command: its output, and its status as the command's. The
+# arguments travel on one line, separated by US (0x1f); the reply ends
+# with a line "<RS>rc N" (RS is 0x1e), which no output line starts with.
+# Without a checker the status is 127: every check bit set, so that no
+# caller takes it for a pass.
 _crash_py() { # COMMAND ARGS...
-	AWS_URL=$AWS_URL INF_URL=$INF_URL WORLD=$WORLD CRASH_PRIV=$CRASH_PRIV PROJECT=$PROJECT \
-		CRASH_KNOWN_SECRETS="$MANAGER_SECRET $INF_CLIENT_SECRET" \
-		"$ROTOR_PYTHON" "$CRASH_PRIV/check.py" "$@"
+	local IFS=$'\x1f' line
+	if ! kill -0 "$CRASH_CK_PID" 2>/dev/null || ! printf '%s\n' "$*" >&"$CRASH_CK_IN"; then
+		echo "crashlib: the checker is not running" >&2
+		return 127
+	fi
+	while IFS= read -r line <&"$CRASH_CK_OUT"; do
+		case $line in
+		$'\x1e'rc\ *) return "${line#*rc }" ;;
+		esac
+		printf '%s\n' "$line"
+	done
+	echo "crashlib: the checker ended without answering" >&2
+	return 127
 }
 
 crash_collect() { _crash_py collect; }
@@ -650,8 +685,7 @@ def cmd_phase(since_aws, since_inf, store_akid):
     return 0
 
 
-def main():
-    cmd, args = sys.argv[1], sys.argv[2:]
+def main(cmd, args):
     if cmd == "collect":
         collect(get(AWS + "/_control/state"), get(INF + "/_control/state"))
         return 0
@@ -702,6 +736,27 @@ def main():
     return 2
 
 
-sys.exit(main())
+def serve():
+    """One command a line on stdin (arguments separated by US, 0x1f); after
+    its output, a line RS "rc" N with its status. A command that raises
+    gets status 1 and its traceback on stderr, as a one-shot run had."""
+    import traceback
+    for line in sys.stdin:
+        words = line.rstrip("\n").split("\x1f")
+        try:
+            rc = main(words[0], words[1:])
+        except SystemExit as e:
+            rc = e.code if isinstance(e.code, int) else 1
+        except Exception:
+            traceback.print_exc()
+            rc = 1
+        sys.stdout.write("\x1erc %d\n" % rc)
+        sys.stdout.flush()
+    return 0
+
+
+if sys.argv[1:] == ["serve"]:
+    sys.exit(serve())
+sys.exit(main(sys.argv[1], sys.argv[2:]))
 PY
 }
