@@ -9,6 +9,10 @@
 #                                   a manifest whose env-file consumer runs the
 #                                   "crashgate" reload command (see crash_kill_envfile)
 #   crash_reset                     both doubles back to their start state
+#   crash_snapshot NAME / crash_restore NAME
+#                                   keep / put back the whole world: both
+#                                   doubles, the clock, the consumers' files
+#                                   and the checker's tracking
 #   crash_seed_user USER CREATED [LAST_USED]   USER with one Active key
 #   crash_seed_store AKID           the store holds AKID's pair (from IAM)
 #   crash_rotor LABEL ARGS...       run rotor; stdout/stderr kept under $WORLD/logs
@@ -143,6 +147,40 @@ crash_reset() {
 	inf_ctl POST projects "{\"id\": \"$PROJECT\", \"environments\": [\"prod\"], \"folders\": {\"prod\": [\"/aws\"]}}" >/dev/null
 	inf_ctl POST identities "{\"clientId\": \"$INF_CLIENT_ID\", \"clientSecret\": \"$INF_CLIENT_SECRET\", \"projects\": [{\"projectId\": \"$PROJECT\"}]}" >/dev/null
 	rm -f "$WORLD"/etc/* "$WORLD"/etc/.[!.]* "$CRASH_PRIV"/track-*.json
+	crash_gate_open
+}
+
+# The whole world as it is now: both doubles' state (their snapshot
+# routes), the clock, the consumers' files and the checker's tracking, kept
+# under $CRASH_PRIV (the files hold secrets). The audit log and rotor's
+# logs are not part of it: they only grow. crash_restore puts it all back,
+# so that a case starts where set-up passes left the world without
+# replaying them.
+crash_snapshot() { # NAME
+	local d=$CRASH_PRIV/snap-$1 f
+	aws_ctl POST snapshot "{\"name\": \"$1\"}" | grep -q '"snapshot"' || return 1
+	inf_ctl POST snapshot "{\"name\": \"$1\"}" | grep -q '"snapshot"' || return 1
+	rm -rf "$d"
+	mkdir -p "$d/etc" "$d/track"
+	cp -p "$WORLD/clock" "$d/clock"
+	cp -pR "$WORLD/etc/." "$d/etc/"
+	for f in "$CRASH_PRIV"/track-*.json; do
+		[ -e "$f" ] && cp -p "$f" "$d/track/"
+	done
+	return 0
+}
+
+crash_restore() { # NAME
+	local d=$CRASH_PRIV/snap-$1 f
+	[ -d "$d" ] || return 1
+	aws_ctl POST restore "{\"name\": \"$1\"}" | grep -q '"restored"' || return 1
+	inf_ctl POST restore "{\"name\": \"$1\"}" | grep -q '"restored"' || return 1
+	rm -f "$WORLD"/etc/* "$WORLD"/etc/.[!.]* "$CRASH_PRIV"/track-*.json
+	cp -pR "$d/etc/." "$WORLD/etc/"
+	for f in "$d"/track/*; do
+		[ -e "$f" ] && cp -p "$f" "$CRASH_PRIV/"
+	done
+	cp -p "$d/clock" "$WORLD/clock.tmp" && mv -f "$WORLD/clock.tmp" "$WORLD/clock"
 	crash_gate_open
 }
 
