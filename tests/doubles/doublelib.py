@@ -362,9 +362,16 @@ def send_json(handler, status, obj):
 
 class QuietHandler(BaseHTTPRequestHandler):
     """HTTP/1.1 keep-alive, no access log unless --verbose, and a client
-    that hangs up mid-request is not an error."""
+    that hangs up mid-request is not an error.
+
+    TCP_NODELAY: a reply goes out as two writes (the headers, then the
+    body); with Nagle's algorithm the body waits for the client to
+    acknowledge the headers, which a client waiting for the rest delays
+    by 40 ms: every request after the first on a kept-alive connection
+    took 45 ms instead of 2."""
 
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
 
     def log_message(self, fmt, *args):
         opts = getattr(self.server, "opts", None)
