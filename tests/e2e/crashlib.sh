@@ -43,10 +43,10 @@
 # that keys IAM has since deleted are still looked for. Problems name a key
 # by its access key id, never print a secret.
 #
-# The checker (check.py) runs once per script, as a coprocess that answers
-# one command a line: a Python start per check cost more than the check
-# (the crash matrix checks over two hundred times). It keeps nothing in
-# memory between commands: its state is in $CRASH_PRIV, as before.
+# The checker (check.py) runs once per script and answers one command a
+# line (world_py): a Python start per check cost more than the check (the
+# crash matrix checks over two hundred times). It keeps nothing in memory
+# between commands: its state is in $CRASH_PRIV, as before.
 #
 # How a kill point is hit: a `hang` fault holds the request (the double
 # sleeps before processing it, so it is never committed); the double logs a
@@ -341,40 +341,15 @@ crash_kill_in_call() { # FUNC LABEL ARGS...
 	fi
 }
 
-# Starts check.py as a coprocess. Its pipes are copied onto plain
-# descriptors, which subshells ($(...), pipelines) inherit, unlike a
-# coprocess's own; its pid goes with the doubles' (world_stop ends it).
+# check.py runs once for the whole script (world_py_start); its pid is
+# among the doubles', so world_stop ends it. Without it, every check
+# answers 127: every check bit set, so no caller takes it for a pass.
 _crash_checker_start() {
-	coproc CRASH_CHECKER {
-		AWS_URL=$AWS_URL INF_URL=$INF_URL WORLD=$WORLD CRASH_PRIV=$CRASH_PRIV PROJECT=$PROJECT \
-			CRASH_KNOWN_SECRETS="$MANAGER_SECRET $INF_CLIENT_SECRET" \
-			exec "$ROTOR_PYTHON" -u "$CRASH_PRIV/check.py" serve
-	}
-	exec {CRASH_CK_IN}>&"${CRASH_CHECKER[1]}" {CRASH_CK_OUT}<&"${CRASH_CHECKER[0]}"
-	CRASH_CK_PID=$CRASH_CHECKER_PID # bash unsets its own once the coprocess ends
-	echo "$CRASH_CK_PID" >>"$WORLD/pids"
+	AWS_URL=$AWS_URL INF_URL=$INF_URL WORLD=$WORLD CRASH_PRIV=$CRASH_PRIV PROJECT=$PROJECT \
+		CRASH_KNOWN_SECRETS="$MANAGER_SECRET $INF_CLIENT_SECRET" \
+		world_py_start CHECK "$CRASH_PRIV/check.py"
 }
-
-# One checker command: its output, and its status as the command's. The
-# arguments travel on one line, separated by US (0x1f); the reply ends
-# with a line "<RS>rc N" (RS is 0x1e), which no output line starts with.
-# Without a checker the status is 127: every check bit set, so that no
-# caller takes it for a pass.
-_crash_py() { # COMMAND ARGS...
-	local IFS=$'\x1f' line
-	if ! kill -0 "$CRASH_CK_PID" 2>/dev/null || ! printf '%s\n' "$*" >&"$CRASH_CK_IN"; then
-		echo "crashlib: the checker is not running" >&2
-		return 127
-	fi
-	while IFS= read -r line <&"$CRASH_CK_OUT"; do
-		case $line in
-		$'\x1e'rc\ *) return "${line#*rc }" ;;
-		esac
-		printf '%s\n' "$line"
-	done
-	echo "crashlib: the checker ended without answering" >&2
-	return 127
-}
+_crash_py() { world_py CHECK "$@"; } # COMMAND ARGS...
 
 crash_collect() { _crash_py collect; }
 crash_check() { # USER [ENVFILE] [DELETE_AFTER] [--converged] [--final]
@@ -774,27 +749,7 @@ def main(cmd, args):
     return 2
 
 
-def serve():
-    """One command a line on stdin (arguments separated by US, 0x1f); after
-    its output, a line RS "rc" N with its status. A command that raises
-    gets status 1 and its traceback on stderr, as a one-shot run had."""
-    import traceback
-    for line in sys.stdin:
-        words = line.rstrip("\n").split("\x1f")
-        try:
-            rc = main(words[0], words[1:])
-        except SystemExit as e:
-            rc = e.code if isinstance(e.code, int) else 1
-        except Exception:
-            traceback.print_exc()
-            rc = 1
-        sys.stdout.write("\x1erc %d\n" % rc)
-        sys.stdout.flush()
-    return 0
-
-
-if sys.argv[1:] == ["serve"]:
-    sys.exit(serve())
-sys.exit(main(sys.argv[1], sys.argv[2:]))
+if __name__ == "__main__":  # else tests/e2e/pyserve.py runs main() per command
+    sys.exit(main(sys.argv[1], sys.argv[2:]))
 PY
 }

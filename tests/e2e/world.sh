@@ -93,6 +93,49 @@ def walk(o):
 walk(json.load(sys.stdin))'
 }
 
+# Python helpers kept up for the whole script (tests/e2e/pyserve.py), for
+# scripts that would otherwise start Python for every check:
+#   world_py_start NAME SCRIPT   SCRIPT defines main(cmd, args); the helper
+#                                gets the caller's environment, and its pid
+#                                joins the doubles' (world_stop ends it)
+#   world_py NAME CMD ARGS...    one command: its output, and its status as
+#                                ours; when the helper is gone, 127, and
+#                                lib.sh's finish fails the script (a check
+#                                that wants empty output must not pass)
+# The pipes are FIFOs opened on plain descriptors, which subshells ($(...),
+# pipelines) inherit; they are unlinked once open.
+world_py_start() { # NAME SCRIPT
+	local dir pid fin fout
+	dir=$(mktemp -d "$WORLD/.py-$1.XXXXXX") && mkfifo "$dir/in" "$dir/out" || return 1
+	"$ROTOR_PYTHON" -u "$ROTOR_SOURCE_DIR/tests/e2e/pyserve.py" "$2" <"$dir/in" >"$dir/out" &
+	pid=$!
+	echo "$pid" >>"$WORLD/pids"
+	exec {fin}>"$dir/in" {fout}<"$dir/out" # in the order the helper opens them
+	rm -rf "$dir"
+	printf -v "_WORLD_PY_$1" '%s %s %s' "$pid" "$fin" "$fout"
+}
+
+world_py() { # NAME CMD ARGS...
+	local v=_WORLD_PY_$1 pid fin fout line
+	read -r pid fin fout <<<"${!v:-}"
+	shift
+	if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null ||
+		! (IFS=$'\x1f' && printf '%s\n' "$*" >&"$fin"); then
+		echo "world: the Python helper ${v#_WORLD_PY_} is not running" >&2
+		: >"$WORLD/.py-lost"
+		return 127
+	fi
+	while IFS= read -r line <&"$fout"; do
+		case $line in
+		$'\x1e'rc\ *) return "${line#*rc }" ;;
+		esac
+		printf '%s\n' "$line"
+	done
+	echo "world: the Python helper ${v#_WORLD_PY_} ended without answering" >&2
+	: >"$WORLD/.py-lost"
+	return 127
+}
+
 world_stop() {
 	[ -f "$WORLD/pids" ] && xargs -r kill <"$WORLD/pids" 2>/dev/null
 	rm -f "$WORLD/pids"
