@@ -25,7 +25,9 @@ def serve(module):
         words = line.rstrip("\n").split("\x1f")
         try:
             rc = module.main(words[0], words[1:])
-        except SystemExit as e:
+        except SystemExit as e:  # sys.exit("message") prints it, as on a real exit
+            if isinstance(e.code, str):
+                sys.stderr.write(e.code + "\n")
             rc = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
         except Exception:
             traceback.print_exc()

@@ -95,7 +95,8 @@ walk(json.load(sys.stdin))'
 
 # Python helpers kept up for the whole script (tests/e2e/pyserve.py), for
 # scripts that would otherwise start Python for every check:
-#   world_py_start NAME SCRIPT   SCRIPT defines main(cmd, args); the helper
+#   world_py_start NAME SCRIPT [PYTHON]
+#                                SCRIPT defines main(cmd, args); the helper
 #                                gets the caller's environment, and its pid
 #                                joins the doubles' (world_stop ends it)
 #   world_py NAME CMD ARGS...    one command: its output, and its status as
@@ -104,10 +105,10 @@ walk(json.load(sys.stdin))'
 #                                that wants empty output must not pass)
 # The pipes are FIFOs opened on plain descriptors, which subshells ($(...),
 # pipelines) inherit; they are unlinked once open.
-world_py_start() { # NAME SCRIPT
+world_py_start() { # NAME SCRIPT [PYTHON]
 	local dir pid fin fout
 	dir=$(mktemp -d "$WORLD/.py-$1.XXXXXX") && mkfifo "$dir/in" "$dir/out" || return 1
-	"$ROTOR_PYTHON" -u "$ROTOR_SOURCE_DIR/tests/e2e/pyserve.py" "$2" <"$dir/in" >"$dir/out" &
+	"${3:-$ROTOR_PYTHON}" -u "$ROTOR_SOURCE_DIR/tests/e2e/pyserve.py" "$2" <"$dir/in" >"$dir/out" &
 	pid=$!
 	echo "$pid" >>"$WORLD/pids"
 	exec {fin}>"$dir/in" {fout}<"$dir/out" # in the order the helper opens them
