@@ -2,6 +2,7 @@
 #include "rotor/clock.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,33 @@ static int test_time(int64_t *out)
 	}
 	return rotor_time_parse(out, v, NULL, 0) == 0;
 }
+
+/* ROTOR_TEST_SLEEP_SCALE=F, with 0 <= F <= 1, runs the real clock's sleeps
+ * in simulated time: a sleep of ms waits ms * F for real and counts the rest
+ * as slept, in skipped_ms, which monotonic_ms() adds. Every loop bounded by
+ * a monotonic deadline (HTTP retries, the new key's validation, Infisical's
+ * pacing and 429 waits) thus sees the whole wait and makes the attempts it
+ * would make with real sleeps, only sooner, and still ends. Wall time
+ * (now()) does not move: in the end-to-end tests that is ROTOR_TEST_TIME,
+ * which only the test moves. Waits outside this clock stay real (socket
+ * timeouts, a consumer's reload command, a double's own delays), so a test
+ * that checks that rotor waits long enough for something real (IAM
+ * propagating a new key, a rate-limit window moved by a background job)
+ * sets 1. Unset, empty or not a number in [0, 1]: real sleeps. CTest's
+ * end-to-end tests set 0 (tests/CMakeLists.txt). Test builds only. */
+static _Atomic int64_t skipped_ms;
+
+static double test_sleep_scale(void)
+{
+	const char *v = getenv("ROTOR_TEST_SLEEP_SCALE");
+	char *end;
+	if (!v || !*v)
+		return 1.0;
+	double f = strtod(v, &end);
+	if (*end != '\0' || !(f >= 0.0 && f <= 1.0))
+		return 1.0;
+	return f;
+}
 #endif
 
 static int64_t real_now(struct rotor_clock *c)
@@ -49,7 +77,11 @@ static int64_t real_monotonic_ms(struct rotor_clock *c)
 	struct timespec ts;
 	(void)c;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+#ifdef ROTOR_TEST_HOOKS
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + atomic_load(&skipped_ms);
+#else
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+#endif
 }
 
 static void real_sleep_ms(struct rotor_clock *c, int64_t ms)
@@ -58,6 +90,16 @@ static void real_sleep_ms(struct rotor_clock *c, int64_t ms)
 	(void)c;
 	if (ms <= 0)
 		return;
+#ifdef ROTOR_TEST_HOOKS
+	double scale = test_sleep_scale();
+	if (scale < 1.0) {
+		int64_t slept = (int64_t)((double)ms * scale);
+		atomic_fetch_add(&skipped_ms, ms - slept);
+		ms = slept;
+		if (ms <= 0)
+			return;
+	}
+#endif
 	ts.tv_sec = (time_t)(ms / 1000);
 	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)

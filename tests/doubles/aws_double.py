@@ -55,6 +55,7 @@ Where it simplifies, deliberately:
 
 Control API (unsigned JSON under /_control/, never subject to faults):
   POST   /_control/reset                    back to the start state
+  POST   /_control/snapshot|restore         {"name"}: keep / put back the whole state (doublelib)
   POST   /_control/users                    {"name", "path"?, "manager"?, "tags"?,
                                              "keys"?: [{"status"?, "created"?,
                                              "last_used"?, "access_key_id"?,

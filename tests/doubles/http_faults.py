@@ -43,6 +43,7 @@ def seen(key):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, so clients can reuse connections
+    disable_nagle_algorithm = True  # no 40 ms stall per reply (doublelib.QuietHandler)
 
     def log_message(self, fmt, *args):
         pass

@@ -152,6 +152,7 @@ after rolling back the half-written batch; latency pauses mid-batch.
 Control API (unsigned JSON under /_control/, never subject to faults or
 rate limits):
   POST   /_control/reset                    empty state, default settings, no faults
+  POST   /_control/snapshot|restore         {"name"}: keep / put back the whole state (doublelib)
   POST   /_control/identities               {"clientId"?, "clientSecret"?, "name"?,
                                              "accessTokenTTL"?: 2592000,
                                              "accessTokenMaxTTL"?: 2592000,

@@ -445,6 +445,37 @@ def update_and_delete_keys():
         for m in root.findall(".//member")], [(a, "Inactive")], "left")
 
 
+@test
+def snapshot_restore_returns_to_the_copy():
+    u = user_with_keys("sam", 1)
+    a, secret = creds(u)
+    call("TagUser", {"UserName": "sam", "Tags.member.1.Key": "k", "Tags.member.1.Value": "v"})
+    eq(control("POST", "snapshot", {"name": "s1"})[0], 200, "snapshot")
+    _, before = control("GET", "state")
+    _, calls = control("GET", "calls")
+    # change everything a case could change: keys, tags, a new user, the
+    # call log, the fault rules
+    st, _ = call("UpdateAccessKey", {"UserName": "sam", "AccessKeyId": a, "Status": "Inactive"})
+    eq(st, 200, "deactivate")
+    st, root = call("CreateAccessKey", {"UserName": "sam"})
+    eq(st, 200, "create")
+    call("UntagUser", {"UserName": "sam", "TagKeys.member.1": "k"})
+    user_with_keys("other", 1)
+    control("POST", "faults", {"rules": [{"match": "GetUser", "kind": "throttle"}]})
+    for _ in range(2):  # a snapshot can be restored again and again
+        eq(control("POST", "restore", {"name": "s1"}), (200, {"restored": "s1"}), "restore")
+        eq(control("GET", "state")[1]["users"], before["users"], "state after restore")
+        eq(control("GET", "calls")[1], calls, "call log after restore")
+        eq(control("GET", "faults")[1]["rules"], [], "fault rules after restore")
+        # the restored key signs again, and sam has room for one more key
+        st, root = call("GetCallerIdentity", creds=(a, secret), service="sts")
+        eq(st, 200, "the restored key authenticates")
+        st, root = call("CreateAccessKey", {"UserName": "sam"})
+        eq(st, 200, "create after restore")
+        eq(len(control("GET", "state")[1]["users"][-1]["keys"]), 2, "sam's keys")
+    eq(control("POST", "restore", {"name": "nope"})[0], 404, "unknown snapshot")
+
+
 # ---------------------------------------------------------------- the test vector
 
 

@@ -356,6 +356,27 @@ def list_returns_both_secrets_from_one_snapshot():
 
 
 @test
+def snapshot_restore_returns_to_the_copy():
+    setup()
+    t = token()
+    control("POST", "snapshot", {"name": "s1"})
+    before = control("GET", "state")
+    calls = control("GET", "calls")
+    eq(batch(t, "PATCH", pair("AKIANEW", "new-secret")).status, 200, "write")
+    control("POST", "revoke", {"clientId": CID})
+    control("POST", "faults", {"rules": [{"match": "list", "kind": "error500"}]})
+    for _ in range(2):  # a snapshot can be restored again and again
+        eq(control("POST", "restore", {"name": "s1"}), {"restored": "s1"}, "restore")
+        eq(control("GET", "state"), before, "state after restore")
+        eq(control("GET", "calls"), calls, "call log after restore")
+        eq(control("GET", "faults")["rules"], [], "fault rules after restore")
+        # the token issued before the snapshot works again, and so do writes
+        eq(values(list_secrets(t)), {AKID: "AKIAOLD0000000000001", SKEY: "old-secret"}, "list")
+        eq(batch(t, "PATCH", pair("AKIANEW", "new-secret")).status, 200, "write again")
+    eq(request("POST", "/_control/restore", {"name": "nope"}).status, 404, "unknown snapshot")
+
+
+@test
 def v3_batch_patch_updates_both_and_bumps_versions():
     setup()
     t = token()

@@ -9,6 +9,10 @@
 #                                   a manifest whose env-file consumer runs the
 #                                   "crashgate" reload command (see crash_kill_envfile)
 #   crash_reset                     both doubles back to their start state
+#   crash_snapshot NAME / crash_restore NAME
+#                                   keep / put back the whole world: both
+#                                   doubles, the clock, the consumers' files
+#                                   and the checker's tracking
 #   crash_seed_user USER CREATED [LAST_USED]   USER with one Active key
 #   crash_seed_store AKID           the store holds AKID's pair (from IAM)
 #   crash_rotor LABEL ARGS...       run rotor; stdout/stderr kept under $WORLD/logs
@@ -38,6 +42,11 @@
 # Secrets are remembered in $CRASH_PRIV (outside the world dir, mode 700) so
 # that keys IAM has since deleted are still looked for. Problems name a key
 # by its access key id, never print a secret.
+#
+# The checker (check.py) runs once per script and answers one command a
+# line (world_py): a Python start per check cost more than the check (the
+# crash matrix checks over two hundred times). It keeps nothing in memory
+# between commands: its state is in $CRASH_PRIV, as before.
 #
 # How a kill point is hit: a `hang` fault holds the request (the double
 # sleeps before processing it, so it is never committed); the double logs a
@@ -86,12 +95,13 @@ for line in lines:
 open(path, "w").write("".join(out))
 PY
 	_crash_write_checker
+	_crash_checker_start
 }
 
-# Stops the doubles and removes the private dir, and the world (and the
-# soak's log archive) unless CRASH_KEEP=1.
+# Stops the doubles and the checker and removes the private dir, and the
+# world (and the soak's log archive) unless CRASH_KEEP=1.
 crash_world_cleanup() {
-	world_stop
+	world_stop # the checker's pid is in $WORLD/pids too
 	crash_gate_open
 	rm -rf "$CRASH_PRIV"
 	if [ "${CRASH_KEEP:-0}" = 1 ] || [ "$CRASH_OWN_WORLD" = 0 ]; then
@@ -137,6 +147,40 @@ crash_reset() {
 	inf_ctl POST projects "{\"id\": \"$PROJECT\", \"environments\": [\"prod\"], \"folders\": {\"prod\": [\"/aws\"]}}" >/dev/null
 	inf_ctl POST identities "{\"clientId\": \"$INF_CLIENT_ID\", \"clientSecret\": \"$INF_CLIENT_SECRET\", \"projects\": [{\"projectId\": \"$PROJECT\"}]}" >/dev/null
 	rm -f "$WORLD"/etc/* "$WORLD"/etc/.[!.]* "$CRASH_PRIV"/track-*.json
+	crash_gate_open
+}
+
+# The whole world as it is now: both doubles' state (their snapshot
+# routes), the clock, the consumers' files and the checker's tracking, kept
+# under $CRASH_PRIV (the files hold secrets). The audit log and rotor's
+# logs are not part of it: they only grow. crash_restore puts it all back,
+# so that a case starts where set-up passes left the world without
+# replaying them.
+crash_snapshot() { # NAME
+	local d=$CRASH_PRIV/snap-$1 f
+	aws_ctl POST snapshot "{\"name\": \"$1\"}" | grep -q '"snapshot"' || return 1
+	inf_ctl POST snapshot "{\"name\": \"$1\"}" | grep -q '"snapshot"' || return 1
+	rm -rf "$d"
+	mkdir -p "$d/etc" "$d/track"
+	cp -p "$WORLD/clock" "$d/clock"
+	cp -pR "$WORLD/etc/." "$d/etc/"
+	for f in "$CRASH_PRIV"/track-*.json; do
+		[ -e "$f" ] && cp -p "$f" "$d/track/"
+	done
+	return 0
+}
+
+crash_restore() { # NAME
+	local d=$CRASH_PRIV/snap-$1 f
+	[ -d "$d" ] || return 1
+	aws_ctl POST restore "{\"name\": \"$1\"}" | grep -q '"restored"' || return 1
+	inf_ctl POST restore "{\"name\": \"$1\"}" | grep -q '"restored"' || return 1
+	rm -f "$WORLD"/etc/* "$WORLD"/etc/.[!.]* "$CRASH_PRIV"/track-*.json
+	cp -pR "$d/etc/." "$WORLD/etc/"
+	for f in "$d"/track/*; do
+		[ -e "$f" ] && cp -p "$f" "$CRASH_PRIV/"
+	done
+	cp -p "$d/clock" "$WORLD/clock.tmp" && mv -f "$WORLD/clock.tmp" "$WORLD/clock"
 	crash_gate_open
 }
 
@@ -297,11 +341,15 @@ crash_kill_in_call() { # FUNC LABEL ARGS...
 	fi
 }
 
-_crash_py() { # COMMAND ARGS...
+# check.py runs once for the whole script (world_py_start); its pid is
+# among the doubles', so world_stop ends it. Without it, every check
+# answers 127: every check bit set, so no caller takes it for a pass.
+_crash_checker_start() {
 	AWS_URL=$AWS_URL INF_URL=$INF_URL WORLD=$WORLD CRASH_PRIV=$CRASH_PRIV PROJECT=$PROJECT \
 		CRASH_KNOWN_SECRETS="$MANAGER_SECRET $INF_CLIENT_SECRET" \
-		"$ROTOR_PYTHON" "$CRASH_PRIV/check.py" "$@"
+		world_py_start CHECK "$CRASH_PRIV/check.py"
 }
+_crash_py() { world_py CHECK "$@"; } # COMMAND ARGS...
 
 crash_collect() { _crash_py collect; }
 crash_check() { # USER [ENVFILE] [DELETE_AFTER] [--converged] [--final]
@@ -650,8 +698,7 @@ def cmd_phase(since_aws, since_inf, store_akid):
     return 0
 
 
-def main():
-    cmd, args = sys.argv[1], sys.argv[2:]
+def main(cmd, args):
     if cmd == "collect":
         collect(get(AWS + "/_control/state"), get(INF + "/_control/state"))
         return 0
@@ -702,6 +749,7 @@ def main():
     return 2
 
 
-sys.exit(main())
+if __name__ == "__main__":  # else tests/e2e/pyserve.py runs main() per command
+    sys.exit(main(sys.argv[1], sys.argv[2:]))
 PY
 }

@@ -10,8 +10,11 @@ failed=0
 ok() { passed=$((passed + 1)); echo "ok - $*"; }
 not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
 
-# Prints the plain closing line and exits non-zero on any failure.
+# Prints the plain closing line and exits non-zero on any failure, or when
+# a Python helper of the world stopped answering (world.sh's world_py).
 finish() {
+	[ ! -e "${WORLD:-/nonexistent}/.py-lost" ] ||
+		not_ok "a Python helper (world_py) stopped answering: the checks that asked it are void"
 	echo "$passed passed, $failed failed"
 	[ "$failed" -eq 0 ]
 }

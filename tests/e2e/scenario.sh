@@ -45,82 +45,87 @@ def value(folder, name, st=None):
 READS_AWS = {"GetUser", "ListAccessKeys", "GetAccessKeyLastUsed", "ListUserTags",
              "GetCallerIdentity"}
 READS_INF = {"login", "renew", "list", "get", "folders"}
-cmd, args = sys.argv[1], sys.argv[2:]
-if cmd == "keys":
-    u = user(args[0])
-    for k in (u["keys"] if u else []):
-        print(k["access_key_id"], k["status"])
-elif cmd == "secret":
-    print(value(args[0], args[1]) or "")
-elif cmd == "versions":
-    for s in secrets_in(args[0]):
-        if s["secretKey"] == args[1]:
-            print(len(s.get("versions") or []))
-            break
-    else:
-        print(0)
-elif cmd == "inv":
-    # Invariants 1, 2, 4: the stored pair is one of the user's keys, Active,
-    # with that very secret (so it authenticates); the user has at most 2 keys.
-    u, st = user(args[0]), inf()
-    akid = value(args[1], "AWS_ACCESS_KEY_ID", st)
-    secret = value(args[1], "AWS_SECRET_ACCESS_KEY", st)
-    keys = {k["access_key_id"]: k for k in (u["keys"] if u else [])}
-    if len(keys) > 2:
-        print("the user has %d keys" % len(keys))
-    if akid:
-        k = keys.get(akid)
-        if k is None:
-            print("the stored key %s is not in IAM" % akid)
-        elif k["status"] != "Active":
-            print("the stored key %s is %s" % (akid, k["status"]))
-        elif k["secret_access_key"] != secret:
-            print("the stored secret is not %s's" % akid)
-elif cmd == "snap":
-    # Writes to FILE everything rotor could change, minus what reading changes
-    # by itself: the clocks, last-use data (every signed call records one) and
-    # Infisical sessions; notes every secret IAM holds; prints the calls' seqs.
-    a, i = aws(), inf()
-    with open(os.environ["WORLD"] + "/secrets.seen", "a") as f:
+def main(cmd, args):
+    if cmd == "keys":
+        u = user(args[0])
+        for k in (u["keys"] if u else []):
+            print(k["access_key_id"], k["status"])
+    elif cmd == "secret":
+        print(value(args[0], args[1]) or "")
+    elif cmd == "versions":
+        for s in secrets_in(args[0]):
+            if s["secretKey"] == args[1]:
+                print(len(s.get("versions") or []))
+                break
+        else:
+            print(0)
+    elif cmd == "inv":
+        # Invariants 1, 2, 4: the stored pair is one of the user's keys, Active,
+        # with that very secret (so it authenticates); the user has at most 2 keys.
+        u, st = user(args[0]), inf()
+        akid = value(args[1], "AWS_ACCESS_KEY_ID", st)
+        secret = value(args[1], "AWS_SECRET_ACCESS_KEY", st)
+        keys = {k["access_key_id"]: k for k in (u["keys"] if u else [])}
+        if len(keys) > 2:
+            print("the user has %d keys" % len(keys))
+        if akid:
+            k = keys.get(akid)
+            if k is None:
+                print("the stored key %s is not in IAM" % akid)
+            elif k["status"] != "Active":
+                print("the stored key %s is %s" % (akid, k["status"]))
+            elif k["secret_access_key"] != secret:
+                print("the stored secret is not %s's" % akid)
+    elif cmd == "snap":
+        # Writes to FILE everything rotor could change, minus what reading changes
+        # by itself: the clocks, last-use data (every signed call records one) and
+        # Infisical sessions; notes every secret IAM holds; prints the calls' seqs.
+        a, i = aws(), inf()
+        with open(os.environ["WORLD"] + "/secrets.seen", "a") as f:
+            for u in a["users"]:
+                for k in u["keys"]:
+                    f.write(k["secret_access_key"] + "\n")
+        a.pop("now", None)
         for u in a["users"]:
             for k in u["keys"]:
-                f.write(k["secret_access_key"] + "\n")
-    a.pop("now", None)
-    for u in a["users"]:
-        for k in u["keys"]:
-            k.pop("last_used", None)
-    for f in ("now", "sessions", "lockouts"):
-        i.pop(f, None)
-    with open(args[0], "w") as f:
-        f.write(json.dumps([a, i], sort_keys=True, indent=1) + "\n")
-    ca, ci = get(AWS + "/_control/calls")["calls"], get(INF + "/_control/calls")["calls"]
-    print(ca[-1]["seq"] if ca else 0, ci[-1]["seq"] if ci else 0)
-elif cmd == "seq":
-    ca, ci = get(AWS + "/_control/calls")["calls"], get(INF + "/_control/calls")["calls"]
-    print(ca[-1]["seq"] if ca else 0, ci[-1]["seq"] if ci else 0)
-elif cmd == "writes":
-    for c in get(AWS + "/_control/calls?since=" + args[0])["calls"]:
-        if c["action"] not in READS_AWS:
-            print("IAM", c["action"], c["status"])
-    for c in get(INF + "/_control/calls?since=" + args[1])["calls"]:
-        if c["route"] not in READS_INF:
-            print("Infisical", c["method"], c["path"], c["status"])
-elif cmd == "limit_exceeded":
-    print(sum(1 for c in get(AWS + "/_control/calls")["calls"] if c["error"] == "LimitExceeded"))
-elif cmd == "stale":
-    u = user(args[0])
-    ids = {k["access_key_id"] for k in u["keys"]}
-    for t, v in sorted(u["tags"].items()):
-        if v.startswith("rotor v1 ") and t not in ids:
-            print(t, v)
-elif cmd == "secrets":
-    for u in aws()["users"]:
-        for k in u["keys"]:
-            print(k["secret_access_key"])
-elif cmd == "tag":
-    print((user(args[0]) or {"tags": {}})["tags"].get(args[1], ""))
+                k.pop("last_used", None)
+        for f in ("now", "sessions", "lockouts"):
+            i.pop(f, None)
+        with open(args[0], "w") as f:
+            f.write(json.dumps([a, i], sort_keys=True, indent=1) + "\n")
+        ca, ci = get(AWS + "/_control/calls")["calls"], get(INF + "/_control/calls")["calls"]
+        print(ca[-1]["seq"] if ca else 0, ci[-1]["seq"] if ci else 0)
+    elif cmd == "seq":
+        ca, ci = get(AWS + "/_control/calls")["calls"], get(INF + "/_control/calls")["calls"]
+        print(ca[-1]["seq"] if ca else 0, ci[-1]["seq"] if ci else 0)
+    elif cmd == "writes":
+        for c in get(AWS + "/_control/calls?since=" + args[0])["calls"]:
+            if c["action"] not in READS_AWS:
+                print("IAM", c["action"], c["status"])
+        for c in get(INF + "/_control/calls?since=" + args[1])["calls"]:
+            if c["route"] not in READS_INF:
+                print("Infisical", c["method"], c["path"], c["status"])
+    elif cmd == "limit_exceeded":
+        print(sum(1 for c in get(AWS + "/_control/calls")["calls"] if c["error"] == "LimitExceeded"))
+    elif cmd == "stale":
+        u = user(args[0])
+        ids = {k["access_key_id"] for k in u["keys"]}
+        for t, v in sorted(u["tags"].items()):
+            if v.startswith("rotor v1 ") and t not in ids:
+                print(t, v)
+    elif cmd == "secrets":
+        for u in aws()["users"]:
+            for k in u["keys"]:
+                print(k["secret_access_key"])
+    elif cmd == "tag":
+        print((user(args[0]) or {"tags": {}})["tags"].get(args[1], ""))
+
+
+if __name__ == "__main__":  # else tests/e2e/pyserve.py runs main() per command
+    sys.exit(main(sys.argv[1], sys.argv[2:]))
 PY
-q() { "$ROTOR_PYTHON" "$WORLD/q.py" "$@"; }
+world_py_start Q "$WORLD/q.py" || exit 1 # one Python for every q
+q() { world_py Q "$@"; }
 
 # check NAME EXPR: ok when EXPR (eval'd) holds; else not ok, with rotor's last output.
 check() {

@@ -25,9 +25,26 @@
 # holds it, at most two keys, no stray key); then past deactivateAfter +
 # deleteAfter two more passes must leave exactly one Active key, the store's,
 # and no record tag of a deleted key.
+#
+#   test_crash_matrix.sh [adopt|rotate|deact|delete]...   (default: all four)
+#
+# CTest runs one phase per test (e2e/crash_matrix_PHASE), so that -j2
+# spreads them. A phase's set-up passes run once: the world they reach is
+# snapshotted (crash_snapshot) and restored before each of its cases.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/world.sh"
 source "$(dirname "$0")/crashlib.sh"
+PHASES=("$@")
+[ ${#PHASES[@]} -gt 0 ] || PHASES=(adopt rotate deact delete)
+for phase in "${PHASES[@]}"; do
+	case $phase in
+	adopt | rotate | deact | delete) ;;
+	*)
+		echo "test_crash_matrix.sh: no phase $phase (adopt, rotate, deact or delete)" >&2
+		exit 2
+		;;
+	esac
+done
 crash_world_start 2026-03-01T00:00:00Z || exit 1
 export ROTOR_VALIDATE_TIMEOUT_MS=20000 ROTOR_LOG_LEVEL=info
 M=$WORLD/manifests
@@ -74,8 +91,8 @@ run_case() { # PHASE LABEL DOUBLE MATCH AFTER VARIANT
 	envfile) what="file written, killed in the reload" ;;
 	midwrite) what="temp file written, killed before the rename" ;;
 	esac
-	if ! setup "$phase"; then
-		not_ok "$phase/$label [$what]: setup failed (see $WORLD/logs)"
+	if ! crash_restore "$phase"; then
+		not_ok "$phase/$label [$what]: could not restore the world after the set-up"
 		return
 	fi
 	case $variant in
@@ -152,16 +169,24 @@ POINTS=(
 	"delete delete(DeleteAccessKey)      aws DeleteAccessKey   0"
 	"delete untag-deleted(UntagUser)     aws UntagUser         0"
 )
-for point in "${POINTS[@]}"; do
-	read -r phase label dbl match after <<<"$point"
-	if [ "$dbl" = - ]; then
-		run_case "$phase" "$label" - - - midwrite
-		run_case "$phase" "$label" - - - envfile
-		continue
-	fi
-	for variant in inflight answered dropped; do
-		run_case "$phase" "$label" "$dbl" "$match" "$after" "$variant"
+for want in "${PHASES[@]}"; do
+	# on failure, every case of the phase fails too: there is nothing to restore
+	setup "$want" && crash_snapshot "$want" || not_ok "$want: setup failed (see $WORLD/logs)"
+	cases=0
+	for point in "${POINTS[@]}"; do
+		read -r phase label dbl match after <<<"$point"
+		[ "$phase" = "$want" ] || continue
+		cases=$((cases + 1))
+		if [ "$dbl" = - ]; then
+			run_case "$phase" "$label" - - - midwrite
+			run_case "$phase" "$label" - - - envfile
+			continue
+		fi
+		for variant in inflight answered dropped; do
+			run_case "$phase" "$label" "$dbl" "$match" "$after" "$variant"
+		done
 	done
+	[ $cases -gt 0 ] || not_ok "$want: the matrix has no kill point in this phase"
 done
 echo "# $((SECONDS - START))s"
 finish

@@ -65,7 +65,8 @@ rotation_due killed raxx-killed
 # GetCallerIdentity, the check of the stored pair, goes through.
 aws_ctl POST faults '{"rules": [{"match": "GetCallerIdentity", "kind": "error", "status": 403, "code": "InvalidClientTokenId", "message": "The security token included in the request is invalid.", "after": 1, "count": -1}]}' >/dev/null
 seq0=$(q seq | awk '{print $1}')
-"$ROTOR_BIN" apply "$WORLD/m/killed" >"$WORLD/killed.out" 2>&1 &
+# real sleeps: rotor must still be retrying the validation when it is killed
+ROTOR_TEST_SLEEP_SCALE=1 "$ROTOR_BIN" apply "$WORLD/m/killed" >"$WORLD/killed.out" 2>&1 &
 pid=$!
 created=0
 for _ in $(seq 1 100); do

@@ -9,6 +9,9 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/world.sh"
 world_start 2026-01-01T00:00:00Z || exit 1
 export ROTOR_VALIDATE_TIMEOUT_MS=20000
+# Validation must wait out a real 1.5 s propagation delay: real sleeps
+# (CTest runs the other scenarios with sleeps in simulated time).
+export ROTOR_TEST_SLEEP_SCALE=1
 M=$WORLD/manifests
 U=raxx-backup
 

@@ -53,7 +53,8 @@ MOTO_PY=
 for cand in python3 "$ROTOR_PYTHON"; do
 	if command -v "$cand" >/dev/null 2>&1 &&
 		"$cand" -c 'import moto.server, boto3' >/dev/null 2>&1; then
-		MOTO_PY=$(command -v "$cand")
+		# the interpreter itself, not a launcher (a pyenv shim costs 0.15 s a start)
+		MOTO_PY=$("$cand" -c 'import sys; print(sys.executable)')
 		break
 	fi
 done
@@ -65,7 +66,7 @@ fi
 WORLD=$(mktemp -d /tmp/rotor-moto.XXXXXX)
 source "$(dirname "$0")/world.sh" # _start_double, inf_ctl, world_stop, constants
 trap world_exit EXIT
-unset ROTOR_TEST_TIME # rotor's clock is real: moto's is
+unset ROTOR_TEST_TIME ROTOR_TEST_SLEEP_SCALE # rotor's clock and sleeps are real: moto's are
 mkdir -p "$WORLD/etc" "$WORLD/manifests"
 M=$WORLD/manifests
 
@@ -209,11 +210,13 @@ _start_double INF infisical_double.py || exit 1 # no clock file: real time
 
 # --- the administrator's view of IAM (boto3) ------------------------------
 cat >"$WORLD/admin.py" <<'PY'
-"""admin.py URL WORLD COMMAND ARGS...: boto3 as moto's administrator."""
-import json, os, sys, urllib.request
+"""admin.py COMMAND ARGS...: boto3 as moto's administrator (MOTO_URL and
+WORLD from the environment). Runs under world_py: boto3 takes 0.5 s to
+import, 45 times over otherwise."""
+import datetime, json, os, sys, time, urllib.request
 import boto3, botocore.config, botocore.exceptions
 
-url, world, cmd, args = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+url, world = os.environ["MOTO_URL"], os.environ["WORLD"]
 CFG = botocore.config.Config(retries={"max_attempts": 1})
 ACCOUNT = "123456789012"
 
@@ -262,79 +265,95 @@ def make_manager(a, name, doc):
     return {"AccessKeyId": k["AccessKeyId"], "SecretAccessKey": k["SecretAccessKey"]}
 
 
-if cmd == "setup":  # POLICY_FILE -> managers as shell assignments
-    boot = client("iam")
-    # The only unchecked calls (INITIAL_NO_AUTH_ACTION_COUNT=3).
-    boot.create_user(UserName="rotor-admin")
-    boot.put_user_policy(UserName="rotor-admin", PolicyName="admin", PolicyDocument=json.dumps(
-        {"Version": "2012-10-17",
-         "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
-    k = boot.create_access_key(UserName="rotor-admin")["AccessKey"]
-    with open(os.path.join(world, "admin.json"), "w") as f:
-        json.dump({"AccessKeyId": k["AccessKeyId"], "SecretAccessKey": k["SecretAccessKey"]}, f)
-    # From here on moto checks: an unknown key and a wrong secret fail.
-    unknown = code(lambda: client("iam").list_users())
-    wrong = code(lambda: client("iam", k["AccessKeyId"], "wrong-secret").list_users())
-    print("ENFORCED=%s" % ("yes" if (unknown, wrong) == ("InvalidClientTokenId",
-                                                          "SignatureDoesNotMatch")
-                           else "no:%s,%s" % (unknown, wrong)))
-    doc = open(args[0]).read()
-    if ACCOUNT not in doc:
-        sys.exit("admin.py: %s does not name account %s" % (args[0], ACCOUNT))
-    a = iam()
-    for var, name, d in (
-            ("MANAGER", "rotor-manager", doc),
-            ("NODELETE", "rotor-manager-nodelete", policy_without(doc, "iam:DeleteAccessKey")),
-            ("WIDE", "rotor-manager-wide",
-             policy_resource(doc, "arn:aws:iam::%s:user/*" % ACCOUNT))):
-        m = make_manager(a, name, d)
-        print("%s_AKID=%s %s_SECRET=%s" % (var, m["AccessKeyId"], var, m["SecretAccessKey"]))
-elif cmd == "user":  # NAME PATH NKEYS [use] -> the key ids
-    a = iam()
-    a.create_user(UserName=args[0], Path=args[1])
-    for _ in range(int(args[2])):
-        k = a.create_access_key(UserName=args[0])["AccessKey"]
-        if len(args) > 3 and args[3] == "use":
+def main(cmd, args):
+    if cmd == "setup":  # POLICY_FILE -> managers as shell assignments
+        boot = client("iam")
+        # The only unchecked calls (INITIAL_NO_AUTH_ACTION_COUNT=3).
+        boot.create_user(UserName="rotor-admin")
+        boot.put_user_policy(UserName="rotor-admin", PolicyName="admin", PolicyDocument=json.dumps(
+            {"Version": "2012-10-17",
+             "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+        k = boot.create_access_key(UserName="rotor-admin")["AccessKey"]
+        with open(os.path.join(world, "admin.json"), "w") as f:
+            json.dump({"AccessKeyId": k["AccessKeyId"], "SecretAccessKey": k["SecretAccessKey"]}, f)
+        # From here on moto checks: an unknown key and a wrong secret fail.
+        unknown = code(lambda: client("iam").list_users())
+        wrong = code(lambda: client("iam", k["AccessKeyId"], "wrong-secret").list_users())
+        print("ENFORCED=%s" % ("yes" if (unknown, wrong) == ("InvalidClientTokenId",
+                                                              "SignatureDoesNotMatch")
+                               else "no:%s,%s" % (unknown, wrong)))
+        doc = open(args[0]).read()
+        if ACCOUNT not in doc:
+            sys.exit("admin.py: %s does not name account %s" % (args[0], ACCOUNT))
+        a = iam()
+        for var, name, d in (
+                ("MANAGER", "rotor-manager", doc),
+                ("NODELETE", "rotor-manager-nodelete", policy_without(doc, "iam:DeleteAccessKey")),
+                ("WIDE", "rotor-manager-wide",
+                 policy_resource(doc, "arn:aws:iam::%s:user/*" % ACCOUNT))):
+            m = make_manager(a, name, d)
+            print("%s_AKID=%s %s_SECRET=%s" % (var, m["AccessKeyId"], var, m["SecretAccessKey"]))
+    elif cmd == "user":  # NAME PATH NKEYS [use] -> the key ids
+        a = iam()
+        a.create_user(UserName=args[0], Path=args[1])
+        for _ in range(int(args[2])):
+            k = a.create_access_key(UserName=args[0])["AccessKey"]
+            if len(args) > 3 and args[3] == "use":
+                client("sts", k["AccessKeyId"], k["SecretAccessKey"]).get_caller_identity()
+            print(k["AccessKeyId"])
+    elif cmd == "newkey":  # USER [use] -> the key id
+        k = iam().create_access_key(UserName=args[0])["AccessKey"]
+        if len(args) > 1 and args[1] == "use":
             client("sts", k["AccessKeyId"], k["SecretAccessKey"]).get_caller_identity()
         print(k["AccessKeyId"])
-elif cmd == "newkey":  # USER [use] -> the key id
-    k = iam().create_access_key(UserName=args[0])["AccessKey"]
-    if len(args) > 1 and args[1] == "use":
-        client("sts", k["AccessKeyId"], k["SecretAccessKey"]).get_caller_identity()
-    print(k["AccessKeyId"])
-elif cmd == "keys":  # USER -> "AKID Status" lines, oldest first
-    ks = iam().list_access_keys(UserName=args[0])["AccessKeyMetadata"]
-    for k in sorted(ks, key=lambda k: k["CreateDate"]):
-        print(k["AccessKeyId"], k["Status"])
-elif cmd == "tags":  # USER -> "Key=Value" lines
-    for t in iam().list_user_tags(UserName=args[0])["Tags"]:
-        print("%s=%s" % (t["Key"], t["Value"]))
-elif cmd == "snapshot":  # USER -> IAM's view of the user, exactly as returned
-    a = iam()
-    out = {}
-    for name, fn in (("ListAccessKeys", a.list_access_keys), ("ListUserTags", a.list_user_tags)):
-        r = fn(UserName=args[0])
-        r.pop("ResponseMetadata")
-        out[name] = r
-    print(json.dumps(out, sort_keys=True, default=str))
-elif cmd == "lastused":  # AKID -> date (or None)
-    r = iam().get_access_key_last_used(AccessKeyId=args[0])["AccessKeyLastUsed"]
-    print(r.get("LastUsedDate"))
-elif cmd == "whoami":  # AKID SECRET -> the ARN the pair authenticates as
-    print(client("sts", args[0], args[1]).get_caller_identity()["Arn"])
-elif cmd == "store":  # INF_URL FOLDER -> "AKID SECRET" held by the store
-    with urllib.request.urlopen(args[0] + "/_control/state") as r:
-        state = json.load(r)
-    vals = {}
-    for p in state["projects"]:
-        for env in p["environments"].values():
-            for s in env["folders"].get(args[1], {}).get("secrets", []):
-                vals[s["secretKey"]] = s["versions"][-1]["secretValue"] if s["versions"] else ""
-    print(vals.get("AWS_ACCESS_KEY_ID", ""), vals.get("AWS_SECRET_ACCESS_KEY", ""))
-else:
-    sys.exit("admin.py: unknown command " + cmd)
+    elif cmd == "keys":  # USER -> "AKID Status" lines, oldest first
+        ks = iam().list_access_keys(UserName=args[0])["AccessKeyMetadata"]
+        for k in sorted(ks, key=lambda k: k["CreateDate"]):
+            print(k["AccessKeyId"], k["Status"])
+    elif cmd == "tags":  # USER -> "Key=Value" lines
+        for t in iam().list_user_tags(UserName=args[0])["Tags"]:
+            print("%s=%s" % (t["Key"], t["Value"]))
+    elif cmd == "snapshot":  # USER -> IAM's view of the user, exactly as returned
+        a = iam()
+        out = {}
+        for name, fn in (("ListAccessKeys", a.list_access_keys), ("ListUserTags", a.list_user_tags)):
+            r = fn(UserName=args[0])
+            r.pop("ResponseMetadata")
+            out[name] = r
+        print(json.dumps(out, sort_keys=True, default=str))
+    elif cmd == "lastused":  # AKID -> date (or None)
+        r = iam().get_access_key_last_used(AccessKeyId=args[0])["AccessKeyLastUsed"]
+        print(r.get("LastUsedDate"))
+    elif cmd == "whoami":  # AKID SECRET -> the ARN the pair authenticates as
+        print(client("sts", args[0], args[1]).get_caller_identity()["Arn"])
+    elif cmd == "store":  # INF_URL FOLDER -> "AKID SECRET" held by the store
+        with urllib.request.urlopen(args[0] + "/_control/state") as r:
+            state = json.load(r)
+        vals = {}
+        for p in state["projects"]:
+            for env in p["environments"].values():
+                for s in env["folders"].get(args[1], {}).get("secrets", []):
+                    vals[s["secretKey"]] = s["versions"][-1]["secretValue"] if s["versions"] else ""
+        print(vals.get("AWS_ACCESS_KEY_ID", ""), vals.get("AWS_SECRET_ACCESS_KEY", ""))
+    elif cmd == "key_age_at_least":  # AKID SECONDS: waits until its CreateDate is that old
+        a, secs = iam(), float(args[1])
+        for u in a.list_users()["Users"]:
+            for k in a.list_access_keys(UserName=u["UserName"])["AccessKeyMetadata"]:
+                if k["AccessKeyId"] == args[0]:
+                    left = secs - (datetime.datetime.now(datetime.timezone.utc)
+                                   - k["CreateDate"]).total_seconds()
+                    time.sleep(max(0.0, left) + 1.2)  # + rotor's whole-second clock
+                    return 0
+        sys.exit("no key " + args[0])
+    else:
+        sys.exit("admin.py: unknown command " + cmd)
+
+
+if __name__ == "__main__":  # else tests/e2e/pyserve.py runs main() per command
+    sys.exit(main(sys.argv[1], sys.argv[2:]))
 PY
-admin() { "$MOTO_PY" "$WORLD/admin.py" "$MOTO_URL" "$WORLD" "$@"; }
+MOTO_URL=$MOTO_URL WORLD=$WORLD world_py_start ADMIN "$WORLD/admin.py" "$MOTO_PY" || exit 1
+admin() { world_py ADMIN "$@"; }
 keys() { admin keys "$1"; }
 store_pair() { admin store "$INF_URL" "/aws/$1"; }
 check() { if eval "$2"; then ok "$1"; else not_ok "$1"; return 1; fi; }
@@ -425,23 +444,7 @@ plan_unchanged() { # NAME USER -> sets $out, $rc; checks the snapshot
 	check "$1: plan leaves IAM byte-for-byte unchanged" '[ "$before" = "$after" ]' ||
 		diff <(echo "$before") <(echo "$after")
 }
-key_age_at_least() { # AKID SECONDS: waits until IAM's CreateDate of AKID is that old
-	"$MOTO_PY" - "$MOTO_URL" "$WORLD" "$1" "$2" <<'PY'
-import datetime, json, os, sys, time
-import boto3
-url, world, akid, secs = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
-c = json.load(open(os.path.join(world, "admin.json")))
-iam = boto3.client("iam", endpoint_url=url, region_name="us-east-1",
-                   aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretAccessKey"])
-for u in iam.list_users()["Users"]:
-    for k in iam.list_access_keys(UserName=u["UserName"])["AccessKeyMetadata"]:
-        if k["AccessKeyId"] == akid:
-            left = secs - (datetime.datetime.now(datetime.timezone.utc) - k["CreateDate"]).total_seconds()
-            time.sleep(max(0.0, left) + 1.2)  # + rotor's whole-second clock
-            sys.exit(0)
-sys.exit("no key " + akid)
-PY
-}
+key_age_at_least() { admin key_age_at_least "$@" >/dev/null; } # AKID SECONDS
 
 # Sleeps until SECONDS after the moment EPOCH (date +%s), plus a second for
 # rotor's whole-second clock.

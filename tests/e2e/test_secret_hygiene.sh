@@ -69,7 +69,8 @@ run status-adopt status "$M"
 # adoption, with one throttled TagUser and a dropped Infisical list on the way
 aws_ctl POST faults '{"rules": [{"match": "TagUser", "kind": "throttle", "after": 1, "count": 1}]}' >/dev/null
 inf_ctl POST faults '{"rules": [{"match": "list", "kind": "error500", "after": 1, "count": 1}]}' >/dev/null
-run apply-adopt apply "$M"
+# real sleeps: validation must wait out the real 1 s propagation delay
+ROTOR_TEST_SLEEP_SCALE=1 run apply-adopt apply "$M"
 rc=$?
 check "adoption applied" '[ $rc = 0 ] && [ -n "$(store_akid)" ]'
 aws_ctl DELETE faults >/dev/null

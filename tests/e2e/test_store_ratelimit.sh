@@ -13,6 +13,9 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/world.sh"
 world_start 2026-01-01T00:00:00Z || exit 1
 export ROTOR_VALIDATE_TIMEOUT_MS=20000
+# rotor must really wait while a background job moves the window: real
+# sleeps (CTest runs the other scenarios with sleeps in simulated time).
+export ROTOR_TEST_SLEEP_SCALE=1
 LOG=$WORLD/rotor-output.log
 export AWS_URL INF_URL PROJECT WORLD
 source "$(dirname "$0")/scenario.sh"

@@ -24,14 +24,15 @@ _start_double() { # NAME SCRIPT ARGS... -> sets ${NAME}_URL
 		--clock-file "$WORLD/clock" "$@" >"$WORLD/$name.out" 2>"$WORLD/$name.err" &
 	local pid=$!
 	echo "$pid" >>"$WORLD/pids"
-	for _ in $(seq 1 100); do
+	for _ in $(seq 1 500); do # it announces its port once it listens: poll for that
 		local port
 		port=$(sed -n 's/^PORT \([0-9]*\)$/\1/p' "$WORLD/$name.out" 2>/dev/null)
 		if [ -n "$port" ]; then
 			printf -v "${name}_URL" 'http://127.0.0.1:%s' "$port"
 			return 0
 		fi
-		sleep 0.1
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.02
 	done
 	echo "world: $script did not start: $(cat "$WORLD/$name.err")" >&2
 	return 1
@@ -46,7 +47,16 @@ inf_ctl() { _ctl "$INF_URL" "$@"; }
 
 clock_set() { printf '%s\n' "$1" >"$WORLD/clock"; }
 clock_now() { cat "$WORLD/clock"; }
+# Whole seconds with date(1), which starts far quicker than Python (the
+# crash matrix moves the clock a hundred times); a fraction falls back
+# to Python.
 clock_advance() {
+	local t
+	if [[ $1 =~ ^-?[0-9]+$ ]] && t=$(date -u -d "$(clock_now)" +%s 2>/dev/null); then
+		date -u -d "@$((t + $1))" +%Y-%m-%dT%H:%M:%SZ >"$WORLD/clock.tmp" &&
+			mv -f "$WORLD/clock.tmp" "$WORLD/clock"
+		return
+	fi
 	"$ROTOR_PYTHON" - "$WORLD/clock" "$1" <<'PY'
 import datetime, sys
 path, secs = sys.argv[1], float(sys.argv[2])
@@ -81,6 +91,50 @@ def walk(o):
         return any(walk(v) for v in o)
     return False
 walk(json.load(sys.stdin))'
+}
+
+# Python helpers kept up for the whole script (tests/e2e/pyserve.py), for
+# scripts that would otherwise start Python for every check:
+#   world_py_start NAME SCRIPT [PYTHON]
+#                                SCRIPT defines main(cmd, args); the helper
+#                                gets the caller's environment, and its pid
+#                                joins the doubles' (world_stop ends it)
+#   world_py NAME CMD ARGS...    one command: its output, and its status as
+#                                ours; when the helper is gone, 127, and
+#                                lib.sh's finish fails the script (a check
+#                                that wants empty output must not pass)
+# The pipes are FIFOs opened on plain descriptors, which subshells ($(...),
+# pipelines) inherit; they are unlinked once open.
+world_py_start() { # NAME SCRIPT [PYTHON]
+	local dir pid fin fout
+	dir=$(mktemp -d "$WORLD/.py-$1.XXXXXX") && mkfifo "$dir/in" "$dir/out" || return 1
+	"${3:-$ROTOR_PYTHON}" -u "$ROTOR_SOURCE_DIR/tests/e2e/pyserve.py" "$2" <"$dir/in" >"$dir/out" &
+	pid=$!
+	echo "$pid" >>"$WORLD/pids"
+	exec {fin}>"$dir/in" {fout}<"$dir/out" # in the order the helper opens them
+	rm -rf "$dir"
+	printf -v "_WORLD_PY_$1" '%s %s %s' "$pid" "$fin" "$fout"
+}
+
+world_py() { # NAME CMD ARGS...
+	local v=_WORLD_PY_$1 pid fin fout line
+	read -r pid fin fout <<<"${!v:-}"
+	shift
+	if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null ||
+		! (IFS=$'\x1f' && printf '%s\n' "$*" >&"$fin"); then
+		echo "world: the Python helper ${v#_WORLD_PY_} is not running" >&2
+		: >"$WORLD/.py-lost"
+		return 127
+	fi
+	while IFS= read -r line <&"$fout"; do
+		case $line in
+		$'\x1e'rc\ *) return "${line#*rc }" ;;
+		esac
+		printf '%s\n' "$line"
+	done
+	echo "world: the Python helper ${v#_WORLD_PY_} ended without answering" >&2
+	: >"$WORLD/.py-lost"
+	return 127
 }
 
 world_stop() {
