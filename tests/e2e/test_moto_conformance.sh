@@ -13,18 +13,20 @@
 # administrator, never through `rotor status`. Real time, second-sized
 # durations: no clock file, no ROTOR_TEST_TIME.
 #
-# Three adjustments to moto, made in the launcher below and nowhere else,
-# each where moto 5.2.1 answers differently from AWS and would fail a
-# correct client (docs/aws.md, "moto and our double: differences"):
-#   1. moto authorizes IAM user actions against the resource "*", so a
-#      statement whose Resource names users, like ours, never matches; the
-#      launcher passes the target user's ARN (with its path), the ARN AWS
-#      evaluates, and moto's own policy evaluation does the rest;
-#   2. moto's server verifies SigV4 over a body it re-encodes from the
-#      parsed form (spaces as '+'), so rotor's %20 fails there only; the
-#      launcher keeps the bytes received, which AWS hashes;
-#   3. moto's authorization errors use EC2's <Errors><Error> shape without
-#      a namespace or RequestId; the launcher gives them IAM's/STS's shape.
+# One adjustment to moto, made in the launcher below and nowhere else,
+# because one check truly needs it (docs/aws.md, "moto and our double:
+# differences"): moto authorizes IAM user actions against the resource "*",
+# so a statement whose Resource names users, like docs/aws-policy.json's,
+# never matches and the documented least-privilege policy could not be
+# checked at all; the launcher passes the target user's ARN (with its path),
+# the ARN AWS evaluates, and moto's own policy evaluation does the rest.
+# Everything else is moto as it ships: rotor encodes a space in form bodies
+# as '+' (moto re-encodes the parsed form so before checking SigV4) and reads
+# moto's own error documents (<ErrorResponse><Errors><Error>, no namespace).
+# The last section runs `python3 -m moto.server` itself, unmodified, with an
+# administrator's credentials (a Resource "*" policy, which stock moto does
+# evaluate): adoption, whose record tags carry spaces, and a wrong secret
+# read back as SignatureDoesNotMatch with its request id.
 # It also logs every AccessDenied moto returns, so a denial rotor swallowed
 # still fails the test.
 #
@@ -70,16 +72,14 @@ unset ROTOR_TEST_TIME ROTOR_TEST_SLEEP_SCALE # rotor's clock and sleeps are real
 mkdir -p "$WORLD/etc" "$WORLD/manifests"
 M=$WORLD/manifests
 
-# --- moto, with three adjustments and a denial log -------------------------
+# --- moto, with one adjustment and a denial log ----------------------------
 cat >"$WORLD/moto_launch.py" <<'PY'
-"""moto's server, with three adjustments that make it answer as AWS does
-where moto 5.2.1 does not (each documented in docs/aws.md), and a log of
-every AccessDenied it returns."""
+"""moto's server, with the one adjustment the policy checks need (moto
+5.2.1 authorizes IAM user actions against "*"; see docs/aws.md), and a log
+of every AccessDenied it returns."""
 import signal, sys
-from xml.sax.saxutils import escape
 
 try:  # written against moto 5.2.1: say so if its internals moved
-    import flask
     import moto
     from werkzeug.exceptions import HTTPException
     from werkzeug.serving import make_server
@@ -88,7 +88,6 @@ try:  # written against moto 5.2.1: say so if its internals moved
     from moto.iam.models import iam_backends
     from moto.iam.responses import IamResponse
     for obj, attr in ((IamResponse, "_determine_resource"),
-                      (access_control.IAMRequest, "_raise_access_denied"),
                       (access_control.IAMRequestBase, "check_action_permitted")):
         getattr(obj, attr)
 except (ImportError, AttributeError) as e:
@@ -98,8 +97,6 @@ except (ImportError, AttributeError) as e:
 DENIALS = sys.argv[1]
 USER_ACTIONS = {"ListAccessKeys", "CreateAccessKey", "UpdateAccessKey", "DeleteAccessKey",
                 "GetAccessKeyLastUsed", "GetUser", "ListUserTags", "TagUser", "UntagUser"}
-NAMESPACES = {"iam": "https://iam.amazonaws.com/doc/2010-05-08/",
-              "sts": "https://sts.amazonaws.com/doc/2011-06-15/"}
 
 
 # 1. The resource. moto authorizes IAM user actions against "*", so a
@@ -138,43 +135,6 @@ def user_resource(self):
 IamResponse._determine_resource = user_resource
 
 
-# 2. The signed body. moto's server checks SigV4 against a body re-encoded
-# from the parsed form (spaces as '+'); AWS hashes the bytes it received, so
-# a client that sends %20 (rotor) fails in moto only. Keep the raw bytes:
-# werkzeug then parses the form from them and moto signs them.
-def keep_raw_body():
-    flask.request.get_data(cache=True)
-    return None
-
-
-def create_app(service):
-    app = create_backend_app(service)
-    app.before_request(keep_raw_body)
-    return app
-
-
-# 3. The error document. moto's authorization layer answers
-# <ErrorResponse><Errors><Error>... without a namespace or RequestId (EC2's
-# shape); IAM and STS answer <ErrorResponse xmlns=...><Error>...</Error>
-# <RequestId>...</RequestId></ErrorResponse>. moto fills in <RequestId>.
-def aws_shaped(raise_error):
-    def wrapper(self, *args):
-        try:
-            raise_error(self, *args)
-        except HTTPException as e:
-            if self._service in NAMESPACES and getattr(e, "error_type", None):
-                e.description = (
-                    '<ErrorResponse xmlns="%s"><Error><Type>Sender</Type><Code>%s</Code>'
-                    '<Message>%s</Message></Error><RequestId>-</RequestId></ErrorResponse>'
-                    % (NAMESPACES[self._service], escape(e.error_type), escape(e.message)))
-            raise
-    return wrapper
-
-
-for name in ("_raise_signature_does_not_match", "_raise_invalid_access_key",
-             "_raise_access_denied"):
-    setattr(access_control.IAMRequest, name, aws_shaped(getattr(access_control.IAMRequest, name)))
-
 # The denial log: every AccessDenied, whoever asked.
 moto_check = access_control.IAMRequestBase.check_action_permitted
 
@@ -190,7 +150,8 @@ def logged_check(self, resource):
 
 
 access_control.IAMRequestBase.check_action_permitted = logged_check
-srv = make_server("127.0.0.1", 0, DomainDispatcherApplication(create_app), threaded=True)
+srv = make_server("127.0.0.1", 0, DomainDispatcherApplication(create_backend_app),
+                  threaded=True)
 signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
 print("PORT %d" % srv.server_port, flush=True)
 srv.serve_forever()
@@ -216,7 +177,8 @@ import, 45 times over otherwise."""
 import datetime, json, os, sys, time, urllib.request
 import boto3, botocore.config, botocore.exceptions
 
-url, world = os.environ["MOTO_URL"], os.environ["WORLD"]
+url = os.environ["MOTO_URL"]
+world = os.environ.get("ADMIN_WORLD") or os.environ["WORLD"]  # where admin.json lives
 CFG = botocore.config.Config(retries={"max_attempts": 1})
 ACCOUNT = "123456789012"
 
@@ -596,6 +558,53 @@ rotor manager apply "$M/adopt.yaml"
 check "second rotation: ... and deleted" '[ "$(keys raxx-backup)" = "$NEW2 Active" ]' || { echo "$out"; keys raxx-backup; }
 plan_unchanged adopt raxx-backup
 check "second rotation: converged (plan exits 0)" '[ $rc = 0 ]' || echo "$out"
+
+# ==== stock moto, unmodified ======================================================
+# `python3 -m moto.server` as it ships. rotor signs as the administrator:
+# stock moto evaluates IAM user actions against "*", which only a Resource
+# "*" policy matches (the documented policy is checked above).
+STOCK_PORT=$("$MOTO_PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+mkdir -p "$WORLD/stock"
+INITIAL_NO_AUTH_ACTION_COUNT=3 "$MOTO_PY" -m moto.server -H 127.0.0.1 -p "$STOCK_PORT" \
+	>"$WORLD/stock/moto.out" 2>&1 &
+echo $! >>"$WORLD/pids"
+STOCK_URL=http://127.0.0.1:$STOCK_PORT
+for _ in $(seq 1 150); do
+	curl -s -o /dev/null "$STOCK_URL/moto-api/" && break
+	sleep 0.1
+done
+MOTO_URL=$STOCK_URL ADMIN_WORLD=$WORLD/stock world_py_start STOCK "$WORLD/admin.py" "$MOTO_PY" || exit 1
+stock_setup=$(world_py STOCK setup "$ROTOR_SOURCE_DIR/docs/aws-policy.json")
+check "stock moto: enforces signatures after the 3 setup calls" 'grep -q "^ENFORCED=yes$" <<<"$stock_setup"' ||
+	echo "$stock_setup" | head -3
+STOCK_AKID=$("$MOTO_PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["AccessKeyId"])' "$WORLD/stock/admin.json")
+STOCK_SECRET=$("$MOTO_PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["SecretAccessKey"])' "$WORLD/stock/admin.json")
+world_py STOCK user raxx-stock /rotor-managed/ 1 use >/dev/null
+inf_ctl POST folders "{\"projectId\": \"$PROJECT\", \"environment\": \"prod\", \"path\": \"/aws/stock\"}" >/dev/null
+sed "s#endpoints: {iam: \"$MOTO_URL\", sts: \"$MOTO_URL\"}#endpoints: {iam: \"$STOCK_URL\", sts: \"$STOCK_URL\"}#" \
+	"$WORLD/rotor.yaml" >"$WORLD/stock.yaml"
+manifest stock raxx-stock 30d 1h 1d
+stock_rotor() { # SECRET ARGS...
+	local secret=$1
+	shift
+	out=$(AWS_ACCESS_KEY_ID=$STOCK_AKID AWS_SECRET_ACCESS_KEY=$secret NO_COLOR=1 \
+		"$ROTOR_BIN" "$@" --config "$WORLD/stock.yaml" "$M/stock.yaml" 2>&1)
+	rc=$?
+	printf -- '--- stock rotor %s (exit %s)\n%s\n' "$*" "$rc" "$out" >>"$WORLD/rotor.log"
+}
+stock_rotor "$STOCK_SECRET" apply
+read -r SAKID SSECRET <<<"$(store_pair stock)"
+check "stock moto: apply adopts the user (exit 0)" '[ $rc = 0 ] && [ -n "$SAKID" ]' || echo "$out"
+check "stock moto: the stored pair authenticates as the user" \
+	'[ "$(world_py STOCK whoami "$SAKID" "$SSECRET")" = "arn:aws:iam::123456789012:user/rotor-managed/raxx-stock" ]'
+check "stock moto: rotor's record tag, whose value has spaces, was accepted (TagUser signed with '+')" \
+	'world_py STOCK tags raxx-stock | grep -q "^$SAKID=rotor v1 m=stock "' || world_py STOCK tags raxx-stock
+stock_rotor "$STOCK_SECRET" plan --detailed-exitcode
+check "stock moto: converged (plan exits 0)" '[ $rc = 0 ]' || echo "$out"
+stock_rotor "wrong-secret-wrong-secret-wrong-secret00" plan
+check "stock moto: a wrong secret reads as SignatureDoesNotMatch with moto's request id" \
+	'[ $rc = 1 ] && grep -Eq "SignatureDoesNotMatch \(request [A-Za-z0-9-]{16,}\)" <<<"$out" && ! grep -q "not an AWS error document" <<<"$out"' ||
+	echo "$out"
 
 # ==== every AccessDenied moto returned ===========================================
 unexpected=$(grep -v ' arn:aws:iam::123456789012:user/raxx-outside$' "$WORLD/denials" |
