@@ -1314,12 +1314,14 @@ static void test_rate_limits(void **state)
 	seed_pair(OLD_AKID, OLD_SECRET); /* a whole pair: one list per read, no folder check */
 	struct rotor_store st = new_store((struct mk){0});
 	EXPECT_RC(read_pair(&st, &REF, &p, &err), 0);
+	rotor_store_pair_dispose(&p);
 
 	/* Two 429s (Retry-After: 60): waited out. */
 	CONTROL("POST", "faults",
 	        "{\"rules\": [{\"match\": \"list\", \"kind\": \"throttle\", \"count\": 2}]}");
 	int64_t slept = tclk.slept_ms;
 	EXPECT_RC(read_pair(&st, &REF, &p, &err), 0);
+	rotor_store_pair_dispose(&p);
 	assert_true(tclk.slept_ms - slept >= 120000);
 	assert_true(tclk.slept_ms - slept < 121000);
 	assert_int_equal(count_calls("list", NULL, 429), 2);
@@ -1352,15 +1354,18 @@ static void test_rate_limits(void **state)
 	        "\"rate_limit_message_seconds\": true}");
 	st = new_store((struct mk){0});
 	EXPECT_RC(read_pair(&st, &REF, &p, &err), 0);
+	rotor_store_pair_dispose(&p);
 	advance(20);
 	slept = tclk.slept_ms;
 	EXPECT_RC(read_pair(&st, &REF, &p, &err), 0);
+	rotor_store_pair_dispose(&p);
 	assert_true(tclk.slept_ms - slept >= 38000); /* 40 s, give or take the */
 	assert_true(tclk.slept_ms - slept < 41000);  /* second pacing crossed */
 	/* "in 1 minute": 60 s. */
 	CONTROL("POST", "settings", "{\"rate_limit_message_seconds\": false}");
 	slept = tclk.slept_ms;
 	EXPECT_RC(read_pair(&st, &REF, &p, &err), 0);
+	rotor_store_pair_dispose(&p);
 	assert_true(tclk.slept_ms - slept >= 60000);
 	assert_true(tclk.slept_ms - slept < 61000);
 	done_store(&st);
@@ -1370,6 +1375,7 @@ static void test_rate_limits(void **state)
 	        "{\"secret_reads_per_minute\": null, \"retry_after_header\": true}");
 	st = new_store((struct mk){.retry_after_max_ms = 30000});
 	EXPECT_RC(read_pair(&st, &REF, &p, &err), 0);
+	rotor_store_pair_dispose(&p);
 	CONTROL("POST", "faults",
 	        "{\"rules\": [{\"match\": \"list\", \"kind\": \"throttle\", \"count\": -1}]}");
 	slept = tclk.slept_ms;
@@ -1402,6 +1408,7 @@ static void test_pacing(void **state)
 	int64_t slept = tclk.slept_ms;
 	for (int i = 0; i < 3; i++) {
 		EXPECT_RC(read_pair(&st, &REF, &p, &err), 0);
+		rotor_store_pair_dispose(&p);
 		rotor_store_pair_dispose(&p);
 	}
 	/* 3 lists, 2 gaps of 2 s; the login rides in the first list's slot

@@ -100,7 +100,7 @@ static void test_defaults_and_multi_document(void **state)
 	                  "---\n"
 	                  "apiVersion: rotor/v1\nkind: AccessKeyRotation\nmetadata: {name: b}\n"
 	                  "spec: {user: ub, aws: x, suspend: true, store: {infisical: "
-	                  "{connection: i, projectId: p, environment: e}}}\n"
+	                  "{connection: i, projectId: p, environment: f}}}\n"
 	                  "---\n";
 	struct rotor_manifest_set set;
 	struct rotor_diags d;
