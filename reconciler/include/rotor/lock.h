@@ -37,9 +37,9 @@ void rotor_state_dir(char *buf, size_t len, const char *cfg_dir);
 int rotor_state_dir_make(const char *dir, struct rotor_error *err);
 
 /* Takes the lock of (connection, user), waiting up to wait_ms of real
- * time (the clock, NULL for the real one, only dates the holder's note). ROTOR_ECONFLICT when another
- * process still holds it then, naming that process; ROTOR_EIO when the
- * state directory cannot be used. */
+ * time (the clock, NULL for the real one, only dates the holder's note). ROTOR_ECONFLICT when
+ * another process still holds it then, naming that process; ROTOR_EIO when the state directory
+ * cannot be used. */
 int rotor_user_lock_acquire(struct rotor_user_lock **out, const char *state_dir,
                             const char *connection, const char *user, const char *command,
                             int64_t wait_ms, struct rotor_clock *clock, struct rotor_error *err);
