@@ -25,7 +25,10 @@ struct rotor_clock {
 /* The process-wide real clock. With ROTOR_TEST_HOOKS builds, when the
  * environment variable ROTOR_TEST_TIME holds an RFC 3339 time or the path of
  * a file holding one (the doubles' shared clock), now() returns that
- * instead; sleeps and monotonic time stay real. */
+ * instead. ROTOR_TEST_SLEEP_SCALE=F (0..1, test builds only) makes sleeps
+ * last F of what is asked, and monotonic time counts the skipped part, so
+ * deadline-bound retries make the same attempts in less real time (see
+ * clock.c). Waits on other processes (rotor/lock.h) use real time. */
 struct rotor_clock *rotor_clock_real(void);
 
 /* A fixed clock starting at `now` seconds. */
