@@ -34,10 +34,7 @@ static int run_pass(struct session_options *so, int rotate_now, int max_deletion
 	for (size_t i = 0; i < s.n; i++) {
 		const struct rotor_manifest_plan *p = &s.plans[i];
 		stalled += p->status == ROTOR_STATUS_STALLED;
-		if (p->observe_only || p->status == ROTOR_STATUS_SUSPENDED ||
-		    p->status == ROTOR_STATUS_UNKNOWN ||
-		    (p->nactions == 0 &&
-		     (s.obs[i].nstale == 0 || p->status == ROTOR_STATUS_STALLED)))
+		if (!rotor_plan_applies(p))
 			continue;
 		struct rotor_error err;
 		int applied = 0;

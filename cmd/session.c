@@ -191,17 +191,8 @@ int session_plan(struct session *s, int rotate_now, int max_deletions)
 			          !s->obs[i].iam_known ? s->obs[i].iam_error
 			                               : s->obs[i].store_error);
 		}
-		/* A manifest suspended by `rotor rollback` plans as suspended. */
 		s->copies[i] = *s->selected[i];
-		if (s->states[i].suspended_by_rollback)
-			s->copies[i].suspend = 1;
 		rotor_plan_compute(&s->copies[i], &s->obs[i], now, &s->plans[i]);
-		if (s->states[i].suspended_by_rollback)
-			snprintf(
-			    s->plans[i].status_reason, sizeof(s->plans[i].status_reason),
-			    "suspended by rotor rollback (%s): run `rotor resume %s` to manage "
-			    "it again",
-			    s->states[i].suspended_note, s->selected[i]->name);
 	}
 	rotor_plan_limit_deletions(s->plans, s->n, max_deletions);
 	return 0;

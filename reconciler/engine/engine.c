@@ -214,8 +214,7 @@ static void copy_error(char *dst, size_t len, const struct rotor_error *err)
 }
 
 static void observe_tags(struct rotor_aws_client *iam, const struct rotor_manifest *m,
-                         struct rotor_observed *obs, struct rotor_engine_state *st,
-                         struct rotor_error *err)
+                         struct rotor_observed *obs, struct rotor_error *err)
 {
 	struct rotor_tags tags;
 	if (rotor_iam_list_user_tags(iam, m->user, &tags, err) != 0) {
@@ -234,8 +233,8 @@ static void observe_tags(struct rotor_aws_client *iam, const struct rotor_manife
 			continue;
 		}
 		if (strcmp(k, ROTOR_TAG_SUSPENDED) == 0) {
-			st->suspended_by_rollback = 1;
-			snprintf(st->suspended_note, sizeof(st->suspended_note), "%s", v);
+			obs->suspended_by_rollback = 1;
+			snprintf(obs->suspended_note, sizeof(obs->suspended_note), "%s", v);
 			continue;
 		}
 		int known = 0;
@@ -285,7 +284,7 @@ static void observe_iam(struct aws_conn *a, const struct rotor_manifest *m,
 			copy_error(obs->problem, sizeof(obs->problem), &err);
 		}
 	}
-	observe_tags(a->iam, m, obs, st, &err);
+	observe_tags(a->iam, m, obs, &err);
 }
 
 /* Does the stored pair authenticate as the user? Only a rejection by STS
@@ -798,6 +797,8 @@ static int apply_one(struct apply_ctx *c, const struct rotor_action *a, struct r
 		return rc ? rc : update_record(c, a->key_id, 'i', now, err);
 	case ROTOR_ACT_RECORD_INACTIVE:
 		return update_record(c, a->key_id, 'i', now, err);
+	case ROTOR_ACT_FORGET_RECORD:
+		return untag(c, a->key_id, err);
 	default:
 		return rotor_error_set(err, ROTOR_EINTERNAL, "unknown action");
 	}
@@ -810,9 +811,7 @@ int rotor_engine_apply(struct rotor_engine *e, const struct rotor_manifest *m,
 	struct apply_ctx c;
 	int rc = 0;
 	*applied = 0;
-	int housekeeping = obs->nstale > 0 && plan->status != ROTOR_STATUS_STALLED;
-	if (plan->observe_only || plan->status == ROTOR_STATUS_SUSPENDED ||
-	    plan->status == ROTOR_STATUS_UNKNOWN || (plan->nactions == 0 && !housekeeping))
+	if (!rotor_plan_applies(plan))
 		return 0;
 	memset(&c, 0, sizeof(c));
 	c.e = e;
@@ -842,14 +841,6 @@ int rotor_engine_apply(struct rotor_engine *e, const struct rotor_manifest *m,
 			        consumer && key && *key ? consumer : "");
 		if (!rc)
 			(*applied)++;
-	}
-	/* Housekeeping: forget records of keys IAM no longer has. */
-	for (int i = 0; !rc && housekeeping && i < obs->nstale; i++) {
-		rc = untag(&c, obs->stale_records[i], err);
-		audit(&c, "forget-record", obs->stale_records[i], NULL, 0, rc ? err : NULL);
-		if (e->opts.progress)
-			fprintf(e->opts.progress, "  %s %-15s %s\n", rc ? "FAILED" : "done  ",
-			        "forget-record", obs->stale_records[i]);
 	}
 	rotor_secret_free(c.new_secret);
 	if (rc)

@@ -33,13 +33,19 @@
 #include "rotor/timefmt.h"
 
 static const char *const action_names[ROTOR_ACT__COUNT] = {
-    "delete-stray", "delete",    "record-intent", "create",     "validate",
-    "store",        "propagate", "record-sync",   "deactivate", "record-inactive",
+    "delete-stray", "delete",      "record-intent", "create",          "validate",      "store",
+    "propagate",    "record-sync", "deactivate",    "record-inactive", "forget-record",
 };
 
 const char *rotor_action_name(enum rotor_action_kind kind)
 {
 	return kind < ROTOR_ACT__COUNT ? action_names[kind] : "?";
+}
+
+int rotor_plan_applies(const struct rotor_manifest_plan *p)
+{
+	return p->nactions > 0 && !p->observe_only && p->status != ROTOR_STATUS_SUSPENDED &&
+	       p->status != ROTOR_STATUS_UNKNOWN;
 }
 
 int rotor_action_mutates(enum rotor_action_kind kind)
@@ -710,8 +716,8 @@ static int implausible(const struct rotor_manifest *m, const struct rotor_observ
 	return 0;
 }
 
-static void compute(const struct rotor_manifest *m, const struct rotor_observed *o, int64_t now,
-                    struct rotor_manifest_plan *p)
+static void compute_core(const struct rotor_manifest *m, const struct rotor_observed *o,
+                         int64_t now, struct rotor_manifest_plan *p)
 {
 	struct keyview v;
 	char waiting[320] = "";
@@ -733,6 +739,15 @@ static void compute(const struct rotor_manifest *m, const struct rotor_observed 
 	}
 	if (!o->store_known) {
 		set_status(p, ROTOR_STATUS_UNKNOWN, "could not read the store: %s", o->store_error);
+		return;
+	}
+	if (o->suspended_by_rollback) {
+		if (o->iam_known && o->store_known)
+			classify(m, o, &v, p); /* roles for display only */
+		set_status(p, ROTOR_STATUS_SUSPENDED,
+		           "suspended by rotor rollback (%s): run `rotor resume %s` to manage it "
+		           "again",
+		           o->suspended_note, m->name);
 		return;
 	}
 	if (implausible(m, o, p))
@@ -776,6 +791,24 @@ static void compute(const struct rotor_manifest *m, const struct rotor_observed 
 		set_status(p, ROTOR_STATUS_READY, "in sync; next rotation %s",
 		           a[0] ? a : "unknown");
 	}
+}
+
+/* Housekeeping, decided here like every step: a record tag of a key IAM no
+ * longer has (its UntagUser after the delete failed) is removed, so tags
+ * never fill up. Not while rotor must not act (Stalled, Unknown, Suspended);
+ * it changes nothing a consumer or the store sees. */
+static void compute(const struct rotor_manifest *m, const struct rotor_observed *o, int64_t now,
+                    struct rotor_manifest_plan *p)
+{
+	compute_core(m, o, now, p);
+	if (p->status == ROTOR_STATUS_STALLED || p->status == ROTOR_STATUS_UNKNOWN ||
+	    p->status == ROTOR_STATUS_SUSPENDED)
+		return;
+	for (int i = 0; i < o->nstale; i++)
+		add(p, ROTOR_ACT_FORGET_RECORD, o->stale_records[i], -1,
+		    "forget rotor's record of %s: IAM no longer has that key", o->stale_records[i]);
+	if (o->nstale && p->status == ROTOR_STATUS_READY)
+		set_status(p, ROTOR_STATUS_RECONCILING, "%s", p->actions[0].reason);
 }
 
 void rotor_plan_compute(const struct rotor_manifest *m, const struct rotor_observed *o, int64_t now,

@@ -314,8 +314,9 @@ static int check_plan(const struct rotor_manifest *m, const struct rotor_observe
 		const struct rotor_action *a = &p->actions[i];
 		const struct rotor_obs_key *k = a->key_id[0] ? find(o, a->key_id) : NULL;
 		CHECK(a->reason[0], "action %d has no reason", i);
-		CHECK(!a->key_id[0] || k, "action %s names an unobserved key %s",
-		      rotor_action_name(a->kind), a->key_id);
+		CHECK(!a->key_id[0] || k || a->kind == ROTOR_ACT_FORGET_RECORD,
+		      "action %s names an unobserved key %s", rotor_action_name(a->kind),
+		      a->key_id);
 		for (int j = 0; j < i; j++)
 			CHECK(p->actions[j].kind != a->kind ||
 			          strcmp(p->actions[j].key_id, a->key_id) ||
@@ -399,6 +400,10 @@ static int check_plan(const struct rotor_manifest *m, const struct rotor_observe
 		case ROTOR_ACT_RECORD_INACTIVE:
 			CHECK(k && !k->active && !k->record.inactive, "record-inactive of %s",
 			      a->key_id);
+			break;
+		case ROTOR_ACT_FORGET_RECORD:
+			/* only a record of a key IAM does not list */
+			CHECK(!k, "forget-record of %s, which IAM still has", a->key_id);
 			break;
 		default:
 			CHECK(0, "unknown action kind %d", (int)a->kind);

@@ -52,6 +52,8 @@ struct row {
 	int unchecked;     /* store_auth -1 */
 	int64_t intent;    /* intent recorded at NOW - intent; 0 none */
 	int rotate_now, iam_unknown, store_unknown;
+	const char *stale; /* a record tag of a key IAM no longer has, or NULL */
+	int rb_suspended;  /* the user carries rotor rollback's suspension tag */
 	/* expected */
 	const char *actions;
 	const char *status;
@@ -308,6 +310,29 @@ static const struct row rows[] = {
      .actions = "",
      .status = "Stalled",
      .reason = "AKIACUR (Active), AKIAOLD1 (Inactive), AKIAOLD2 (Inactive)"},
+
+    /* ---- housekeeping and suspension: decided by the planner (issue 16) ---- */
+    {.name = "stale record of a deleted key, in sync: forget-record",
+     .keys = {CUR(10 * D, 9 * D)},
+     .store = "AKIACUR",
+     .stale = "AKIAGONE0000000000001",
+     .actions = "forget-record:AKIAGONE0000000000001",
+     .status = "Reconciling",
+     .act_reason = "IAM no longer has that key"},
+    {.name = "stale record while Stalled: left alone",
+     .keys = {CUR(5 * D, 5 * D), {.id = "AKIANEW", .st = 'A', .age = 1 * D, .used = 1 * H}},
+     .store = "AKIACUR",
+     .stale = "AKIAGONE0000000000001",
+     .actions = "",
+     .status = "Stalled"},
+    {.name = "suspended by rotor rollback: Suspended, nothing planned",
+     .keys = {CUR(40 * D, 39 * D)},
+     .store = "AKIACUR",
+     .rb_suspended = 1,
+     .stale = "AKIAGONE0000000000001",
+     .actions = "",
+     .status = "Suspended",
+     .reason = "suspended by rotor rollback (v1 by=rollback at=T): run `rotor resume app`"},
 
     /* ---- strays ------------------------------------------------------------- */
     {.name = "stray never used, after recorded intent: delete-stray",
@@ -591,6 +616,18 @@ static const struct row rows[] = {
 static struct rotor_consumer consumers[8];
 static const char *const consumer_names[8] = {"c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7"};
 
+static void build_extra(const struct row *r, struct rotor_observed *o)
+{
+	if (r->stale) {
+		snprintf(o->stale_records[0], sizeof(o->stale_records[0]), "%s", r->stale);
+		o->nstale = 1;
+	}
+	if (r->rb_suspended) {
+		o->suspended_by_rollback = 1;
+		snprintf(o->suspended_note, sizeof(o->suspended_note), "v1 by=rollback at=T");
+	}
+}
+
 static void build(const struct row *r, struct rotor_manifest *m, struct rotor_observed *o)
 {
 	const char *cons = r->cons ? r->cons : "ss";
@@ -719,6 +756,7 @@ static int check_row(const struct row *r)
 	char got[1024], fc[512], roles[128];
 	int bad = 0;
 	build(r, &m, &o);
+	build_extra(r, &o);
 	rotor_plan_compute(&m, &o, NOW, &p);
 	format_actions(got, sizeof(got), &p);
 	format_forecast(fc, sizeof(fc), &p);
@@ -888,9 +926,10 @@ static void test_max_deletions(void **state)
 static void test_names(void **state)
 {
 	(void)state;
-	static const char *const kinds[] = {
-	    "delete-stray", "delete",    "record-intent", "create",     "validate",
-	    "store",        "propagate", "record-sync",   "deactivate", "record-inactive"};
+	static const char *const kinds[] = {"delete-stray",    "delete",       "record-intent",
+	                                    "create",          "validate",     "store",
+	                                    "propagate",       "record-sync",  "deactivate",
+	                                    "record-inactive", "forget-record"};
 	for (int k = 0; k < ROTOR_ACT__COUNT; k++) {
 		assert_string_equal(rotor_action_name((enum rotor_action_kind)k), kinds[k]);
 		assert_int_equal(rotor_action_mutates((enum rotor_action_kind)k),

@@ -56,7 +56,9 @@ struct rotor_observed {
 	char iam_error[ROTOR_OBS_ERROR_MAX];
 	struct rotor_obs_key keys[ROTOR_OBS_MAX_KEYS];
 	int nkeys;
-	int64_t intent_at; /* rotor's recorded intent to create a key; 0 none */
+	int64_t intent_at;         /* rotor's recorded intent to create a key; 0 none */
+	int suspended_by_rollback; /* the user carries rotor rollback's suspension tag */
+	char suspended_note[128];  /* that tag's value ("v1 by=rollback at=...") */
 	/* the store */
 	int store_known;
 	char store_error[ROTOR_OBS_ERROR_MAX];

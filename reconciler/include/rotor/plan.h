@@ -30,6 +30,7 @@ enum rotor_action_kind {
 	ROTOR_ACT_RECORD_SYNC,      /* tag: every consumer holds the current key since now */
 	ROTOR_ACT_DEACTIVATE,       /* UpdateAccessKey Inactive on the predecessor */
 	ROTOR_ACT_RECORD_INACTIVE,  /* tag: first seen Inactive now (window starts) */
+	ROTOR_ACT_FORGET_RECORD,    /* untag: rotor's record of a key IAM no longer has */
 	ROTOR_ACT__COUNT
 };
 
@@ -62,7 +63,7 @@ struct rotor_forecast {
 	char note[160]; /* "if no use of AKIA... is seen after ..." */
 };
 
-#define ROTOR_PLAN_MAX_ACTIONS (8 + ROTOR_MANIFEST_MAX_CONSUMERS)
+#define ROTOR_PLAN_MAX_ACTIONS (8 + ROTOR_OBS_MAX_KEYS + ROTOR_MANIFEST_MAX_CONSUMERS)
 #define ROTOR_PLAN_MAX_FORECAST 4
 
 /* The key roles of §3, for display. */
@@ -101,6 +102,9 @@ void rotor_plan_compute(const struct rotor_manifest *m, const struct rotor_obser
  * deletions remain. */
 int rotor_plan_limit_deletions(struct rotor_manifest_plan *plans, size_t n, int max_deletions);
 
+/* Whether a pass applies this plan: it has actions and may act (not
+ * observe-only, Suspended or Unknown). The one gate every caller uses. */
+int rotor_plan_applies(const struct rotor_manifest_plan *p);
 const char *rotor_action_name(enum rotor_action_kind kind);
 const char *rotor_status_name(enum rotor_status s);
 const char *rotor_role_name(enum rotor_key_role r);
