@@ -41,8 +41,8 @@ static int run_pass(struct session_options *so, int rotate_now, int max_deletion
 		rotor_error_clear(&err);
 		printf("applying %s:\n", s.selected[i]->name);
 		fflush(stdout);
-		int rc =
-		    rotor_engine_apply(e, &s.copies[i], p, &s.obs[i], &s.states[i], &applied, &err);
+		int rc = rotor_reconcile_apply(e, &s.recs[i], &err);
+		applied = s.recs[i].applied;
 		applied_total += applied;
 		touched++;
 		if (rc) {

@@ -87,12 +87,12 @@ int session_open(struct session *s, const struct session_options *o)
 		goto done;
 	}
 	s->selected = calloc(s->set.n ? s->set.n : 1, sizeof(*s->selected));
-	s->locks = calloc(s->set.n ? s->set.n : 1, sizeof(*s->locks));
+	s->recs = calloc(s->set.n ? s->set.n : 1, sizeof(*s->recs));
 	s->mutates = o->mutates;
 	s->lock_wait_ms = o->lock_wait_ms > 0 ? o->lock_wait_ms : 60000;
 	s->command = o->command;
 	rotor_state_dir(s->state_dir, sizeof(s->state_dir), s->cfg->state_dir);
-	if (!s->selected || !s->locks) {
+	if (!s->selected || !s->recs) {
 		status = EXIT_ERROR;
 		goto done;
 	}
@@ -129,11 +129,11 @@ done:
 
 int session_lock(struct session *s, size_t i, struct rotor_error *err)
 {
-	if (!s->mutates || s->locks[i])
+	if (!s->mutates || s->recs[i].lock)
 		return 0;
 	const struct rotor_manifest *m = s->selected[i];
-	int rc = rotor_user_lock_acquire(&s->locks[i], s->state_dir, m->aws, m->user, s->command,
-	                                 s->lock_wait_ms, NULL, err);
+	int rc = rotor_user_lock_acquire(&s->recs[i].lock, s->state_dir, m->aws, m->user,
+	                                 s->command, s->lock_wait_ms, NULL, err);
 	if (rc)
 		rotor_error_prefix(err, "%s", m->name);
 	return rc;
@@ -142,73 +142,35 @@ int session_lock(struct session *s, size_t i, struct rotor_error *err)
 int session_plan(struct session *s, int rotate_now, int max_deletions)
 {
 	struct rotor_clock *clock = rotor_clock_real();
+	struct rotor_deletion_budget budget;
 	size_t n = s->n ? s->n : 1;
 	s->obs = calloc(n, sizeof(*s->obs));
 	s->states = calloc(n, sizeof(*s->states));
 	s->plans = calloc(n, sizeof(*s->plans));
-	s->copies = calloc(n, sizeof(*s->copies));
-	if (!s->obs || !s->states || !s->plans || !s->copies)
+	if (!s->obs || !s->states || !s->plans)
 		return 1;
-	int64_t now = clock->now(clock);
-	s->now = now;
+	s->now = clock->now(clock);
+	rotor_deletion_budget_init(&budget, max_deletions);
+	struct rotor_reconcile_options ro = {rotate_now, s->mutates ? s->state_dir : NULL,
+	                                     s->command, s->lock_wait_ms, &budget};
 	for (size_t i = 0; i < s->n; i++) {
-		struct rotor_error err;
-		rotor_error_clear(&err);
-		s->obs[i].rotate_now = rotate_now;
-		/* spec.suspend: skip the manifest entirely, not even a read. */
-		if (s->selected[i]->suspend) {
-			s->copies[i] = *s->selected[i];
-			rotor_plan_compute(&s->copies[i], &s->obs[i], now, &s->plans[i]);
-			continue;
-		}
-		/* One mutator per user: the lock is held from this observation
-		 * until the pass ends, so nothing another local rotor does can
-		 * fall between what this pass sees and what it does. */
-		if (session_lock(s, i, &err) != 0) {
-			s->observe_errors++;
-			rotor_log(ROTOR_LOG_ERROR, s->selected[i]->name, "%s", err.message);
-			s->copies[i] = *s->selected[i];
-			rotor_plan_compute(&s->copies[i], &s->obs[i], now, &s->plans[i]);
-			snprintf(s->plans[i].status_reason, sizeof(s->plans[i].status_reason), "%s",
-			         err.message);
-			continue;
-		}
-		if (rotor_engine_observe(s->engine, s->selected[i], &s->obs[i], &s->states[i],
-		                         &err) != 0) {
-			s->observe_errors++;
-			rotor_log(ROTOR_LOG_ERROR, s->selected[i]->name, "%s", err.message);
-		} else if (s->obs[i].problem[0]) {
-			/* A part failed to load (a last-use read, a consumer): the
-			 * plan treats it as unknown; the command reports it. */
-			s->observe_errors++;
-			rotor_log(ROTOR_LOG_ERROR, s->selected[i]->name, "%s", s->obs[i].problem);
-		} else if (!s->obs[i].iam_known || !s->obs[i].store_known) {
-			/* IAM or the store could not be read (NoSuchEntity,
-			 * AccessDenied, a network failure): the plan is Unknown,
-			 * and the command must not exit 0 over it. */
-			s->observe_errors++;
-			rotor_log(ROTOR_LOG_ERROR, s->selected[i]->name, "%s",
-			          !s->obs[i].iam_known ? s->obs[i].iam_error
-			                               : s->obs[i].store_error);
-		}
-		s->copies[i] = *s->selected[i];
-		rotor_plan_compute(&s->copies[i], &s->obs[i], now, &s->plans[i]);
+		rotor_reconcile_init(&s->recs[i], s->selected[i], &s->obs[i], &s->states[i],
+		                     &s->plans[i]);
+		rotor_reconcile_plan(s->engine, &s->recs[i], s->now, &ro);
+		s->observe_errors += s->recs[i].observe_failed;
 	}
-	rotor_plan_limit_deletions(s->plans, s->n, max_deletions);
+	rotor_deletion_budget_dispose(&budget);
 	return 0;
 }
 
 void session_close(struct session *s)
 {
-	for (size_t i = 0; s->states && i < s->n; i++)
-		rotor_engine_state_dispose(&s->states[i]);
-	for (size_t i = 0; s->locks && i < s->n; i++)
-		rotor_user_lock_release(s->locks[i]);
-	free(s->locks);
+	for (size_t i = 0; s->recs && i < s->n; i++)
+		rotor_reconcile_dispose(&s->recs[i]);
+	free(s->recs);
 	free(s->states);
 	free(s->obs);
 	free(s->plans);
-	free(s->copies);
 	free(s->selected);
 	rotor_engine_free(s->engine);
 	rotor_manifest_set_dispose(&s->set);

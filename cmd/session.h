@@ -14,6 +14,7 @@
 #include "rotor/lock.h"
 #include "rotor/manifest.h"
 #include "rotor/plan.h"
+#include "rotor/reconcile.h"
 
 struct session_options {
 	const char *config; /* --config */
@@ -32,16 +33,14 @@ struct session {
 	struct rotor_engine *engine;
 	/* one pass: the selected manifests, observed and planned */
 	const struct rotor_manifest **selected;
-	struct rotor_manifest *copies; /* manifests adjusted for the pass (suspended by rollback) */
+	struct rotor_reconcile *recs; /* one reconcile per selected manifest (its lock too) */
 	struct rotor_observed *obs;
 	struct rotor_engine_state *states;
 	struct rotor_manifest_plan *plans;
 	size_t n;
 	int observe_errors;
 	int64_t now; /* the moment the pass planned at */
-	/* mutating commands: each selected user's lock, held until close */
-	struct rotor_user_lock **locks;
-	int mutates;
+	int mutates; /* take each user's lock for the pass */
 	int64_t lock_wait_ms;
 	const char *command;
 	char state_dir[4096];
@@ -54,8 +53,9 @@ int session_lock(struct session *s, size_t i, struct rotor_error *err);
 /* Loads everything; on failure prints why and returns the exit status
  * (2 usage, 3 invalid, 1 error); 0 on success. */
 int session_open(struct session *s, const struct session_options *o);
-/* Observes and plans the selected manifests (rotate_now for `only` when
- * asked). Returns 0, or 1 when a connection could not be set up at all. */
+/* Reconciles the selected manifests up to their plans (lock, observe, plan,
+ * the --max-deletions budget), in manifest order; rotate_now for `only`
+ * when asked. Returns 0, or 1 when memory ran out. */
 int session_plan(struct session *s, int rotate_now, int max_deletions);
 void session_close(struct session *s);
 

@@ -732,6 +732,10 @@ static void compute_core(const struct rotor_manifest *m, const struct rotor_obse
 		           "spec.suspend is true: rotor changes nothing for %s", m->user);
 		return;
 	}
+	if (o->held_by[0]) {
+		set_status(p, ROTOR_STATUS_UNKNOWN, "not observed: %s", o->held_by);
+		return;
+	}
 	if (!o->iam_known) {
 		set_status(p, ROTOR_STATUS_UNKNOWN, "could not read %s's keys: %s", m->user,
 		           o->iam_error);
@@ -825,39 +829,43 @@ void rotor_plan_compute(const struct rotor_manifest *m, const struct rotor_obser
 	}
 }
 
+int rotor_plan_limit_one(struct rotor_manifest_plan *p, int max_deletions, int *used)
+{
+	int before = *used;
+	if (p->observe_only)
+		return 0;
+	for (int a = 0; a < p->nactions; a++) {
+		enum rotor_action_kind k = p->actions[a].kind;
+		if (k != ROTOR_ACT_DELETE && k != ROTOR_ACT_DELETE_STRAY)
+			continue;
+		if (*used < max_deletions) {
+			(*used)++;
+			continue;
+		}
+		/* Past the guard: this manifest's plan stops before the deletion
+		 * (later steps may depend on the room it makes). A rotation held
+		 * with it is no longer "to rotate", and its forecast (dated from
+		 * now) no longer holds. */
+		p->deletions_held = p->nactions - a;
+		p->nactions = a;
+		if (p->rotation_due) {
+			p->rotation_due = 0;
+			p->nforecast = 0;
+		}
+		set_status(p, ROTOR_STATUS_WAITING,
+		           "held by --max-deletions=%d: this pass already deletes %d key%s; "
+		           "run again (or raise the limit) after checking the plan",
+		           max_deletions, *used, *used == 1 ? "" : "s");
+		break;
+	}
+	return *used - before;
+}
+
 int rotor_plan_limit_deletions(struct rotor_manifest_plan *plans, size_t n, int max_deletions)
 {
 	int used = 0;
-	for (size_t i = 0; i < n; i++) {
-		struct rotor_manifest_plan *p = &plans[i];
-		if (p->observe_only)
-			continue;
-		for (int a = 0; a < p->nactions; a++) {
-			enum rotor_action_kind k = p->actions[a].kind;
-			if (k != ROTOR_ACT_DELETE && k != ROTOR_ACT_DELETE_STRAY)
-				continue;
-			if (used < max_deletions) {
-				used++;
-				continue;
-			}
-			/* Past the guard: this manifest's plan stops before the
-			 * deletion (later steps may depend on the room it makes).
-			 * A rotation held with it is no longer "to rotate", and
-			 * its forecast (dated from now) no longer holds. */
-			p->deletions_held = p->nactions - a;
-			p->nactions = a;
-			if (p->rotation_due) {
-				p->rotation_due = 0;
-				p->nforecast = 0;
-			}
-			set_status(
-			    p, ROTOR_STATUS_WAITING,
-			    "held by --max-deletions=%d: this pass already deletes %d key%s; "
-			    "run again (or raise the limit) after checking the plan",
-			    max_deletions, used, used == 1 ? "" : "s");
-			break;
-		}
-	}
+	for (size_t i = 0; i < n; i++)
+		rotor_plan_limit_one(&plans[i], max_deletions, &used);
 	return used;
 }
 

@@ -51,6 +51,8 @@ struct rotor_obs_consumer {
 };
 
 struct rotor_observed {
+	/* not observed at all: another rotor process holds the user (its lock) */
+	char held_by[ROTOR_OBS_ERROR_MAX];
 	/* IAM */
 	int iam_known;
 	char iam_error[ROTOR_OBS_ERROR_MAX];

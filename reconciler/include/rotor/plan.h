@@ -100,6 +100,9 @@ void rotor_plan_compute(const struct rotor_manifest *m, const struct rotor_obser
 /* Applies the --max-deletions guard across plans, in order: past the
  * limit, deletions are dropped and the manifest says why. Returns how many
  * deletions remain. */
+/* The same for one plan, counting into *used (what earlier plans of the
+ * pass deleted); returns the deletions this plan keeps. */
+int rotor_plan_limit_one(struct rotor_manifest_plan *p, int max_deletions, int *used);
 int rotor_plan_limit_deletions(struct rotor_manifest_plan *plans, size_t n, int max_deletions);
 
 /* Whether a pass applies this plan: it has actions and may act (not
