@@ -89,7 +89,7 @@ int main(int argc, char **argv)
 	rotor_manifest_set_init(&set);
 	rotor_diags_init(&diags);
 	char *paths[] = {root};
-	int rc = rotor_source_load_paths(&set, paths, 1, &diags);
+	int rc = rotor_manifest_load_paths(&set, paths, 1, &diags);
 	double t1 = now_s();
 	int rc2 = rotor_manifest_set_check(&set, &diags);
 	double t2 = now_s();

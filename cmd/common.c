@@ -56,7 +56,7 @@ int cmd_load_manifests(struct rotor_manifest_set *set, char *const *paths, size_
 		return ROTOR_EINVALID;
 	}
 	set->skip_path = cfg ? cfg->origin : NULL;
-	int rc = rotor_source_load_paths(set, paths, npaths, diags);
+	int rc = rotor_manifest_load_paths(set, paths, npaths, diags);
 	if (rc == ROTOR_ENOMEM) {
 		snprintf(why, why_len, "out of memory reading manifests");
 		return rc;

@@ -1,5 +1,6 @@
 /*
- * dir.c: manifests from files and directory trees on disk.
+ * dir.c: manifest files from disk: files and directory trees, handed on as
+ * (origin, bytes); parsing is desired/'s (a git source hands on the same).
  *
  * A walk is deterministic (entries sorted by name) so diagnostics come out
  * in the same order on every machine. Symbolic links are followed only when
@@ -20,23 +21,23 @@
 
 #define WALK_MAX_DEPTH 32
 
-int rotor_source_read_file(char **out, size_t *len, const char *path, size_t max,
-                           struct rotor_error *err)
+/* Reads a whole file; err's message is the reason alone ("cannot open: No
+ * such file or directory"), for a diagnostic that names the path itself. */
+static int read_file(char **out, size_t *len, const char *path, size_t max, struct rotor_error *err)
 {
 	FILE *f = fopen(path, "rb");
 	*out = NULL;
 	*len = 0;
 	if (!f)
-		return rotor_error_set(err, ROTOR_EIO, "%s: cannot open: %s", path,
-		                       strerror(errno));
+		return rotor_error_set(err, ROTOR_EIO, "cannot open: %s", strerror(errno));
 	size_t cap = 8192, n = 0;
 	char *data = malloc(cap);
 	int rc = 0;
 	while (data) {
 		if (n == cap - 1) {
 			if (n > max) {
-				rc = rotor_error_set(err, ROTOR_ELIMIT, "%s: larger than %zu bytes",
-				                     path, max);
+				rc = rotor_error_set(err, ROTOR_ELIMIT, "larger than %zu bytes",
+				                     max);
 				goto done;
 			}
 			char *bigger = realloc(data, cap * 2);
@@ -51,15 +52,15 @@ int rotor_source_read_file(char **out, size_t *len, const char *path, size_t max
 			break;
 	}
 	if (!data) {
-		rc = rotor_error_set(err, ROTOR_ENOMEM, "%s: out of memory reading it", path);
+		rc = rotor_error_set(err, ROTOR_ENOMEM, "out of memory reading it");
 		goto done;
 	}
 	if (ferror(f)) {
-		rc = rotor_error_set(err, ROTOR_EIO, "%s: read error: %s", path, strerror(errno));
+		rc = rotor_error_set(err, ROTOR_EIO, "read error: %s", strerror(errno));
 		goto done;
 	}
 	if (n > max) {
-		rc = rotor_error_set(err, ROTOR_ELIMIT, "%s: larger than %zu bytes", path, max);
+		rc = rotor_error_set(err, ROTOR_ELIMIT, "larger than %zu bytes", max);
 		goto done;
 	}
 	data[n] = '\0';
@@ -72,6 +73,15 @@ done:
 	return rc;
 }
 
+int rotor_source_read_file(char **out, size_t *len, const char *path, size_t max,
+                           struct rotor_error *err)
+{
+	int rc = read_file(out, len, path, max, err);
+	if (rc)
+		rotor_error_prefix(err, "%s", path);
+	return rc;
+}
+
 static int has_yaml_ext(const char *name)
 {
 	size_t n = strlen(name);
@@ -79,35 +89,38 @@ static int has_yaml_ext(const char *name)
 	       (n > 4 && strcmp(name + n - 4, ".yml") == 0);
 }
 
-static int load_file(struct rotor_manifest_set *set, const char *path, struct rotor_diags *diags)
+/* Reads one file and hands its bytes on. A file that cannot be read is a
+ * diagnostic at its path, with the system's reason. */
+static int load_file(const char *path, rotor_source_emit_fn emit, void *ctx,
+                     struct rotor_diags *diags)
 {
 	char *data = NULL;
 	size_t len = 0;
 	struct rotor_error err;
 	rotor_error_clear(&err);
 	/* Read one byte past the cap so the parser reports the size itself. */
-	int rc = rotor_source_read_file(&data, &len, path, ROTOR_MANIFEST_FILE_MAX + 1, &err);
+	int rc = read_file(&data, &len, path, ROTOR_SOURCE_FILE_MAX + 1, &err);
 	if (rc == ROTOR_ELIMIT) {
 		rotor_diags_add(diags, ROTOR_DIAG_ERROR, path, 0, 0,
-		                "file is larger than %zu bytes; split it", ROTOR_MANIFEST_FILE_MAX);
+		                "file is larger than %zu bytes; split it",
+		                (size_t)ROTOR_SOURCE_FILE_MAX);
 		return ROTOR_EINVALID;
 	}
 	if (rc) {
-		rotor_diags_add(diags, ROTOR_DIAG_ERROR, path, 0, 0, "%s",
-		                err.message + strlen(path) + 2);
+		rotor_diags_add(diags, ROTOR_DIAG_ERROR, path, 0, 0, "%s", err.message);
 		return rc == ROTOR_ENOMEM ? rc : ROTOR_EINVALID;
 	}
-	rc = rotor_manifest_parse(set, path, data, len, diags);
+	rc = emit(ctx, path, data, len, diags);
 	free(data);
 	return rc;
 }
 
 /* The --config file may sit among the manifests (manifests/rotor.yaml is
  * the example); it is the config, so the walk does not read it again. */
-static int is_skipped(const struct rotor_manifest_set *set, const struct stat *st)
+static int is_skipped(const char *skip_path, const struct stat *st)
 {
 	struct stat skip;
-	return set->skip_path && stat(set->skip_path, &skip) == 0 && skip.st_dev == st->st_dev &&
+	return skip_path && stat(skip_path, &skip) == 0 && skip.st_dev == st->st_dev &&
 	       skip.st_ino == st->st_ino;
 }
 
@@ -147,8 +160,16 @@ static int seen_check(struct seen *s, const struct stat *st)
 	return 0;
 }
 
-static int walk(struct rotor_manifest_set *set, struct seen *seen, const char *root_real,
-                const char *dir, int depth, struct rotor_diags *diags)
+/* What one walk carries down the tree. */
+struct walk_ctx {
+	const char *skip_path;
+	rotor_source_emit_fn emit;
+	void *ctx;
+	struct seen seen;
+};
+
+static int walk(struct walk_ctx *w, const char *root_real, const char *dir, int depth,
+                struct rotor_diags *diags)
 {
 	int rc = 0;
 	if (depth > WALK_MAX_DEPTH) {
@@ -208,10 +229,10 @@ static int walk(struct rotor_manifest_set *set, struct seen *seen, const char *r
 				continue;
 		}
 		int r = 0;
-		if (is_skipped(set, &st))
+		if (is_skipped(w->skip_path, &st))
 			continue;
 		if (S_ISDIR(st.st_mode) || (S_ISREG(st.st_mode) && has_yaml_ext(names[i]))) {
-			int again = seen_check(seen, &st);
+			int again = seen_check(&w->seen, &st);
 			if (again < 0) {
 				rc = ROTOR_ENOMEM;
 				goto done;
@@ -224,9 +245,9 @@ static int walk(struct rotor_manifest_set *set, struct seen *seen, const char *r
 			}
 		}
 		if (S_ISDIR(st.st_mode))
-			r = walk(set, seen, root_real, path, depth + 1, diags);
+			r = walk(w, root_real, path, depth + 1, diags);
 		else if (S_ISREG(st.st_mode) && has_yaml_ext(names[i]))
-			r = load_file(set, path, diags);
+			r = load_file(path, w->emit, w->ctx, diags);
 		if (r == ROTOR_ENOMEM) {
 			rc = r;
 			goto done;
@@ -242,8 +263,8 @@ done:
 	return rc;
 }
 
-int rotor_source_load_paths(struct rotor_manifest_set *set, char *const *paths, size_t npaths,
-                            struct rotor_diags *diags)
+int rotor_source_walk(char *const *paths, size_t npaths, const char *skip_path,
+                      rotor_source_emit_fn emit, void *ctx, struct rotor_diags *diags)
 {
 	int rc = 0;
 	for (size_t i = 0; i < npaths; i++) {
@@ -260,19 +281,19 @@ int rotor_source_load_paths(struct rotor_manifest_set *set, char *const *paths, 
 			size_t l = strlen(dir);
 			while (l > 1 && dir[l - 1] == '/')
 				dir[--l] = '\0';
-			struct seen seen = {NULL, 0, 0};
+			struct walk_ctx w = {skip_path, emit, ctx, {NULL, 0, 0}};
 			if (!realpath(dir, real)) {
 				rotor_diags_add(diags, ROTOR_DIAG_ERROR, dir, 0, 0, "%s",
 				                strerror(errno));
 				r = ROTOR_EINVALID;
-			} else if (seen_check(&seen, &st) < 0) {
+			} else if (seen_check(&w.seen, &st) < 0) {
 				r = ROTOR_ENOMEM;
 			} else {
-				r = walk(set, &seen, real, dir, 0, diags);
+				r = walk(&w, real, dir, 0, diags);
 			}
-			free(seen.items);
+			free(w.seen.items);
 		} else {
-			r = load_file(set, paths[i], diags);
+			r = load_file(paths[i], emit, ctx, diags);
 		}
 		if (r == ROTOR_ENOMEM)
 			return r;

@@ -100,7 +100,7 @@ static void test_links_back_to_the_tree(void **state)
 	char *paths[] = {root};
 	signal(SIGALRM, on_alarm);
 	alarm(20);
-	int rc = rotor_source_load_paths(&set, paths, 1, &diags);
+	int rc = rotor_manifest_load_paths(&set, paths, 1, &diags);
 	alarm(0);
 	assert_int_equal(rc, 0);
 	assert_int_equal(diags.nerrors, 0);
@@ -131,7 +131,7 @@ static void test_overlapping_paths(void **state)
 	char *paths[] = {viaa};
 	signal(SIGALRM, on_alarm);
 	alarm(20);
-	int rc = rotor_source_load_paths(&set, paths, 1, &diags);
+	int rc = rotor_manifest_load_paths(&set, paths, 1, &diags);
 	alarm(0);
 	assert_int_equal(rc, 0);
 	assert_int_equal(set.n, 2);

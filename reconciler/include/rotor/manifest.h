@@ -118,6 +118,10 @@ int rotor_manifest_parse(struct rotor_manifest_set *set, const char *origin, con
 
 /* Checks across manifests: duplicate metadata.name, two manifests claiming
  * one (aws, user) pair. Returns 0 or ROTOR_EINVALID. */
+/* Parses every manifest file under PATHs (rotor_source_walk's rules) into
+ * set; problems go to diags. 0, ROTOR_EINVALID or ROTOR_ENOMEM. */
+int rotor_manifest_load_paths(struct rotor_manifest_set *set, char *const *paths, size_t npaths,
+                              struct rotor_diags *diags);
 int rotor_manifest_set_check(const struct rotor_manifest_set *set, struct rotor_diags *diags);
 
 /* Checks against a controller config: connections exist and have the right

@@ -43,10 +43,10 @@ void rotor_deletion_budget_dispose(struct rotor_deletion_budget *b);
 int rotor_deletion_budget_take(struct rotor_deletion_budget *b, struct rotor_manifest_plan *plan);
 
 struct rotor_reconcile_options {
-	int rotate_now;          /* `rotor rotate NAME` */
-	const char *state_dir;   /* take the user's lock under it; NULL: no lock (plan, status) */
-	const char *command;     /* for the lock holder's note */
-	int64_t lock_wait_ms;    /* how long to wait for another holder */
+	int rotate_now;        /* `rotor rotate NAME` */
+	const char *state_dir; /* take the user's lock under it; NULL: no lock (plan, status) */
+	const char *command;   /* for the lock holder's note */
+	int64_t lock_wait_ms;  /* how long to wait for another holder */
 	struct rotor_deletion_budget *budget; /* NULL: no limit */
 };
 
