@@ -241,6 +241,8 @@ SETTINGS = {
     # A 2024 server lists a missing folder or environment as 200 with an
     # empty list; newer ones answer 404 SecretPathNotFound.
     "missing_folder_lists_empty": (False, "bool"),
+    # A 2024 server's error bodies carry no reqId: {statusCode, message, error}.
+    "error_req_id": (True, "bool"),
 }
 
 PRESETS = {
@@ -253,7 +255,7 @@ PRESETS = {
                     "dishonoured_version": "current", "legacy_fields": True,
                     "legacy_messages": True, "v4_routes": False, "lockout_enabled": False,
                     "unknown_client_id_401": False, "rate_limit_as_500": True,
-                    "missing_folder_lists_empty": True},
+                    "missing_folder_lists_empty": True, "error_req_id": False},
 }
 
 RATE_CLASSES = {"reads": "secret_reads_per_minute", "writes": "secret_writes_per_minute",
@@ -570,6 +572,14 @@ class State:
     def legacy(self):
         return self.settings["legacy_messages"]
 
+    def not_a_member(self, pid):
+        """The 403 whose `error` is a sentence; 2024 wording names no id."""
+        if self.legacy():
+            sentence = "Identity is not a member of the specified project"
+        else:
+            sentence = "Identity is not a member of the specified project with ID '%s'" % pid
+        return ApiError(403, sentence, NOT_ALLOWED, details=None)
+
     def missing_secret(self, name):
         if self.settings["legacy_missing_secret_400"]:
             return ApiError(400, "BadRequest", "Secret not found")
@@ -695,8 +705,7 @@ class State:
         """action: "readValue" | "create" | "edit" (the CASL action names)."""
         grants = [g for g in ident.grants if g["projectId"] == pid]
         if not grants:
-            raise ApiError(403, "Identity is not a member of the specified project with ID "
-                           "'%s'" % pid, NOT_ALLOWED, details=None)
+            raise self.not_a_member(pid)
         need = "read" if action == "readValue" else "write"
         for g in grants:
             envs = g.get("environments")
@@ -885,8 +894,9 @@ class Handler(doublelib.ControlRoutes, doublelib.QuietHandler):
         if entry is not None:
             entry["status"], entry["error"] = err.status, err.error
             self.server.state.log(entry)
-        body = {"reqId": req_id, "statusCode": err.status, "message": err.message,
-                "error": err.error}
+        body = {"statusCode": err.status, "message": err.message, "error": err.error}
+        if self.server.state.settings["error_req_id"]:
+            body = dict(reqId=req_id, **body)
         if err.details is not None:
             body["details"] = err.details
         self.send(err.status, body, err.headers)
@@ -964,8 +974,7 @@ class Handler(doublelib.ControlRoutes, doublelib.QuietHandler):
         chk.done()
         project = st.project(pid)
         if not any(g["projectId"] == pid for g in ident.grants):
-            raise ApiError(403, "Identity is not a member of the specified project with ID "
-                           "'%s'" % pid, NOT_ALLOWED, details=None)
+            raise st.not_a_member(pid)
         folders = project.envs.get(env)
         if folders is None:
             raise ApiError(404, "NotFound", "Environment with slug '%s' not found" % env)
