@@ -9,7 +9,6 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "rotor/clock.h"
@@ -20,22 +19,6 @@
 struct rotor_user_lock {
 	int fd;
 };
-
-/* Waiting for another process is real time, always: test builds may run
- * the injected clock's sleeps in simulated time (ROTOR_TEST_SLEEP_SCALE),
- * which would make a waiter give up at once on a holder that is working. */
-static int64_t real_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void real_sleep(int64_t ms)
-{
-	struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-	nanosleep(&ts, NULL);
-}
 
 void rotor_state_dir(char *buf, size_t len, const char *cfg_dir)
 {
@@ -130,7 +113,10 @@ int rotor_user_lock_acquire(struct rotor_user_lock **out, const char *state_dir,
 	if (fd < 0)
 		return rotor_error_set(err, ROTOR_EIO, "cannot open the lock file %s: %s", path,
 		                       strerror(errno));
-	int64_t start = real_ms();
+	/* Waiting for another process is real time, always: test builds may
+	 * run the injected clock's sleeps in simulated time, which would make a
+	 * waiter give up at once on a holder that is working. */
+	int64_t start = rotor_process_ms();
 	while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
 		if (errno != EWOULDBLOCK && errno != EINTR) {
 			rc = rotor_error_set(err, ROTOR_EIO, "cannot lock %s: %s", path,
@@ -138,7 +124,7 @@ int rotor_user_lock_acquire(struct rotor_user_lock **out, const char *state_dir,
 			close(fd);
 			return rc;
 		}
-		if (real_ms() - start >= wait_ms) {
+		if (rotor_process_ms() - start >= wait_ms) {
 			char holder[256] = "";
 			ssize_t n = pread(fd, holder, sizeof(holder) - 1, 0);
 			holder[n > 0 ? n : 0] = '\0';
@@ -152,7 +138,7 @@ int rotor_user_lock_acquire(struct rotor_user_lock **out, const char *state_dir,
 			                       holder[0] ? holder : "holder unknown",
 			                       (long long)(wait_ms / 1000));
 		}
-		real_sleep(LOCK_POLL_MS);
+		rotor_process_sleep_ms(LOCK_POLL_MS);
 	}
 	/* Ours: say who holds it, for a waiter's message. */
 	char holder[256], id[96], ts[ROTOR_TIME_STR_MAX];

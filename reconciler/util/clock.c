@@ -152,3 +152,21 @@ void rotor_clock_fixed_advance(struct rotor_clock *c, int64_t seconds)
 {
 	c->fixed_ms += seconds * 1000;
 }
+
+int64_t rotor_process_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void rotor_process_sleep_ms(int64_t ms)
+{
+	struct timespec ts;
+	if (ms <= 0)
+		return;
+	ts.tv_sec = (time_t)(ms / 1000);
+	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}

@@ -31,6 +31,12 @@ struct rotor_clock {
  * clock.c). Waits on other processes (rotor/lock.h) use real time. */
 struct rotor_clock *rotor_clock_real(void);
 
+/* Real time with no test hooks at all: for waits on other processes (a
+ * reload command, another rotor holding a user's lock), which take the
+ * time they take whatever a test does to rotor's own clock. */
+int64_t rotor_process_ms(void);          /* monotonic milliseconds */
+void rotor_process_sleep_ms(int64_t ms); /* sleeps, resuming after signals */
+
 /* A fixed clock starting at `now` seconds. */
 void rotor_clock_fixed_init(struct rotor_clock *c, int64_t now);
 void rotor_clock_fixed_set(struct rotor_clock *c, int64_t now);

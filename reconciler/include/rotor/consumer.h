@@ -41,7 +41,7 @@ struct rotor_consumer_ops {
 
 /* Env files: only inside cfg's allowed directories; every other line kept;
  * written atomically (temp file in the same directory, fsync, rename, fsync
- * the directory) with mode 0600 or the file's existing mode; then the named
+ * the directory) with envFiles.mode (default 0600, never the old mode); then the named
  * reload command (argv from the config, with its timeout) runs and must
  * exit 0; verified by reading back. cfg is borrowed. */
 void rotor_envfile_ops(struct rotor_consumer_ops *ops, const struct rotor_config *cfg);

@@ -37,6 +37,7 @@
 #include <openssl/rand.h>
 
 #include "rotor/buf.h"
+#include "rotor/clock.h"
 #include "rotor/config.h"
 #include "rotor/consumer.h"
 #include "rotor/log.h"
@@ -790,19 +791,6 @@ struct reload_result {
 	size_t out_len;
 };
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int64_t ms)
-{
-	struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-	nanosleep(&ts, NULL);
-}
-
 /* In the child: no shell, stdin from /dev/null, stdout and stderr into the
  * pipe, its own process group (so a timeout kills what it started), no
  * inherited descriptors, default signal dispositions. Only async-signal-
@@ -921,7 +909,7 @@ static void reload_read(int *fd, struct reload_result *r)
  * sends SIGTERM to its group, then SIGKILL after a grace period. */
 static void reload_wait(pid_t pid, int fd, int64_t timeout_ms, struct reload_result *r)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = rotor_process_ms() + timeout_ms;
 	for (;;) {
 		pid_t w = waitpid(pid, &r->status, WNOHANG);
 		if (w == pid || (w < 0 && errno == ECHILD)) {
@@ -931,7 +919,7 @@ static void reload_wait(pid_t pid, int fd, int64_t timeout_ms, struct reload_res
 				reload_read(&fd, r); /* what it wrote last */
 			break;
 		}
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - rotor_process_ms();
 		if (left <= 0)
 			break;
 		if (left > 20)
@@ -940,14 +928,15 @@ static void reload_wait(pid_t pid, int fd, int64_t timeout_ms, struct reload_res
 		if (fd >= 0 && poll(&pfd, 1, (int)left) > 0)
 			reload_read(&fd, r);
 		else if (fd < 0)
-			sleep_ms(left);
+			rotor_process_sleep_ms(left);
 	}
 	if (fd >= 0)
 		close(fd);
 	if (r->exited || r->lost)
 		return;
 	kill(-pid, SIGTERM);
-	for (int64_t end = now_ms() + RELOAD_KILL_GRACE_MS; now_ms() < end; sleep_ms(10))
+	for (int64_t end = rotor_process_ms() + RELOAD_KILL_GRACE_MS; rotor_process_ms() < end;
+	     rotor_process_sleep_ms(10))
 		if (waitpid(pid, &r->status, WNOHANG) == pid)
 			return;
 	kill(-pid, SIGKILL);
