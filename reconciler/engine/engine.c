@@ -45,7 +45,7 @@ struct rotor_engine {
 	size_t naws;
 	struct store_conn stores[MAX_CONNECTIONS];
 	size_t nstores;
-	struct rotor_consumer_ops envfile;
+	struct rotor_consumer_ops consumers[ROTOR_CONSUMER__COUNT]; /* by kind; .kind NULL: none */
 	struct audit audit;
 };
 
@@ -64,8 +64,15 @@ int rotor_engine_new(struct rotor_engine **out, const struct rotor_config *cfg,
 		e->opts.clock = rotor_clock_real();
 	if (!e->opts.validate_timeout_ms)
 		e->opts.validate_timeout_ms = 120000;
-	rotor_envfile_ops(&e->envfile, cfg);
-	int rc = audit_open(&e->audit, cfg->audit_path, err);
+	int rc = 0;
+	for (int k = 0; !rc && k < ROTOR_CONSUMER__COUNT; k++) {
+		const struct rotor_consumer_provider *p =
+		    rotor_consumer_provider_of((enum rotor_consumer_kind)k);
+		if (p->open)
+			rc = p->open(&e->consumers[k], cfg, err);
+	}
+	if (!rc)
+		rc = audit_open(&e->audit, cfg->audit_path, err);
 	if (rc) {
 		free(e);
 		return rc;
@@ -85,6 +92,12 @@ void rotor_engine_free(struct rotor_engine *e)
 	}
 	for (size_t i = 0; i < e->nstores; i++)
 		rotor_store_free(&e->stores[i].store);
+	for (int k = 0; k < ROTOR_CONSUMER__COUNT; k++) {
+		const struct rotor_consumer_provider *p =
+		    rotor_consumer_provider_of((enum rotor_consumer_kind)k);
+		if (e->consumers[k].kind && p->close)
+			p->close(&e->consumers[k]);
+	}
 	audit_close(&e->audit);
 	free(e);
 }
@@ -197,6 +210,15 @@ static int store_conn(struct rotor_engine *e, const char *name, struct rotor_sto
 	e->nstores++;
 	*out = &s->store;
 	return 0;
+}
+
+/* The ops for a consumer's kind, or NULL when this rotor cannot reach it. */
+static const struct rotor_consumer_ops *consumer_ops(const struct rotor_engine *e,
+                                                     const struct rotor_consumer *c)
+{
+	const struct rotor_consumer_ops *ops =
+	    (unsigned)c->kind < ROTOR_CONSUMER__COUNT ? &e->consumers[c->kind] : NULL;
+	return ops && ops->kind ? ops : NULL;
 }
 
 static struct rotor_store_ref store_ref(const struct rotor_manifest *m)
@@ -330,8 +352,9 @@ static void observe_consumers(struct rotor_engine *e, const struct rotor_manifes
 		const struct rotor_consumer *c = &m->consumers[i];
 		struct rotor_obs_consumer *oc = &obs->consumers[i];
 		struct rotor_error err;
+		const struct rotor_consumer_ops *ops = consumer_ops(e, c);
 		rotor_error_clear(&err);
-		if (c->kind != ROTOR_CONSUMER_ENVFILE) {
+		if (!ops) {
 			oc->state = ROTOR_CONSUMER_UNKNOWN;
 			snprintf(
 			    oc->detail, sizeof(oc->detail),
@@ -347,8 +370,8 @@ static void observe_consumers(struct rotor_engine *e, const struct rotor_manifes
 		}
 		struct rotor_consumer_pair want = {c->akid_name, obs->store_akid, c->secret_name,
 		                                   st->store_secret};
-		if (e->envfile.observe(e->envfile.ctx, c, &want, &oc->state, oc->detail,
-		                       sizeof(oc->detail), &err) != 0) {
+		if (ops->observe(ops->ctx, c, &want, &oc->state, oc->detail, sizeof(oc->detail),
+		                 &err) != 0) {
 			oc->state = ROTOR_CONSUMER_UNKNOWN;
 			copy_error(oc->detail, sizeof(oc->detail), &err);
 			if (!obs->problem[0])
@@ -561,7 +584,8 @@ static int do_store(struct apply_ctx *c, struct rotor_error *err)
 static int do_propagate(struct apply_ctx *c, int i, struct rotor_error *err)
 {
 	const struct rotor_consumer *k = &c->m->consumers[i];
-	if (k->kind != ROTOR_CONSUMER_ENVFILE)
+	const struct rotor_consumer_ops *ops = consumer_ops(c->e, k);
+	if (!ops)
 		return rotor_error_set(err, ROTOR_EINVALID,
 		                       "consumer %s: %s consumers are not supported by this rotor "
 		                       "yet",
@@ -572,7 +596,7 @@ static int do_propagate(struct apply_ctx *c, int i, struct rotor_error *err)
 	if (!pair.secret)
 		return rotor_error_set(err, ROTOR_EINVALID, "consumer %s: the store holds no pair",
 		                       k->name);
-	int rc = c->e->envfile.write(c->e->envfile.ctx, k, &pair, err);
+	int rc = ops->write(ops->ctx, k, &pair, err);
 	if (rc)
 		rotor_error_prefix(err, "consumer %s", k->name);
 	return rc;
@@ -1006,7 +1030,7 @@ int rotor_engine_rollback(struct rotor_engine *e, const struct rotor_manifest *m
 	/* 3. re-propagate */
 	snprintf(c.new_id, sizeof(c.new_id), "%s", prev.akid);
 	for (size_t i = 0; !rc && i < m->nconsumers; i++) {
-		if (m->consumers[i].kind != ROTOR_CONSUMER_ENVFILE)
+		if (!consumer_ops(e, &m->consumers[i]))
 			continue;
 		rc = do_propagate(&c, (int)i, err);
 		audit(&c, "rollback-propagate", prev.akid, m->consumers[i].name, 0,

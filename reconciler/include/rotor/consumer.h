@@ -39,6 +39,25 @@ struct rotor_consumer_ops {
 	void *ctx;
 };
 
+/* A consumer kind as the engine reaches it. Each kind is one file with
+ * its descriptor; the registry (consumers/registry.c) lists them by kind.
+ * open fills the kind's ops over the config (borrowed for the engine's
+ * life); a kind whose open is NULL is not built yet, and its consumers are
+ * observed as unknown, which holds the old key's deactivation back rather
+ * than pretending they are in sync. */
+struct rotor_consumer_provider {
+	const char *name; /* as manifests spell the kind: "envFile" */
+	int (*open)(struct rotor_consumer_ops *out, const struct rotor_config *cfg,
+	            struct rotor_error *err);
+	void (*close)(struct rotor_consumer_ops *ops); /* may be NULL */
+};
+
+/* The descriptor of kind (never NULL for a kind the manifest parser
+ * accepts). Thread rules: the registry is constant; any thread. */
+const struct rotor_consumer_provider *rotor_consumer_provider_of(enum rotor_consumer_kind kind);
+
+extern const struct rotor_consumer_provider rotor_envfile_provider;
+
 /* Env files: only inside cfg's allowed directories; every other line kept;
  * written atomically (temp file in the same directory, fsync, rename, fsync
  * the directory) with envFiles.mode (default 0600, never the old mode); then the named

@@ -39,6 +39,7 @@ enum rotor_consumer_kind {
 	ROTOR_CONSUMER_HEROKU = 0,
 	ROTOR_CONSUMER_GITHUB = 1,
 	ROTOR_CONSUMER_ENVFILE = 2,
+	ROTOR_CONSUMER__COUNT
 };
 
 /* Where a value came from, for messages that point back at the manifest. */

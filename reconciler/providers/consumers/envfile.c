@@ -1181,3 +1181,13 @@ void rotor_envfile_ops(struct rotor_consumer_ops *ops, const struct rotor_config
 	ops->write = envfile_write;
 	ops->ctx = (void *)(uintptr_t)cfg;
 }
+
+static int envfile_open(struct rotor_consumer_ops *out, const struct rotor_config *cfg,
+                        struct rotor_error *err)
+{
+	(void)err;
+	rotor_envfile_ops(out, cfg);
+	return 0;
+}
+
+const struct rotor_consumer_provider rotor_envfile_provider = {"envFile", envfile_open, NULL};
