@@ -11,6 +11,9 @@
  *   chain       where the manager's credentials come from (env, profile,
  *               web identity, container, IMDSv2) plus an optional role on
  *               top, cached until shortly before expiry.
+ * Thread rules: a client (struct rotor_aws_client) carries one HTTP handle,
+ * so it belongs to one thread at a time; a chain (its credential cache)
+ * likewise. The signer and the parsers are pure: any thread.
  * Secret access keys and session tokens only ever live in struct
  * rotor_secret.
  */

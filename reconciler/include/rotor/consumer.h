@@ -5,6 +5,10 @@
  * and GitHub are observed as "unknown (not supported yet)", which holds
  * deactivation back rather than pretending they are in sync.
  */
+/* Thread rules: env-file ops keep no state of their own beyond the borrowed
+ * config; two threads may observe or write different consumers at once
+ * (the same file from two threads is prevented by manifest validation:
+ * every consumer target belongs to one manifest). */
 #ifndef ROTOR_CONSUMER_H
 #define ROTOR_CONSUMER_H
 

@@ -7,6 +7,14 @@
  * order, stopping at the first failure and recording progress in the tags
  * before and after each step. Secrets met on the way (the stored pair, a
  * new key) live only in struct rotor_engine_secrets and are wiped.
+ *
+ * Thread rules: an engine belongs to one thread at a time: its connection
+ * caches (AWS clients, stores, consumer ops) are unlocked, and an AWS
+ * client serves one request at a time. A concurrent pass gives each worker
+ * an engine of its own (the Infisical store underneath already serializes
+ * and paces per connection; sharing its token across engines is issue 17).
+ * The config it was built over is borrowed: keep it until rotor_engine_free;
+ * a config reload builds a new engine.
  */
 #ifndef ROTOR_ENGINE_H
 #define ROTOR_ENGINE_H

@@ -10,6 +10,10 @@
  * callback that decides per response. Tests observe every attempt through a
  * hook and replace sleeping with a fixed clock.
  *
+ * Thread rules: a struct rotor_http (its curl handle) belongs to one
+ * thread at a time; give each worker its own. libcurl's global set-up runs
+ * once (pthread_once), whatever thread gets there first.
+ *
  * Bodies may carry secrets (a new secret access key in a reply, a pair sent
  * to the store), so request and response buffers are wiped when disposed.
  */

@@ -7,6 +7,8 @@
  * appears, becomes [REDACTED]. The redactor is process-wide (secrets are
  * registered by the secret type) and thread-safe.
  */
+/* Thread rules: logging and the redaction list are guarded by their own
+ * mutexes: any thread. */
 #ifndef ROTOR_LOG_H
 #define ROTOR_LOG_H
 

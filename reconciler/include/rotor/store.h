@@ -10,6 +10,10 @@
  * store offers one, read back and compared; the previous version stays
  * readable for rollback.
  */
+/* Thread rules: the Infisical store serializes every request of a
+ * connection under its own mutex (the token, its renewal, the pacing and
+ * the failed-login count are shared state), so one store may be used from
+ * any thread. */
 #ifndef ROTOR_STORE_H
 #define ROTOR_STORE_H
 
