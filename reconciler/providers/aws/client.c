@@ -230,7 +230,7 @@ static void parse_error_body(const char *body, size_t len, char *code, size_t co
 {
 	struct xnode *root = NULL;
 	struct rotor_error ignore;
-	code[0] = msg[0] = '\0';
+	code[0] = msg[0] = reqid[0] = '\0';
 	if (body && len && xml_parse(&root, body, len, &ignore) == 0) {
 		/* <ErrorResponse><Error> as IAM and STS send it; <Errors><Error>
 		 * (no namespace) as some endpoints and emulators do. */
