@@ -233,13 +233,18 @@ static void parse_error_body(const char *body, size_t len, char *code, size_t co
 	code[0] = msg[0] = reqid[0] = '\0';
 	if (body && len && xml_parse(&root, body, len, &ignore) == 0) {
 		/* <ErrorResponse><Error> as IAM and STS send it; <Errors><Error>
-		 * (no namespace) as some endpoints and emulators do. */
+		 * (no namespace) as some endpoints and emulators do, at the root
+		 * or inside <ErrorResponse> or <Response> (moto, EC2). */
 		const struct xnode *e = xml_child(root, "Error");
+		if (!e)
+			e = xml_path(root, "Errors/Error");
 		if (!e)
 			e = root;
 		xml_copy(e, "Code", code, code_len);
 		xml_copy(e, "Message", msg, msg_len);
-		if (!xml_copy(root, "RequestId", reqid, reqid_len))
+		if (!xml_copy(root, "RequestId", reqid, reqid_len) &&
+		    !xml_copy(root, "RequestID", reqid, reqid_len) &&
+		    !xml_copy(e, "RequestId", reqid, reqid_len))
 			xml_copy(root, "ResponseMetadata/RequestId", reqid, reqid_len);
 		xml_free(root);
 	}
