@@ -1,7 +1,7 @@
 # The fuzz harnesses, shared by the replay tests (tests/CMakeLists.txt: every
 # test run replays each corpus) and the libFuzzer build (tests/fuzz/,
 # -DROTOR_FUZZ=ON, run by scripts/fuzz.sh).
-set(ROTOR_FUZZ_HARNESSES manifest config aws_xml infisical_json cred_json aws_ini)
+set(ROTOR_FUZZ_HARNESSES manifest config aws_xml infisical_json cred_json aws_ini envfile)
 # These take bytes straight to a parser; the others use fuzzsupport.c.
 set(ROTOR_FUZZ_STANDALONE manifest config)
 
