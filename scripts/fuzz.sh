@@ -6,8 +6,8 @@
 # lists them). Usage: scripts/fuzz.sh [SECONDS per harness, default 60]
 # [NAME...] (default: every harness).
 # New interesting inputs are added to tests/fuzz/corpus/<name>/, which is
-# then minimised (libFuzzer -merge=1 into a fresh directory; inputs over
-# 8 KiB are not kept). tests/fuzz/regress/<name>/ holds the inputs of past
+# then minimised (libFuzzer -merge=1 into a fresh directory, on edge
+# coverage; inputs over 8 KiB are not kept). tests/fuzz/regress/<name>/ holds the inputs of past
 # findings: read as seeds, never minimised away. Crashes, leaks, UB and timeouts are written to
 # build/fuzz/artifacts/<name>/ with the log in build/fuzz/fuzz_<name>.log,
 # and the script exits non-zero. The machine is shared: run it under nice.
@@ -47,7 +47,9 @@ for name in "${names[@]}"; do
 	fresh="build/fuzz/merge-$name"
 	rm -rf "$fresh"
 	mkdir -p "$fresh"
-	./build/fuzz/tests/fuzz/fuzz_"$name" -merge=1 -max_len=8192 -timeout=10 \
+	# Edges only (-use_counters=0): hit-count variety would keep hundreds
+	# more inputs that add nothing to a regression corpus.
+	./build/fuzz/tests/fuzz/fuzz_"$name" -merge=1 -use_counters=0 -max_len=8192 -timeout=10 \
 		-rss_limit_mb=2048 "$fresh" "$corpus" </dev/null >>"$log" 2>&1
 	find "$fresh" -type f -size +8k -delete
 	rm -rf "$corpus"
