@@ -1,6 +1,7 @@
 /* replay.c: runs a fuzz harness over every file of its corpus directories,
  * so the normal (ASan/UBSan) test run proves the corpus stays clean without
- * needing libFuzzer. Usage: replay_<name> DIR... */
+ * needing libFuzzer. Usage: replay_<name> DIR... (ROTOR_FUZZ_VERBOSE=1:
+ * name each file, and harnesses that can say how each step ended). */
 #include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -51,6 +52,8 @@ int main(int argc, char **argv)
 			if (e->d_name[0] == '.')
 				continue;
 			snprintf(path, sizeof(path), "%s/%s", argv[i], e->d_name);
+			if (getenv("ROTOR_FUZZ_VERBOSE"))
+				fprintf(stderr, "%s\n", path);
 			if (replay_file(path) != 0) {
 				fprintf(stderr, "replay: cannot read %s\n", path);
 				closedir(d);

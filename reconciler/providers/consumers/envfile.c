@@ -628,8 +628,16 @@ static int content_build(const struct rotor_buf *old, const struct names *n,
 		if (!rc)
 			rc = is_akid ? value_encode(out, pair->akid, strlen(pair->akid))
 			             : value_encode(out, secret, secret_len);
+		/* Text after a closing quote makes the entry malformed; kept, it
+		 * would make the new value unreadable too, so a malformed value
+		 * is replaced to the end of its line, as an unterminated one is.
+		 * A comment may touch a closing quote, but after a bare value
+		 * it needs a blank before it. */
+		size_t tail = e.malformed ? e.end : e.value_end;
+		if (!rc && tail < e.end && d[tail] == '#')
+			rc = rotor_buf_append(out, " ", 1);
 		if (!rc)
-			rc = rotor_buf_append(out, d + e.value_end, e.next - e.value_end);
+			rc = rotor_buf_append(out, d + tail, e.next - tail);
 	}
 	if (!rc && (!seen_akid || !seen_secret) && old->len && d[old->len - 1] != '\n')
 		rc = rotor_buf_append(out, "\n", 1);
