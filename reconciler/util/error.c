@@ -26,8 +26,10 @@ int rotor_error_setv(struct rotor_error *err, int code, const char *fmt, va_list
 		return code;
 	err->code = code;
 	vsnprintf(err->message, sizeof(err->message), fmt, ap);
-	flatten(err->message);
+	/* Redact before flattening: a secret holding a tab or a newline would
+	 * no longer match once they became spaces. */
 	rotor_redact(err->message, sizeof(err->message));
+	flatten(err->message);
 	return code;
 }
 
@@ -73,8 +75,8 @@ void rotor_error_prefix(struct rotor_error *err, const char *fmt, ...)
 	va_end(ap);
 	memcpy(old, err->message, sizeof(old));
 	snprintf(err->message, sizeof(err->message), "%s: %s", prefix, old);
-	flatten(err->message);
 	rotor_redact(err->message, sizeof(err->message));
+	flatten(err->message);
 }
 
 const char *rotor_error_code_name(int code)

@@ -82,6 +82,16 @@ static void test_redaction_in_errors(void **state)
 	assert_null(strstr(err.remote_code, value));
 	assert_null(strstr(err.request_id, value));
 	rotor_secret_free(s);
+	/* A secret with a tab or newline is redacted too (it used to be
+	 * flattened to spaces first, and then matched nothing). */
+	struct rotor_secret *ws = NULL;
+	const char *odd = "line-one\tline-two\nline-three";
+	assert_int_equal(rotor_secret_from_str(&ws, odd, ROTOR_SECRET_REDACT, &err), 0);
+	rotor_error_set(&err, ROTOR_EINVALID, "remote said: %s.", odd);
+	assert_string_equal(err.message, "remote said: [REDACTED].");
+	rotor_error_prefix(&err, "ctx");
+	assert_string_equal(err.message, "ctx: remote said: [REDACTED].");
+	rotor_secret_free(ws);
 	/* Once freed, the value is no longer redacted (it is no longer a secret). */
 	rotor_error_set(&err, ROTOR_EINVALID, "%s", value);
 	assert_string_equal(err.message, value);
