@@ -14,14 +14,15 @@
 #include <string.h>
 
 #include "audit.h"
+#include "providers/aws/aws.h"
+#include "providers/consumers/consumer.h"
+#include "providers/store/store.h"
 #include "rotor/clock.h"
-#include "rotor/consumer.h"
 #include "rotor/engine.h"
 #include "rotor/json.h"
 #include "rotor/lock.h"
 #include "rotor/log.h"
 #include "rotor/secret.h"
-#include "rotor/store.h"
 #include "rotor/timefmt.h"
 
 #define MAX_CONNECTIONS 64

@@ -1,5 +1,5 @@
 /* buf.c: the capped, wiping byte buffer. */
-#include "rotor/buf.h"
+#include "util/buf.h"
 
 #include <openssl/crypto.h>
 #include <stdarg.h>

@@ -14,7 +14,7 @@
  * the options (ca_bundle, user_agent) are borrowed and must outlive the handle;
  * a handle serves one thread at a time.
  */
-#include "rotor/http.h"
+#include "util/http.h"
 
 #include <curl/curl.h>
 #include <openssl/crypto.h>

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "fuzzsupport.h"
-#include "rotor/aws.h"
+#include "providers/aws/aws.h"
 #include "rotor/clock.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "fuzzsupport.h"
-#include "rotor/aws.h"
+#include "providers/aws/aws.h"
 #include "rotor/clock.h"
 #include "rotor/secret.h"
 

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "fuzzsupport.h"
-#include "rotor/aws.h"
+#include "providers/aws/aws.h"
 #include "rotor/clock.h"
 
 #define CONTAINER_TOKEN "fuzz-container-authorization-token-0001"

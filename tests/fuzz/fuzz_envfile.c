@@ -23,8 +23,8 @@
 #include <unistd.h>
 
 #include "fuzzsupport.h"
+#include "providers/consumers/consumer.h"
 #include "rotor/config.h"
-#include "rotor/consumer.h"
 #include "rotor/manifest.h"
 #include "rotor/secret.h"
 

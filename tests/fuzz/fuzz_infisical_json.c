@@ -11,10 +11,10 @@
 #include <string.h>
 
 #include "fuzzsupport.h"
+#include "providers/store/store.h"
 #include "rotor/clock.h"
-#include "rotor/http.h"
 #include "rotor/secret.h"
-#include "rotor/store.h"
+#include "util/http.h"
 
 #define CLIENT_ID "fuzz-client-id-0001"
 #define CLIENT_SECRET "fuzzclientsecretfuzzclientsecret0001"

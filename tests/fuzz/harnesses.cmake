@@ -21,6 +21,7 @@ function(rotor_fuzz_harness target name)
   target_sources(${target} PRIVATE ${CMAKE_CURRENT_FUNCTION_LIST_DIR}/fuzz_${name}.c)
   target_compile_options(${target} PRIVATE ${ROTOR_WARNINGS})
   target_link_libraries(${target} PRIVATE rotorcore)
+  target_include_directories(${target} PRIVATE ${PROJECT_SOURCE_DIR}/reconciler) # internals
   if(NOT name IN_LIST ROTOR_FUZZ_STANDALONE)
     rotor_fakecurl(${target})
   endif()

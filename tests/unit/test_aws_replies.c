@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "fuzzsupport.h"
-#include "rotor/aws.h"
+#include "providers/aws/aws.h"
 #include "rotor/clock.h"
 #include "rotor/log.h"
 #include "testsupport.h"

@@ -21,14 +21,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "rotor/aws.h"
+#include "providers/aws/aws.h"
 #include "rotor/clock.h"
 #include "rotor/error.h"
-#include "rotor/http.h"
 #include "rotor/log.h"
 #include "rotor/secret.h"
 #include "rotor/timefmt.h"
 #include "testsupport.h"
+#include "util/http.h"
 
 #define ENV_AKID "AKIAENVIRONMENT00001"
 #define ENV_SECRET "envSecretKeyEnvSecretKeyEnvSecretKey0001"

@@ -12,8 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "providers/consumers/consumer.h"
 #include "rotor/config.h"
-#include "rotor/consumer.h"
 #include "rotor/error.h"
 #include "rotor/manifest.h"
 #include "rotor/secret.h"

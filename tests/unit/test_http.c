@@ -4,11 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rotor/buf.h"
 #include "rotor/clock.h"
 #include "rotor/error.h"
-#include "rotor/http.h"
 #include "testsupport.h"
+#include "util/buf.h"
+#include "util/http.h"
 
 static struct test_server srv;
 

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "providers/aws/aws.h"
 #include "providers/aws/client.h"
 #include "providers/aws/xml.h"
-#include "rotor/aws.h"
 #include "rotor/clock.h"
 #include "rotor/log.h"
 #include "rotor/secret.h"

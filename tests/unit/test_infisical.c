@@ -29,14 +29,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "providers/store/store.h"
 #include "rotor/clock.h"
 #include "rotor/error.h"
-#include "rotor/http.h"
 #include "rotor/log.h"
 #include "rotor/secret.h"
-#include "rotor/store.h"
 #include "rotor/timefmt.h"
 #include "testsupport.h"
+#include "util/http.h"
 
 #define PROJECT "proj-rotor-0001"
 #define ENV "prod"

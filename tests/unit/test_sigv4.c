@@ -14,13 +14,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "rotor/aws.h"
+#include "providers/aws/aws.h"
 #include "rotor/error.h"
-#include "rotor/http.h"
 #include "rotor/log.h"
 #include "rotor/secret.h"
 #include "rotor/timefmt.h"
 #include "testsupport.h"
+#include "util/http.h"
 
 #define SUITE_REL "/../shared/aws-sigv4-test-suite/v4"
 #define SUITE_MIN_CASES 30

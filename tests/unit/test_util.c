@@ -4,12 +4,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "rotor/buf.h"
 #include "rotor/clock.h"
 #include "rotor/error.h"
 #include "rotor/log.h"
 #include "rotor/secret.h"
 #include "testsupport.h"
+#include "util/buf.h"
 
 static void test_error_set_and_prefix(void **state)
 {

@@ -23,7 +23,6 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "rotor/aws.h"
 #include "rotor/config.h"
 #include "rotor/error.h"
 #include "rotor/manifest.h"

@@ -51,12 +51,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "rotor/aws.h"
-#include "rotor/buf.h"
+#include "providers/aws/aws.h"
 #include "rotor/clock.h"
 #include "rotor/log.h"
 #include "rotor/secret.h"
 #include "rotor/timefmt.h"
+#include "util/buf.h"
 
 #define REFRESH_WINDOW_S 300     /* refresh this long before expiry */
 #define RETRY_AFTER_FAILURE_S 30 /* stale credentials: next refresh attempt */

@@ -15,10 +15,10 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "rotor/buf.h"
 #include "rotor/clock.h"
 #include "rotor/log.h"
 #include "rotor/secret.h"
+#include "util/buf.h"
 
 #define AWS_MAX_ATTEMPTS 3
 #define AWS_BACKOFF_MAX_MS 20000

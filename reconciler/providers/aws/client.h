@@ -4,7 +4,7 @@
 #ifndef ROTOR_AWS_CLIENT_H
 #define ROTOR_AWS_CLIENT_H
 
-#include "rotor/aws.h"
+#include "providers/aws/aws.h"
 #include "xml.h"
 
 struct aws_param {

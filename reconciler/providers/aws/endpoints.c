@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rotor/aws.h"
+#include "providers/aws/aws.h"
 
 /* The facts of one partition. STS URLs are "https://sts." REGION SUFFIX. */
 struct partition {

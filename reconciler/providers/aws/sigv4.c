@@ -13,11 +13,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "rotor/aws.h"
-#include "rotor/buf.h"
+#include "providers/aws/aws.h"
 #include "rotor/error.h"
-#include "rotor/http.h"
 #include "rotor/secret.h"
+#include "util/buf.h"
+#include "util/http.h"
 
 /* Hard caps on what a caller may hand in. rotor signs small Query-protocol
  * requests; anything near these limits is a bug upstream, so it is refused

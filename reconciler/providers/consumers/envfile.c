@@ -36,13 +36,13 @@
 
 #include <openssl/rand.h>
 
-#include "rotor/buf.h"
+#include "providers/consumers/consumer.h"
 #include "rotor/clock.h"
 #include "rotor/config.h"
-#include "rotor/consumer.h"
 #include "rotor/log.h"
 #include "rotor/manifest.h"
 #include "rotor/secret.h"
+#include "util/buf.h"
 
 #define ENVFILE_MAX ((size_t)1024 * 1024) /* the largest env file read or written */
 #define RELOAD_OUTPUT_MAX 4096            /* reload output kept for the error message */

@@ -1,6 +1,6 @@
 /* registry.c: the consumer kinds rotor knows, by kind. A new kind is one
  * file with its descriptor and one line here. */
-#include "rotor/consumer.h"
+#include "providers/consumers/consumer.h"
 #include "rotor/manifest.h"
 
 /* Kinds the manifest accepts but this rotor cannot reach yet. */

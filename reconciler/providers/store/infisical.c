@@ -46,14 +46,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "rotor/buf.h"
+#include "providers/store/store.h"
 #include "rotor/clock.h"
-#include "rotor/http.h"
 #include "rotor/json.h"
 #include "rotor/lock.h"
 #include "rotor/log.h"
 #include "rotor/secret.h"
-#include "rotor/store.h"
+#include "util/buf.h"
+#include "util/http.h"
 
 #define LOGIN_LOCKOUT_SECONDS 300
 #define RENEW_MARGIN_SECONDS 60

@@ -1,5 +1,5 @@
 /* store.c: the store interface's shared pieces. */
-#include "rotor/store.h"
+#include "providers/store/store.h"
 #include "rotor/secret.h"
 
 #include <string.h>

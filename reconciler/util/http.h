@@ -23,8 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "rotor/buf.h"
 #include "rotor/error.h"
+#include "util/buf.h"
 
 struct rotor_clock;
 

@@ -24,7 +24,7 @@
 #include <stdint.h>
 
 #include "rotor/error.h"
-#include "rotor/http.h"
+#include "util/http.h"
 
 struct rotor_clock;
 struct rotor_secret;
