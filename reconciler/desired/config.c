@@ -96,7 +96,7 @@ static struct rotor_pos pos_of(const struct cparse *c, const struct ydoc_node *n
 /* A section or list left empty (`controller:` alone) counts as absent. */
 static const struct ydoc_node *present(const struct ydoc_node *n)
 {
-	return n && !ynode_is_null(n) ? n : NULL;
+	return n && !rotor_ynode_is_null(n) ? n : NULL;
 }
 
 static const char *node_kind(const struct ydoc_node *n)
@@ -105,7 +105,7 @@ static const char *node_kind(const struct ydoc_node *n)
 		return "a mapping";
 	if (n->type == YDOC_SEQ)
 		return "a list";
-	return ynode_is_null(n) ? "null" : "a scalar";
+	return rotor_ynode_is_null(n) ? "null" : "a scalar";
 }
 
 /* "prefix.name" into buf, for messages. */
@@ -152,7 +152,7 @@ static void get_duration_in(struct cparse *c, const struct ydoc_node *n, const c
 {
 	char lo[32], hi[32];
 	int64_t v = 0;
-	if (!n || yget_duration(&c->y, n, what, &v))
+	if (!n || rotor_yget_duration(&c->y, n, what, &v))
 		return;
 	if (v >= min && v <= max) {
 		*out = v;
@@ -161,16 +161,17 @@ static void get_duration_in(struct cparse *c, const struct ydoc_node *n, const c
 	rotor_duration_format(lo, sizeof(lo), min);
 	rotor_duration_format(hi, sizeof(hi), max);
 	if (max == INT64_MAX)
-		yerr(&c->y, n, "%s must be at least %s, not %s", what, lo, n->value);
+		rotor_yerr(&c->y, n, "%s must be at least %s, not %s", what, lo, n->value);
 	else
-		yerr(&c->y, n, "%s must be between %s and %s, not %s", what, lo, hi, n->value);
+		rotor_yerr(&c->y, n, "%s must be between %s and %s, not %s", what, lo, hi,
+		           n->value);
 }
 
 static void get_int_in(struct cparse *c, const struct ydoc_node *n, const char *what, int min,
                        int max, int *out)
 {
 	int64_t v = 0;
-	if (n && yget_int(&c->y, n, what, min, max, &v) == 0)
+	if (n && rotor_yget_int(&c->y, n, what, min, max, &v) == 0)
 		*out = (int)v;
 }
 
@@ -213,16 +214,16 @@ static enum path_problem normalise_path(const char *in, int absolute, char *out)
 static void get_file_path(struct cparse *c, const struct ydoc_node *n, const char *what, char **out)
 {
 	char *s = NULL;
-	if (!n || yget_string(&c->y, n, what, &s))
+	if (!n || rotor_yget_string(&c->y, n, what, &s))
 		return;
 	if (s[0] != '/') {
-		yerr(&c->y, n, "%s must be an absolute path, not \"%s\"", what, s);
+		rotor_yerr(&c->y, n, "%s must be an absolute path, not \"%s\"", what, s);
 		free(s);
 		return;
 	}
 	if (s[strlen(s) - 1] == '/') {
-		yerr(&c->y, n, "%s must name a file, not a directory (\"%s\" ends with /)", what,
-		     s);
+		rotor_yerr(&c->y, n, "%s must name a file, not a directory (\"%s\" ends with /)",
+		           what, s);
 		free(s);
 		return;
 	}
@@ -313,33 +314,34 @@ static int check_url(struct cparse *c, const struct ydoc_node *n, const char *wh
 	} else if (strncasecmp(url, "http://", 7) == 0) {
 		rest = url + 7;
 	} else {
-		yerr(&c->y, n, "%s must be an https:// URL (or http:// for a local test server)",
-		     what);
+		rotor_yerr(&c->y, n,
+		           "%s must be an https:// URL (or http:// for a local test server)", what);
 		return -1;
 	}
 	if (has_space_or_control(url)) {
-		yerr(&c->y, n, "%s must not contain spaces or control characters", what);
+		rotor_yerr(&c->y, n, "%s must not contain spaces or control characters", what);
 		return -1;
 	}
 	alen = strcspn(rest, "/?#");
 	if (memchr(rest, '@', alen)) {
-		yerr(&c->y, n,
-		     "%s must not contain user info (user:password@): credentials come from a "
-		     "secret reference",
-		     what);
+		rotor_yerr(
+		    &c->y, n,
+		    "%s must not contain user info (user:password@): credentials come from a "
+		    "secret reference",
+		    what);
 		return -1;
 	}
 	if (strpbrk(rest, "?#")) {
-		yerr(&c->y, n, "%s must not have a query (?) or fragment (#)", what);
+		rotor_yerr(&c->y, n, "%s must not have a query (?) or fragment (#)", what);
 		return -1;
 	}
 	if (split_host_port(rest, alen, 0, &host, &hostlen, &why)) {
-		yerr(&c->y, n, "%s %s", what, why);
+		rotor_yerr(&c->y, n, "%s %s", what, why);
 		return -1;
 	}
 	if (!https && !is_loopback(host, hostlen))
-		ywarn(&c->y, n, "%s uses plain http:// to %.*s: %s; use https://", what,
-		      (int)hostlen, host, risk);
+		rotor_ywarn(&c->y, n, "%s uses plain http:// to %.*s: %s; use https://", what,
+		            (int)hostlen, host, risk);
 	return 0;
 }
 
@@ -358,7 +360,7 @@ static void strip_url_slashes(char *url)
 static void get_api_url(struct cparse *c, const struct ydoc_node *n, const char *what, char **out)
 {
 	char *s = NULL;
-	if (!n || yget_string(&c->y, n, what, &s))
+	if (!n || rotor_yget_string(&c->y, n, what, &s))
 		return;
 	if (check_url(c, n, what, s, "credentials would travel unencrypted")) {
 		free(s);
@@ -385,14 +387,14 @@ static void get_ref_env(struct cparse *c, const struct ydoc_node *n, const char 
                         struct rotor_secret_ref *ref)
 {
 	char *s = NULL;
-	if (yget_string(&c->y, n, what, &s))
+	if (rotor_yget_string(&c->y, n, what, &s))
 		return;
 	/* Not echoed: a value that is no variable name may be the secret. */
 	if (!valid_env_name(s)) {
-		yerr(&c->y, n,
-		     "%s must be an environment variable name: letters, digits and _, not "
-		     "starting with a digit",
-		     what);
+		rotor_yerr(&c->y, n,
+		           "%s must be an environment variable name: letters, digits and _, not "
+		           "starting with a digit",
+		           what);
 		free(s);
 		return;
 	}
@@ -404,10 +406,10 @@ static void get_ref_file(struct cparse *c, const struct ydoc_node *n, const char
                          struct rotor_secret_ref *ref)
 {
 	char *s = NULL;
-	if (yget_string(&c->y, n, what, &s))
+	if (rotor_yget_string(&c->y, n, what, &s))
 		return;
 	if (s[0] != '/') {
-		yerr(&c->y, n, "%s must be an absolute path", what);
+		rotor_yerr(&c->y, n, "%s must be an absolute path", what);
 		free(s);
 		return;
 	}
@@ -423,28 +425,30 @@ static void get_secret_ref(struct cparse *c, const struct ydoc_node *n, const ch
 	char fw[WHAT_MAX];
 	if (!n)
 		return;
-	if (n->type == YDOC_SCALAR && !ynode_is_null(n)) {
-		yerr(&c->y, n,
-		     "%s must be {env: NAME} or {file: PATH}, never a literal secret: put the "
-		     "value in an environment variable or a file",
-		     what);
+	if (n->type == YDOC_SCALAR && !rotor_ynode_is_null(n)) {
+		rotor_yerr(
+		    &c->y, n,
+		    "%s must be {env: NAME} or {file: PATH}, never a literal secret: put the "
+		    "value in an environment variable or a file",
+		    what);
 		return;
 	}
 	if (n->type != YDOC_MAP) {
-		yerr(&c->y, n, "%s must be {env: NAME} or {file: PATH}, not %s", what,
-		     node_kind(n));
+		rotor_yerr(&c->y, n, "%s must be {env: NAME} or {file: PATH}, not %s", what,
+		           node_kind(n));
 		return;
 	}
-	ymap_fields(&c->y, n, what, f, NFIELDS(f));
+	rotor_ymap_fields(&c->y, n, what, f, NFIELDS(f));
 	ref->pos = pos_of(c, n);
 	if (f[0].node && f[1].node)
-		yerr(&c->y, n, "%s must have only one of env and file", what);
+		rotor_yerr(&c->y, n, "%s must have only one of env and file", what);
 	else if (f[0].node)
 		get_ref_env(c, f[0].node, field(fw, what, "env"), ref);
 	else if (f[1].node)
 		get_ref_file(c, f[1].node, field(fw, what, "file"), ref);
 	else
-		yerr(&c->y, n, "%s must be {env: NAME} or {file: PATH}: neither is given", what);
+		rotor_yerr(&c->y, n, "%s must be {env: NAME} or {file: PATH}: neither is given",
+		           what);
 }
 
 /* ---- connections ------------------------------------------------------- */
@@ -479,16 +483,18 @@ static void check_connection_name(struct cparse *c, const struct ydoc_node *key,
 	const char *first_kind = NULL;
 	const struct rotor_pos *first;
 	if (!valid_name(key))
-		yerr(&c->y, key,
-		     "connections.%s: connection name \"%s\" must be 1 to 63 letters, digits, - "
-		     "or _",
-		     kind, key->value);
+		rotor_yerr(
+		    &c->y, key,
+		    "connections.%s: connection name \"%s\" must be 1 to 63 letters, digits, - "
+		    "or _",
+		    kind, key->value);
 	first = find_connection(c->cfg, key->value, &first_kind);
 	if (first)
-		yerr(&c->y, key,
-		     "connection \"%s\" is defined twice: first as connections.%s.%s at line %d, "
-		     "column %d; names must be unique across all kinds",
-		     key->value, first_kind, key->value, first->line, first->col);
+		rotor_yerr(
+		    &c->y, key,
+		    "connection \"%s\" is defined twice: first as connections.%s.%s at line %d, "
+		    "column %d; names must be unique across all kinds",
+		    key->value, first_kind, key->value, first->line, first->col);
 }
 
 /* The partition an ARN names, or -1. */
@@ -534,19 +540,21 @@ static void get_role_arn(struct cparse *c, const struct ydoc_node *n, const char
 {
 	char *s = NULL;
 	int part;
-	if (!n || yget_string(&c->y, n, what, &s))
+	if (!n || rotor_yget_string(&c->y, n, what, &s))
 		return;
 	part = role_arn_partition(s);
 	if (part < 0) {
-		yerr(&c->y, n, "%s must look like arn:%s:iam::123456789012:role/NAME, not \"%s\"",
-		     what, partition_names[a->partition], s);
+		rotor_yerr(&c->y, n,
+		           "%s must look like arn:%s:iam::123456789012:role/NAME, not \"%s\"", what,
+		           partition_names[a->partition], s);
 		free(s);
 		return;
 	}
 	if (part != (int)a->partition) {
-		yerr(&c->y, n,
-		     "%s is in partition %s, but the connection's partition is %s: fix one of them",
-		     what, partition_names[part], partition_names[a->partition]);
+		rotor_yerr(
+		    &c->y, n,
+		    "%s is in partition %s, but the connection's partition is %s: fix one of them",
+		    what, partition_names[part], partition_names[a->partition]);
 		free(s);
 		return;
 	}
@@ -585,21 +593,23 @@ static void get_region(struct cparse *c, const struct ydoc_node *n, const char *
 {
 	char *s = NULL;
 	int part;
-	if (!n || yget_string(&c->y, n, what, &s))
+	if (!n || rotor_yget_string(&c->y, n, what, &s))
 		return;
 	if (!looks_like_region(s)) {
-		yerr(&c->y, n, "%s: \"%s\" does not look like an AWS region such as us-east-1",
-		     what, s);
+		rotor_yerr(&c->y, n,
+		           "%s: \"%s\" does not look like an AWS region such as us-east-1", what,
+		           s);
 		free(s);
 		return;
 	}
 	part = region_partition(s);
 	if (part >= 0 && part != (int)a->partition)
-		ywarn(&c->y, n,
-		      "%s: %s is a region of partition %s, but the connection's partition is %s; "
-		      "set partition: %s",
-		      what, s, partition_names[part], partition_names[a->partition],
-		      partition_names[part]);
+		rotor_ywarn(
+		    &c->y, n,
+		    "%s: %s is a region of partition %s, but the connection's partition is %s; "
+		    "set partition: %s",
+		    what, s, partition_names[part], partition_names[a->partition],
+		    partition_names[part]);
 	a->region = s;
 }
 
@@ -609,17 +619,18 @@ static void get_session_name(struct cparse *c, const struct ydoc_node *n, const 
 {
 	char *s = NULL;
 	size_t len;
-	if (!n || yget_string(&c->y, n, what, &s))
+	if (!n || rotor_yget_string(&c->y, n, what, &s))
 		return;
 	len = strlen(s);
 	int ok = len >= 2 && len <= 64;
 	for (const char *p = s; ok && *p; p++)
 		ok = is_alnum(*p) || strchr("_+=,.@-", *p);
 	if (!ok) {
-		yerr(&c->y, n,
-		     "%s must be 2 to 64 letters, digits or any of _+=,.@- (an STS session name), "
-		     "not \"%s\"",
-		     what, s);
+		rotor_yerr(
+		    &c->y, n,
+		    "%s must be 2 to 64 letters, digits or any of _+=,.@- (an STS session name), "
+		    "not \"%s\"",
+		    what, s);
 		free(s);
 		return;
 	}
@@ -632,7 +643,7 @@ static void get_endpoints(struct cparse *c, const struct ydoc_node *n, const cha
 {
 	struct yfield f[] = {{"iam", 0, NULL}, {"sts", 0, NULL}};
 	char fw[WHAT_MAX];
-	if (!n || ymap_fields(&c->y, n, what, f, NFIELDS(f)))
+	if (!n || rotor_ymap_fields(&c->y, n, what, f, NFIELDS(f)))
 		return;
 	get_api_url(c, f[0].node, field(fw, what, "iam"), &a->iam_endpoint);
 	get_api_url(c, f[1].node, field(fw, what, "sts"), &a->sts_endpoint);
@@ -656,13 +667,14 @@ static void parse_aws(struct cparse *c, const struct ydoc_node *key, const struc
 	a->session_name = xstrdup(c, DEFAULT_SESSION_NAME);
 	a->pos = pos_of(c, key);
 	snprintf(what, sizeof(what), "connections.aws.%s", key->value);
-	if (ymap_fields(&c->y, val, what, f, NFIELDS(f)))
+	if (rotor_ymap_fields(&c->y, val, what, f, NFIELDS(f)))
 		return;
 	/* The partition first: the region and roleArn are checked against it. */
-	yget_enum(&c->y, f[1].node, field(fw, what, "partition"), partition_names, &partition);
+	rotor_yget_enum(&c->y, f[1].node, field(fw, what, "partition"), partition_names,
+	                &partition);
 	a->partition = (enum rotor_partition)partition;
 	get_region(c, f[0].node, field(fw, what, "region"), a);
-	yget_string(&c->y, f[2].node, field(fw, what, "profile"), &a->profile);
+	rotor_yget_string(&c->y, f[2].node, field(fw, what, "profile"), &a->profile);
 	get_role_arn(c, f[3].node, field(fw, what, "roleArn"), a);
 	get_secret_ref(c, f[4].node, field(fw, what, "externalId"), &a->external_id);
 	get_session_name(c, f[5].node, field(fw, what, "sessionName"), &a->session_name);
@@ -689,10 +701,10 @@ static void parse_infisical(struct cparse *c, const struct ydoc_node *key,
 	s->requests_per_minute = DEFAULT_INFISICAL_RPM;
 	s->pos = pos_of(c, key);
 	snprintf(what, sizeof(what), "connections.infisical.%s", key->value);
-	if (ymap_fields(&c->y, val, what, f, NFIELDS(f)))
+	if (rotor_ymap_fields(&c->y, val, what, f, NFIELDS(f)))
 		return;
 	get_api_url(c, f[0].node, field(fw, what, "siteUrl"), &s->site_url);
-	yget_enum(&c->y, f[1].node, field(fw, what, "api"), infisical_api_names, &api);
+	rotor_yget_enum(&c->y, f[1].node, field(fw, what, "api"), infisical_api_names, &api);
 	s->api = (enum rotor_infisical_api)api;
 	get_secret_ref(c, f[2].node, field(fw, what, "clientId"), &s->client_id);
 	get_secret_ref(c, f[3].node, field(fw, what, "clientSecret"), &s->client_secret);
@@ -716,7 +728,7 @@ static void parse_token_connection(struct cparse *c, const char *kind, const cha
 	t->api_url = xstrdup(c, default_url);
 	t->pos = pos_of(c, key);
 	snprintf(what, sizeof(what), "connections.%s.%s", kind, key->value);
-	if (ymap_fields(&c->y, val, what, f, NFIELDS(f)))
+	if (rotor_ymap_fields(&c->y, val, what, f, NFIELDS(f)))
 		return;
 	get_api_url(c, f[0].node, field(fw, what, "apiUrl"), &t->api_url);
 	get_secret_ref(c, f[1].node, field(fw, what, "token"), &t->token);
@@ -742,9 +754,10 @@ static void parse_connection_kind(struct cparse *c, const struct ydoc_node *map,
 	if (!(map = present(map)))
 		return;
 	if (map->type != YDOC_MAP) {
-		yerr(&c->y, map,
-		     "connections.%s must be a mapping of connection names to settings, not %s",
-		     kind, node_kind(map));
+		rotor_yerr(
+		    &c->y, map,
+		    "connections.%s must be a mapping of connection names to settings, not %s",
+		    kind, node_kind(map));
 		return;
 	}
 	for (size_t i = 0; i < map->npairs; i++) {
@@ -761,7 +774,7 @@ static void parse_connections(struct cparse *c, const struct ydoc_node *n)
 	    {"heroku", 0, NULL},
 	    {"github", 0, NULL},
 	};
-	if (!(n = present(n)) || ymap_fields(&c->y, n, "connections", f, NFIELDS(f)))
+	if (!(n = present(n)) || rotor_ymap_fields(&c->y, n, "connections", f, NFIELDS(f)))
 		return;
 	parse_connection_kind(c, f[0].node, "aws", parse_aws);
 	parse_connection_kind(c, f[1].node, "infisical", parse_infisical);
@@ -776,7 +789,7 @@ static void add_allowed_dir(struct cparse *c, const struct ydoc_node *n, const c
 	struct rotor_config *cfg = c->cfg;
 	char *s = NULL, *norm = NULL;
 	char **dirs;
-	if (yget_string(&c->y, n, what, &s))
+	if (rotor_yget_string(&c->y, n, what, &s))
 		return;
 	norm = malloc(strlen(s) + 1);
 	if (!norm) {
@@ -785,27 +798,28 @@ static void add_allowed_dir(struct cparse *c, const struct ydoc_node *n, const c
 	}
 	switch (normalise_path(s, 1, norm)) {
 	case PATH_NOT_ABSOLUTE:
-		yerr(&c->y, n, "%s must be an absolute directory, not \"%s\"", what, s);
+		rotor_yerr(&c->y, n, "%s must be an absolute directory, not \"%s\"", what, s);
 		goto done;
 	case PATH_DOTS:
-		yerr(&c->y, n, "%s: \"%s\" must not contain . or .. components", what, s);
+		rotor_yerr(&c->y, n, "%s: \"%s\" must not contain . or .. components", what, s);
 		goto done;
 	case PATH_ROOT:
-		yerr(&c->y, n,
-		     "%s: \"/\" would let a manifest write any file; name a dedicated directory",
-		     what);
+		rotor_yerr(
+		    &c->y, n,
+		    "%s: \"/\" would let a manifest write any file; name a dedicated directory",
+		    what);
 		goto done;
 	default:
 		break;
 	}
 	for (size_t i = 0; i < cfg->nallowed_dirs; i++)
 		if (strcmp(cfg->allowed_dirs[i], norm) == 0) {
-			ywarn(&c->y, n, "%s: %s is listed twice", what, norm);
+			rotor_ywarn(&c->y, n, "%s: %s is listed twice", what, norm);
 			goto done;
 		}
 	for (size_t i = 0; i < NFIELDS(system_dirs); i++)
 		if (strcmp(system_dirs[i], norm) == 0)
-			ywarn(
+			rotor_ywarn(
 			    &c->y, n,
 			    "%s: %s is a system directory: a manifest could overwrite any file in "
 			    "it; name a dedicated directory such as %s/myapp",
@@ -829,9 +843,9 @@ static void parse_allowed_dirs(struct cparse *c, const struct ydoc_node *n)
 	if (!(n = present(n)))
 		return;
 	if (n->type != YDOC_SEQ) {
-		yerr(&c->y, n,
-		     "envFiles.allowedDirs must be a list of absolute directories, not %s",
-		     node_kind(n));
+		rotor_yerr(&c->y, n,
+		           "envFiles.allowedDirs must be a list of absolute directories, not %s",
+		           node_kind(n));
 		return;
 	}
 	for (size_t i = 0; i < n->nitems; i++) {
@@ -847,14 +861,16 @@ static void get_argv(struct cparse *c, const struct ydoc_node *n, const char *wh
 	if (!n)
 		return;
 	if (n->type != YDOC_SEQ) {
-		yerr(&c->y, n,
-		     "%s must be a list of strings such as [systemctl, restart, myapp.service], "
-		     "not %s",
-		     what, node_kind(n));
+		rotor_yerr(
+		    &c->y, n,
+		    "%s must be a list of strings such as [systemctl, restart, myapp.service], "
+		    "not %s",
+		    what, node_kind(n));
 		return;
 	}
 	if (n->nitems == 0) {
-		yerr(&c->y, n, "%s must not be empty: give the command and its arguments", what);
+		rotor_yerr(&c->y, n, "%s must not be empty: give the command and its arguments",
+		           what);
 		return;
 	}
 	r->argv = calloc(n->nitems + 1, sizeof(*r->argv));
@@ -865,7 +881,7 @@ static void get_argv(struct cparse *c, const struct ydoc_node *n, const char *wh
 	r->argc = n->nitems;
 	for (size_t i = 0; i < n->nitems; i++) {
 		snprintf(iw, sizeof(iw), "%s[%zu]", what, i);
-		yget_string(&c->y, n->items[i], iw, &r->argv[i]);
+		rotor_yget_string(&c->y, n->items[i], iw, &r->argv[i]);
 	}
 }
 
@@ -885,13 +901,14 @@ static void parse_reload(struct cparse *c, const struct ydoc_node *key, const st
 	const struct rotor_reload_command *first = find_reload(c->cfg, key->value);
 	struct rotor_reload_command *r;
 	if (!valid_name(key))
-		yerr(&c->y, key,
-		     "envFiles.reload: command name \"%s\" must be 1 to 63 letters, digits, - or _",
-		     key->value);
+		rotor_yerr(
+		    &c->y, key,
+		    "envFiles.reload: command name \"%s\" must be 1 to 63 letters, digits, - or _",
+		    key->value);
 	if (first)
-		yerr(&c->y, key,
-		     "envFiles.reload.%s is defined twice (first at line %d, column %d)",
-		     key->value, first->pos.line, first->pos.col);
+		rotor_yerr(&c->y, key,
+		           "envFiles.reload.%s is defined twice (first at line %d, column %d)",
+		           key->value, first->pos.line, first->pos.col);
 	r = grow(c, c->cfg->reloads, c->cfg->nreloads, sizeof(*r));
 	if (!r)
 		return;
@@ -901,7 +918,7 @@ static void parse_reload(struct cparse *c, const struct ydoc_node *key, const st
 	r->timeout = DEFAULT_RELOAD_TIMEOUT;
 	r->pos = pos_of(c, key);
 	snprintf(what, sizeof(what), "envFiles.reload.%s", key->value);
-	if (ymap_fields(&c->y, val, what, f, NFIELDS(f)))
+	if (rotor_ymap_fields(&c->y, val, what, f, NFIELDS(f)))
 		return;
 	get_argv(c, f[0].node, field(fw, what, "argv"), r);
 	get_duration_in(c, f[1].node, field(fw, what, "timeout"), 1, 3600, &r->timeout);
@@ -912,7 +929,7 @@ static void parse_reloads(struct cparse *c, const struct ydoc_node *n)
 	if (!(n = present(n)))
 		return;
 	if (n->type != YDOC_MAP) {
-		yerr(
+		rotor_yerr(
 		    &c->y, n,
 		    "envFiles.reload must be a mapping of command names to {argv, timeout}, not %s",
 		    node_kind(n));
@@ -927,17 +944,18 @@ static void parse_reloads(struct cparse *c, const struct ydoc_node *n)
 static void parse_env_file_mode(struct cparse *c, const struct ydoc_node *n)
 {
 	char *s = NULL, *end = NULL;
-	if (!n || yget_string(&c->y, n, "envFiles.mode", &s) != 0 || !s)
+	if (!n || rotor_yget_string(&c->y, n, "envFiles.mode", &s) != 0 || !s)
 		return;
 	unsigned long mode = strtoul(s, &end, 8);
 	if (*end || s[0] < '0' || s[0] > '7' || mode > 0777)
-		yerr(&c->y, n,
-		     "envFiles.mode must be an octal file mode such as \"0600\", not \"%s\"", s);
+		rotor_yerr(&c->y, n,
+		           "envFiles.mode must be an octal file mode such as \"0600\", not \"%s\"",
+		           s);
 	else if ((mode & 0400) == 0 || (mode & 0117) != 0)
-		yerr(&c->y, n,
-		     "envFiles.mode %s would let others read a secret access key (or make it "
-		     "executable, or unreadable to its owner): use 0600, 0640 or 0660",
-		     s);
+		rotor_yerr(&c->y, n,
+		           "envFiles.mode %s would let others read a secret access key (or make it "
+		           "executable, or unreadable to its owner): use 0600, 0640 or 0660",
+		           s);
 	else
 		c->cfg->env_file_mode = (unsigned)mode;
 	free(s);
@@ -946,7 +964,7 @@ static void parse_env_file_mode(struct cparse *c, const struct ydoc_node *n)
 static void parse_env_files(struct cparse *c, const struct ydoc_node *n)
 {
 	struct yfield f[] = {{"allowedDirs", 0, NULL}, {"reload", 0, NULL}, {"mode", 0, NULL}};
-	if (!(n = present(n)) || ymap_fields(&c->y, n, "envFiles", f, NFIELDS(f)))
+	if (!(n = present(n)) || rotor_ymap_fields(&c->y, n, "envFiles", f, NFIELDS(f)))
 		return;
 	parse_allowed_dirs(c, f[0].node);
 	parse_reloads(c, f[1].node);
@@ -991,14 +1009,15 @@ static void get_git_url(struct cparse *c, const struct ydoc_node *n, struct roto
 	const char *what = "source.url";
 	char *url = NULL;
 	enum git_transport t;
-	if (!n || yget_string(&c->y, n, what, &url))
+	if (!n || rotor_yget_string(&c->y, n, what, &url))
 		return;
 	t = git_transport_of(url);
 	if (t == GIT_BAD) {
-		yerr(&c->y, n,
-		     "%s must be an https:// or ssh:// URL, user@host:path, file:// or an absolute "
-		     "path",
-		     what);
+		rotor_yerr(
+		    &c->y, n,
+		    "%s must be an https:// or ssh:// URL, user@host:path, file:// or an absolute "
+		    "path",
+		    what);
 		goto done;
 	}
 	if (t == GIT_HTTP && check_url(c, n, what, url,
@@ -1006,10 +1025,10 @@ static void get_git_url(struct cparse *c, const struct ydoc_node *n, struct roto
 	                                             : "the manifests could be altered in transit"))
 		goto done;
 	if (t != GIT_HTTP && s->token.kind)
-		yerr(&c->y, n, "%s: auth.token needs an https:// URL; for ssh use auth.sshKey",
-		     what);
+		rotor_yerr(&c->y, n,
+		           "%s: auth.token needs an https:// URL; for ssh use auth.sshKey", what);
 	if (t != GIT_SSH && s->ssh_key.kind)
-		yerr(&c->y, n, "%s: auth.sshKey needs an ssh:// or user@host:path URL", what);
+		rotor_yerr(&c->y, n, "%s: auth.sshKey needs an ssh:// or user@host:path URL", what);
 	free(s->url);
 	s->url = url;
 	url = NULL;
@@ -1022,13 +1041,13 @@ static void get_branch(struct cparse *c, const struct ydoc_node *n, char **out)
 {
 	char *s = NULL;
 	size_t len;
-	if (!n || yget_string(&c->y, n, "source.branch", &s))
+	if (!n || rotor_yget_string(&c->y, n, "source.branch", &s))
 		return;
 	len = strlen(s);
 	if (has_space_or_control(s) || strpbrk(s, "~^:?*[\\") || strstr(s, "..") ||
 	    strstr(s, "@{") || strstr(s, "//") || s[0] == '-' || s[0] == '/' || s[len - 1] == '/' ||
 	    s[len - 1] == '.' || (len >= 5 && strcmp(s + len - 5, ".lock") == 0)) {
-		yerr(&c->y, n, "source.branch: \"%s\" is not a valid branch name", s);
+		rotor_yerr(&c->y, n, "source.branch: \"%s\" is not a valid branch name", s);
 		free(s);
 		return;
 	}
@@ -1040,7 +1059,7 @@ static void get_branch(struct cparse *c, const struct ydoc_node *n, char **out)
 static void get_repo_path(struct cparse *c, const struct ydoc_node *n, char **out)
 {
 	char *s = NULL, *norm = NULL;
-	if (!n || yget_string(&c->y, n, "source.path", &s))
+	if (!n || rotor_yget_string(&c->y, n, "source.path", &s))
 		return;
 	norm = malloc(strlen(s) + 1);
 	if (!norm) {
@@ -1049,13 +1068,13 @@ static void get_repo_path(struct cparse *c, const struct ydoc_node *n, char **ou
 	}
 	switch (normalise_path(s, 0, norm)) {
 	case PATH_NOT_RELATIVE:
-		yerr(&c->y, n,
-		     "source.path is a directory inside the repository: write it without a "
-		     "leading / (\"%s\")",
-		     s);
+		rotor_yerr(&c->y, n,
+		           "source.path is a directory inside the repository: write it without a "
+		           "leading / (\"%s\")",
+		           s);
 		goto done;
 	case PATH_DOTS:
-		yerr(&c->y, n, "source.path: \"%s\" must not contain . or .. components", s);
+		rotor_yerr(&c->y, n, "source.path: \"%s\" must not contain . or .. components", s);
 		goto done;
 	default:
 		break;
@@ -1072,21 +1091,21 @@ static void parse_source_auth(struct cparse *c, const struct ydoc_node *n,
                               struct rotor_source_config *s)
 {
 	struct yfield f[] = {{"token", 0, NULL}, {"sshKey", 0, NULL}, {"knownHosts", 0, NULL}};
-	if (!n || ymap_fields(&c->y, n, "source.auth", f, NFIELDS(f)))
+	if (!n || rotor_ymap_fields(&c->y, n, "source.auth", f, NFIELDS(f)))
 		return;
 	if (f[0].node && f[1].node)
-		yerr(&c->y, n, "source.auth must have only one of token and sshKey");
+		rotor_yerr(&c->y, n, "source.auth must have only one of token and sshKey");
 	else if (!f[0].node && !f[1].node)
-		yerr(&c->y, n,
-		     "source.auth must have token or sshKey (leave auth out for a public "
-		     "repository)");
+		rotor_yerr(&c->y, n,
+		           "source.auth must have token or sshKey (leave auth out for a public "
+		           "repository)");
 	if (f[1].node && !f[2].node)
-		yerr(
+		rotor_yerr(
 		    &c->y, n,
 		    "source.auth.knownHosts is required with sshKey: rotor never trusts an unknown "
 		    "host key");
 	if (f[2].node && !f[1].node)
-		yerr(&c->y, f[2].node, "source.auth.knownHosts only applies with sshKey");
+		rotor_yerr(&c->y, f[2].node, "source.auth.knownHosts only applies with sshKey");
 	get_secret_ref(c, f[0].node, "source.auth.token", &s->token);
 	get_secret_ref(c, f[1].node, "source.auth.sshKey", &s->ssh_key);
 	get_file_path(c, f[2].node, "source.auth.knownHosts", &s->known_hosts);
@@ -1106,7 +1125,7 @@ static void parse_source(struct cparse *c, const struct ydoc_node *n)
 	s->branch = xstrdup(c, DEFAULT_BRANCH);
 	s->path = xstrdup(c, "");
 	s->interval = DEFAULT_SOURCE_INTERVAL;
-	if (ymap_fields(&c->y, n, "source", f, NFIELDS(f)))
+	if (rotor_ymap_fields(&c->y, n, "source", f, NFIELDS(f)))
 		return;
 	/* auth before url: which URL schemes fit depends on it. */
 	parse_source_auth(c, f[3].node, s);
@@ -1124,16 +1143,17 @@ static void get_listen(struct cparse *c, const struct ydoc_node *n, char **out)
 	const char *what = "controller.listen", *host, *why = NULL;
 	size_t hostlen;
 	char *s = NULL;
-	if (!n || yget_string(&c->y, n, what, &s))
+	if (!n || rotor_yget_string(&c->y, n, what, &s))
 		return;
 	if (has_space_or_control(s) || strchr(s, '/')) {
-		yerr(&c->y, n, "%s must be HOST:PORT such as 127.0.0.1:9464, not \"%s\"", what, s);
+		rotor_yerr(&c->y, n, "%s must be HOST:PORT such as 127.0.0.1:9464, not \"%s\"",
+		           what, s);
 		free(s);
 		return;
 	}
 	if (split_host_port(s, strlen(s), 1, &host, &hostlen, &why)) {
-		yerr(&c->y, n, "%s: \"%s\" %s; write HOST:PORT such as 127.0.0.1:9464", what, s,
-		     why);
+		rotor_yerr(&c->y, n, "%s: \"%s\" %s; write HOST:PORT such as 127.0.0.1:9464", what,
+		           s, why);
 		free(s);
 		return;
 	}
@@ -1144,7 +1164,7 @@ static void get_listen(struct cparse *c, const struct ydoc_node *n, char **out)
 static void parse_controller(struct cparse *c, const struct ydoc_node *n)
 {
 	struct yfield f[] = {{"workers", 0, NULL}, {"resync", 0, NULL}, {"listen", 0, NULL}};
-	if (!(n = present(n)) || ymap_fields(&c->y, n, "controller", f, NFIELDS(f)))
+	if (!(n = present(n)) || rotor_ymap_fields(&c->y, n, "controller", f, NFIELDS(f)))
 		return;
 	get_int_in(c, f[0].node, "controller.workers", 1, 64, &c->cfg->workers);
 	get_duration_in(c, f[1].node, "controller.resync", 1, INT64_MAX, &c->cfg->resync);
@@ -1154,7 +1174,7 @@ static void parse_controller(struct cparse *c, const struct ydoc_node *n)
 static void parse_audit(struct cparse *c, const struct ydoc_node *n)
 {
 	struct yfield f[] = {{"path", 1, NULL}};
-	if (!(n = present(n)) || ymap_fields(&c->y, n, "audit", f, NFIELDS(f)))
+	if (!(n = present(n)) || rotor_ymap_fields(&c->y, n, "audit", f, NFIELDS(f)))
 		return;
 	get_file_path(c, f[0].node, "audit.path", &c->cfg->audit_path);
 }
@@ -1165,21 +1185,23 @@ static void check_header(struct cparse *c, const struct ydoc_node *root,
                          const struct ydoc_node *api, const struct ydoc_node *kind)
 {
 	if (!present(api))
-		yerr(&c->y, api ? api : root, "apiVersion is required: add apiVersion: rotor/v1");
+		rotor_yerr(&c->y, api ? api : root,
+		           "apiVersion is required: add apiVersion: rotor/v1");
 	else if (api->type != YDOC_SCALAR)
-		yerr(&c->y, api, "apiVersion must be \"rotor/v1\", not %s", node_kind(api));
+		rotor_yerr(&c->y, api, "apiVersion must be \"rotor/v1\", not %s", node_kind(api));
 	else if (strcmp(api->value, "rotor/v1") != 0)
-		yerr(&c->y, api, "apiVersion must be \"rotor/v1\", not \"%s\"", api->value);
+		rotor_yerr(&c->y, api, "apiVersion must be \"rotor/v1\", not \"%s\"", api->value);
 	if (!present(kind))
-		yerr(&c->y, kind ? kind : root, "kind is required: add kind: Config");
+		rotor_yerr(&c->y, kind ? kind : root, "kind is required: add kind: Config");
 	else if (kind->type != YDOC_SCALAR)
-		yerr(&c->y, kind, "kind must be \"Config\", not %s", node_kind(kind));
+		rotor_yerr(&c->y, kind, "kind must be \"Config\", not %s", node_kind(kind));
 	else if (strcmp(kind->value, "AccessKeyRotation") == 0)
-		yerr(&c->y, kind,
-		     "kind is AccessKeyRotation: this is a manifest, not the controller config "
-		     "(kind: Config)");
+		rotor_yerr(
+		    &c->y, kind,
+		    "kind is AccessKeyRotation: this is a manifest, not the controller config "
+		    "(kind: Config)");
 	else if (strcmp(kind->value, "Config") != 0)
-		yerr(&c->y, kind, "kind must be \"Config\", not \"%s\"", kind->value);
+		rotor_yerr(&c->y, kind, "kind must be \"Config\", not \"%s\"", kind->value);
 }
 
 static void parse_root(struct cparse *c, const struct ydoc_node *root)
@@ -1189,12 +1211,12 @@ static void parse_root(struct cparse *c, const struct ydoc_node *root)
 	    {"envFiles", 0, NULL},   {"source", 0, NULL},   {"controller", 0, NULL},
 	    {"audit", 0, NULL},      {"stateDir", 0, NULL},
 	};
-	if (ymap_fields(&c->y, root, "the config", f, NFIELDS(f)))
+	if (rotor_ymap_fields(&c->y, root, "the config", f, NFIELDS(f)))
 		return;
-	if (f[7].node && yget_string(&c->y, f[7].node, "stateDir", &c->cfg->state_dir) == 0 &&
+	if (f[7].node && rotor_yget_string(&c->y, f[7].node, "stateDir", &c->cfg->state_dir) == 0 &&
 	    c->cfg->state_dir && c->cfg->state_dir[0] != '/')
-		yerr(&c->y, f[7].node, "stateDir must be an absolute directory, not \"%s\"",
-		     c->cfg->state_dir);
+		rotor_yerr(&c->y, f[7].node, "stateDir must be an absolute directory, not \"%s\"",
+		           c->cfg->state_dir);
 	check_header(c, root, f[0].node, f[1].node);
 	parse_connections(c, f[2].node);
 	parse_env_files(c, f[3].node);
@@ -1216,9 +1238,10 @@ static void parse_stream(struct cparse *c, const struct ydoc_stream *s, int synt
 			root = doc;
 			continue;
 		}
-		yerr(&c->y, doc,
-		     "the config must be a single YAML document; a second one starts here (remove "
-		     "the ---)");
+		rotor_yerr(
+		    &c->y, doc,
+		    "the config must be a single YAML document; a second one starts here (remove "
+		    "the ---)");
 		break;
 	}
 	if (root)
@@ -1261,7 +1284,7 @@ int rotor_config_parse(struct rotor_config **out, const char *origin, const char
 	}
 	c.y.file = c.cfg->origin;
 	c.y.diags = diags;
-	yrc = ydoc_parse(&s, c.cfg->origin, data ? data : "", data ? len : 0, diags);
+	yrc = rotor_ydoc_parse(&s, c.cfg->origin, data ? data : "", data ? len : 0, diags);
 	if (yrc == ROTOR_ENOMEM) {
 		rc = ROTOR_ENOMEM;
 		goto done;
@@ -1274,7 +1297,7 @@ int rotor_config_parse(struct rotor_config **out, const char *origin, const char
 	else
 		rc = 0;
 done:
-	ydoc_dispose(&s);
+	rotor_ydoc_dispose(&s);
 	if (rc == 0)
 		*out = c.cfg;
 	else

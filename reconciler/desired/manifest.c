@@ -158,35 +158,36 @@ static void parse_labels(struct yctx *c, const struct ydoc_node *n, struct rotor
 	if (!n)
 		return;
 	if (n->type != YDOC_MAP) {
-		yerr(c, n, "metadata.labels must be a mapping of names to values");
+		rotor_yerr(c, n, "metadata.labels must be a mapping of names to values");
 		return;
 	}
 	if (n->npairs > ROTOR_MANIFEST_MAX_LABELS) {
-		yerr(c, n, "metadata.labels has %zu entries; at most %d are allowed", n->npairs,
-		     ROTOR_MANIFEST_MAX_LABELS);
+		rotor_yerr(c, n, "metadata.labels has %zu entries; at most %d are allowed",
+		           n->npairs, ROTOR_MANIFEST_MAX_LABELS);
 		return;
 	}
 	m->labels = calloc(n->npairs ? n->npairs : 1, sizeof(*m->labels));
 	if (!m->labels) {
-		yerr(c, n, "out of memory");
+		rotor_yerr(c, n, "out of memory");
 		return;
 	}
 	for (size_t i = 0; i < n->npairs; i++) {
 		const struct ydoc_node *k = n->pairs[i].key, *v = n->pairs[i].value;
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(n->pairs[j].key->value, k->value) == 0)
-				yerr(c, k, "duplicate label \"%s\"", k->value);
+				rotor_yerr(c, k, "duplicate label \"%s\"", k->value);
 		if (!valid_label_part(k->value, 1))
-			yerr(c, k,
-			     "label name \"%s\" is invalid: use letters, digits and . _ / -, at "
-			     "most 63",
-			     k->value);
-		if (v->type != YDOC_SCALAR || ynode_is_null(v)) {
-			yerr(c, v, "label \"%s\" must have a string value", k->value);
+			rotor_yerr(
+			    c, k,
+			    "label name \"%s\" is invalid: use letters, digits and . _ / -, at "
+			    "most 63",
+			    k->value);
+		if (v->type != YDOC_SCALAR || rotor_ynode_is_null(v)) {
+			rotor_yerr(c, v, "label \"%s\" must have a string value", k->value);
 			continue;
 		}
 		if (!valid_label_part(v->value, 0))
-			yerr(
+			rotor_yerr(
 			    c, v,
 			    "label value \"%s\" is invalid: use letters, digits and . _ -, at most "
 			    "63",
@@ -195,23 +196,25 @@ static void parse_labels(struct yctx *c, const struct ydoc_node *n, struct rotor
 		l->key = strdup(k->value);
 		l->value = strdup(v->value);
 		if (!l->key || !l->value)
-			yerr(c, n, "out of memory");
+			rotor_yerr(c, n, "out of memory");
 	}
 }
 
 static void parse_metadata(struct yctx *c, const struct ydoc_node *n, struct rotor_manifest *m)
 {
 	struct yfield f[] = {{"name", 1, NULL}, {"labels", 0, NULL}};
-	if (ymap_fields(c, n, "metadata", f, 2))
+	if (rotor_ymap_fields(c, n, "metadata", f, 2))
 		return;
 	const struct ydoc_node *name = f[0].node;
-	if (name && !ynode_is_null(name) && yget_string(c, name, "metadata.name", &m->name) == 0) {
+	if (name && !rotor_ynode_is_null(name) &&
+	    rotor_yget_string(c, name, "metadata.name", &m->name) == 0) {
 		m->name_pos = pos_of(c, name);
 		if (!valid_name(m->name))
-			yerr(c, name,
-			     "metadata.name \"%s\" is invalid: use lowercase letters, digits and "
-			     "'-', 1 to 63 characters",
-			     m->name);
+			rotor_yerr(
+			    c, name,
+			    "metadata.name \"%s\" is invalid: use lowercase letters, digits and "
+			    "'-', 1 to 63 characters",
+			    m->name);
 	}
 	parse_labels(c, f[1].node, m);
 }
@@ -221,35 +224,38 @@ static void parse_var_name(struct yctx *c, const struct ydoc_node *n, const char
 {
 	if (!n)
 		return;
-	if (yget_string(c, n, what, out) == 0 && !valid_var_name(*out))
-		yerr(c, n,
-		     "%s \"%s\" is not a valid variable name: use letters, digits and '_', not "
-		     "starting with a digit",
-		     what, *out);
+	if (rotor_yget_string(c, n, what, out) == 0 && !valid_var_name(*out))
+		rotor_yerr(
+		    c, n,
+		    "%s \"%s\" is not a valid variable name: use letters, digits and '_', not "
+		    "starting with a digit",
+		    what, *out);
 }
 
 static void parse_store(struct yctx *c, const struct ydoc_node *n, struct rotor_manifest *m)
 {
 	struct yfield kinds[] = {{"infisical", 1, NULL}};
-	if (ymap_fields(c, n, "spec.store", kinds, 1) || !kinds[0].node ||
-	    ynode_is_null(kinds[0].node))
+	if (rotor_ymap_fields(c, n, "spec.store", kinds, 1) || !kinds[0].node ||
+	    rotor_ynode_is_null(kinds[0].node))
 		return;
 	struct yfield f[] = {
 	    {"connection", 1, NULL}, {"projectId", 1, NULL},       {"environment", 1, NULL},
 	    {"secretPath", 0, NULL}, {"accessKeyIdName", 0, NULL}, {"secretAccessKeyName", 0, NULL},
 	};
 	struct rotor_infisical_store *s = &m->store;
-	if (ymap_fields(c, kinds[0].node, "spec.store.infisical", f, 6))
+	if (rotor_ymap_fields(c, kinds[0].node, "spec.store.infisical", f, 6))
 		return;
-	if (yget_string(c, f[0].node, "spec.store.infisical.connection", &s->connection) == 0 &&
+	if (rotor_yget_string(c, f[0].node, "spec.store.infisical.connection", &s->connection) ==
+	        0 &&
 	    f[0].node)
 		s->connection_pos = pos_of(c, f[0].node);
-	yget_string(c, f[1].node, "spec.store.infisical.projectId", &s->project_id);
-	yget_string(c, f[2].node, "spec.store.infisical.environment", &s->environment);
-	if (yget_string(c, f[3].node, "spec.store.infisical.secretPath", &s->secret_path) == 0 &&
+	rotor_yget_string(c, f[1].node, "spec.store.infisical.projectId", &s->project_id);
+	rotor_yget_string(c, f[2].node, "spec.store.infisical.environment", &s->environment);
+	if (rotor_yget_string(c, f[3].node, "spec.store.infisical.secretPath", &s->secret_path) ==
+	        0 &&
 	    s->secret_path && s->secret_path[0] != '/')
-		yerr(c, f[3].node,
-		     "spec.store.infisical.secretPath must start with '/', e.g. /aws");
+		rotor_yerr(c, f[3].node,
+		           "spec.store.infisical.secretPath must start with '/', e.g. /aws");
 	parse_var_name(c, f[4].node, "spec.store.infisical.accessKeyIdName", &s->akid_name);
 	parse_var_name(c, f[5].node, "spec.store.infisical.secretAccessKeyName", &s->secret_name);
 	if (!s->secret_path)
@@ -259,13 +265,13 @@ static void parse_store(struct yctx *c, const struct ydoc_node *n, struct rotor_
 	if (!s->secret_name)
 		s->secret_name = strdup(ROTOR_DEFAULT_SECRET_NAME);
 	if (!s->secret_path || !s->akid_name || !s->secret_name)
-		yerr(c, n, "out of memory");
+		rotor_yerr(c, n, "out of memory");
 	else if (strcmp(s->akid_name, s->secret_name) == 0)
-		yerr(c, f[5].node ? f[5].node : f[4].node,
-		     "spec.store.infisical: accessKeyIdName and secretAccessKeyName are both "
-		     "\"%s\"; "
-		     "the pair needs two names",
-		     s->akid_name);
+		rotor_yerr(c, f[5].node ? f[5].node : f[4].node,
+		           "spec.store.infisical: accessKeyIdName and secretAccessKeyName are both "
+		           "\"%s\"; "
+		           "the pair needs two names",
+		           s->akid_name);
 }
 
 static int valid_heroku_app(const char *s)
@@ -294,7 +300,7 @@ static int valid_repository(const char *s)
 static void check_github_name(struct yctx *c, const struct ydoc_node *at, const char *name)
 {
 	if (strncasecmp(name, "GITHUB_", 7) == 0)
-		yerr(c, at, "GitHub secret names may not start with GITHUB_ (\"%s\")", name);
+		rotor_yerr(c, at, "GitHub secret names may not start with GITHUB_ (\"%s\")", name);
 }
 
 static const char *const consumer_kinds[] = {"heroku", "githubActions", "envFile"};
@@ -311,16 +317,16 @@ static void parse_consumer(struct yctx *c, const struct ydoc_node *n, size_t idx
 	    {"envFile", 0, NULL},
 	};
 	out->pos = pos_of(c, n);
-	if (ymap_fields(c, n, what, f, 4))
+	if (rotor_ymap_fields(c, n, what, f, 4))
 		return;
 	char field[128];
 	snprintf(field, sizeof(field), "%s.name", what);
-	if (yget_string(c, f[0].node, field, &out->name) == 0 && out->name &&
+	if (rotor_yget_string(c, f[0].node, field, &out->name) == 0 && out->name &&
 	    !valid_name(out->name))
-		yerr(c, f[0].node,
-		     "%s \"%s\" is invalid: use lowercase letters, digits and '-', 1 to 63 "
-		     "characters",
-		     field, out->name);
+		rotor_yerr(c, f[0].node,
+		           "%s \"%s\" is invalid: use lowercase letters, digits and '-', 1 to 63 "
+		           "characters",
+		           field, out->name);
 	int kind = -1, nkinds = 0;
 	for (int k = 0; k < 3; k++)
 		if (f[k + 1].node) {
@@ -329,8 +335,9 @@ static void parse_consumer(struct yctx *c, const struct ydoc_node *n, size_t idx
 				kind = k;
 		}
 	if (nkinds != 1) {
-		yerr(c, n, "%s must have exactly one of heroku, githubActions, envFile (it has %d)",
-		     what, nkinds);
+		rotor_yerr(c, n,
+		           "%s must have exactly one of heroku, githubActions, envFile (it has %d)",
+		           what, nkinds);
 		return;
 	}
 	out->kind = (enum rotor_consumer_kind)kind;
@@ -346,7 +353,7 @@ static void parse_consumer(struct yctx *c, const struct ydoc_node *n, size_t idx
 	    {"accessKeyIdName", 0, NULL},
 	    {"secretAccessKeyName", 0, NULL},
 	};
-	/* Only the fields that belong to this kind are offered to ymap_fields,
+	/* Only the fields that belong to this kind are offered to rotor_ymap_fields,
 	 * so a Heroku consumer with `path:` is told it is unknown there. */
 	struct yfield allowed[8];
 	size_t na = 0;
@@ -358,38 +365,42 @@ static void parse_consumer(struct yctx *c, const struct ydoc_node *n, size_t idx
 	for (size_t i = 0; i < 8; i++)
 		if (belongs[kind][i])
 			allowed[na++] = b[i];
-	if (ymap_fields(c, body, what, allowed, na))
+	if (rotor_ymap_fields(c, body, what, allowed, na))
 		return;
-	const struct ydoc_node *conn = yfield_get(allowed, na, "connection");
-	const struct ydoc_node *app = yfield_get(allowed, na, "app");
-	const struct ydoc_node *repo = yfield_get(allowed, na, "repository");
-	const struct ydoc_node *env = yfield_get(allowed, na, "environment");
-	const struct ydoc_node *path = yfield_get(allowed, na, "path");
-	const struct ydoc_node *reload = yfield_get(allowed, na, "reload");
-	const struct ydoc_node *akid = yfield_get(allowed, na, "accessKeyIdName");
-	const struct ydoc_node *sak = yfield_get(allowed, na, "secretAccessKeyName");
+	const struct ydoc_node *conn = rotor_yfield_get(allowed, na, "connection");
+	const struct ydoc_node *app = rotor_yfield_get(allowed, na, "app");
+	const struct ydoc_node *repo = rotor_yfield_get(allowed, na, "repository");
+	const struct ydoc_node *env = rotor_yfield_get(allowed, na, "environment");
+	const struct ydoc_node *path = rotor_yfield_get(allowed, na, "path");
+	const struct ydoc_node *reload = rotor_yfield_get(allowed, na, "reload");
+	const struct ydoc_node *akid = rotor_yfield_get(allowed, na, "accessKeyIdName");
+	const struct ydoc_node *sak = rotor_yfield_get(allowed, na, "secretAccessKeyName");
 	snprintf(field, sizeof(field), "%s.connection", what);
-	if (yget_string(c, conn, field, &out->connection) == 0 && conn)
+	if (rotor_yget_string(c, conn, field, &out->connection) == 0 && conn)
 		out->connection_pos = pos_of(c, conn);
 	snprintf(field, sizeof(field), "%s.app", what);
-	if (yget_string(c, app, field, &out->app) == 0 && out->app && !valid_heroku_app(out->app))
-		yerr(c, app,
-		     "%s \"%s\" is not a Heroku app name or id (lowercase letters, digits, '-')",
-		     field, out->app);
+	if (rotor_yget_string(c, app, field, &out->app) == 0 && out->app &&
+	    !valid_heroku_app(out->app))
+		rotor_yerr(
+		    c, app,
+		    "%s \"%s\" is not a Heroku app name or id (lowercase letters, digits, '-')",
+		    field, out->app);
 	snprintf(field, sizeof(field), "%s.repository", what);
-	if (yget_string(c, repo, field, &out->repository) == 0 && out->repository &&
+	if (rotor_yget_string(c, repo, field, &out->repository) == 0 && out->repository &&
 	    !valid_repository(out->repository))
-		yerr(c, repo, "%s must be \"owner/name\", not \"%s\"", field, out->repository);
+		rotor_yerr(c, repo, "%s must be \"owner/name\", not \"%s\"", field,
+		           out->repository);
 	snprintf(field, sizeof(field), "%s.environment", what);
-	yget_string(c, env, field, &out->environment);
+	rotor_yget_string(c, env, field, &out->environment);
 	snprintf(field, sizeof(field), "%s.path", what);
-	if (yget_string(c, path, field, &out->path) == 0 && out->path) {
+	if (rotor_yget_string(c, path, field, &out->path) == 0 && out->path) {
 		out->path_pos = pos_of(c, path);
 		if (out->path[0] != '/')
-			yerr(c, path, "%s must be an absolute path, not \"%s\"", field, out->path);
+			rotor_yerr(c, path, "%s must be an absolute path, not \"%s\"", field,
+			           out->path);
 	}
 	snprintf(field, sizeof(field), "%s.reload", what);
-	if (yget_string(c, reload, field, &out->reload) == 0 && reload)
+	if (rotor_yget_string(c, reload, field, &out->reload) == 0 && reload)
 		out->reload_pos = pos_of(c, reload);
 	snprintf(field, sizeof(field), "%s.accessKeyIdName", what);
 	parse_var_name(c, akid, field, &out->akid_name);
@@ -405,20 +416,20 @@ static void parse_consumer(struct yctx *c, const struct ydoc_node *n, size_t idx
 
 static void parse_consumers(struct yctx *c, const struct ydoc_node *n, struct rotor_manifest *m)
 {
-	if (!n || ynode_is_null(n))
+	if (!n || rotor_ynode_is_null(n))
 		return;
 	if (n->type != YDOC_SEQ) {
-		yerr(c, n, "spec.consumers must be a list");
+		rotor_yerr(c, n, "spec.consumers must be a list");
 		return;
 	}
 	if (n->nitems > ROTOR_MANIFEST_MAX_CONSUMERS) {
-		yerr(c, n, "spec.consumers has %zu entries; at most %d are allowed", n->nitems,
-		     ROTOR_MANIFEST_MAX_CONSUMERS);
+		rotor_yerr(c, n, "spec.consumers has %zu entries; at most %d are allowed",
+		           n->nitems, ROTOR_MANIFEST_MAX_CONSUMERS);
 		return;
 	}
 	m->consumers = calloc(n->nitems ? n->nitems : 1, sizeof(*m->consumers));
 	if (!m->consumers) {
-		yerr(c, n, "out of memory");
+		rotor_yerr(c, n, "out of memory");
 		return;
 	}
 	m->nconsumers = n->nitems;
@@ -427,9 +438,9 @@ static void parse_consumers(struct yctx *c, const struct ydoc_node *n, struct ro
 		for (size_t j = 0; j < i && m->consumers[i].name; j++)
 			if (m->consumers[j].name &&
 			    strcmp(m->consumers[i].name, m->consumers[j].name) == 0)
-				yerr(c, n->items[i],
-				     "consumer name \"%s\" is used twice (first at line %d)",
-				     m->consumers[i].name, m->consumers[j].pos.line);
+				rotor_yerr(c, n->items[i],
+				           "consumer name \"%s\" is used twice (first at line %d)",
+				           m->consumers[i].name, m->consumers[j].pos.line);
 	}
 	/* Fill defaults from the store only when the store names are known. */
 	for (size_t i = 0; i < m->nconsumers; i++) {
@@ -439,7 +450,7 @@ static void parse_consumers(struct yctx *c, const struct ydoc_node *n, struct ro
 		if (!k->secret_name && m->store.secret_name)
 			k->secret_name = strdup(m->store.secret_name);
 		if (k->akid_name && k->secret_name && strcmp(k->akid_name, k->secret_name) == 0)
-			yerr(
+			rotor_yerr(
 			    c, n->items[i],
 			    "spec.consumers[%zu]: accessKeyIdName and secretAccessKeyName are both "
 			    "\"%s\"",
@@ -456,41 +467,44 @@ static void parse_spec(struct yctx *c, const struct ydoc_node *n, struct rotor_m
 	    {"suspend", 0, NULL},     {"mode", 0, NULL},
 	    {"store", 1, NULL},       {"consumers", 0, NULL},
 	};
-	if (ymap_fields(c, n, "spec", f, 10))
+	if (rotor_ymap_fields(c, n, "spec", f, 10))
 		return;
-	if (yget_string(c, f[0].node, "spec.user", &m->user) == 0 && m->user) {
+	if (rotor_yget_string(c, f[0].node, "spec.user", &m->user) == 0 && m->user) {
 		m->user_pos = pos_of(c, f[0].node);
 		if (!valid_iam_user(m->user))
-			yerr(c, f[0].node,
-			     "spec.user \"%s\" is not a valid IAM user name (letters, digits and "
-			     "_+=,.@-, at most 64)",
-			     m->user);
+			rotor_yerr(
+			    c, f[0].node,
+			    "spec.user \"%s\" is not a valid IAM user name (letters, digits and "
+			    "_+=,.@-, at most 64)",
+			    m->user);
 	}
-	if (yget_string(c, f[1].node, "spec.aws", &m->aws) == 0 && m->aws)
+	if (rotor_yget_string(c, f[1].node, "spec.aws", &m->aws) == 0 && m->aws)
 		m->aws_pos = pos_of(c, f[1].node);
-	int bad_cadence = yget_duration(c, f[2].node, "spec.cadence", &m->cadence);
-	int bad_deact = yget_duration(c, f[3].node, "spec.deactivateAfter", &m->deactivate_after);
-	int bad_delete = yget_duration(c, f[4].node, "spec.deleteAfter", &m->delete_after);
+	int bad_cadence = rotor_yget_duration(c, f[2].node, "spec.cadence", &m->cadence);
+	int bad_deact =
+	    rotor_yget_duration(c, f[3].node, "spec.deactivateAfter", &m->deactivate_after);
+	int bad_delete = rotor_yget_duration(c, f[4].node, "spec.deleteAfter", &m->delete_after);
 	if (!bad_cadence && m->cadence <= 0)
-		yerr(c, f[2].node, "spec.cadence must be longer than 0s");
+		rotor_yerr(c, f[2].node, "spec.cadence must be longer than 0s");
 	if (!bad_cadence && !bad_deact && !bad_delete && m->cadence > 0 &&
 	    m->delete_after + m->deactivate_after >= m->cadence) {
 		char a[32], b[32], cc[32];
 		rotor_duration_format(a, sizeof(a), m->delete_after);
 		rotor_duration_format(b, sizeof(b), m->deactivate_after);
 		rotor_duration_format(cc, sizeof(cc), m->cadence);
-		ywarn(c, f[2].node ? f[2].node : n,
-		      "deleteAfter (%s) + deactivateAfter (%s) is not shorter than cadence (%s): "
-		      "each rotation will wait for the previous key's window to end, so keys "
-		      "live longer than the cadence",
-		      a, b, cc);
+		rotor_ywarn(
+		    c, f[2].node ? f[2].node : n,
+		    "deleteAfter (%s) + deactivateAfter (%s) is not shorter than cadence (%s): "
+		    "each rotation will wait for the previous key's window to end, so keys "
+		    "live longer than the cadence",
+		    a, b, cc);
 	}
-	yget_time(c, f[5].node, "spec.rotateRequestedAt", &m->rotate_requested_at);
-	yget_bool(c, f[6].node, "spec.suspend", &m->suspend);
+	rotor_yget_time(c, f[5].node, "spec.rotateRequestedAt", &m->rotate_requested_at);
+	rotor_yget_bool(c, f[6].node, "spec.suspend", &m->suspend);
 	int mode = 0;
-	if (yget_enum(c, f[7].node, "spec.mode", mode_words, &mode) == 0)
+	if (rotor_yget_enum(c, f[7].node, "spec.mode", mode_words, &mode) == 0)
 		m->mode = (enum rotor_mode)mode;
-	if (f[8].node && !ynode_is_null(f[8].node))
+	if (f[8].node && !rotor_ynode_is_null(f[8].node))
 		parse_store(c, f[8].node, m);
 	parse_consumers(c, f[9].node, m);
 }
@@ -541,26 +555,27 @@ static void parse_document(struct yctx *c, const struct ydoc_node *root, struct 
 			if (strcmp(root->pairs[i].key->value, "kind") == 0 &&
 			    root->pairs[i].value->type == YDOC_SCALAR &&
 			    strcmp(root->pairs[i].value->value, "Config") == 0) {
-				ywarn(c, root->pairs[i].value,
-				      "skipped: this is a controller config (kind: Config), not a "
-				      "manifest; pass it with --config");
+				rotor_ywarn(
+				    c, root->pairs[i].value,
+				    "skipped: this is a controller config (kind: Config), not a "
+				    "manifest; pass it with --config");
 				m->skipped = 1;
 				return;
 			}
 	}
-	if (ymap_fields(c, root, "the manifest", f, 4))
+	if (rotor_ymap_fields(c, root, "the manifest", f, 4))
 		return;
 	const struct ydoc_node *api = f[0].node, *kind = f[1].node;
-	if (api && !ynode_is_null(api) &&
+	if (api && !rotor_ynode_is_null(api) &&
 	    (api->type != YDOC_SCALAR || strcmp(api->value, "rotor/v1") != 0))
-		yerr(c, api, "apiVersion must be rotor/v1, not \"%s\"",
-		     api->type == YDOC_SCALAR ? api->value : "(not a string)");
+		rotor_yerr(c, api, "apiVersion must be rotor/v1, not \"%s\"",
+		           api->type == YDOC_SCALAR ? api->value : "(not a string)");
 	int k = 0;
-	if (kind && !ynode_is_null(kind))
-		yget_enum(c, kind, "kind", kind_words, &k);
-	if (f[2].node && !ynode_is_null(f[2].node))
+	if (kind && !rotor_ynode_is_null(kind))
+		rotor_yget_enum(c, kind, "kind", kind_words, &k);
+	if (f[2].node && !rotor_ynode_is_null(f[2].node))
 		parse_metadata(c, f[2].node, m);
-	if (f[3].node && !ynode_is_null(f[3].node))
+	if (f[3].node && !rotor_ynode_is_null(f[3].node))
 		parse_spec(c, f[3].node, m);
 }
 
@@ -589,13 +604,13 @@ int rotor_manifest_parse(struct rotor_manifest_set *set, const char *origin, con
 		return ROTOR_EINVALID;
 	}
 	set->bytes_read += len;
-	rc = ydoc_parse(&s, file, data, len, diags);
+	rc = rotor_ydoc_parse(&s, file, data, len, diags);
 	if (rc == ROTOR_ENOMEM)
 		goto done;
 	if (rc)
 		c.errors++;
 	for (size_t d = 0; d < s.ndocs; d++) {
-		if (!s.docs[d] || ynode_is_null(s.docs[d]))
+		if (!s.docs[d] || rotor_ynode_is_null(s.docs[d]))
 			continue; /* an empty document, e.g. a trailing --- */
 		struct rotor_manifest m;
 		memset(&m, 0, sizeof(m));
@@ -617,7 +632,7 @@ int rotor_manifest_parse(struct rotor_manifest_set *set, const char *origin, con
 	}
 	rc = c.errors ? ROTOR_EINVALID : 0;
 done:
-	ydoc_dispose(&s);
+	rotor_ydoc_dispose(&s);
 	return rc;
 }
 

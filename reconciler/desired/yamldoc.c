@@ -238,8 +238,8 @@ static int handle(struct builder *b, yaml_event_t *ev)
 	}
 }
 
-int ydoc_parse(struct ydoc_stream *out, const char *origin, const char *data, size_t len,
-               struct rotor_diags *diags)
+int rotor_ydoc_parse(struct ydoc_stream *out, const char *origin, const char *data, size_t len,
+                     struct rotor_diags *diags)
 {
 	yaml_parser_t parser;
 	struct builder b;
@@ -274,7 +274,7 @@ int ydoc_parse(struct ydoc_stream *out, const char *origin, const char *data, si
 	return b.failed;
 }
 
-void ydoc_dispose(struct ydoc_stream *s)
+void rotor_ydoc_dispose(struct ydoc_stream *s)
 {
 	struct ydoc_node *n = s->arena;
 	while (n) {
@@ -301,7 +301,7 @@ static void yreport(struct yctx *c, int sev, const struct ydoc_node *at, const c
 		c->errors++;
 }
 
-void yerr(struct yctx *c, const struct ydoc_node *at, const char *fmt, ...)
+void rotor_yerr(struct yctx *c, const struct ydoc_node *at, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -309,7 +309,7 @@ void yerr(struct yctx *c, const struct ydoc_node *at, const char *fmt, ...)
 	va_end(ap);
 }
 
-void ywarn(struct yctx *c, const struct ydoc_node *at, const char *fmt, ...)
+void rotor_ywarn(struct yctx *c, const struct ydoc_node *at, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -317,7 +317,7 @@ void ywarn(struct yctx *c, const struct ydoc_node *at, const char *fmt, ...)
 	va_end(ap);
 }
 
-size_t ydoc_edit_distance(const char *a, const char *b)
+size_t rotor_ydoc_edit_distance(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b);
 	if (la > 64 || lb > 64)
@@ -344,12 +344,12 @@ size_t ydoc_edit_distance(const char *a, const char *b)
 	return prev[lb];
 }
 
-const char *ydoc_suggest(const char *word, const char *const *candidates, size_t n)
+const char *rotor_ydoc_suggest(const char *word, const char *const *candidates, size_t n)
 {
 	const char *best = NULL;
 	size_t best_d = 3;
 	for (size_t i = 0; i < n; i++) {
-		size_t d = ydoc_edit_distance(word, candidates[i]);
+		size_t d = rotor_ydoc_edit_distance(word, candidates[i]);
 		if (d < best_d) {
 			best = candidates[i];
 			best_d = d;
@@ -366,12 +366,12 @@ static const char *type_name(const struct ydoc_node *n)
 	case YDOC_SEQ:
 		return "a list";
 	default:
-		return ynode_is_null(n) ? "null" : "a scalar";
+		return rotor_ynode_is_null(n) ? "null" : "a scalar";
 	}
 }
 
-int ymap_fields(struct yctx *c, const struct ydoc_node *node, const char *what,
-                struct yfield *fields, size_t nfields)
+int rotor_ymap_fields(struct yctx *c, const struct ydoc_node *node, const char *what,
+                      struct yfield *fields, size_t nfields)
 {
 	const char *names[64];
 	for (size_t i = 0; i < nfields; i++) {
@@ -381,7 +381,7 @@ int ymap_fields(struct yctx *c, const struct ydoc_node *node, const char *what,
 	}
 	if (!node || node->type != YDOC_MAP) {
 		if (node)
-			yerr(c, node, "%s must be a mapping, not %s", what, type_name(node));
+			rotor_yerr(c, node, "%s must be a mapping, not %s", what, type_name(node));
 		return -1;
 	}
 	for (size_t p = 0; p < node->npairs; p++) {
@@ -391,32 +391,33 @@ int ymap_fields(struct yctx *c, const struct ydoc_node *node, const char *what,
 			i++;
 		if (i == nfields) {
 			const char *s =
-			    ydoc_suggest(key->value, names, nfields < 64 ? nfields : 64);
+			    rotor_ydoc_suggest(key->value, names, nfields < 64 ? nfields : 64);
 			if (s)
-				yerr(c, key, "unknown field \"%s\" in %s; did you mean \"%s\"?",
-				     key->value, what, s);
+				rotor_yerr(c, key,
+				           "unknown field \"%s\" in %s; did you mean \"%s\"?",
+				           key->value, what, s);
 			else
-				yerr(c, key, "unknown field \"%s\" in %s", key->value, what);
+				rotor_yerr(c, key, "unknown field \"%s\" in %s", key->value, what);
 			continue;
 		}
 		if (fields[i].node) {
-			yerr(c, key, "duplicate field \"%s\" in %s (first at line %d)", key->value,
-			     what, fields[i].node->line);
+			rotor_yerr(c, key, "duplicate field \"%s\" in %s (first at line %d)",
+			           key->value, what, fields[i].node->line);
 			continue;
 		}
 		fields[i].node = node->pairs[p].value;
 	}
 	for (size_t i = 0; i < nfields; i++) {
-		if (!fields[i].required || (fields[i].node && !ynode_is_null(fields[i].node)))
+		if (!fields[i].required || (fields[i].node && !rotor_ynode_is_null(fields[i].node)))
 			continue;
-		yerr(c, fields[i].node ? fields[i].node : node, "%s.%s is required%s", what,
-		     fields[i].name, fields[i].node ? " (it is empty)" : "");
+		rotor_yerr(c, fields[i].node ? fields[i].node : node, "%s.%s is required%s", what,
+		           fields[i].name, fields[i].node ? " (it is empty)" : "");
 		fields[i].node = NULL; /* reported once; readers see it as absent */
 	}
 	return 0;
 }
 
-const struct ydoc_node *yfield_get(const struct yfield *fields, size_t n, const char *name)
+const struct ydoc_node *rotor_yfield_get(const struct yfield *fields, size_t n, const char *name)
 {
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(fields[i].name, name) == 0)
@@ -424,7 +425,7 @@ const struct ydoc_node *yfield_get(const struct yfield *fields, size_t n, const 
 	return NULL;
 }
 
-int ynode_is_null(const struct ydoc_node *n)
+int rotor_ynode_is_null(const struct ydoc_node *n)
 {
 	return n && n->type == YDOC_SCALAR && n->plain &&
 	       (n->len == 0 || strcmp(n->value, "~") == 0 || strcmp(n->value, "null") == 0 ||
@@ -434,30 +435,30 @@ int ynode_is_null(const struct ydoc_node *n)
 static int want_scalar(struct yctx *c, const struct ydoc_node *n, const char *what,
                        const char *expected)
 {
-	if (n->type != YDOC_SCALAR || ynode_is_null(n)) {
-		yerr(c, n, "%s must be %s, not %s", what, expected, type_name(n));
+	if (n->type != YDOC_SCALAR || rotor_ynode_is_null(n)) {
+		rotor_yerr(c, n, "%s must be %s, not %s", what, expected, type_name(n));
 		return -1;
 	}
 	return 0;
 }
 
-int yget_string(struct yctx *c, const struct ydoc_node *n, const char *what, char **out)
+int rotor_yget_string(struct yctx *c, const struct ydoc_node *n, const char *what, char **out)
 {
 	if (!n)
 		return 0;
 	if (want_scalar(c, n, what, "a string"))
 		return -1;
 	if (n->len == 0) {
-		yerr(c, n, "%s must not be empty", what);
+		rotor_yerr(c, n, "%s must not be empty", what);
 		return -1;
 	}
 	if (strlen(n->value) != n->len) {
-		yerr(c, n, "%s contains a NUL character", what);
+		rotor_yerr(c, n, "%s contains a NUL character", what);
 		return -1;
 	}
 	char *s = strdup(n->value);
 	if (!s) {
-		yerr(c, n, "out of memory");
+		rotor_yerr(c, n, "out of memory");
 		return -1;
 	}
 	free(*out);
@@ -465,7 +466,7 @@ int yget_string(struct yctx *c, const struct ydoc_node *n, const char *what, cha
 	return 0;
 }
 
-int yget_bool(struct yctx *c, const struct ydoc_node *n, const char *what, int *out)
+int rotor_yget_bool(struct yctx *c, const struct ydoc_node *n, const char *what, int *out)
 {
 	if (!n)
 		return 0;
@@ -479,12 +480,12 @@ int yget_bool(struct yctx *c, const struct ydoc_node *n, const char *what, int *
 		*out = 0;
 		return 0;
 	}
-	yerr(c, n, "%s must be true or false (unquoted), not \"%s\"", what, n->value);
+	rotor_yerr(c, n, "%s must be true or false (unquoted), not \"%s\"", what, n->value);
 	return -1;
 }
 
-int yget_int(struct yctx *c, const struct ydoc_node *n, const char *what, int64_t min, int64_t max,
-             int64_t *out)
+int rotor_yget_int(struct yctx *c, const struct ydoc_node *n, const char *what, int64_t min,
+                   int64_t max, int64_t *out)
 {
 	if (!n)
 		return 0;
@@ -500,19 +501,19 @@ int yget_int(struct yctx *c, const struct ydoc_node *n, const char *what, int64_
 			v = v * 10 + (*p - '0');
 	}
 	if (!ok) {
-		yerr(c, n, "%s must be a whole number, not \"%s\"", what, n->value);
+		rotor_yerr(c, n, "%s must be a whole number, not \"%s\"", what, n->value);
 		return -1;
 	}
 	if (v < min || v > max) {
-		yerr(c, n, "%s must be between %lld and %lld, not %lld", what, (long long)min,
-		     (long long)max, (long long)v);
+		rotor_yerr(c, n, "%s must be between %lld and %lld, not %lld", what, (long long)min,
+		           (long long)max, (long long)v);
 		return -1;
 	}
 	*out = v;
 	return 0;
 }
 
-int yget_duration(struct yctx *c, const struct ydoc_node *n, const char *what, int64_t *out)
+int rotor_yget_duration(struct yctx *c, const struct ydoc_node *n, const char *what, int64_t *out)
 {
 	char why[256];
 	if (!n)
@@ -520,13 +521,13 @@ int yget_duration(struct yctx *c, const struct ydoc_node *n, const char *what, i
 	if (want_scalar(c, n, what, "a duration such as 90d"))
 		return -1;
 	if (rotor_duration_parse(out, n->value, why, sizeof(why)) != 0) {
-		yerr(c, n, "%s: %s", what, why);
+		rotor_yerr(c, n, "%s: %s", what, why);
 		return -1;
 	}
 	return 0;
 }
 
-int yget_time(struct yctx *c, const struct ydoc_node *n, const char *what, int64_t *out)
+int rotor_yget_time(struct yctx *c, const struct ydoc_node *n, const char *what, int64_t *out)
 {
 	char why[256];
 	if (!n)
@@ -534,14 +535,14 @@ int yget_time(struct yctx *c, const struct ydoc_node *n, const char *what, int64
 	if (want_scalar(c, n, what, "an RFC 3339 time in quotes"))
 		return -1;
 	if (rotor_time_parse(out, n->value, why, sizeof(why)) != 0) {
-		yerr(c, n, "%s: %s", what, why);
+		rotor_yerr(c, n, "%s: %s", what, why);
 		return -1;
 	}
 	return 0;
 }
 
-int yget_enum(struct yctx *c, const struct ydoc_node *n, const char *what, const char *const *words,
-              int *out)
+int rotor_yget_enum(struct yctx *c, const struct ydoc_node *n, const char *what,
+                    const char *const *words, int *out)
 {
 	char list[256] = "";
 	size_t nw = 0;
@@ -557,11 +558,11 @@ int yget_enum(struct yctx *c, const struct ydoc_node *n, const char *what, const
 	}
 	if (want_scalar(c, n, what, "one of the listed words"))
 		return -1;
-	const char *s = ydoc_suggest(n->value, words, nw);
+	const char *s = rotor_ydoc_suggest(n->value, words, nw);
 	if (s)
-		yerr(c, n, "%s must be one of %s, not \"%s\"; did you mean \"%s\"?", what, list,
-		     n->value, s);
+		rotor_yerr(c, n, "%s must be one of %s, not \"%s\"; did you mean \"%s\"?", what,
+		           list, n->value, s);
 	else
-		yerr(c, n, "%s must be one of %s, not \"%s\"", what, list, n->value);
+		rotor_yerr(c, n, "%s must be one of %s, not \"%s\"", what, list, n->value);
 	return -1;
 }

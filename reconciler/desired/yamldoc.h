@@ -57,9 +57,9 @@ struct ydoc_stream {
 /* Parses all documents. Syntax errors, aliases, merge keys, depth and size
  * limits are added to diags; returns 0, ROTOR_EINVALID or ROTOR_ENOMEM.
  * Documents before a syntax error are kept. */
-int ydoc_parse(struct ydoc_stream *out, const char *origin, const char *data, size_t len,
-               struct rotor_diags *diags);
-void ydoc_dispose(struct ydoc_stream *s);
+int rotor_ydoc_parse(struct ydoc_stream *out, const char *origin, const char *data, size_t len,
+                     struct rotor_diags *diags);
+void rotor_ydoc_dispose(struct ydoc_stream *s);
 
 /* A parse context: the file name and where diagnostics go. */
 struct yctx {
@@ -68,12 +68,12 @@ struct yctx {
 	int errors; /* errors added through this context */
 };
 
-void yerr(struct yctx *c, const struct ydoc_node *at, const char *fmt, ...)
+void rotor_yerr(struct yctx *c, const struct ydoc_node *at, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-void ywarn(struct yctx *c, const struct ydoc_node *at, const char *fmt, ...)
+void rotor_ywarn(struct yctx *c, const struct ydoc_node *at, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* The fields a map may have. ymap_fields checks that node is a map, fills
+/* The fields a map may have. rotor_ymap_fields checks that node is a map, fills
  * each field's node (NULL when absent), and reports unknown keys (with a
  * "did you mean" for close names), duplicate keys and missing required
  * fields. `what` names the map in messages ("spec", "spec.store"). Returns
@@ -83,30 +83,30 @@ struct yfield {
 	int required;
 	const struct ydoc_node *node;
 };
-int ymap_fields(struct yctx *c, const struct ydoc_node *node, const char *what,
-                struct yfield *fields, size_t nfields);
-const struct ydoc_node *yfield_get(const struct yfield *fields, size_t n, const char *name);
+int rotor_ymap_fields(struct yctx *c, const struct ydoc_node *node, const char *what,
+                      struct yfield *fields, size_t nfields);
+const struct ydoc_node *rotor_yfield_get(const struct yfield *fields, size_t n, const char *name);
 
 /* True for a null scalar: empty plain, `~`, `null`. */
-int ynode_is_null(const struct ydoc_node *n);
+int rotor_ynode_is_null(const struct ydoc_node *n);
 
 /* Typed readers: each reports a wrong type at the node and returns -1. A
  * NULL node leaves *out untouched and returns 0 (absent: keep the default).
  * Strings are duplicated (caller frees); null or empty strings are errors. */
-int yget_string(struct yctx *c, const struct ydoc_node *n, const char *what, char **out);
-int yget_bool(struct yctx *c, const struct ydoc_node *n, const char *what, int *out);
-int yget_int(struct yctx *c, const struct ydoc_node *n, const char *what, int64_t min, int64_t max,
-             int64_t *out);
-int yget_duration(struct yctx *c, const struct ydoc_node *n, const char *what, int64_t *out);
-int yget_time(struct yctx *c, const struct ydoc_node *n, const char *what, int64_t *out);
+int rotor_yget_string(struct yctx *c, const struct ydoc_node *n, const char *what, char **out);
+int rotor_yget_bool(struct yctx *c, const struct ydoc_node *n, const char *what, int *out);
+int rotor_yget_int(struct yctx *c, const struct ydoc_node *n, const char *what, int64_t min,
+                   int64_t max, int64_t *out);
+int rotor_yget_duration(struct yctx *c, const struct ydoc_node *n, const char *what, int64_t *out);
+int rotor_yget_time(struct yctx *c, const struct ydoc_node *n, const char *what, int64_t *out);
 /* One of the given words (NULL-terminated list); *out is its index. */
-int yget_enum(struct yctx *c, const struct ydoc_node *n, const char *what, const char *const *words,
-              int *out);
+int rotor_yget_enum(struct yctx *c, const struct ydoc_node *n, const char *what,
+                    const char *const *words, int *out);
 
 /* Levenshtein distance, capped (for "did you mean"). */
-size_t ydoc_edit_distance(const char *a, const char *b);
+size_t rotor_ydoc_edit_distance(const char *a, const char *b);
 /* The candidate closest to word within distance 2 (or a case-insensitive
  * match), or NULL. */
-const char *ydoc_suggest(const char *word, const char *const *candidates, size_t n);
+const char *rotor_ydoc_suggest(const char *word, const char *const *candidates, size_t n);
 
 #endif

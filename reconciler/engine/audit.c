@@ -16,7 +16,7 @@
 #include "rotor/log.h"
 #include "rotor/timefmt.h"
 
-int audit_open(struct audit *a, const char *path, struct rotor_error *err)
+int rotor_audit_open(struct audit *a, const char *path, struct rotor_error *err)
 {
 	a->fd = -1;
 	if (!path)
@@ -28,14 +28,14 @@ int audit_open(struct audit *a, const char *path, struct rotor_error *err)
 	return 0;
 }
 
-void audit_close(struct audit *a)
+void rotor_audit_close(struct audit *a)
 {
 	if (a->fd >= 0)
 		close(a->fd);
 	a->fd = -1;
 }
 
-void audit_write(struct audit *a, const struct audit_entry *x)
+void rotor_audit_write(struct audit *a, const struct audit_entry *x)
 {
 	char ts[ROTOR_TIME_STR_MAX];
 	if (a->fd < 0)

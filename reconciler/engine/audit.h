@@ -22,8 +22,8 @@ struct audit_entry {
 	const char *revision;
 };
 
-int audit_open(struct audit *a, const char *path, struct rotor_error *err);
-void audit_close(struct audit *a);
-void audit_write(struct audit *a, const struct audit_entry *x);
+int rotor_audit_open(struct audit *a, const char *path, struct rotor_error *err);
+void rotor_audit_close(struct audit *a);
+void rotor_audit_write(struct audit *a, const struct audit_entry *x);
 
 #endif

@@ -73,7 +73,7 @@ int rotor_engine_new(struct rotor_engine **out, const struct rotor_config *cfg,
 			rc = p->open(&e->consumers[k], cfg, err);
 	}
 	if (!rc)
-		rc = audit_open(&e->audit, cfg->audit_path, err);
+		rc = rotor_audit_open(&e->audit, cfg->audit_path, err);
 	if (rc) {
 		free(e);
 		return rc;
@@ -99,7 +99,7 @@ void rotor_engine_free(struct rotor_engine *e)
 		if (e->consumers[k].kind && p->close)
 			p->close(&e->consumers[k]);
 	}
-	audit_close(&e->audit);
+	rotor_audit_close(&e->audit);
 	free(e);
 }
 
@@ -454,7 +454,7 @@ static void audit(struct apply_ctx *c, const char *action, const char *key_id, c
 	                        consumer,
 	                        err ? err->message : NULL,
 	                        c->e->opts.revision};
-	audit_write(&c->e->audit, &x);
+	rotor_audit_write(&c->e->audit, &x);
 }
 
 static const struct rotor_key_record *record_of(const struct apply_ctx *c, const char *id)

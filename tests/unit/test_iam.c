@@ -552,24 +552,24 @@ static void test_xml_tolerance(void **state)
 	    "</AccessKeyMetadata></ListAccessKeysResult></ListAccessKeysResponse>";
 	struct xnode *root = NULL;
 	struct rotor_error err;
-	assert_int_equal(xml_parse(&root, body, strlen(body), &err), 0);
+	assert_int_equal(rotor_xml_parse(&root, body, strlen(body), &err), 0);
 	char id[32];
-	assert_true(xml_copy(root, "ListAccessKeysResult/AccessKeyMetadata/member/AccessKeyId", id,
-	                     sizeof(id)));
+	assert_true(rotor_xml_copy(
+	    root, "ListAccessKeysResult/AccessKeyMetadata/member/AccessKeyId", id, sizeof(id)));
 	assert_string_equal(id, "AKIAX");
-	assert_null(xml_path(root, "ListAccessKeysResult/IsTruncated"));
-	xml_free(root);
+	assert_null(rotor_xml_path(root, "ListAccessKeysResult/IsTruncated"));
+	rotor_xml_free(root);
 	const char *bomb = "<?xml version=\"1.0\"?><!DOCTYPE x [<!ENTITY a \"aaaa\">"
 	                   "<!ENTITY b \"&a;&a;&a;&a;\">]><x>&b;</x>";
-	assert_int_equal(xml_parse(&root, bomb, strlen(bomb), &err), ROTOR_EINVALID);
-	assert_int_equal(xml_parse(&root, "<a><b></a>", 10, &err), ROTOR_EINVALID);
+	assert_int_equal(rotor_xml_parse(&root, bomb, strlen(bomb), &err), ROTOR_EINVALID);
+	assert_int_equal(rotor_xml_parse(&root, "<a><b></a>", 10, &err), ROTOR_EINVALID);
 	assert_non_null(strstr(err.message, "malformed XML"));
-	assert_int_equal(aws_error_kind("Throttling", 400), ROTOR_ETHROTTLED);
-	assert_int_equal(aws_error_kind("LimitExceeded", 409), ROTOR_ELIMIT);
-	assert_int_equal(aws_error_kind("", 503), ROTOR_ETRANSIENT);
-	assert_int_equal(aws_error_kind("AccessDenied", 403), ROTOR_EAUTH);
-	assert_true(aws_error_retryable("ServiceFailure"));
-	assert_false(aws_error_retryable("NoSuchEntity"));
+	assert_int_equal(rotor_aws_error_kind("Throttling", 400), ROTOR_ETHROTTLED);
+	assert_int_equal(rotor_aws_error_kind("LimitExceeded", 409), ROTOR_ELIMIT);
+	assert_int_equal(rotor_aws_error_kind("", 503), ROTOR_ETRANSIENT);
+	assert_int_equal(rotor_aws_error_kind("AccessDenied", 403), ROTOR_EAUTH);
+	assert_true(rotor_aws_error_retryable("ServiceFailure"));
+	assert_false(rotor_aws_error_retryable("NoSuchEntity"));
 }
 
 int main(void)

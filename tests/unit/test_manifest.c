@@ -180,11 +180,11 @@ static void test_suggest(void **state)
 {
 	(void)state;
 	const char *words[] = {"cadence", "deactivateAfter", "deleteAfter", "mode"};
-	assert_string_equal(ydoc_suggest("cadense", words, 4), "cadence");
-	assert_string_equal(ydoc_suggest("deleteafter", words, 4), "deleteAfter");
-	assert_string_equal(ydoc_suggest("mod", words, 4), "mode");
-	assert_null(ydoc_suggest("completely", words, 4));
-	assert_int_equal(ydoc_edit_distance("kitten", "sitting"), 3);
+	assert_string_equal(rotor_ydoc_suggest("cadense", words, 4), "cadence");
+	assert_string_equal(rotor_ydoc_suggest("deleteafter", words, 4), "deleteAfter");
+	assert_string_equal(rotor_ydoc_suggest("mod", words, 4), "mode");
+	assert_null(rotor_ydoc_suggest("completely", words, 4));
+	assert_int_equal(rotor_ydoc_edit_distance("kitten", "sitting"), 3);
 }
 
 static void test_diag_cap(void **state)

@@ -31,7 +31,7 @@ struct rotor_aws_client {
 };
 
 /* AWS's retry decision needs the error code in the body, so the transport
- * hands every reply back and aws_call_do decides. */
+ * hands every reply back and rotor_aws_call_do decides. */
 static enum rotor_http_verdict
 every_reply_is_final(void *ctx, const struct rotor_http_response *res, int64_t *retry_after_ms)
 {
@@ -92,7 +92,7 @@ void rotor_aws_client_free(struct rotor_aws_client *c)
 	free(c);
 }
 
-void aws_call_param(struct aws_call *call, const char *name, const char *value)
+void rotor_aws_call_param(struct aws_call *call, const char *name, const char *value)
 {
 	if (call->nparams < AWS_MAX_PARAMS) {
 		call->params[call->nparams].name = name;
@@ -121,7 +121,7 @@ static const char *const retryable_codes[] = {
     NULL,
 };
 
-int aws_error_retryable(const char *code)
+int rotor_aws_error_retryable(const char *code)
 {
 	for (size_t i = 0; retryable_codes[i]; i++)
 		if (strcmp(code, retryable_codes[i]) == 0)
@@ -135,7 +135,7 @@ static int is_throttle(const char *code)
 	       strcmp(code, "TooManyRequestsException") == 0 || strcmp(code, "SlowDown") == 0;
 }
 
-int aws_error_kind(const char *code, long status)
+int rotor_aws_error_kind(const char *code, long status)
 {
 	static const struct {
 		const char *code;
@@ -171,7 +171,7 @@ int aws_error_kind(const char *code, long status)
 				return map[i].kind;
 		if (is_throttle(code))
 			return ROTOR_ETHROTTLED;
-		if (aws_error_retryable(code))
+		if (rotor_aws_error_retryable(code))
 			return ROTOR_ETRANSIENT;
 	}
 	if (status == 429)
@@ -219,7 +219,7 @@ static const char *error_hint(const char *action, const char *code, const char *
 	if (is_throttle(code))
 		return "AWS is throttling this account's IAM calls; rotor retried with back-off "
 		       "and will try again on the next pass";
-	if (aws_error_retryable(code))
+	if (rotor_aws_error_retryable(code))
 		return "AWS reported an internal failure; rotor will retry on the next pass";
 	return NULL;
 }
@@ -239,20 +239,20 @@ static void parse_error_body(const char *body, size_t len, char *code, size_t co
 	struct xnode *root = NULL;
 	struct rotor_error ignore;
 	code[0] = msg[0] = reqid[0] = '\0';
-	if (body && len && xml_parse(&root, body, len, &ignore) == 0) {
-		const struct xnode *e = xml_find(root, "Error");
+	if (body && len && rotor_xml_parse(&root, body, len, &ignore) == 0) {
+		const struct xnode *e = rotor_xml_find(root, "Error");
 		if (e) {
-			xml_copy(e, "Code", code, code_len);
-			xml_copy(e, "Message", msg, msg_len);
+			rotor_xml_copy(e, "Code", code, code_len);
+			rotor_xml_copy(e, "Message", msg, msg_len);
 		}
 		for (size_t i = 0; !reqid[0] && i < 2; i++) {
-			const struct xnode *r = xml_find(e, reqid_names[i]);
+			const struct xnode *r = rotor_xml_find(e, reqid_names[i]);
 			if (!r)
-				r = xml_find(root, reqid_names[i]);
+				r = rotor_xml_find(root, reqid_names[i]);
 			if (r)
-				xml_copy(r, "", reqid, reqid_len); /* trimmed */
+				rotor_xml_copy(r, "", reqid, reqid_len); /* trimmed */
 		}
-		xml_free(root);
+		rotor_xml_free(root);
 	}
 }
 
@@ -368,8 +368,8 @@ done:
 	return rc;
 }
 
-int aws_call_do(struct rotor_aws_client *c, struct aws_call *call, struct xnode **result,
-                struct rotor_error *err)
+int rotor_aws_call_do(struct rotor_aws_client *c, struct aws_call *call, struct xnode **result,
+                      struct rotor_error *err)
 {
 	struct rotor_buf body;
 	int rc = 0;
@@ -403,7 +403,7 @@ int aws_call_do(struct rotor_aws_client *c, struct aws_call *call, struct xnode 
 			goto done;
 		}
 		if (res.status >= 200 && res.status < 300) {
-			rc = xml_parse(result, res.body.data, res.body.len, err);
+			rc = rotor_xml_parse(result, res.body.data, res.body.len, err);
 			if (rc)
 				rotor_error_prefix(err, "%s: unreadable reply (HTTP %ld)",
 				                   call->what, res.status);
@@ -417,14 +417,15 @@ int aws_call_do(struct rotor_aws_client *c, struct aws_call *call, struct xnode 
 			rotor_http_response_header(&res, "x-amzn-RequestId", reqid, sizeof(reqid));
 		long status = res.status;
 		rotor_http_response_dispose(&res);
-		int retry = code[0] ? aws_error_retryable(code) : (status >= 500 || status == 429);
+		int retry =
+		    code[0] ? rotor_aws_error_retryable(code) : (status >= 500 || status == 429);
 		if (retry && attempt < AWS_MAX_ATTEMPTS) {
 			rotor_log(ROTOR_LOG_DEBUG, NULL, "%s: %s (HTTP %ld), attempt %d: retrying",
 			          call->what, code[0] ? code : "error", status, attempt);
 			c->opts.clock->sleep_ms(c->opts.clock, backoff_ms(c, attempt));
 			continue;
 		}
-		int kind = aws_error_kind(code, status);
+		int kind = rotor_aws_error_kind(code, status);
 		const char *hint = code[0] ? error_hint(call->action, code, msg) : NULL;
 		char attempts[48] = "";
 		if (retry)

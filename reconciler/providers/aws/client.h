@@ -31,18 +31,18 @@ struct aws_call {
 struct rotor_clock *rotor_aws_client_clock(struct rotor_aws_client *c);
 
 /* Adds a parameter (pointers borrowed). */
-void aws_call_param(struct aws_call *call, const char *name, const char *value);
+void rotor_aws_call_param(struct aws_call *call, const char *name, const char *value);
 
 /* Performs the call with AWS's standard retries. On success *result is
- * the reply's root element (free with xml_free). On an AWS error, err
+ * the reply's root element (free with rotor_xml_free). On an AWS error, err
  * holds the kind, the AWS code, the request id and a message that names
  * the call and says what to do. */
-int aws_call_do(struct rotor_aws_client *c, struct aws_call *call, struct xnode **result,
-                struct rotor_error *err);
+int rotor_aws_call_do(struct rotor_aws_client *c, struct aws_call *call, struct xnode **result,
+                      struct rotor_error *err);
 
 /* The kind an AWS error code maps onto (HTTP status as a fallback). */
-int aws_error_kind(const char *code, long status);
+int rotor_aws_error_kind(const char *code, long status);
 /* Whether an AWS error code is worth retrying (throttling and failures). */
-int aws_error_retryable(const char *code);
+int rotor_aws_error_retryable(const char *code);
 
 #endif

@@ -25,7 +25,7 @@ static int parse_date(const struct xnode *n, const char *path, int64_t *out, con
                       struct rotor_error *err)
 {
 	char buf[64], why[160];
-	if (!xml_copy(n, path, buf, sizeof(buf)) || !buf[0]) {
+	if (!rotor_xml_copy(n, path, buf, sizeof(buf)) || !buf[0]) {
 		*out = 0;
 		return 0;
 	}
@@ -53,11 +53,11 @@ static int copy_key_id(const struct xnode *n, char *id, const char *what, struct
 {
 	char buf[160];
 	id[0] = '\0';
-	if (!xml_copy(n, "AccessKeyId", buf, sizeof(buf)) || !buf[0])
+	if (!rotor_xml_copy(n, "AccessKeyId", buf, sizeof(buf)) || !buf[0])
 		return rotor_error_set(err, ROTOR_EINVALID,
 		                       "%s: a key in the reply has no AccessKeyId", what);
 	if (!rotor_aws_key_id_valid(buf)) {
-		size_t len = strlen(xml_text(xml_child(n, "AccessKeyId")));
+		size_t len = strlen(rotor_xml_text(rotor_xml_child(n, "AccessKeyId")));
 		return rotor_error_set(
 		    err, ROTOR_EINVALID,
 		    "%s: the reply names an access key id of unexpected shape "
@@ -73,7 +73,7 @@ static int copy_key_id(const struct xnode *n, char *id, const char *what, struct
 static int is_true(const struct xnode *n, const char *path)
 {
 	char buf[16];
-	return xml_copy(n, path, buf, sizeof(buf)) && strcmp(buf, "true") == 0;
+	return rotor_xml_copy(n, path, buf, sizeof(buf)) && strcmp(buf, "true") == 0;
 }
 
 static int by_created(const void *a, const void *b)
@@ -95,20 +95,20 @@ int rotor_iam_list_access_keys(struct rotor_aws_client *iam, const char *user,
 		struct xnode *root = NULL;
 		memset(&call, 0, sizeof(call));
 		set_what(&call, "ListAccessKeys", user);
-		aws_call_param(&call, "UserName", user);
+		rotor_aws_call_param(&call, "UserName", user);
 		if (marker[0])
-			aws_call_param(&call, "Marker", marker);
-		rc = aws_call_do(iam, &call, &root, err);
+			rotor_aws_call_param(&call, "Marker", marker);
+		rc = rotor_aws_call_do(iam, &call, &root, err);
 		if (rc)
 			return rc;
-		const struct xnode *result = xml_child(root, "ListAccessKeysResult");
-		const struct xnode *list = xml_child(result, "AccessKeyMetadata");
+		const struct xnode *result = rotor_xml_child(root, "ListAccessKeysResult");
+		const struct xnode *list = rotor_xml_child(result, "AccessKeyMetadata");
 		for (size_t i = 0; list && i < list->nkids; i++) {
 			const struct xnode *m = list->kids[i];
 			if (strcmp(m->name, "member") != 0)
 				continue;
 			if (*nkeys >= ROTOR_IAM_MAX_KEYS) {
-				xml_free(root);
+				rotor_xml_free(root);
 				return rotor_error_set(err, ROTOR_EINVALID,
 				                       "%s: the reply lists more than %d keys; IAM "
 				                       "allows 2",
@@ -119,11 +119,11 @@ int rotor_iam_list_access_keys(struct rotor_aws_client *iam, const char *user,
 			memset(k, 0, sizeof(*k));
 			rc = copy_key_id(m, k->id, call.what, err);
 			if (rc) {
-				xml_free(root);
+				rotor_xml_free(root);
 				return rc;
 			}
-			xml_copy(m, "UserName", k->user, sizeof(k->user));
-			xml_copy(m, "Status", status, sizeof(status));
+			rotor_xml_copy(m, "UserName", k->user, sizeof(k->user));
+			rotor_xml_copy(m, "Status", status, sizeof(status));
 			/* AWS's API reference also lists "Expired": like Inactive,
 			 * it cannot authenticate. */
 			k->active = strcmp(status, "Active") == 0;
@@ -131,7 +131,7 @@ int rotor_iam_list_access_keys(struct rotor_aws_client *iam, const char *user,
 			if (rc ||
 			    (strcmp(status, "Active") != 0 && strcmp(status, "Inactive") != 0 &&
 			     strcmp(status, "Expired") != 0)) {
-				xml_free(root);
+				rotor_xml_free(root);
 				return rc ? rc
 				          : rotor_error_set(err, ROTOR_EINVALID,
 				                            "%s: a key in the reply has an unknown "
@@ -141,8 +141,8 @@ int rotor_iam_list_access_keys(struct rotor_aws_client *iam, const char *user,
 			(*nkeys)++;
 		}
 		int more = is_true(result, "IsTruncated");
-		xml_copy(result, "Marker", marker, sizeof(marker));
-		xml_free(root);
+		rotor_xml_copy(result, "Marker", marker, sizeof(marker));
+		rotor_xml_free(root);
 		if (!more) {
 			qsort(keys, *nkeys, sizeof(*keys), by_created);
 			return 0;
@@ -169,12 +169,12 @@ int rotor_iam_create_access_key(struct rotor_aws_client *iam, const char *user,
 	memset(&call, 0, sizeof(call));
 	set_what(&call, "CreateAccessKey", user);
 	call.not_idempotent = 1;
-	aws_call_param(&call, "UserName", user);
-	int rc = aws_call_do(iam, &call, &root, err);
+	rotor_aws_call_param(&call, "UserName", user);
+	int rc = rotor_aws_call_do(iam, &call, &root, err);
 	if (rc)
 		return rc;
-	const struct xnode *k = xml_path(root, "CreateAccessKeyResult/AccessKey");
-	const struct xnode *s = xml_child(k, "SecretAccessKey");
+	const struct xnode *k = rotor_xml_path(root, "CreateAccessKeyResult/AccessKey");
+	const struct xnode *s = rotor_xml_child(k, "SecretAccessKey");
 	/* A key was created whatever the reply holds: if it cannot be used,
 	 * the next pass sees it as an unused stray and deletes it. */
 	rc = copy_key_id(k, key->id, call.what, err);
@@ -185,11 +185,11 @@ int rotor_iam_create_access_key(struct rotor_aws_client *iam, const char *user,
 		                     "%s; a key was created and cannot be used: the next pass "
 		                     "deletes it as an unused stray",
 		                     why);
-		xml_free(root);
+		rotor_xml_free(root);
 		return rc;
 	}
-	xml_copy(k, "UserName", key->user, sizeof(key->user));
-	xml_copy(k, "Status", status, sizeof(status));
+	rotor_xml_copy(k, "UserName", key->user, sizeof(key->user));
+	rotor_xml_copy(k, "Status", status, sizeof(status));
 	key->active = strcmp(status, "Active") == 0;
 	rc = parse_date(k, "CreateDate", &key->created, call.what, err);
 	if (!rc && (!s || s->text_len == 0))
@@ -198,7 +198,7 @@ int rotor_iam_create_access_key(struct rotor_aws_client *iam, const char *user,
 		                     call.what, key->id);
 	if (!rc)
 		rc = rotor_secret_new(secret, s->text, s->text_len, ROTOR_SECRET_REDACT, err);
-	xml_free(root);
+	rotor_xml_free(root);
 	return rc;
 }
 
@@ -211,11 +211,11 @@ int rotor_iam_update_access_key(struct rotor_aws_client *iam, const char *user, 
 	memset(&call, 0, sizeof(call));
 	snprintf(arg, sizeof(arg), "%s, %s, %s", user, key_id, active ? "Active" : "Inactive");
 	set_what(&call, "UpdateAccessKey", arg);
-	aws_call_param(&call, "UserName", user);
-	aws_call_param(&call, "AccessKeyId", key_id);
-	aws_call_param(&call, "Status", active ? "Active" : "Inactive");
-	int rc = aws_call_do(iam, &call, &root, err);
-	xml_free(root);
+	rotor_aws_call_param(&call, "UserName", user);
+	rotor_aws_call_param(&call, "AccessKeyId", key_id);
+	rotor_aws_call_param(&call, "Status", active ? "Active" : "Inactive");
+	int rc = rotor_aws_call_do(iam, &call, &root, err);
+	rotor_xml_free(root);
 	return rc;
 }
 
@@ -228,10 +228,10 @@ int rotor_iam_delete_access_key(struct rotor_aws_client *iam, const char *user, 
 	memset(&call, 0, sizeof(call));
 	snprintf(arg, sizeof(arg), "%s, %s", user, key_id);
 	set_what(&call, "DeleteAccessKey", arg);
-	aws_call_param(&call, "UserName", user);
-	aws_call_param(&call, "AccessKeyId", key_id);
-	int rc = aws_call_do(iam, &call, &root, err);
-	xml_free(root);
+	rotor_aws_call_param(&call, "UserName", user);
+	rotor_aws_call_param(&call, "AccessKeyId", key_id);
+	int rc = rotor_aws_call_do(iam, &call, &root, err);
+	rotor_xml_free(root);
 	return rc;
 }
 
@@ -243,15 +243,16 @@ int rotor_iam_get_access_key_last_used(struct rotor_aws_client *iam, const char 
 	memset(out, 0, sizeof(*out));
 	memset(&call, 0, sizeof(call));
 	set_what(&call, "GetAccessKeyLastUsed", key_id);
-	aws_call_param(&call, "AccessKeyId", key_id);
-	int rc = aws_call_do(iam, &call, &root, err);
+	rotor_aws_call_param(&call, "AccessKeyId", key_id);
+	int rc = rotor_aws_call_do(iam, &call, &root, err);
 	if (rc)
 		return rc;
-	const struct xnode *u = xml_path(root, "GetAccessKeyLastUsedResult/AccessKeyLastUsed");
-	xml_copy(u, "ServiceName", out->service, sizeof(out->service));
-	xml_copy(u, "Region", out->region, sizeof(out->region));
+	const struct xnode *u =
+	    rotor_xml_path(root, "GetAccessKeyLastUsedResult/AccessKeyLastUsed");
+	rotor_xml_copy(u, "ServiceName", out->service, sizeof(out->service));
+	rotor_xml_copy(u, "Region", out->region, sizeof(out->region));
 	rc = parse_date(u, "LastUsedDate", &out->date, call.what, err);
-	xml_free(root);
+	rotor_xml_free(root);
 	return rc;
 }
 
@@ -263,20 +264,20 @@ int rotor_iam_get_user(struct rotor_aws_client *iam, const char *user, struct ro
 	memset(out, 0, sizeof(*out));
 	memset(&call, 0, sizeof(call));
 	set_what(&call, "GetUser", user);
-	aws_call_param(&call, "UserName", user);
-	int rc = aws_call_do(iam, &call, &root, err);
+	rotor_aws_call_param(&call, "UserName", user);
+	int rc = rotor_aws_call_do(iam, &call, &root, err);
 	if (rc)
 		return rc;
-	const struct xnode *u = xml_path(root, "GetUserResult/User");
-	xml_copy(u, "UserName", out->name, sizeof(out->name));
-	xml_copy(u, "UserId", out->user_id, sizeof(out->user_id));
-	xml_copy(u, "Arn", out->arn, sizeof(out->arn));
-	xml_copy(u, "Path", out->path, sizeof(out->path));
+	const struct xnode *u = rotor_xml_path(root, "GetUserResult/User");
+	rotor_xml_copy(u, "UserName", out->name, sizeof(out->name));
+	rotor_xml_copy(u, "UserId", out->user_id, sizeof(out->user_id));
+	rotor_xml_copy(u, "Arn", out->arn, sizeof(out->arn));
+	rotor_xml_copy(u, "Path", out->path, sizeof(out->path));
 	rc = parse_date(u, "CreateDate", &out->created, call.what, err);
 	if (!rc && !out->arn[0])
 		rc = rotor_error_set(err, ROTOR_EINVALID, "%s: the reply has no user Arn",
 		                     call.what);
-	xml_free(root);
+	rotor_xml_free(root);
 	return rc;
 }
 
@@ -303,20 +304,20 @@ int rotor_iam_list_user_tags(struct rotor_aws_client *iam, const char *user, str
 		struct xnode *root = NULL;
 		memset(&call, 0, sizeof(call));
 		set_what(&call, "ListUserTags", user);
-		aws_call_param(&call, "UserName", user);
+		rotor_aws_call_param(&call, "UserName", user);
 		if (marker[0])
-			aws_call_param(&call, "Marker", marker);
-		rc = aws_call_do(iam, &call, &root, err);
+			rotor_aws_call_param(&call, "Marker", marker);
+		rc = rotor_aws_call_do(iam, &call, &root, err);
 		if (rc)
 			goto fail;
-		const struct xnode *result = xml_child(root, "ListUserTagsResult");
-		const struct xnode *list = xml_child(result, "Tags");
+		const struct xnode *result = rotor_xml_child(root, "ListUserTagsResult");
+		const struct xnode *list = rotor_xml_child(result, "Tags");
 		for (size_t i = 0; list && i < list->nkids; i++) {
 			const struct xnode *m = list->kids[i];
 			if (strcmp(m->name, "member") != 0)
 				continue;
 			if (out->n >= 200) {
-				xml_free(root);
+				rotor_xml_free(root);
 				rc = rotor_error_set(err, ROTOR_EINVALID,
 				                     "%s: more than 200 tags in the reply",
 				                     call.what);
@@ -326,29 +327,29 @@ int rotor_iam_list_user_tags(struct rotor_aws_client *iam, const char *user, str
 				cap = cap ? cap * 2 : 16;
 				struct rotor_tag *items = realloc(out->items, cap * sizeof(*items));
 				if (!items) {
-					xml_free(root);
+					rotor_xml_free(root);
 					rc = rotor_error_set(err, ROTOR_ENOMEM, "out of memory");
 					goto fail;
 				}
 				out->items = items;
 			}
 			char key[256], value[512];
-			xml_copy(m, "Key", key, sizeof(key));
-			xml_copy(m, "Value", value, sizeof(value));
+			rotor_xml_copy(m, "Key", key, sizeof(key));
+			rotor_xml_copy(m, "Value", value, sizeof(value));
 			out->items[out->n].key = strdup(key);
 			out->items[out->n].value = strdup(value);
 			if (!out->items[out->n].key || !out->items[out->n].value) {
 				free(out->items[out->n].key);
 				free(out->items[out->n].value);
-				xml_free(root);
+				rotor_xml_free(root);
 				rc = rotor_error_set(err, ROTOR_ENOMEM, "out of memory");
 				goto fail;
 			}
 			out->n++;
 		}
 		int more = is_true(result, "IsTruncated");
-		xml_copy(result, "Marker", marker, sizeof(marker));
-		xml_free(root);
+		rotor_xml_copy(result, "Marker", marker, sizeof(marker));
+		rotor_xml_free(root);
 		if (!more)
 			return 0;
 		if (!marker[0]) {
@@ -378,15 +379,15 @@ int rotor_iam_tag_user(struct rotor_aws_client *iam, const char *user, const str
 		                       user, n);
 	memset(&call, 0, sizeof(call));
 	set_what(&call, "TagUser", user);
-	aws_call_param(&call, "UserName", user);
+	rotor_aws_call_param(&call, "UserName", user);
 	for (size_t i = 0; i < n; i++) {
 		snprintf(names[i][0], sizeof(names[i][0]), "Tags.member.%zu.Key", i + 1);
 		snprintf(names[i][1], sizeof(names[i][1]), "Tags.member.%zu.Value", i + 1);
-		aws_call_param(&call, names[i][0], tags[i].key);
-		aws_call_param(&call, names[i][1], tags[i].value);
+		rotor_aws_call_param(&call, names[i][0], tags[i].key);
+		rotor_aws_call_param(&call, names[i][1], tags[i].value);
 	}
-	int rc = aws_call_do(iam, &call, &root, err);
-	xml_free(root);
+	int rc = rotor_aws_call_do(iam, &call, &root, err);
+	rotor_xml_free(root);
 	return rc;
 }
 
@@ -403,12 +404,12 @@ int rotor_iam_untag_user(struct rotor_aws_client *iam, const char *user, const c
 		                       user, n);
 	memset(&call, 0, sizeof(call));
 	set_what(&call, "UntagUser", user);
-	aws_call_param(&call, "UserName", user);
+	rotor_aws_call_param(&call, "UserName", user);
 	for (size_t i = 0; i < n; i++) {
 		snprintf(names[i], sizeof(names[i]), "TagKeys.member.%zu", i + 1);
-		aws_call_param(&call, names[i], keys[i]);
+		rotor_aws_call_param(&call, names[i], keys[i]);
 	}
-	int rc = aws_call_do(iam, &call, &root, err);
-	xml_free(root);
+	int rc = rotor_aws_call_do(iam, &call, &root, err);
+	rotor_xml_free(root);
 	return rc;
 }

@@ -28,14 +28,14 @@ int rotor_sts_get_caller_identity(struct rotor_aws_client *sts,
 	call.as = as;
 	snprintf(call.what, sizeof(call.what), "GetCallerIdentity(%s)",
 	         as ? as->access_key_id : "manager");
-	int rc = aws_call_do(sts, &call, &root, err);
+	int rc = rotor_aws_call_do(sts, &call, &root, err);
 	if (rc)
 		return rc;
-	const struct xnode *r = xml_child(root, "GetCallerIdentityResult");
-	xml_copy(r, "Arn", out->arn, sizeof(out->arn));
-	xml_copy(r, "UserId", out->user_id, sizeof(out->user_id));
-	xml_copy(r, "Account", out->account, sizeof(out->account));
-	xml_free(root);
+	const struct xnode *r = rotor_xml_child(root, "GetCallerIdentityResult");
+	rotor_xml_copy(r, "Arn", out->arn, sizeof(out->arn));
+	rotor_xml_copy(r, "UserId", out->user_id, sizeof(out->user_id));
+	rotor_xml_copy(r, "Account", out->account, sizeof(out->account));
+	rotor_xml_free(root);
 	if (!out->arn[0])
 		return rotor_error_set(err, ROTOR_EINVALID, "%s: the reply has no Arn", call.what);
 	return 0;
@@ -45,21 +45,21 @@ int rotor_sts_get_caller_identity(struct rotor_aws_client *sts,
 static int read_credentials(const struct xnode *result, const char *what,
                             struct rotor_aws_credentials *out, struct rotor_error *err)
 {
-	const struct xnode *c = xml_child(result, "Credentials");
-	const struct xnode *secret = xml_child(c, "SecretAccessKey");
-	const struct xnode *token = xml_child(c, "SessionToken");
+	const struct xnode *c = rotor_xml_child(result, "Credentials");
+	const struct xnode *secret = rotor_xml_child(c, "SecretAccessKey");
+	const struct xnode *token = rotor_xml_child(c, "SessionToken");
 	char akid[64], exp[64], why[160];
 	int64_t expiration = 0;
-	if (!xml_copy(c, "AccessKeyId", akid, sizeof(akid)) || !secret || !token ||
+	if (!rotor_xml_copy(c, "AccessKeyId", akid, sizeof(akid)) || !secret || !token ||
 	    !secret->text_len || !token->text_len)
 		return rotor_error_set(err, ROTOR_EINVALID, "%s: the reply has no credentials",
 		                       what);
-	if (xml_copy(c, "Expiration", exp, sizeof(exp)) &&
+	if (rotor_xml_copy(c, "Expiration", exp, sizeof(exp)) &&
 	    rotor_time_parse(&expiration, exp, why, sizeof(why)) != 0)
 		return rotor_error_set(err, ROTOR_EINVALID, "%s: unreadable Expiration: %s", what,
 		                       why);
-	return rotor_aws_credentials_set(out, akid, xml_text(secret), xml_text(token), expiration,
-	                                 err);
+	return rotor_aws_credentials_set(out, akid, rotor_xml_text(secret), rotor_xml_text(token),
+	                                 expiration, err);
 }
 
 int rotor_sts_assume_role(struct rotor_aws_client *sts, const char *role_arn,
@@ -75,21 +75,21 @@ int rotor_sts_assume_role(struct rotor_aws_client *sts, const char *role_arn,
 	call.action = "AssumeRole";
 	call.version = STS_VERSION;
 	snprintf(call.what, sizeof(call.what), "AssumeRole(%s)", role_arn);
-	aws_call_param(&call, "RoleArn", role_arn);
-	aws_call_param(&call, "RoleSessionName", session_name ? session_name : "rotor");
+	rotor_aws_call_param(&call, "RoleArn", role_arn);
+	rotor_aws_call_param(&call, "RoleSessionName", session_name ? session_name : "rotor");
 	if (external_id)
-		aws_call_param(&call, "ExternalId", rotor_secret_bytes(external_id));
+		rotor_aws_call_param(&call, "ExternalId", rotor_secret_bytes(external_id));
 	if (duration_seconds > 0) {
 		snprintf(duration, sizeof(duration), "%d", duration_seconds);
-		aws_call_param(&call, "DurationSeconds", duration);
+		rotor_aws_call_param(&call, "DurationSeconds", duration);
 	}
-	int rc = aws_call_do(sts, &call, &root, err);
+	int rc = rotor_aws_call_do(sts, &call, &root, err);
 	if (rc)
 		return rc;
-	rc = read_credentials(xml_child(root, "AssumeRoleResult"), call.what, out, err);
+	rc = read_credentials(rotor_xml_child(root, "AssumeRoleResult"), call.what, out, err);
 	if (!rc)
 		snprintf(out->source, sizeof(out->source), "role %.50s", role_arn);
-	xml_free(root);
+	rotor_xml_free(root);
 	return rc;
 }
 
@@ -108,21 +108,21 @@ int rotor_sts_assume_role_with_web_identity(struct rotor_aws_client *sts, const 
 	call.version = STS_VERSION;
 	call.unsigned_call = 1;
 	snprintf(call.what, sizeof(call.what), "AssumeRoleWithWebIdentity(%s)", role_arn);
-	aws_call_param(&call, "RoleArn", role_arn);
-	aws_call_param(&call, "RoleSessionName", session_name ? session_name : "rotor");
-	aws_call_param(&call, "WebIdentityToken", rotor_secret_bytes(token));
+	rotor_aws_call_param(&call, "RoleArn", role_arn);
+	rotor_aws_call_param(&call, "RoleSessionName", session_name ? session_name : "rotor");
+	rotor_aws_call_param(&call, "WebIdentityToken", rotor_secret_bytes(token));
 	if (duration_seconds > 0) {
 		snprintf(duration, sizeof(duration), "%d", duration_seconds);
-		aws_call_param(&call, "DurationSeconds", duration);
+		rotor_aws_call_param(&call, "DurationSeconds", duration);
 	}
-	int rc = aws_call_do(sts, &call, &root, err);
+	int rc = rotor_aws_call_do(sts, &call, &root, err);
 	if (rc)
 		return rc;
-	rc = read_credentials(xml_child(root, "AssumeRoleWithWebIdentityResult"), call.what, out,
-	                      err);
+	rc = read_credentials(rotor_xml_child(root, "AssumeRoleWithWebIdentityResult"), call.what,
+	                      out, err);
 	if (!rc)
 		snprintf(out->source, sizeof(out->source), "web identity");
-	xml_free(root);
+	rotor_xml_free(root);
 	return rc;
 }
 

@@ -114,12 +114,12 @@ static void XMLCALL on_text(void *ud, const XML_Char *s, int len)
 	n->text = t;
 }
 
-void xml_free(struct xnode *n)
+void rotor_xml_free(struct xnode *n)
 {
 	if (!n)
 		return;
 	for (size_t i = 0; i < n->nkids; i++)
-		xml_free(n->kids[i]);
+		rotor_xml_free(n->kids[i]);
 	free(n->kids);
 	if (n->text) {
 		OPENSSL_cleanse(n->text, n->text_len);
@@ -141,7 +141,7 @@ static void XMLCALL on_entity_decl(void *ud, const XML_Char *name, int pe, const
 	stop(b, ROTOR_EINVALID, "XML entity declarations are not accepted");
 }
 
-int xml_parse(struct xnode **out, const char *data, size_t len, struct rotor_error *err)
+int rotor_xml_parse(struct xnode **out, const char *data, size_t len, struct rotor_error *err)
 {
 	struct builder b;
 	*out = NULL;
@@ -162,12 +162,12 @@ int xml_parse(struct xnode **out, const char *data, size_t len, struct rotor_err
 		         XML_ErrorString(XML_GetErrorCode(b.parser)),
 		         (unsigned long)XML_GetCurrentLineNumber(b.parser));
 		XML_ParserFree(b.parser);
-		xml_free(b.root);
+		rotor_xml_free(b.root);
 		return rotor_error_set(err, ROTOR_EINVALID, "malformed XML: %s", why);
 	}
 	XML_ParserFree(b.parser);
 	if (b.failed) {
-		xml_free(b.root);
+		rotor_xml_free(b.root);
 		return rotor_error_set(err, b.failed, "%s", b.why);
 	}
 	if (!b.root)
@@ -176,7 +176,7 @@ int xml_parse(struct xnode **out, const char *data, size_t len, struct rotor_err
 	return 0;
 }
 
-const struct xnode *xml_child(const struct xnode *n, const char *name)
+const struct xnode *rotor_xml_child(const struct xnode *n, const char *name)
 {
 	if (!n)
 		return NULL;
@@ -186,21 +186,21 @@ const struct xnode *xml_child(const struct xnode *n, const char *name)
 	return NULL;
 }
 
-const struct xnode *xml_find(const struct xnode *n, const char *name)
+const struct xnode *rotor_xml_find(const struct xnode *n, const char *name)
 {
 	if (!n)
 		return NULL;
 	if (strcmp(n->name, name) == 0)
 		return n;
 	for (size_t i = 0; i < n->nkids; i++) {
-		const struct xnode *x = xml_find(n->kids[i], name);
+		const struct xnode *x = rotor_xml_find(n->kids[i], name);
 		if (x)
 			return x;
 	}
 	return NULL;
 }
 
-const struct xnode *xml_path(const struct xnode *n, const char *path)
+const struct xnode *rotor_xml_path(const struct xnode *n, const char *path)
 {
 	char step[128];
 	while (n && *path) {
@@ -210,26 +210,26 @@ const struct xnode *xml_path(const struct xnode *n, const char *path)
 			return NULL;
 		memcpy(step, path, len);
 		step[len] = '\0';
-		n = xml_child(n, step);
+		n = rotor_xml_child(n, step);
 		path += len + (slash ? 1 : 0);
 	}
 	return n;
 }
 
-const char *xml_text(const struct xnode *n)
+const char *rotor_xml_text(const struct xnode *n)
 {
 	return n && n->text ? n->text : "";
 }
 
-int xml_copy(const struct xnode *n, const char *path, char *buf, size_t len)
+int rotor_xml_copy(const struct xnode *n, const char *path, char *buf, size_t len)
 {
-	const struct xnode *x = xml_path(n, path);
+	const struct xnode *x = rotor_xml_path(n, path);
 	if (!x) {
 		if (len)
 			buf[0] = '\0';
 		return 0;
 	}
-	snprintf(buf, len, "%s", xml_text(x));
+	snprintf(buf, len, "%s", rotor_xml_text(x));
 	/* Trim the whitespace pretty-printed replies put around values. */
 	size_t start = strspn(buf, " \t\r\n");
 	memmove(buf, buf + start, strlen(buf + start) + 1);

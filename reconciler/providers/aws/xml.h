@@ -28,19 +28,19 @@ struct xnode {
 #define XML_MAX_TEXT (64 * 1024)
 
 /* ROTOR_EINVALID for malformed XML or past a cap; ROTOR_ENOMEM. */
-int xml_parse(struct xnode **out, const char *data, size_t len, struct rotor_error *err);
-void xml_free(struct xnode *n);
+int rotor_xml_parse(struct xnode **out, const char *data, size_t len, struct rotor_error *err);
+void rotor_xml_free(struct xnode *n);
 
 /* The first child element with this name, or NULL. */
-const struct xnode *xml_child(const struct xnode *n, const char *name);
+const struct xnode *rotor_xml_child(const struct xnode *n, const char *name);
 /* The first element with this name in n's subtree (n included, depth
  * first), or NULL. The tree's depth is capped, so the recursion is too. */
-const struct xnode *xml_find(const struct xnode *n, const char *name);
+const struct xnode *rotor_xml_find(const struct xnode *n, const char *name);
 /* Follows "A/B/C" from n through first matches; NULL if any step is missing. */
-const struct xnode *xml_path(const struct xnode *n, const char *path);
+const struct xnode *rotor_xml_path(const struct xnode *n, const char *path);
 /* The node's text, "" for NULL. */
-const char *xml_text(const struct xnode *n);
-/* Copies the text of xml_path(n, path) into buf; returns 1 when found. */
-int xml_copy(const struct xnode *n, const char *path, char *buf, size_t len);
+const char *rotor_xml_text(const struct xnode *n);
+/* Copies the text of rotor_xml_path(n, path) into buf; returns 1 when found. */
+int rotor_xml_copy(const struct xnode *n, const char *path, char *buf, size_t len);
 
 #endif
