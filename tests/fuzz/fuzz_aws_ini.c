@@ -21,26 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void environment(void)
 {
-	static const char *const unset[] = {
-	    "AWS_ACCESS_KEY_ID",
-	    "AWS_SECRET_ACCESS_KEY",
-	    "AWS_SESSION_TOKEN",
-	    "AWS_ROLE_ARN",
-	    "AWS_WEB_IDENTITY_TOKEN_FILE",
-	    "AWS_ROLE_SESSION_NAME",
-	    "AWS_PROFILE",
-	    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-	    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-	    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
-	    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-	    "AWS_EC2_METADATA_DISABLED",
-	    "AWS_EC2_METADATA_SERVICE_ENDPOINT",
-	    "AWS_ENDPOINT_URL",
-	    "AWS_ENDPOINT_URL_STS",
-	    NULL,
-	};
-	for (size_t i = 0; unset[i]; i++)
-		unsetenv(unset[i]);
+	fuzz_clear_aws_env();
 	setenv("AWS_REGION", "us-east-1", 1);
 }
 

@@ -87,4 +87,8 @@ void fuzz_poison_stack(void);
 void fuzz_check_error(const struct rotor_error *err, const char *const *secrets,
                       const uint8_t *data, size_t size);
 
+/* Unsets every AWS_* variable the credential chain reads, so a harness
+ * starts from the sources it sets up itself. */
+void fuzz_clear_aws_env(void);
+
 #endif
