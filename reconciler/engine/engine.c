@@ -24,6 +24,7 @@
 #include "rotor/log.h"
 #include "rotor/secret.h"
 #include "rotor/timefmt.h"
+#include "util/retry.h"
 
 #define MAX_CONNECTIONS 64
 
@@ -943,9 +944,14 @@ static int find_previous_pair(struct apply_ctx *c, struct rotor_store_pair *prev
 		rc = rotor_aws_credentials_set(&creds, akid, rotor_secret_bytes(p.secret), NULL, 0,
 		                               err);
 		/* A key just reactivated can take a moment to authenticate again:
-		 * wait out InvalidClientTokenId briefly; a wrong secret is
-		 * SignatureDoesNotMatch at once. */
-		for (int tries = 0; !rc && tries < 10; tries++) {
+		 * wait out InvalidClientTokenId briefly (ten tries a second apart,
+		 * the one retry policy); a wrong secret is SignatureDoesNotMatch
+		 * at once. */
+		static const struct rotor_retry_policy reactivation = {10, 1000, 1000,
+		                                                       0,  0,    ROTOR_JITTER_NONE};
+		struct rotor_retry retry;
+		rotor_retry_begin(&retry, &reactivation, c->e->opts.clock);
+		while (!rc) {
 			rotor_error_clear(&verr);
 			int v = rotor_sts_get_caller_identity(c->aws->sts, &creds, &id, &verr);
 			if (v == 0 && strcmp(id.arn, c->st->user_arn) == 0) {
@@ -953,9 +959,9 @@ static int find_previous_pair(struct apply_ctx *c, struct rotor_store_pair *prev
 				*prev = p;
 				return 0;
 			}
-			if (v == 0 || strcmp(verr.remote_code, "InvalidClientTokenId") != 0)
+			if (v == 0 || strcmp(verr.remote_code, "InvalidClientTokenId") != 0 ||
+			    rotor_retry_next(&retry, -1) != ROTOR_RETRY_AGAIN)
 				break;
-			c->e->opts.clock->sleep_ms(c->e->opts.clock, 1000);
 		}
 		rotor_aws_credentials_dispose(&creds);
 		rotor_store_pair_dispose(&p);

@@ -30,6 +30,7 @@
 #include "rotor/clock.h"
 #include "rotor/log.h"
 #include "rotor/timefmt.h"
+#include "util/retry.h"
 
 /* Response headers of one attempt; curl itself refuses a header over 100 KB. */
 #define HEADERS_MAX ((size_t)64 * 1024)
@@ -37,7 +38,6 @@
 struct rotor_http {
 	CURL *curl;                     /* kept between calls for connection reuse */
 	struct rotor_http_options opts; /* a copy, zero fields replaced by defaults */
-	uint64_t rng;                   /* fallback jitter state when getrandom fails */
 	char errbuf[CURL_ERROR_SIZE];   /* libcurl's detail for the last attempt */
 };
 
@@ -128,9 +128,6 @@ int rotor_http_new(struct rotor_http **out, const struct rotor_http_options *opt
 		rc = rotor_error_set(err, ROTOR_ENOMEM, "http: curl_easy_init failed");
 		goto done;
 	}
-	h->rng = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)h;
-	if (h->rng == 0)
-		h->rng = 0x9e3779b97f4a7c15u;
 	*out = h;
 	h = NULL;
 done:
@@ -539,32 +536,6 @@ static void call_name(char *out, size_t len, const struct rotor_http_request *re
 	snprintf(out, len, "%s %.*s", req->method ? req->method : "(no method)", ulen, url);
 }
 
-static uint64_t next_random(struct rotor_http *h)
-{
-	uint64_t v;
-	if (getrandom(&v, sizeof(v), GRND_NONBLOCK) == (ssize_t)sizeof(v))
-		return v;
-	h->rng ^= h->rng >> 12; /* xorshift64* */
-	h->rng ^= h->rng << 25;
-	h->rng ^= h->rng >> 27;
-	return h->rng * 0x2545f4914f6cdd1du;
-}
-
-/* Full jitter (the AWS SDKs' choice): a uniform wait in [0, ceiling] where
- * the ceiling doubles per attempt up to backoff_max_ms. Spreading waits over
- * the whole range keeps many workers from retrying in lockstep. */
-static int64_t backoff_ms(struct rotor_http *h, int attempt)
-{
-	int64_t ceiling = h->opts.backoff_base_ms;
-	for (int i = 1; i < attempt && ceiling < h->opts.backoff_max_ms; i++)
-		ceiling *= 2;
-	if (ceiling > h->opts.backoff_max_ms)
-		ceiling = h->opts.backoff_max_ms;
-	if (ceiling <= 0)
-		return 0;
-	return (int64_t)(next_random(h) % (uint64_t)(ceiling + 1));
-}
-
 static void format_wait(char *out, size_t len, int64_t ms)
 {
 	if (ms % 1000 == 0)
@@ -607,7 +578,7 @@ int rotor_http_do(struct rotor_http *h, const struct rotor_http_request *req,
 	char name[256];
 	int rc = 0, attempt = 0;
 	int remote_status = 0; /* the last attempt's status, 0 when no reply came */
-	int64_t start, remaining, timeout, wait;
+	int64_t remaining, timeout, wait;
 
 	rotor_buf_init(&res->body, o->max_response);
 	rotor_buf_init(&res->headers, HEADERS_MAX);
@@ -623,9 +594,13 @@ int rotor_http_do(struct rotor_http *h, const struct rotor_http_request *req,
 	if (rc)
 		goto done;
 
-	start = clk->monotonic_ms(clk);
+	struct rotor_retry_policy policy = {o->max_attempts,       o->backoff_base_ms,
+	                                    o->backoff_max_ms,     o->deadline_ms,
+	                                    o->retry_after_max_ms, ROTOR_JITTER_FULL};
+	struct rotor_retry retry;
+	rotor_retry_begin(&retry, &policy, clk);
 	for (attempt = 1;; attempt++) {
-		remaining = o->deadline_ms - (clk->monotonic_ms(clk) - start);
+		remaining = rotor_retry_remaining_ms(&retry);
 		timeout = o->timeout_ms < remaining ? o->timeout_ms : remaining;
 		struct sink sink = {.res = res};
 		int64_t retry_after = -1;
@@ -678,48 +653,38 @@ int rotor_http_do(struct rotor_http *h, const struct rotor_http_request *req,
 			rc = 0;
 			goto done;
 		}
-		if (attempt >= o->max_attempts) {
-			rc = fail_exhausted(err, name, &last, attempt, "");
+		/* One retry policy (util/retry.h): attempts, full-jitter back-off,
+		 * the deadline, and a named wait taken exactly or refused. */
+		remaining = rotor_retry_remaining_ms(&retry);
+		enum rotor_retry_verdict v = rotor_retry_next(&retry, retry_after);
+		if (v == ROTOR_RETRY_WAIT_TOO_LONG ||
+		    (v == ROTOR_RETRY_DEADLINE && retry_after >= 0)) {
+			char asked[32], limit[32];
+			int past_max = v == ROTOR_RETRY_WAIT_TOO_LONG;
+			format_wait(asked, sizeof(asked), retry_after);
+			format_wait(limit, sizeof(limit),
+			            past_max ? o->retry_after_max_ms
+			                     : (remaining > 0 ? remaining : 0));
+			rc = rotor_error_set(
+			    err, ROTOR_ETHROTTLED,
+			    "%s: HTTP %ld, server asked to wait %s, more than the %s %s", name,
+			    last.status, asked, limit,
+			    past_max ? "allowed" : "left before the deadline");
 			goto done;
 		}
-
-		/* A server that names its wait gets exactly that, or nothing:
-		 * waiting less would be throttled again, waiting past our limit
-		 * or deadline would stall the caller. */
-		remaining = o->deadline_ms - (clk->monotonic_ms(clk) - start);
-		if (retry_after >= 0) {
-			if (retry_after > o->retry_after_max_ms || retry_after >= remaining) {
-				char asked[32], limit[32];
-				int past_max = retry_after > o->retry_after_max_ms;
-				format_wait(asked, sizeof(asked), retry_after);
-				format_wait(limit, sizeof(limit),
-				            past_max ? o->retry_after_max_ms
-				                     : (remaining > 0 ? remaining : 0));
-				rc = rotor_error_set(
-				    err, ROTOR_ETHROTTLED,
-				    "%s: HTTP %ld, server asked to wait %s, more than "
-				    "the %s %s",
-				    name, last.status, asked, limit,
-				    past_max ? "allowed" : "left before the deadline");
-				goto done;
-			}
-			wait = retry_after;
-		} else {
-			wait = backoff_ms(h, attempt);
-			if (wait >= remaining) {
-				rc =
-				    fail_exhausted(err, name, &last, attempt, ", deadline reached");
-				goto done;
-			}
+		if (v != ROTOR_RETRY_AGAIN) {
+			rc = fail_exhausted(err, name, &last, attempt,
+			                    v == ROTOR_RETRY_DEADLINE ? ", deadline reached" : "");
+			goto done;
 		}
+		wait = retry.waited;
 		if (cc == CURLE_OK)
 			rotor_log(ROTOR_LOG_DEBUG, "http",
-			          "%s: HTTP %ld, retrying in %lld ms (%d/%d)", name, last.status,
+			          "%s: HTTP %ld, retried after %lld ms (%d/%d)", name, last.status,
 			          (long long)wait, attempt, o->max_attempts);
 		else
-			rotor_log(ROTOR_LOG_DEBUG, "http", "%s: %s, retrying in %lld ms (%d/%d)",
+			rotor_log(ROTOR_LOG_DEBUG, "http", "%s: %s, retried after %lld ms (%d/%d)",
 			          name, curl_brief(cc), (long long)wait, attempt, o->max_attempts);
-		clk->sleep_ms(clk, wait);
 	}
 
 done:

@@ -13,12 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "rotor/clock.h"
 #include "rotor/log.h"
 #include "rotor/secret.h"
 #include "util/buf.h"
+#include "util/retry.h"
 
 #define AWS_MAX_ATTEMPTS 3
 #define AWS_BACKOFF_MAX_MS 20000
@@ -279,20 +279,6 @@ static int build_body(struct rotor_buf *b, const struct aws_call *call)
 	return rc;
 }
 
-/* The SDKs' standard mode: min(random(0,1) * base * 2^attempt, 20 s),
- * base 1 s (tests shorten it through http.backoff_base_ms). */
-static int64_t backoff_ms(const struct rotor_aws_client *c, int attempt)
-{
-	uint32_t r = 0;
-	int64_t base = c->opts.http.backoff_base_ms > 0 ? c->opts.http.backoff_base_ms : 1000;
-	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
-		r = (uint32_t)rand();
-	int64_t cap = base << (attempt < 10 ? attempt : 10);
-	if (cap > AWS_BACKOFF_MAX_MS)
-		cap = AWS_BACKOFF_MAX_MS;
-	return (int64_t)((double)r / 4294967296.0 * (double)cap);
-}
-
 /* One signed attempt. Returns 0 with *res filled (any status) or a
  * transport error. */
 static int attempt_once(struct rotor_aws_client *c, struct aws_call *call,
@@ -382,6 +368,14 @@ int rotor_aws_call_do(struct rotor_aws_client *c, struct aws_call *call, struct 
 		rc = rotor_error_set(err, rc, "%s: request too large", call->what);
 		goto done;
 	}
+	/* The SDKs' standard mode through the one retry policy: 3 attempts,
+	 * full jitter in [0, min(base * 2^attempt, 20 s)], base 1 s (tests
+	 * shorten it through http.backoff_base_ms). */
+	int64_t base = c->opts.http.backoff_base_ms > 0 ? c->opts.http.backoff_base_ms : 1000;
+	struct rotor_retry_policy policy = {AWS_MAX_ATTEMPTS, 2 * base, AWS_BACKOFF_MAX_MS, 0, 0,
+	                                    ROTOR_JITTER_FULL};
+	struct rotor_retry backoff;
+	rotor_retry_begin(&backoff, &policy, c->opts.clock);
 	for (int attempt = 1;; attempt++) {
 		struct rotor_http_response res;
 		memset(&res, 0, sizeof(res));
@@ -396,10 +390,9 @@ int rotor_aws_call_do(struct rotor_aws_client *c, struct aws_call *call, struct 
 				                   "effect (not retried; the next pass observes)");
 				goto done;
 			}
-			if (rc == ROTOR_ETRANSIENT && attempt < AWS_MAX_ATTEMPTS) {
-				c->opts.clock->sleep_ms(c->opts.clock, backoff_ms(c, attempt));
+			if (rc == ROTOR_ETRANSIENT &&
+			    rotor_retry_next(&backoff, -1) == ROTOR_RETRY_AGAIN)
 				continue;
-			}
 			goto done;
 		}
 		if (res.status >= 200 && res.status < 300) {
@@ -419,10 +412,9 @@ int rotor_aws_call_do(struct rotor_aws_client *c, struct aws_call *call, struct 
 		rotor_http_response_dispose(&res);
 		int retry =
 		    code[0] ? rotor_aws_error_retryable(code) : (status >= 500 || status == 429);
-		if (retry && attempt < AWS_MAX_ATTEMPTS) {
-			rotor_log(ROTOR_LOG_DEBUG, NULL, "%s: %s (HTTP %ld), attempt %d: retrying",
+		if (retry && rotor_retry_next(&backoff, -1) == ROTOR_RETRY_AGAIN) {
+			rotor_log(ROTOR_LOG_DEBUG, NULL, "%s: %s (HTTP %ld), attempt %d: retried",
 			          call->what, code[0] ? code : "error", status, attempt);
-			c->opts.clock->sleep_ms(c->opts.clock, backoff_ms(c, attempt));
 			continue;
 		}
 		int kind = rotor_aws_error_kind(code, status);

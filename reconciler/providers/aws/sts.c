@@ -12,6 +12,7 @@
 #include "rotor/log.h"
 #include "rotor/secret.h"
 #include "rotor/timefmt.h"
+#include "util/retry.h"
 
 #define STS_VERSION "2011-06-15"
 
@@ -140,9 +141,11 @@ static int propagation_error(const struct rotor_error *e)
 int rotor_sts_validate_key(struct rotor_aws_client *sts, const struct rotor_aws_credentials *key,
                            const char *expected_arn, int64_t timeout_ms, struct rotor_error *err)
 {
-	struct rotor_clock *clock = rotor_aws_client_clock(sts);
-	int64_t start = clock->monotonic_ms(clock);
-	int64_t delay = 500;
+	/* IAM's propagation: equal jitter (250-500 ms, doubling to 4-8 s), for
+	 * as long as timeout_ms allows (the one retry policy, util/retry.h). */
+	struct rotor_retry_policy policy = {0, 500, 8000, timeout_ms, 0, ROTOR_JITTER_EQUAL};
+	struct rotor_retry retry;
+	rotor_retry_begin(&retry, &policy, rotor_aws_client_clock(sts));
 	int attempts = 0;
 	for (;;) {
 		struct rotor_sts_identity id;
@@ -161,8 +164,7 @@ int rotor_sts_validate_key(struct rotor_aws_client *sts, const struct rotor_aws_
 			          key->access_key_id, attempts, attempts == 1 ? "" : "s");
 			return 0;
 		}
-		int64_t elapsed = clock->monotonic_ms(clock) - start;
-		if (!propagation_error(&e) || elapsed + delay > timeout_ms) {
+		if (!propagation_error(&e) || rotor_retry_next(&retry, -1) != ROTOR_RETRY_AGAIN) {
 			if (err)
 				*err = e;
 			if (propagation_error(&e))
@@ -176,10 +178,5 @@ int rotor_sts_validate_key(struct rotor_aws_client *sts, const struct rotor_aws_
 				rotor_error_prefix(err, "validate %s", key->access_key_id);
 			return err ? err->code : e.code;
 		}
-		uint32_t r = 0;
-		if (getrandom(&r, sizeof(r), 0) != sizeof(r))
-			r = 0;
-		clock->sleep_ms(clock, delay / 2 + (int64_t)(r % (uint32_t)(delay / 2 + 1)));
-		delay = delay * 2 > 8000 ? 8000 : delay * 2;
 	}
 }

@@ -54,6 +54,7 @@
 #include "rotor/secret.h"
 #include "util/buf.h"
 #include "util/http.h"
+#include "util/retry.h"
 
 #define LOGIN_LOCKOUT_SECONDS 300
 #define RENEW_MARGIN_SECONDS 60
@@ -77,6 +78,9 @@ struct infisical {
 	char login_state[1024];      /* STATE_DIR/infisical-NAME.logins, or "" */
 	int max_429;
 	int64_t max_wait_ms; /* longest 429 wait rotor accepts */
+	/* throttling: max_429 waits, each exactly what the server names, up to
+	 * max_wait_ms (the one retry policy, util/retry.h) */
+	struct rotor_retry_policy throttle;
 	struct rotor_clock *clock;
 	struct rotor_http *http;
 	pthread_mutex_t lock; /* one request at a time per connection */
@@ -192,23 +196,29 @@ static int send_raw(struct infisical *s, const char *method, const char *path, j
 		snprintf(bearer, sizeof(bearer), "Bearer %s", rotor_secret_bytes(s->token));
 		rotor_http_request_header(&req, "Authorization", bearer);
 	}
+	/* a server error: back off (1 s, 2 s) and try again, three attempts
+	 * in all (the one retry policy, util/retry.h) */
+	static const struct rotor_retry_policy server_errors = {
+	    SERVER_ERROR_ATTEMPTS, 1000, 2000, 0, 0, ROTOR_JITTER_NONE};
+	struct rotor_retry retry;
+	rotor_retry_begin(&retry, &server_errors, s->clock);
 	for (int attempt = 1;; attempt++) {
 		char ra[8] = "", rem[8] = "";
 		if (attempt > 1 || !s->in_slot)
 			pace(s);
 		rc = rotor_http_do(s->http, &req, &res, err);
-		if (rc || res.status < 500 || attempt >= SERVER_ERROR_ATTEMPTS)
+		if (rc || res.status < 500)
 			break;
 		/* throttling in a 500's clothing: the caller waits what it names */
 		if (rotor_http_response_header(&res, "Retry-After", ra, sizeof(ra)) ||
 		    (rotor_http_response_header(&res, "x-ratelimit-remaining", rem, sizeof(rem)) &&
 		     strcmp(rem, "0") == 0))
 			break;
-		/* a server error: back off (1 s, 2 s) and try again */
-		rotor_log(ROTOR_LOG_DEBUG, s->name, "%s: HTTP %ld, attempt %d: retrying", what,
+		if (rotor_retry_next(&retry, -1) != ROTOR_RETRY_AGAIN)
+			break;
+		rotor_log(ROTOR_LOG_DEBUG, s->name, "%s: HTTP %ld, attempt %d: retried", what,
 		          res.status, attempt);
 		rotor_http_response_dispose(&res);
-		s->clock->sleep_ms(s->clock, (int64_t)1000 << (attempt - 1));
 	}
 	rotor_wipe(bearer, sizeof(bearer));
 	if (text) {
@@ -352,22 +362,22 @@ static int64_t rate_limit_wait(const struct reply *r, int64_t now)
 /* After a throttling reply (429, or a 500 with Retry-After): sleeps what the server names and
  * returns 1 (send again), or returns 0 when the waits are used up or the wait is longer than rotor
  * accepts (the caller then fails with the 429). *waits counts per call. */
-static int wait_out_429(struct infisical *s, const struct reply *r, const char *what, int *waits)
+static int wait_out_429(struct infisical *s, const struct reply *r, const char *what,
+                        struct rotor_retry *waits)
 {
-	if (!is_throttle(r) || *waits >= s->max_429)
+	if (!is_throttle(r))
 		return 0;
 	int64_t wait = rate_limit_wait(r, s->clock->now(s->clock));
-	if (wait > s->max_wait_ms) {
+	enum rotor_retry_verdict v = rotor_retry_next(waits, wait);
+	if (v == ROTOR_RETRY_WAIT_TOO_LONG)
 		rotor_log(ROTOR_LOG_WARN, s->name,
 		          "%s: Infisical rate limit asks for %llds, more than the %llds rotor "
 		          "waits; giving up for now",
 		          what, (long long)(wait / 1000), (long long)(s->max_wait_ms / 1000));
+	if (v != ROTOR_RETRY_AGAIN)
 		return 0;
-	}
-	(*waits)++;
-	rotor_log(ROTOR_LOG_INFO, s->name, "%s: Infisical rate limit; waiting %llds", what,
+	rotor_log(ROTOR_LOG_INFO, s->name, "%s: Infisical rate limit; waited %llds", what,
 	          (long long)(wait / 1000));
-	s->clock->sleep_ms(s->clock, wait);
 	return 1;
 }
 
@@ -376,7 +386,8 @@ static int wait_out_429(struct infisical *s, const struct reply *r, const char *
 static int send_waiting(struct infisical *s, const char *path, json_t *body, const char *what,
                         struct reply *r, struct rotor_error *err)
 {
-	int waits = 0;
+	struct rotor_retry waits;
+	rotor_retry_begin(&waits, &s->throttle, s->clock);
 	for (;;) {
 		int rc = send_raw(s, "POST", path, body, 0, what, r, err);
 		if (rc || !wait_out_429(s, r, what, &waits))
@@ -579,7 +590,9 @@ static int ensure_token(struct infisical *s, struct rotor_error *err)
 static int api(struct infisical *s, const char *method, const char *path, json_t *body,
                const char *what, struct reply *r, struct rotor_error *err)
 {
-	int relogged = 0, waits = 0;
+	int relogged = 0;
+	struct rotor_retry waits;
+	rotor_retry_begin(&waits, &s->throttle, s->clock);
 	for (;;) {
 		/* Take the slot first, then check the token, and send at once: a
 		 * token checked before a long pacing wait could lapse while it
@@ -1274,6 +1287,8 @@ int rotor_infisical_new(struct rotor_store *out, const struct rotor_infisical_op
 	http.classify_ctx = NULL;
 	http.clock = s->clock;
 	s->max_wait_ms = http.retry_after_max_ms > 0 ? http.retry_after_max_ms : 120000;
+	s->throttle =
+	    (struct rotor_retry_policy){s->max_429 + 1, 0, 0, 0, s->max_wait_ms, ROTOR_JITTER_NONE};
 	if (!rc)
 		rc = rotor_http_new(&s->http, &http, err);
 	if (rc) {
