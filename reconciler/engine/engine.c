@@ -36,7 +36,7 @@ struct aws_conn {
 };
 
 struct store_conn {
-	const struct rotor_infisical_connection *cfg;
+	char name[64]; /* the connection's name */
 	struct rotor_store store;
 };
 
@@ -182,31 +182,19 @@ static int store_conn(struct rotor_engine *e, const char *name, struct rotor_sto
                       struct rotor_error *err)
 {
 	for (size_t i = 0; i < e->nstores; i++)
-		if (strcmp(e->stores[i].cfg->name, name) == 0) {
+		if (strcmp(e->stores[i].name, name) == 0) {
 			*out = &e->stores[i].store;
 			return 0;
 		}
-	const struct rotor_infisical_connection *c = rotor_config_infisical(e->cfg, name);
-	if (!c)
-		return rotor_error_set(err, ROTOR_EINVALID, "no infisical connection named %s",
-		                       name);
 	if (e->nstores == MAX_CONNECTIONS)
-		return rotor_error_set(err, ROTOR_ELIMIT, "too many infisical connections");
-	struct rotor_infisical_options o;
-	memset(&o, 0, sizeof(o));
-	o.name = c->name;
-	o.site_url = c->site_url;
-	o.api_v4 = c->api == ROTOR_INFISICAL_V4;
-	o.client_id = c->client_id.value;
-	o.client_secret = c->client_secret.value;
-	o.requests_per_minute = c->requests_per_minute;
-	o.clock = e->opts.clock;
+		return rotor_error_set(err, ROTOR_ELIMIT, "too many store connections");
 	char state[4096];
 	rotor_state_dir(state, sizeof(state), e->cfg->state_dir);
-	o.state_dir = state;
 	struct store_conn *s = &e->stores[e->nstores];
-	s->cfg = c;
-	int rc = rotor_infisical_new(&s->store, &o, err);
+	memset(s, 0, sizeof(*s));
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	/* spec.store names one kind today: infisical */
+	int rc = rotor_infisical_provider.open(&s->store, e->cfg, name, e->opts.clock, state, err);
 	if (rc)
 		return rc;
 	e->nstores++;

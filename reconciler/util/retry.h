@@ -22,11 +22,11 @@ enum rotor_retry_jitter {
 };
 
 struct rotor_retry_policy {
-	int max_attempts;             /* 0: no limit (then a deadline is needed) */
-	int64_t base_ms;              /* the first back-off's ceiling */
-	int64_t max_ms;               /* the ceiling doubles per attempt up to this */
-	int64_t deadline_ms;          /* the whole call, first attempt included; 0: none */
-	int64_t retry_after_max_ms;   /* a longer named wait is refused; 0: none accepted */
+	int max_attempts;           /* 0: no limit (then a deadline is needed) */
+	int64_t base_ms;            /* the first back-off's ceiling */
+	int64_t max_ms;             /* the ceiling doubles per attempt up to this */
+	int64_t deadline_ms;        /* the whole call, first attempt included; 0: none */
+	int64_t retry_after_max_ms; /* a longer named wait is refused; 0: none accepted */
 	enum rotor_retry_jitter jitter;
 };
 

@@ -48,6 +48,7 @@
 
 #include "providers/store/store.h"
 #include "rotor/clock.h"
+#include "rotor/config.h"
 #include "rotor/json.h"
 #include "rotor/lock.h"
 #include "rotor/log.h"
@@ -1299,3 +1300,28 @@ int rotor_infisical_new(struct rotor_store *out, const struct rotor_infisical_op
 	out->ctx = s;
 	return 0;
 }
+
+/* The engine's way in: the connection's block of the config, read here so
+ * that the engine knows no store kind's settings. */
+static int infisical_open(struct rotor_store *out, const struct rotor_config *cfg,
+                          const char *connection, struct rotor_clock *clock, const char *state_dir,
+                          struct rotor_error *err)
+{
+	const struct rotor_infisical_connection *c = rotor_config_infisical(cfg, connection);
+	struct rotor_infisical_options o;
+	if (!c)
+		return rotor_error_set(err, ROTOR_EINVALID, "no infisical connection named %s",
+		                       connection);
+	memset(&o, 0, sizeof(o));
+	o.name = c->name;
+	o.site_url = c->site_url;
+	o.api_v4 = c->api == ROTOR_INFISICAL_V4;
+	o.client_id = c->client_id.value;
+	o.client_secret = c->client_secret.value;
+	o.requests_per_minute = c->requests_per_minute;
+	o.clock = clock;
+	o.state_dir = state_dir;
+	return rotor_infisical_new(out, &o, err);
+}
+
+const struct rotor_store_provider rotor_infisical_provider = {"infisical", infisical_open};

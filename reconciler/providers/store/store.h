@@ -77,6 +77,20 @@ void rotor_store_free(struct rotor_store *s);
 struct rotor_clock;
 struct rotor_http_options;
 
+/* A store kind as the engine opens it: one descriptor per kind, in its
+ * own file. open builds a store for the named connection of the config
+ * (its own block of connections), with the engine's clock and state
+ * directory; the store copies what it needs. */
+struct rotor_config;
+struct rotor_store_provider {
+	const char *name; /* as manifests spell the kind: "infisical" */
+	int (*open)(struct rotor_store *out, const struct rotor_config *cfg, const char *connection,
+	            struct rotor_clock *clock, const char *state_dir, struct rotor_error *err);
+};
+
+/* The kinds rotor knows (today one: a manifest's spec.store.infisical). */
+extern const struct rotor_store_provider rotor_infisical_provider;
+
 struct rotor_infisical_options {
 	const char *name;     /* the connection's name, for messages */
 	const char *site_url; /* https://app.infisical.com */
