@@ -12,8 +12,9 @@
  *               web identity, container, IMDSv2) plus an optional role on
  *               top, cached until shortly before expiry.
  * Thread rules: a client (struct rotor_aws_client) carries one HTTP handle,
- * so it belongs to one thread at a time; a chain (its credential cache)
- * likewise. The signer and the parsers are pure: any thread.
+ * so it belongs to one thread at a time. A chain holds its mutex for the
+ * whole of a get, refresh included: any thread, one refresh at a time. The
+ * signer and the parsers are pure: any thread.
  * Secret access keys and session tokens only ever live in struct
  * rotor_secret.
  */

@@ -52,40 +52,12 @@
 #include <unistd.h>
 
 #include "providers/aws/aws.h"
+#include "providers/aws/chain_internal.h"
 #include "rotor/clock.h"
 #include "rotor/log.h"
 #include "rotor/secret.h"
 #include "rotor/timefmt.h"
 #include "util/buf.h"
-
-#define REFRESH_WINDOW_S 300     /* refresh this long before expiry */
-#define RETRY_AFTER_FAILURE_S 30 /* stale credentials: next refresh attempt */
-#define NO_EXPIRY_REFRESH_S 900  /* metadata credentials without Expiration */
-#define MAX_SOURCE_HOPS 4        /* source_profile hops in one role chain */
-#define SHARED_FILE_MAX ((size_t)1 << 20)
-#define TOKEN_FILE_MAX ((size_t)64 * 1024)
-#define METADATA_REPLY_MAX ((size_t)64 * 1024)
-#define ROLE_DURATION_S 3600 /* DurationSeconds for opts->role_arn */
-#define DEFAULT_IMDS_URL "http://169.254.169.254"
-#define DEFAULT_CONTAINER_HOST "http://169.254.170.2"
-#define PROFILE_NAME_MAX 200
-
-struct rotor_aws_chain {
-	pthread_mutex_t lock; /* held for the whole of get, refresh included */
-	char *profile;        /* the connection's profile; NULL: AWS_PROFILE/default */
-	char *region;         /* for STS; NULL: AWS_REGION, AWS_DEFAULT_REGION, us-east-1 */
-	char *sts_url;        /* NULL: resolved from the region (and AWS_ENDPOINT_URL*) */
-	char *role_arn;       /* assumed on top when set */
-	struct rotor_secret *external_id; /* owned copy, or NULL */
-	char *session_name;               /* RoleSessionName; NULL: "rotor" */
-	char *imds_url;                   /* test hook; NULL: env or 169.254.169.254 */
-	char *container_host_url;         /* test hook; NULL: 169.254.170.2 */
-	struct rotor_clock *clock;        /* never NULL */
-	struct rotor_http_options http; /* for STS; metadata calls shorten it (strings borrowed) */
-	struct rotor_aws_credentials cached; /* valid when have_cached */
-	int have_cached;
-	int64_t refresh_at; /* Unix seconds: refresh on the first get at or after */
-};
 
 /* ---- small helpers ----------------------------------------------------- */
 
@@ -101,13 +73,13 @@ static char *dup_opt(const char *s, int *nomem)
 }
 
 /* An environment variable, or NULL when unset or empty (the SDKs agree). */
-static const char *env(const char *name)
+const char *rotor_chain_env(const char *name)
 {
 	const char *v = getenv(name);
 	return v && *v ? v : NULL;
 }
 
-static char *trim(char *s)
+char *rotor_chain_trim(char *s)
 {
 	char *e;
 	while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
@@ -118,36 +90,7 @@ static char *trim(char *s)
 	return s;
 }
 
-/* The per-refresh state: what was tried, and the shared files once read. */
-struct ini_entry {
-	const char *section; /* points into the file's (rewritten) text */
-	const char *key;     /* NULL: the section header itself */
-	const char *value;
-	unsigned line;
-};
-
-struct ini {
-	int state;             /* 0 not loaded, 1 no such file, 2 loaded, 3 no path (HOME unset) */
-	char shown[300];       /* the path as a user knows it: "~/.aws/config" or the variable's */
-	struct rotor_buf text; /* the file, rewritten in place into NUL-terminated fields */
-	struct ini_entry *e;
-	size_t n, cap;
-};
-
-struct resolve {
-	struct rotor_aws_chain *chain;
-	int64_t now;
-	char tried[1024]; /* "; "-separated reasons, for the final message */
-	size_t tried_len;
-	int files_loaded;
-	struct ini cred, conf;
-	int64_t refresh_by; /* set when a source gave no Expiration but should be re-read */
-};
-
-static void tried_add(struct resolve *r, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void tried_add(struct resolve *r, const char *fmt, ...)
+void rotor_chain_tried_add(struct resolve *r, const char *fmt, ...)
 {
 	va_list ap;
 	size_t room = sizeof(r->tried) - r->tried_len;
@@ -215,8 +158,8 @@ static int read_capped(const char *path, size_t max, struct rotor_buf *b, const 
 
 /* A token file (web identity, container authorization) as a secret:
  * re-read at every refresh, because Kubernetes and EKS rotate them. */
-static int read_token_file(const char *path, const char *what, struct rotor_secret **out,
-                           struct rotor_error *err)
+int rotor_chain_read_token_file(const char *path, const char *what, struct rotor_secret **out,
+                                struct rotor_error *err)
 {
 	struct rotor_buf b;
 	int rc = read_capped(path, TOKEN_FILE_MAX, &b, what, err);
@@ -225,7 +168,7 @@ static int read_token_file(const char *path, const char *what, struct rotor_secr
 		return rotor_error_set(err, ROTOR_EIO, "%s: %.200s does not exist", what, path);
 	if (rc)
 		return rc;
-	char *t = trim(b.data);
+	char *t = rotor_chain_trim(b.data);
 	if (!*t)
 		rc = rotor_error_set(err, ROTOR_EAUTH, "%s: %.200s is empty", what, path);
 	else if (strpbrk(t, "\r\n"))
@@ -241,9 +184,9 @@ static const char *chain_region(const struct rotor_aws_chain *c)
 {
 	const char *r = c->region;
 	if (!r)
-		r = env("AWS_REGION");
+		r = rotor_chain_env("AWS_REGION");
 	if (!r)
-		r = env("AWS_DEFAULT_REGION");
+		r = rotor_chain_env("AWS_DEFAULT_REGION");
 	return r ? r : "us-east-1";
 }
 
@@ -304,7 +247,7 @@ static int web_identity(struct resolve *r, const char *role_arn, const char *tok
 {
 	struct rotor_secret *token = NULL;
 	struct rotor_aws_client *sts = NULL;
-	int rc = read_token_file(token_file, "web identity token", &token, err);
+	int rc = rotor_chain_read_token_file(token_file, "web identity token", &token, err);
 	if (!rc)
 		rc = sts_client(r, NULL, &sts, err);
 	if (!rc)
@@ -325,11 +268,11 @@ static const char *session_or_default(const struct rotor_aws_chain *c)
 /* 0: found; 1: not configured; < 0: configured but unusable. */
 static int from_env(struct resolve *r, struct rotor_aws_credentials *out, struct rotor_error *err)
 {
-	const char *akid = env("AWS_ACCESS_KEY_ID");
-	const char *secret = env("AWS_SECRET_ACCESS_KEY");
+	const char *akid = rotor_chain_env("AWS_ACCESS_KEY_ID");
+	const char *secret = rotor_chain_env("AWS_SECRET_ACCESS_KEY");
 	int rc;
 	if (!akid && !secret) {
-		tried_add(r, "AWS_ACCESS_KEY_ID not set");
+		rotor_chain_tried_add(r, "AWS_ACCESS_KEY_ID not set");
 		return 1;
 	}
 	if (!akid || !secret)
@@ -338,7 +281,8 @@ static int from_env(struct resolve *r, struct rotor_aws_credentials *out, struct
 		    "AWS credentials from the environment: %s is set but %s is not",
 		    akid ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY",
 		    akid ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID");
-	rc = rotor_aws_credentials_set(out, akid, secret, env("AWS_SESSION_TOKEN"), 0, err);
+	rc = rotor_aws_credentials_set(out, akid, secret, rotor_chain_env("AWS_SESSION_TOKEN"), 0,
+	                               err);
 	if (rc) {
 		rotor_error_prefix(err, "AWS credentials from the environment");
 		return rc;
@@ -352,16 +296,17 @@ static int from_env(struct resolve *r, struct rotor_aws_credentials *out, struct
 static int from_web_identity(struct resolve *r, struct rotor_aws_credentials *out,
                              struct rotor_error *err)
 {
-	const char *role = env("AWS_ROLE_ARN");
-	const char *file = env("AWS_WEB_IDENTITY_TOKEN_FILE");
-	const char *session = env("AWS_ROLE_SESSION_NAME");
+	const char *role = rotor_chain_env("AWS_ROLE_ARN");
+	const char *file = rotor_chain_env("AWS_WEB_IDENTITY_TOKEN_FILE");
+	const char *session = rotor_chain_env("AWS_ROLE_SESSION_NAME");
 	int rc;
 	if (!file) {
-		tried_add(r, "no web identity token (AWS_WEB_IDENTITY_TOKEN_FILE not set)");
+		rotor_chain_tried_add(
+		    r, "no web identity token (AWS_WEB_IDENTITY_TOKEN_FILE not set)");
 		return 1;
 	}
 	if (!role) {
-		tried_add(r, "no web identity role (AWS_ROLE_ARN not set)");
+		rotor_chain_tried_add(r, "no web identity role (AWS_ROLE_ARN not set)");
 		return 1;
 	}
 	rc =
@@ -423,7 +368,7 @@ static int ini_parse(struct ini *f, struct rotor_error *err)
 			p = NULL;
 		}
 		int indented = *l == ' ' || *l == '\t';
-		l = trim(l);
+		l = rotor_chain_trim(l);
 		if (!*l || *l == '#' || *l == ';')
 			continue;
 		if (*l == '[') {
@@ -433,7 +378,7 @@ static int ini_parse(struct ini *f, struct rotor_error *err)
 				                       "%s:%u: a section header without ']'",
 				                       f->shown, line);
 			*close = '\0';
-			section = trim(l + 1);
+			section = rotor_chain_trim(l + 1);
 			if (!*section)
 				return rotor_error_set(err, ROTOR_EINVALID,
 				                       "%s:%u: an empty section name", f->shown,
@@ -455,7 +400,7 @@ static int ini_parse(struct ini *f, struct rotor_error *err)
 			                       "%s:%u: a setting before any [section]", f->shown,
 			                       line);
 		l[k] = '\0';
-		char *key = trim(l), *value = trim(l + k + 1);
+		char *key = rotor_chain_trim(l), *value = rotor_chain_trim(l + k + 1);
 		if (!*key)
 			return rotor_error_set(err, ROTOR_EINVALID,
 			                       "%s:%u: a setting without a name", f->shown, line);
@@ -501,8 +446,8 @@ static void ini_dispose(struct ini *f)
 static int ini_load(struct ini *f, const char *var, const char *rel, struct rotor_error *err)
 {
 	char path[4096];
-	const char *home = env("HOME");
-	const char *v = env(var);
+	const char *home = rotor_chain_env("HOME");
+	const char *v = rotor_chain_env(var);
 	int rc;
 	if (v) {
 		snprintf(f->shown, sizeof(f->shown), "%s", v);
@@ -585,10 +530,6 @@ static const char *profile_get(const struct profile *p, const char *key)
 	return v;
 }
 
-static int from_container(struct resolve *r, int required, struct rotor_aws_credentials *out,
-                          struct rotor_error *err);
-static int from_imds(struct resolve *r, struct rotor_aws_credentials *out, struct rotor_error *err);
-
 /* credential_source = Environment | Ec2InstanceMetadata | EcsContainer: the
  * base credentials of a role profile come from that source, which must work. */
 static int from_credential_source(struct resolve *r, const char *profile, const char *source,
@@ -606,9 +547,9 @@ static int from_credential_source(struct resolve *r, const char *profile, const 
 		return rc;
 	}
 	if (strcmp(source, "EcsContainer") == 0)
-		return from_container(r, 1, out, err);
+		return rotor_chain_from_container(r, 1, out, err);
 	if (strcmp(source, "Ec2InstanceMetadata") == 0)
-		return from_imds(r, out, err);
+		return rotor_chain_from_imds(r, out, err);
 	return rotor_error_set(err, ROTOR_EINVALID,
 	                       "profile \"%.64s\": credential_source must be Environment, "
 	                       "Ec2InstanceMetadata or EcsContainer",
@@ -639,13 +580,13 @@ static int resolve_profile(struct resolve *r, const char *name, const char **vis
 	if ((rc = load_files(r, err)) != 0)
 		return rc;
 	if (r->cred.state == 3 && r->conf.state == 3) {
-		tried_add(r, "no shared files (HOME not set)");
+		rotor_chain_tried_add(r, "no shared files (HOME not set)");
 		return 1;
 	}
 	profile_open(&p, r, name);
 	if (!profile_exists(&p)) {
-		tried_add(r, "profile \"%.64s\" not found in %s or %s", name, r->cred.shown,
-		          r->conf.shown);
+		rotor_chain_tried_add(r, "profile \"%.64s\" not found in %s or %s", name,
+		                      r->cred.shown, r->conf.shown);
 		return 1;
 	}
 	const char *akid = profile_get(&p, "aws_access_key_id");
@@ -762,12 +703,12 @@ static int resolve_profile(struct resolve *r, const char *name, const char **vis
 	}
 	if (profile_get(&p, "credential_process") || profile_get(&p, "sso_session") ||
 	    profile_get(&p, "sso_start_url"))
-		tried_add(r,
-		          "profile \"%.64s\" has no credentials rotor can use "
-		          "(credential_process and SSO are not supported)",
-		          name);
+		rotor_chain_tried_add(r,
+		                      "profile \"%.64s\" has no credentials rotor can use "
+		                      "(credential_process and SSO are not supported)",
+		                      name);
 	else
-		tried_add(r, "profile \"%.64s\" has no credentials", name);
+		rotor_chain_tried_add(r, "profile \"%.64s\" has no credentials", name);
 	return 1;
 }
 
@@ -777,388 +718,6 @@ static int from_profile(struct resolve *r, const char *name, struct rotor_aws_cr
 	const char *visited[MAX_SOURCE_HOPS + 2];
 	visited[0] = name;
 	return resolve_profile(r, name, visited, 0, out, err);
-}
-
-/* ---- metadata services (4 and 5) ---------------------------------------- */
-
-/* Fast-failing transport options: a laptop has no metadata service, and
- * the chain must get past it in a couple of seconds. */
-static int metadata_http(const struct rotor_aws_chain *c, int attempts, long timeout_ms,
-                         struct rotor_http **out, struct rotor_error *err)
-{
-	struct rotor_http_options o = c->http;
-	o.connect_timeout_ms = 1000;
-	o.timeout_ms = timeout_ms;
-	o.deadline_ms = 6000;
-	o.max_attempts = attempts;
-	o.max_response = METADATA_REPLY_MAX;
-	o.backoff_base_ms = 100;
-	o.backoff_max_ms = 500;
-	o.retry_after_max_ms = 1000;
-	o.classify = rotor_http_classify_default;
-	o.classify_ctx = NULL;
-	return rotor_http_new(out, &o, err);
-}
-
-/* Wipes a JSON string in place before jansson frees it (the value is a
- * heap copy jansson owns; nothing else points at it). */
-static void json_wipe_string(json_t *v)
-{
-	if (json_is_string(v))
-		rotor_wipe((void *)(uintptr_t)json_string_value(v), json_string_length(v));
-}
-
-static const char *json_str(json_t *obj, const char *key)
-{
-	json_t *v = json_object_get(obj, key);
-	return json_is_string(v) && json_string_length(v) ? json_string_value(v) : NULL;
-}
-
-/* {AccessKeyId, SecretAccessKey, Token, Expiration} (the container
- * endpoint and IMDS alike; IMDS adds Code). */
-static int parse_credentials_json(struct resolve *r, const struct rotor_buf *body, const char *what,
-                                  int want_code, struct rotor_aws_credentials *out,
-                                  struct rotor_error *err)
-{
-	json_error_t jerr;
-	int64_t expiration = 0;
-	char why[128];
-	int rc = 0;
-	json_t *root = json_loadb(body->data ? body->data : "", body->len, 0, &jerr);
-	if (!root)
-		/* jerr.text may quote the reply, which may hold a secret. */
-		return rotor_error_set(err, ROTOR_EINVALID,
-		                       "%s: the reply is not JSON (line %d, column %d)", what,
-		                       jerr.line, jerr.column);
-	if (!json_is_object(root)) {
-		rc = rotor_error_set(err, ROTOR_EINVALID, "%s: the reply is not a JSON object",
-		                     what);
-		goto done;
-	}
-	if (want_code) {
-		const char *code = json_str(root, "Code");
-		if (!code || strcmp(code, "Success") != 0) {
-			rc = rotor_error_set(err, ROTOR_EAUTH, "%s: Code is %.40s, not Success",
-			                     what, code ? code : "missing");
-			goto done;
-		}
-	}
-	const char *akid = json_str(root, "AccessKeyId");
-	const char *secret = json_str(root, "SecretAccessKey");
-	const char *token = json_str(root, "Token");
-	const char *exp = json_str(root, "Expiration");
-	if (!akid || !secret) {
-		rc = rotor_error_set(err, ROTOR_EINVALID,
-		                     "%s: the reply has no AccessKeyId or SecretAccessKey", what);
-		goto done;
-	}
-	if (exp && rotor_time_parse(&expiration, exp, why, sizeof(why)) != 0) {
-		rc = rotor_error_set(err, ROTOR_EINVALID, "%s: unreadable Expiration: %s", what,
-		                     why);
-		goto done;
-	}
-	if (!exp)
-		r->refresh_by = r->now + NO_EXPIRY_REFRESH_S;
-	rc = rotor_aws_credentials_set(out, akid, secret, token, expiration, err);
-	if (rc)
-		rotor_error_prefix(err, "%s", what);
-done:
-	json_wipe_string(json_object_get(root, "SecretAccessKey"));
-	json_wipe_string(json_object_get(root, "Token"));
-	json_decref(root);
-	return rc;
-}
-
-/* The host of an http:// URL, lower-cased and without port, for the
- * FULL_URI check. */
-static void url_host(const char *url, char *host, size_t len)
-{
-	const char *p = strstr(url, "://");
-	size_t n;
-	host[0] = '\0';
-	if (!p || len == 0)
-		return;
-	p += 3;
-	n = strcspn(p, "/?#");
-	if (memchr(p, '@', n))
-		return; /* user info: refuse rather than parse */
-	if (*p == '[') {
-		const char *close = memchr(p, ']', n);
-		if (!close)
-			return;
-		n = (size_t)(close - p) + 1;
-	} else {
-		n = strcspn(p, ":/?#");
-	}
-	if (n >= len)
-		return;
-	for (size_t i = 0; i < n; i++)
-		host[i] = (char)tolower((unsigned char)p[i]);
-	host[n] = '\0';
-}
-
-/* The SDKs' rule for AWS_CONTAINER_CREDENTIALS_FULL_URI: https anywhere;
- * plain http only to loopback or to the ECS/EKS agents' link-local
- * addresses, so a misconfigured variable cannot send the authorization
- * token (or fetch credentials) across a network in clear text. */
-static int full_uri_allowed(const char *url)
-{
-	char host[128];
-	if (strncasecmp(url, "https://", 8) == 0)
-		return 1;
-	if (strncasecmp(url, "http://", 7) != 0)
-		return 0;
-	url_host(url, host, sizeof(host));
-	if (!strcmp(host, "localhost") || !strcmp(host, "[::1]") ||
-	    !strcmp(host, "169.254.170.2") || !strcmp(host, "169.254.170.23") ||
-	    !strcmp(host, "[fd00:ec2::23]"))
-		return 1;
-	return strncmp(host, "127.", 4) == 0 && host[4] &&
-	       strspn(host, "0123456789.") == strlen(host);
-}
-
-static int from_container(struct resolve *r, int required, struct rotor_aws_credentials *out,
-                          struct rotor_error *err)
-{
-	const char *rel = env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
-	const char *full = env("AWS_CONTAINER_CREDENTIALS_FULL_URI");
-	const char *token_file = env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
-	const char *token_env = env("AWS_CONTAINER_AUTHORIZATION_TOKEN");
-	struct rotor_secret *token = NULL;
-	struct rotor_http *h = NULL;
-	struct rotor_http_request req;
-	struct rotor_http_response res;
-	char url[2048];
-	const char *what = "container credentials";
-	int rc = 0;
-
-	memset(&res, 0, sizeof(res));
-	if (!rel && !full) {
-		if (required)
-			return rotor_error_set(
-			    err, ROTOR_EAUTH,
-			    "container credentials: neither "
-			    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI nor _FULL_URI is "
-			    "set");
-		tried_add(r, "no container credentials (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI and "
-		             "_FULL_URI not set)");
-		return 1;
-	}
-	if (rel) {
-		/* The relative URI carries the task's credential id: keep it out of
-		 * messages (the request is named `what`, not by URL). */
-		const char *host = r->chain->container_host_url ? r->chain->container_host_url
-		                                                : DEFAULT_CONTAINER_HOST;
-		size_t hl = strlen(host);
-		while (hl > 0 && host[hl - 1] == '/')
-			hl--;
-		if (rel[0] != '/')
-			return rotor_error_set(
-			    err, ROTOR_EINVALID,
-			    "%s: AWS_CONTAINER_CREDENTIALS_RELATIVE_URI must start "
-			    "with '/'",
-			    what);
-		if (hl + strlen(rel) >= sizeof(url))
-			return rotor_error_set(err, ROTOR_EINVALID, "%s: the URI is too long",
-			                       what);
-		snprintf(url, sizeof(url), "%.*s%s", (int)hl, host, rel);
-	} else {
-		if (!full_uri_allowed(full))
-			return rotor_error_set(
-			    err, ROTOR_EINVALID,
-			    "%s: AWS_CONTAINER_CREDENTIALS_FULL_URI must be https, "
-			    "or http to a loopback address or the ECS/EKS agent",
-			    what);
-		if (strlen(full) >= sizeof(url))
-			return rotor_error_set(err, ROTOR_EINVALID, "%s: the URI is too long",
-			                       what);
-		snprintf(url, sizeof(url), "%s", full);
-	}
-	if (token_file) {
-		rc = read_token_file(token_file, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", &token,
-		                     err);
-	} else if (token_env) {
-		if (strpbrk(token_env, "\r\n"))
-			rc = rotor_error_set(err, ROTOR_EINVALID,
-			                     "%s: AWS_CONTAINER_AUTHORIZATION_TOKEN holds a line "
-			                     "break",
-			                     what);
-		else
-			rc = rotor_secret_from_str(&token, token_env, ROTOR_SECRET_REDACT, err);
-	}
-	if (rc)
-		goto done;
-	if ((rc = metadata_http(r->chain, 1, 2000, &h, err)) != 0)
-		goto done;
-	memset(&req, 0, sizeof(req));
-	req.method = "GET";
-	req.url = url;
-	req.what = what;
-	rotor_http_request_header(&req, "Accept", "application/json");
-	if (token)
-		rotor_http_request_header(&req, "Authorization", rotor_secret_bytes(token));
-	if ((rc = rotor_http_do(h, &req, &res, err)) != 0)
-		goto done;
-	if (res.status != 200) {
-		rc = rotor_error_set(
-		    err,
-		    res.status >= 500   ? ROTOR_ETRANSIENT
-		    : res.status == 429 ? ROTOR_ETHROTTLED
-		                        : ROTOR_EAUTH,
-		    "%s: the endpoint answered HTTP %ld%s", what, res.status,
-		    res.status == 401 || res.status == 403
-		        ? (token ? " (the authorization token was refused)"
-		                 : " (no AWS_CONTAINER_AUTHORIZATION_TOKEN[_FILE] set)")
-		        : "");
-		rotor_error_set_remote(err, (int)res.status, NULL, NULL);
-		goto done;
-	}
-	rc = parse_credentials_json(r, &res.body, what, 0, out, err);
-	if (!rc)
-		snprintf(out->source, sizeof(out->source), "container");
-done:
-	rotor_http_response_dispose(&res);
-	rotor_http_free(h);
-	rotor_secret_free(token);
-	return rc;
-}
-
-static int imds_disabled(void)
-{
-	const char *v = env("AWS_EC2_METADATA_DISABLED");
-	return v && strcasecmp(v, "true") == 0;
-}
-
-/* IAM role names: [\w+=,.@-]{1,64}; anything else would change the URL. */
-static int role_name_ok(const char *s)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > 64)
-		return 0;
-	for (; *s; s++)
-		if (!isalnum((unsigned char)*s) && !strchr("_+=,.@-", *s))
-			return 0;
-	return 1;
-}
-
-/*
- * IMDSv2 only: PUT a session token, then the role name, then the role's
- * credentials, each GET carrying the token. No fallback to IMDSv1: an
- * instance that still allows v1 answers v2 too, and refusing v1 keeps a
- * server-side request forgery from reaching the credentials with a GET.
- * Returns 0 or an error; the caller decides whether an error is fatal.
- */
-static int from_imds(struct resolve *r, struct rotor_aws_credentials *out, struct rotor_error *err)
-{
-	const char *base = r->chain->imds_url;
-	struct rotor_http *h = NULL;
-	struct rotor_http_request req;
-	struct rotor_http_response res;
-	struct rotor_secret *token = NULL;
-	char url[1024], role[80];
-	size_t bl;
-	int rc;
-
-	memset(&res, 0, sizeof(res));
-	if (imds_disabled())
-		return rotor_error_set(
-		    err, ROTOR_EAUTH,
-		    "instance metadata disabled (AWS_EC2_METADATA_DISABLED=true)");
-	if (!base)
-		base = env("AWS_EC2_METADATA_SERVICE_ENDPOINT");
-	if (!base)
-		base = DEFAULT_IMDS_URL;
-	bl = strlen(base);
-	while (bl > 0 && base[bl - 1] == '/')
-		bl--;
-	if (bl > 512)
-		return rotor_error_set(err, ROTOR_EINVALID,
-		                       "instance metadata: the URL is too long");
-	if ((rc = metadata_http(r->chain, 2, 1000, &h, err)) != 0)
-		return rc;
-
-	/* 1. the session token */
-	snprintf(url, sizeof(url), "%.*s/latest/api/token", (int)bl, base);
-	memset(&req, 0, sizeof(req));
-	req.method = "PUT";
-	req.url = url;
-	req.what = "instance metadata token (PUT /latest/api/token)";
-	rotor_http_request_header(&req, "X-aws-ec2-metadata-token-ttl-seconds", "21600");
-	if ((rc = rotor_http_do(h, &req, &res, err)) != 0)
-		goto done;
-	if (res.status != 200) {
-		rc = rotor_error_set(err, ROTOR_EAUTH, "%s: HTTP %ld", req.what, res.status);
-		goto done;
-	}
-	if (!res.body.data) {
-		rc = rotor_error_set(err, ROTOR_EINVALID, "%s: an empty reply", req.what);
-		goto done;
-	}
-	char *t = trim(res.body.data);
-	if (!*t || strlen(t) > 4096 || strpbrk(t, "\r\n")) {
-		rc = rotor_error_set(err, ROTOR_EINVALID, "%s: no usable token in the reply",
-		                     req.what);
-		goto done;
-	}
-	if ((rc = rotor_secret_from_str(&token, t, ROTOR_SECRET_REDACT, err)) != 0)
-		goto done;
-	rotor_http_response_dispose(&res);
-
-	/* 2. the role attached to the instance */
-	snprintf(url, sizeof(url), "%.*s/latest/meta-data/iam/security-credentials/", (int)bl,
-	         base);
-	memset(&req, 0, sizeof(req));
-	req.method = "GET";
-	req.url = url;
-	req.what = "instance metadata role (GET /latest/meta-data/iam/security-credentials/)";
-	rotor_http_request_header(&req, "X-aws-ec2-metadata-token", rotor_secret_bytes(token));
-	if ((rc = rotor_http_do(h, &req, &res, err)) != 0)
-		goto done;
-	if (res.status == 404) {
-		rc = rotor_error_set(err, ROTOR_EAUTH,
-		                     "instance metadata: no IAM role attached to the instance");
-		goto done;
-	}
-	if (res.status != 200) {
-		rc = rotor_error_set(err, ROTOR_EAUTH, "%s: HTTP %ld", req.what, res.status);
-		goto done;
-	}
-	char *list = res.body.data;
-	if (list) {
-		list[strcspn(list, "\r\n")] = '\0';
-		list = trim(list);
-	}
-	if (!list || !role_name_ok(list)) {
-		rc = rotor_error_set(err, ROTOR_EINVALID, "%s: no valid role name in the reply",
-		                     req.what);
-		goto done;
-	}
-	snprintf(role, sizeof(role), "%s", list);
-	rotor_http_response_dispose(&res);
-
-	/* 3. the role's credentials */
-	snprintf(url, sizeof(url), "%.*s/latest/meta-data/iam/security-credentials/%s", (int)bl,
-	         base, role);
-	memset(&req, 0, sizeof(req));
-	req.method = "GET";
-	req.url = url;
-	req.what = "instance metadata credentials";
-	rotor_http_request_header(&req, "X-aws-ec2-metadata-token", rotor_secret_bytes(token));
-	if ((rc = rotor_http_do(h, &req, &res, err)) != 0)
-		goto done;
-	if (res.status != 200) {
-		rc = rotor_error_set(err, ROTOR_EAUTH, "%s for role %s: HTTP %ld", req.what, role,
-		                     res.status);
-		goto done;
-	}
-	rc = parse_credentials_json(r, &res.body, "instance metadata credentials", 1, out, err);
-	if (!rc)
-		snprintf(out->source, sizeof(out->source), "instance metadata");
-done:
-	rotor_http_response_dispose(&res);
-	rotor_http_free(h);
-	rotor_secret_free(token);
-	return rc;
 }
 
 /* ---- the chain --------------------------------------------------------- */
@@ -1185,19 +744,19 @@ static int resolve_base(struct resolve *r, struct rotor_aws_credentials *out,
 		return rc;
 	if ((rc = from_web_identity(r, out, err)) <= 0)
 		return rc;
-	profile = env("AWS_PROFILE");
+	profile = rotor_chain_env("AWS_PROFILE");
 	if ((rc = from_profile(r, profile ? profile : "default", out, err)) <= 0)
 		return rc;
-	if ((rc = from_container(r, 0, out, err)) <= 0)
+	if ((rc = rotor_chain_from_container(r, 0, out, err)) <= 0)
 		return rc;
 	struct rotor_error imds;
 	rotor_error_clear(&imds);
-	if ((rc = from_imds(r, out, &imds)) == 0)
+	if ((rc = rotor_chain_from_imds(r, out, &imds)) == 0)
 		return 0;
 	if (strncmp(imds.message, "instance metadata", 17) == 0)
-		tried_add(r, "%s", imds.message);
+		rotor_chain_tried_add(r, "%s", imds.message);
 	else
-		tried_add(r, "instance metadata: %s", imds.message);
+		rotor_chain_tried_add(r, "instance metadata: %s", imds.message);
 	return rotor_error_set(err, ROTOR_EAUTH, "no AWS credentials: %s", r->tried);
 }
 
