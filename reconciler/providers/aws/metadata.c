@@ -156,7 +156,7 @@ static int full_uri_allowed(const char *url)
 }
 
 int rotor_chain_from_container(struct resolve *r, int required, struct rotor_aws_credentials *out,
-                          struct rotor_error *err)
+                               struct rotor_error *err)
 {
 	const char *rel = rotor_chain_env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
 	const char *full = rotor_chain_env("AWS_CONTAINER_CREDENTIALS_FULL_URI");
@@ -178,8 +178,9 @@ int rotor_chain_from_container(struct resolve *r, int required, struct rotor_aws
 			    "container credentials: neither "
 			    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI nor _FULL_URI is "
 			    "set");
-		rotor_chain_tried_add(r, "no container credentials (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI and "
-		             "_FULL_URI not set)");
+		rotor_chain_tried_add(
+		    r, "no container credentials (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI and "
+		       "_FULL_URI not set)");
 		return 1;
 	}
 	if (rel) {
@@ -213,8 +214,8 @@ int rotor_chain_from_container(struct resolve *r, int required, struct rotor_aws
 		snprintf(url, sizeof(url), "%s", full);
 	}
 	if (token_file) {
-		rc = rotor_chain_read_token_file(token_file, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", &token,
-		                     err);
+		rc = rotor_chain_read_token_file(
+		    token_file, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", &token, err);
 	} else if (token_env) {
 		if (strpbrk(token_env, "\r\n"))
 			rc = rotor_error_set(err, ROTOR_EINVALID,
@@ -286,7 +287,8 @@ static int role_name_ok(const char *s)
  * server-side request forgery from reaching the credentials with a GET.
  * Returns 0 or an error; the caller decides whether an error is fatal.
  */
-int rotor_chain_from_imds(struct resolve *r, struct rotor_aws_credentials *out, struct rotor_error *err)
+int rotor_chain_from_imds(struct resolve *r, struct rotor_aws_credentials *out,
+                          struct rotor_error *err)
 {
 	const char *base = r->chain->imds_url;
 	struct rotor_http *h = NULL;
@@ -398,4 +400,3 @@ done:
 	rotor_secret_free(token);
 	return rc;
 }
-
