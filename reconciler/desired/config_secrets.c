@@ -176,4 +176,3 @@ int rotor_config_resolve_secrets(struct rotor_config *cfg, int severity, struct 
 		return ROTOR_ENOMEM;
 	return r.failed && severity == ROTOR_DIAG_ERROR ? ROTOR_EINVALID : 0;
 }
-
