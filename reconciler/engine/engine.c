@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "audit.h"
+#include "engine_internal.h"
 #include "providers/aws/aws.h"
 #include "providers/consumers/consumer.h"
 #include "providers/store/store.h"
@@ -25,31 +26,6 @@
 #include "rotor/secret.h"
 #include "rotor/timefmt.h"
 #include "util/retry.h"
-
-#define MAX_CONNECTIONS 64
-
-struct aws_conn {
-	const struct rotor_aws_connection *cfg;
-	struct rotor_aws_chain *chain;
-	struct rotor_aws_client *iam;
-	struct rotor_aws_client *sts;
-};
-
-struct store_conn {
-	char name[64]; /* the connection's name */
-	struct rotor_store store;
-};
-
-struct rotor_engine {
-	const struct rotor_config *cfg;
-	struct rotor_engine_options opts;
-	struct aws_conn aws[MAX_CONNECTIONS];
-	size_t naws;
-	struct store_conn stores[MAX_CONNECTIONS];
-	size_t nstores;
-	struct rotor_consumer_ops consumers[ROTOR_CONSUMER__COUNT]; /* by kind; .kind NULL: none */
-	struct audit audit;
-};
 
 int rotor_engine_new(struct rotor_engine **out, const struct rotor_config *cfg,
                      const struct rotor_engine_options *opts, struct rotor_error *err)
@@ -110,7 +86,7 @@ void rotor_engine_state_dispose(struct rotor_engine_state *st)
 	memset(st, 0, sizeof(*st));
 }
 
-static int64_t now_of(struct rotor_engine *e)
+int64_t rotor_engine_now(struct rotor_engine *e)
 {
 	return e->opts.clock->now(e->opts.clock);
 }
@@ -122,8 +98,8 @@ static int chain_get(void *ctx, struct rotor_aws_credentials *out, struct rotor_
 	return rotor_aws_chain_get(ctx, out, err);
 }
 
-static int aws_conn(struct rotor_engine *e, const char *name, struct aws_conn **out,
-                    struct rotor_error *err)
+int rotor_engine_aws_conn(struct rotor_engine *e, const char *name, struct aws_conn **out,
+                          struct rotor_error *err)
 {
 	for (size_t i = 0; i < e->naws; i++)
 		if (strcmp(e->aws[i].cfg->name, name) == 0) {
@@ -178,8 +154,8 @@ static int aws_conn(struct rotor_engine *e, const char *name, struct aws_conn **
 	return 0;
 }
 
-static int store_conn(struct rotor_engine *e, const char *name, struct rotor_store **out,
-                      struct rotor_error *err)
+int rotor_engine_store_conn(struct rotor_engine *e, const char *name, struct rotor_store **out,
+                            struct rotor_error *err)
 {
 	for (size_t i = 0; i < e->nstores; i++)
 		if (strcmp(e->stores[i].name, name) == 0) {
@@ -203,15 +179,15 @@ static int store_conn(struct rotor_engine *e, const char *name, struct rotor_sto
 }
 
 /* The ops for a consumer's kind, or NULL when this rotor cannot reach it. */
-static const struct rotor_consumer_ops *consumer_ops(const struct rotor_engine *e,
-                                                     const struct rotor_consumer *c)
+const struct rotor_consumer_ops *rotor_engine_consumer_ops(const struct rotor_engine *e,
+                                                           const struct rotor_consumer *c)
 {
 	const struct rotor_consumer_ops *ops =
 	    (unsigned)c->kind < ROTOR_CONSUMER__COUNT ? &e->consumers[c->kind] : NULL;
 	return ops && ops->kind ? ops : NULL;
 }
 
-static struct rotor_store_ref store_ref(const struct rotor_manifest *m)
+struct rotor_store_ref rotor_engine_store_ref(const struct rotor_manifest *m)
 {
 	struct rotor_store_ref r = {m->store.project_id, m->store.environment, m->store.secret_path,
 	                            m->store.akid_name, m->store.secret_name};
@@ -342,7 +318,7 @@ static void observe_consumers(struct rotor_engine *e, const struct rotor_manifes
 		const struct rotor_consumer *c = &m->consumers[i];
 		struct rotor_obs_consumer *oc = &obs->consumers[i];
 		struct rotor_error err;
-		const struct rotor_consumer_ops *ops = consumer_ops(e, c);
+		const struct rotor_consumer_ops *ops = rotor_engine_consumer_ops(e, c);
 		rotor_error_clear(&err);
 		if (!ops) {
 			oc->state = ROTOR_CONSUMER_UNKNOWN;
@@ -382,18 +358,18 @@ int rotor_engine_observe(struct rotor_engine *e, const struct rotor_manifest *m,
 	memset(st, 0, sizeof(*st));
 	obs->rotate_now = rotate_now;
 	obs->store_auth = -1;
-	int rc = aws_conn(e, m->aws, &a, err);
+	int rc = rotor_engine_aws_conn(e, m->aws, &a, err);
 	if (rc) {
 		copy_error(obs->iam_error, sizeof(obs->iam_error), err);
 		return rc;
 	}
 	observe_iam(a, m, obs, st);
-	rc = store_conn(e, m->store.connection, &store, err);
+	rc = rotor_engine_store_conn(e, m->store.connection, &store, err);
 	if (rc) {
 		copy_error(obs->store_error, sizeof(obs->store_error), err);
 		return rc;
 	}
-	struct rotor_store_ref ref = store_ref(m);
+	struct rotor_store_ref ref = rotor_engine_store_ref(m);
 	struct rotor_store_pair pair;
 	struct rotor_error serr;
 	rotor_error_clear(&serr);
@@ -418,23 +394,10 @@ int rotor_engine_observe(struct rotor_engine *e, const struct rotor_manifest *m,
 
 /* ---- apply -------------------------------------------------------------- */
 
-struct apply_ctx {
-	struct rotor_engine *e;
-	const struct rotor_manifest *m;
-	const struct rotor_observed *obs;
-	struct rotor_engine_state *st;
-	struct aws_conn *aws;
-	struct rotor_store *store;
-	char new_id[32]; /* the key CREATE made in this pass */
-	int64_t new_created;
-	struct rotor_secret *new_secret;
-	int64_t new_store_version;
-};
-
-static void audit(struct apply_ctx *c, const char *action, const char *key_id, const char *consumer,
-                  int64_t version, const struct rotor_error *err)
+void rotor_engine_audit(struct apply_ctx *c, const char *action, const char *key_id,
+                        const char *consumer, int64_t version, const struct rotor_error *err)
 {
-	struct audit_entry x = {now_of(c->e),
+	struct audit_entry x = {rotor_engine_now(c->e),
 	                        c->m->name,
 	                        c->m->user,
 	                        action,
@@ -464,8 +427,8 @@ static int tag_record(struct apply_ctx *c, const char *id, const struct rotor_ke
 }
 
 /* Updates one field of a key's record, keeping the others. */
-static int update_record(struct apply_ctx *c, const char *id, char field, int64_t value,
-                         struct rotor_error *err)
+int rotor_engine_update_record(struct apply_ctx *c, const char *id, char field, int64_t value,
+                               struct rotor_error *err)
 {
 	struct rotor_key_record r;
 	const struct rotor_key_record *old = record_of(c, id);
@@ -485,7 +448,7 @@ static int update_record(struct apply_ctx *c, const char *id, char field, int64_
 	return tag_record(c, id, &r, err);
 }
 
-static int untag(struct apply_ctx *c, const char *key, struct rotor_error *err)
+int rotor_engine_untag(struct apply_ctx *c, const char *key, struct rotor_error *err)
 {
 	const char *keys[1] = {key};
 	int rc = rotor_iam_untag_user(c->aws->iam, c->m->user, keys, 1, err);
@@ -496,7 +459,7 @@ static int delete_key(struct apply_ctx *c, const char *id, struct rotor_error *e
 {
 	int rc = rotor_iam_delete_access_key(c->aws->iam, c->m->user, id, err);
 	if (rc == 0 || rc == ROTOR_ENOTFOUND)
-		rc = untag(c, id, err);
+		rc = rotor_engine_untag(c, id, err);
 	return rc;
 }
 
@@ -507,7 +470,7 @@ static int do_create(struct apply_ctx *c, struct rotor_error *err)
 	if (rc)
 		return rc;
 	snprintf(c->new_id, sizeof(c->new_id), "%s", key.id);
-	c->new_created = key.created ? key.created : now_of(c->e);
+	c->new_created = key.created ? key.created : rotor_engine_now(c->e);
 	struct rotor_key_record r;
 	memset(&r, 0, sizeof(r));
 	r.present = 1;
@@ -540,14 +503,14 @@ static int do_validate(struct apply_ctx *c, struct rotor_error *err)
 			          "could not delete the unvalidated key %s: %s", c->new_id,
 			          derr.message);
 		else
-			audit(c, "delete-unvalidated", c->new_id, NULL, 0, NULL);
+			rotor_engine_audit(c, "delete-unvalidated", c->new_id, NULL, 0, NULL);
 	}
 	return rc;
 }
 
 static int do_store(struct apply_ctx *c, struct rotor_error *err)
 {
-	struct rotor_store_ref ref = store_ref(c->m);
+	struct rotor_store_ref ref = rotor_engine_store_ref(c->m);
 	struct rotor_store_pair current, written;
 	memset(&current, 0, sizeof(current));
 	current.has_akid = c->obs->store_has_akid;
@@ -565,16 +528,17 @@ static int do_store(struct apply_ctx *c, struct rotor_error *err)
 	c->st->store_akid_version = written.akid_version;
 	c->st->store_secret_version = written.secret_version;
 	struct rotor_error terr;
-	if (update_record(c, c->new_id, 0, 0, &terr) != 0 || untag(c, ROTOR_TAG_INTENT, &terr) != 0)
+	if (rotor_engine_update_record(c, c->new_id, 0, 0, &terr) != 0 ||
+	    rotor_engine_untag(c, ROTOR_TAG_INTENT, &terr) != 0)
 		rotor_log(ROTOR_LOG_WARN, c->m->name, "could not update rotor's record: %s",
 		          terr.message);
 	return 0;
 }
 
-static int do_propagate(struct apply_ctx *c, int i, struct rotor_error *err)
+int rotor_engine_propagate(struct apply_ctx *c, int i, struct rotor_error *err)
 {
 	const struct rotor_consumer *k = &c->m->consumers[i];
-	const struct rotor_consumer_ops *ops = consumer_ops(c->e, k);
+	const struct rotor_consumer_ops *ops = rotor_engine_consumer_ops(c->e, k);
 	if (!ops)
 		return rotor_error_set(err, ROTOR_EINVALID,
 		                       "consumer %s: %s consumers are not supported by this rotor "
@@ -664,7 +628,7 @@ static int recheck_keys(struct apply_ctx *c, const char *target, int want_active
 
 static int recheck_store(struct apply_ctx *c, const char *target, struct rotor_error *err)
 {
-	struct rotor_store_ref ref = store_ref(c->m);
+	struct rotor_store_ref ref = rotor_engine_store_ref(c->m);
 	struct rotor_store_pair now;
 	int rc = c->store->ops->read_pair(c->store->ctx, &ref, &now, err);
 	if (rc)
@@ -783,7 +747,7 @@ static int record_intent(struct apply_ctx *c, int64_t now, struct rotor_error *e
 
 static int apply_one(struct apply_ctx *c, const struct rotor_action *a, struct rotor_error *err)
 {
-	int64_t now = now_of(c->e);
+	int64_t now = rotor_engine_now(c->e);
 	const char *cur = c->new_id[0] ? c->new_id : a->key_id;
 	int rc;
 	switch (a->kind) {
@@ -800,19 +764,19 @@ static int apply_one(struct apply_ctx *c, const struct rotor_action *a, struct r
 	case ROTOR_ACT_STORE:
 		return do_store(c, err);
 	case ROTOR_ACT_PROPAGATE:
-		return do_propagate(c, a->consumer, err);
+		return rotor_engine_propagate(c, a->consumer, err);
 	case ROTOR_ACT_RECORD_SYNC:
-		return update_record(c, cur, 's', now, err);
+		return rotor_engine_update_record(c, cur, 's', now, err);
 	case ROTOR_ACT_DEACTIVATE:
 		rc = recheck_destructive(c, a, err);
 		if (!rc)
 			rc =
 			    rotor_iam_update_access_key(c->aws->iam, c->m->user, a->key_id, 0, err);
-		return rc ? rc : update_record(c, a->key_id, 'i', now, err);
+		return rc ? rc : rotor_engine_update_record(c, a->key_id, 'i', now, err);
 	case ROTOR_ACT_RECORD_INACTIVE:
-		return update_record(c, a->key_id, 'i', now, err);
+		return rotor_engine_update_record(c, a->key_id, 'i', now, err);
 	case ROTOR_ACT_FORGET_RECORD:
-		return untag(c, a->key_id, err);
+		return rotor_engine_untag(c, a->key_id, err);
 	default:
 		return rotor_error_set(err, ROTOR_EINTERNAL, "unknown action");
 	}
@@ -832,9 +796,9 @@ int rotor_engine_apply(struct rotor_engine *e, const struct rotor_manifest *m,
 	c.m = m;
 	c.obs = obs;
 	c.st = st;
-	rc = aws_conn(e, m->aws, &c.aws, err);
+	rc = rotor_engine_aws_conn(e, m->aws, &c.aws, err);
 	if (!rc)
-		rc = store_conn(e, m->store.connection, &c.store, err);
+		rc = rotor_engine_store_conn(e, m->store.connection, &c.store, err);
 	for (int i = 0; !rc && i < plan->nactions; i++) {
 		const struct rotor_action *a = &plan->actions[i];
 		const char *name = rotor_action_name(a->kind);
@@ -845,9 +809,9 @@ int rotor_engine_apply(struct rotor_engine *e, const struct rotor_manifest *m,
 		                      ? c.new_id
 		                      : (a->key_id[0] ? a->key_id : c.new_id);
 		if (a->kind != ROTOR_ACT_VALIDATE)
-			audit(&c, name, key, consumer,
-			      a->kind == ROTOR_ACT_STORE ? c.new_store_version : 0,
-			      rc ? err : NULL);
+			rotor_engine_audit(&c, name, key, consumer,
+			                   a->kind == ROTOR_ACT_STORE ? c.new_store_version : 0,
+			                   rc ? err : NULL);
 		if (e->opts.progress)
 			fprintf(e->opts.progress, "  %s %-15s %s%s%s\n", rc ? "FAILED" : "done  ",
 			        name, key && *key ? key : (consumer ? consumer : ""),
@@ -859,242 +823,5 @@ int rotor_engine_apply(struct rotor_engine *e, const struct rotor_manifest *m,
 	rotor_secret_free(c.new_secret);
 	if (rc)
 		rotor_error_prefix(err, "%s", m->name);
-	return rc;
-}
-
-/* ---- rollback and resume ------------------------------------------------ */
-
-/* The previous pair, proven: the key id the store held before the current
- * one, and a secret from the store's history that authenticates with it.
- * The two names are versioned separately (a heal may have written only
- * one), so the secret is found by trying the versions before the current
- * one with STS, never assumed: rollback must not write a pair that does
- * not authenticate (invariant 1). The key is reactivated first if needed;
- * *reactivated says so, so a failed search can undo it. */
-#define ROLLBACK_HISTORY 5
-
-static int find_previous_pair(struct apply_ctx *c, struct rotor_store_pair *prev, int *reactivated,
-                              struct rotor_error *err)
-{
-	struct rotor_store_ref ref = store_ref(c->m);
-	const struct rotor_observed *obs = c->obs;
-	struct rotor_store_pair p;
-	int rc = ROTOR_ENOTFOUND;
-	memset(prev, 0, sizeof(*prev));
-	*reactivated = 0;
-	/* 1. the previous key id */
-	int64_t av = obs->store_akid_version - 1;
-	for (; av >= 1 && av >= obs->store_akid_version - ROLLBACK_HISTORY; av--) {
-		memset(&p, 0, sizeof(p));
-		rc = c->store->ops->read_version(c->store->ctx, &ref, av, obs->store_secret_version,
-		                                 &p, err);
-		if (rc)
-			return rc;
-		if (strcmp(p.akid, obs->store_akid) != 0)
-			break;
-		rotor_store_pair_dispose(&p);
-	}
-	if (av < 1 || av < obs->store_akid_version - ROLLBACK_HISTORY || rc)
-		return rotor_error_set(err, ROTOR_ENOTFOUND,
-		                       "the store's history holds no earlier key id than %s",
-		                       obs->store_akid);
-	char akid[128];
-	snprintf(akid, sizeof(akid), "%s", p.akid);
-	snprintf(prev->akid, sizeof(prev->akid), "%s", akid); /* for the caller's undo */
-	rotor_store_pair_dispose(&p);
-	const struct rotor_obs_key *k = NULL;
-	for (int i = 0; i < obs->nkeys; i++)
-		if (strcmp(obs->keys[i].id, akid) == 0)
-			k = &obs->keys[i];
-	if (!k)
-		return rotor_error_set(err, ROTOR_ENOTFOUND,
-		                       "the previous key %s no longer exists in IAM; roll forward "
-		                       "instead (rotor rotate %s)",
-		                       akid, c->m->name);
-	if (!k->active) {
-		rc = rotor_iam_update_access_key(c->aws->iam, c->m->user, akid, 1, err);
-		audit(c, "rollback-reactivate", akid, NULL, 0, rc ? err : NULL);
-		if (rc)
-			return rc;
-		*reactivated = 1;
-	}
-	/* 2. a secret version that authenticates with it */
-	for (int64_t sv = obs->store_secret_version - 1;
-	     sv >= 1 && sv >= obs->store_secret_version - ROLLBACK_HISTORY; sv--) {
-		memset(&p, 0, sizeof(p));
-		rc = c->store->ops->read_version(c->store->ctx, &ref, av, sv, &p, err);
-		if (rc)
-			return rc;
-		struct rotor_aws_credentials creds;
-		struct rotor_sts_identity id;
-		struct rotor_error verr;
-		memset(&creds, 0, sizeof(creds));
-		rc = rotor_aws_credentials_set(&creds, akid, rotor_secret_bytes(p.secret), NULL, 0,
-		                               err);
-		/* A key just reactivated can take a moment to authenticate again:
-		 * wait out InvalidClientTokenId briefly (ten tries a second apart,
-		 * the one retry policy); a wrong secret is SignatureDoesNotMatch
-		 * at once. */
-		static const struct rotor_retry_policy reactivation = {10, 1000, 1000,
-		                                                       0,  0,    ROTOR_JITTER_NONE};
-		struct rotor_retry retry;
-		rotor_retry_begin(&retry, &reactivation, c->e->opts.clock);
-		while (!rc) {
-			rotor_error_clear(&verr);
-			int v = rotor_sts_get_caller_identity(c->aws->sts, &creds, &id, &verr);
-			if (v == 0 && strcmp(id.arn, c->st->user_arn) == 0) {
-				rotor_aws_credentials_dispose(&creds);
-				*prev = p;
-				return 0;
-			}
-			if (v == 0 || strcmp(verr.remote_code, "InvalidClientTokenId") != 0 ||
-			    rotor_retry_next(&retry, -1) != ROTOR_RETRY_AGAIN)
-				break;
-		}
-		rotor_aws_credentials_dispose(&creds);
-		rotor_store_pair_dispose(&p);
-		if (rc)
-			return rc;
-	}
-	return rotor_error_set(err, ROTOR_ENOTFOUND,
-	                       "no secret in the store's last %d versions authenticates with the "
-	                       "previous key %s: nothing was restored",
-	                       ROLLBACK_HISTORY, akid);
-}
-
-int rotor_engine_rollback(struct rotor_engine *e, const struct rotor_manifest *m,
-                          struct rotor_error *err)
-{
-	struct rotor_observed obs;
-	struct rotor_engine_state st;
-	struct apply_ctx c;
-	struct rotor_store_pair prev, written, current;
-	int reactivated = 0, changed = 0;
-	memset(&c, 0, sizeof(c));
-	memset(&prev, 0, sizeof(prev));
-	int rc = rotor_engine_observe(e, m, &obs, &st, err);
-	if (rc)
-		goto done;
-	if (!obs.iam_known || !obs.store_known || !obs.store_has_akid || !st.store_secret) {
-		rc = rotor_error_set(err, ROTOR_EINVALID, "cannot roll back: %s",
-		                     !obs.iam_known     ? obs.iam_error
-		                     : !obs.store_known ? obs.store_error
-		                                        : "the store holds no pair");
-		goto fail;
-	}
-	c.e = e;
-	c.m = m;
-	c.obs = &obs;
-	c.st = &st;
-	if ((rc = aws_conn(e, m->aws, &c.aws, err)) != 0 ||
-	    (rc = store_conn(e, m->store.connection, &c.store, err)) != 0)
-		goto fail;
-	/* 1. find (and reactivate) the previous key with a secret that works */
-	rc = find_previous_pair(&c, &prev, &reactivated, err);
-	if (rc) {
-		if (reactivated) {
-			struct rotor_error uerr;
-			if (rotor_iam_update_access_key(c.aws->iam, m->user, prev.akid, 0, &uerr) ==
-			    0)
-				audit(&c, "rollback-undo-reactivate", prev.akid, NULL, 0, NULL);
-			else
-				changed = 1; /* the reactivation stays: say nothing false */
-		}
-		goto fail;
-	}
-	changed = reactivated;
-	if (reactivated)
-		update_record(&c, prev.akid, 'i', 0, err);
-	/* 2. restore it as the store's newest version */
-	struct rotor_store_ref ref = store_ref(m);
-	memset(&current, 0, sizeof(current));
-	current.has_akid = current.has_secret = 1;
-	current.akid_version = obs.store_akid_version;
-	current.secret_version = obs.store_secret_version;
-	rc = c.store->ops->write_pair(c.store->ctx, &ref, prev.akid, prev.secret, &current,
-	                              &written, err);
-	audit(&c, "rollback-store", prev.akid, NULL, rc ? 0 : written.akid_version,
-	      rc ? err : NULL);
-	if (rc)
-		goto fail;
-	changed = 1;
-	rotor_secret_free(st.store_secret);
-	st.store_secret = written.secret;
-	written.secret = NULL;
-	rotor_store_pair_dispose(&written);
-	/* 3. re-propagate */
-	snprintf(c.new_id, sizeof(c.new_id), "%s", prev.akid);
-	for (size_t i = 0; !rc && i < m->nconsumers; i++) {
-		if (!consumer_ops(e, &m->consumers[i]))
-			continue;
-		rc = do_propagate(&c, (int)i, err);
-		audit(&c, "rollback-propagate", prev.akid, m->consumers[i].name, 0,
-		      rc ? err : NULL);
-	}
-	c.new_id[0] = '\0';
-	/* 4. deactivate the key that replaced it */
-	if (!rc && strcmp(obs.store_akid, prev.akid) != 0) {
-		int live = 0;
-		for (int i = 0; i < obs.nkeys; i++)
-			live |= strcmp(obs.keys[i].id, obs.store_akid) == 0 && obs.keys[i].active;
-		if (live) {
-			rc = rotor_iam_update_access_key(c.aws->iam, m->user, obs.store_akid, 0,
-			                                 err);
-			audit(&c, "rollback-deactivate", obs.store_akid, NULL, 0, rc ? err : NULL);
-			if (!rc)
-				rc = update_record(&c, obs.store_akid, 'i', now_of(e), err);
-		}
-	}
-	/* 5. suspend until `rotor resume` */
-	if (!rc) {
-		char note[128], ts[32];
-		rotor_time_format(ts, sizeof(ts), now_of(e));
-		snprintf(note, sizeof(note), "v1 by=rollback at=%s", ts);
-		struct rotor_tag t = {ROTOR_TAG_SUSPENDED, note};
-		rc = rotor_iam_tag_user(c.aws->iam, m->user, &t, 1, err);
-		audit(&c, "suspend", NULL, NULL, 0, rc ? err : NULL);
-	}
-fail:
-	rotor_store_pair_dispose(&prev);
-	if (rc && !changed) {
-		char why[sizeof(err->message)];
-		snprintf(why, sizeof(why), "%s", err->message);
-		rotor_error_set(
-		    err, rc,
-		    "%s; nothing was changed. To restore by hand, put a working key "
-		    "pair of %s into the store (%s and %s in %s) and run `rotor apply`: "
-		    "rotor propagates the stored pair to the consumers",
-		    why, m->user, m->store.akid_name, m->store.secret_name, m->store.secret_path);
-	}
-	if (rc)
-		rotor_error_prefix(err, "%s: rollback", m->name);
-done:
-	rotor_engine_state_dispose(&st);
-	return rc;
-}
-
-int rotor_engine_resume(struct rotor_engine *e, const struct rotor_manifest *m, int *was_suspended,
-                        struct rotor_error *err)
-{
-	struct apply_ctx c;
-	struct rotor_tags tags;
-	memset(&c, 0, sizeof(c));
-	c.e = e;
-	c.m = m;
-	*was_suspended = 0;
-	int rc = aws_conn(e, m->aws, &c.aws, err);
-	if (!rc)
-		rc = rotor_iam_list_user_tags(c.aws->iam, m->user, &tags, err);
-	if (!rc) {
-		for (size_t i = 0; i < tags.n; i++)
-			*was_suspended |= strcmp(tags.items[i].key, ROTOR_TAG_SUSPENDED) == 0;
-		rotor_tags_dispose(&tags);
-	}
-	if (!rc && *was_suspended) {
-		rc = untag(&c, ROTOR_TAG_SUSPENDED, err);
-		audit(&c, "resume", NULL, NULL, 0, rc ? err : NULL);
-	}
-	if (rc)
-		rotor_error_prefix(err, "%s: resume", m->name);
 	return rc;
 }

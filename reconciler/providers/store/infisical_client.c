@@ -77,7 +77,7 @@ static void read_error_fields(struct reply *r)
  * message, and a 5xx that outlasts the retries must still be reported
  * with the body's error and reqId (send_raw retries 5xx itself). */
 enum rotor_http_verdict rotor_inf_classify(void *ctx, const struct rotor_http_response *res,
-                                        int64_t *retry_after_ms)
+                                           int64_t *retry_after_ms)
 {
 	(void)ctx;
 	(void)res;
@@ -215,7 +215,7 @@ static int is_validation_401(const struct reply *r)
 #define QUOTE_MAX 140
 
 int rotor_inf_fail_reply_as(int kind, const struct reply *r, const char *what, const char *hint,
-                         struct rotor_error *err)
+                            struct rotor_error *err)
 {
 	int sentence = strchr(r->error, ' ') != NULL;
 	const char *code = r->error[0] && !sentence ? r->error : "error";
@@ -230,7 +230,7 @@ int rotor_inf_fail_reply_as(int kind, const struct reply *r, const char *what, c
 }
 
 int rotor_inf_fail_reply(const struct reply *r, const char *what, const char *hint,
-                      struct rotor_error *err)
+                         struct rotor_error *err)
 {
 	int kind = is_validation_401(r) ? ROTOR_EINVALID
 	           : is_throttle(r)     ? ROTOR_ETHROTTLED
@@ -429,8 +429,9 @@ static int login(struct infisical *s, struct rotor_error *err)
 			    before + 1 > s->login_failures + 1 ? before + 1 : s->login_failures + 1;
 			s->login_blocked_until = now + LOGIN_LOCKOUT_SECONDS;
 			login_state_write(s, s->login_failures, now);
-			rc = rotor_inf_fail_reply_as(is_validation_401(&r) ? ROTOR_EINVALID : ROTOR_EAUTH, &r,
-			                   what, hint, err);
+			rc = rotor_inf_fail_reply_as(is_validation_401(&r) ? ROTOR_EINVALID
+			                                                   : ROTOR_EAUTH,
+			                             &r, what, hint, err);
 		} else {
 			rc = rotor_inf_fail_reply(&r, what, hint, err);
 		}
@@ -520,7 +521,7 @@ static int ensure_token(struct infisical *s, struct rotor_error *err)
 /* An authenticated call with one re-login and rate-limit waits. The caller
  * holds s->lock. */
 int rotor_inf_api(struct infisical *s, const char *method, const char *path, json_t *body,
-               const char *what, struct reply *r, struct rotor_error *err)
+                  const char *what, struct reply *r, struct rotor_error *err)
 {
 	int relogged = 0;
 	struct rotor_retry waits;
@@ -556,14 +557,14 @@ int rotor_inf_api(struct infisical *s, const char *method, const char *path, jso
 		/* fastify's own 404 for a route the server does not have: a
 		 * 2024 server asked for /api/v4. Configuration, not a folder. */
 		if (s->v4 && r->status == 404 && strcmp(r->error, "Not Found") == 0) {
-			rc = rotor_inf_fail_reply_as(ROTOR_EINVALID, r, what,
-			                   "this server has no /api/v4 secret routes (self-hosted "
-			                   "servers of 2024): set the connection's api to v3",
-			                   err);
+			rc = rotor_inf_fail_reply_as(
+			    ROTOR_EINVALID, r, what,
+			    "this server has no /api/v4 secret routes (self-hosted "
+			    "servers of 2024): set the connection's api to v3",
+			    err);
 			rotor_inf_reply_dispose(r);
 			return rc;
 		}
 		return 0;
 	}
 }
-
