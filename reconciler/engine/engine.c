@@ -25,7 +25,6 @@
 #include "rotor/log.h"
 #include "rotor/secret.h"
 #include "rotor/timefmt.h"
-#include "util/retry.h"
 
 int rotor_engine_new(struct rotor_engine **out, const struct rotor_config *cfg,
                      const struct rotor_engine_options *opts, struct rotor_error *err)
