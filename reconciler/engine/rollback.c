@@ -145,7 +145,8 @@ int rotor_engine_rollback(struct rotor_engine *e, const struct rotor_manifest *m
 			struct rotor_error uerr;
 			if (rotor_iam_update_access_key(c.aws->iam, m->user, prev.akid, 0, &uerr) ==
 			    0)
-				rotor_engine_audit(&c, "rollback-undo-reactivate", prev.akid, NULL, 0, NULL);
+				rotor_engine_audit(&c, "rollback-undo-reactivate", prev.akid, NULL,
+				                   0, NULL);
 			else
 				changed = 1; /* the reactivation stays: say nothing false */
 		}
@@ -163,7 +164,7 @@ int rotor_engine_rollback(struct rotor_engine *e, const struct rotor_manifest *m
 	rc = c.store->ops->write_pair(c.store->ctx, &ref, prev.akid, prev.secret, &current,
 	                              &written, err);
 	rotor_engine_audit(&c, "rollback-store", prev.akid, NULL, rc ? 0 : written.akid_version,
-	      rc ? err : NULL);
+	                   rc ? err : NULL);
 	if (rc)
 		goto fail;
 	changed = 1;
@@ -178,7 +179,7 @@ int rotor_engine_rollback(struct rotor_engine *e, const struct rotor_manifest *m
 			continue;
 		rc = rotor_engine_propagate(&c, (int)i, err);
 		rotor_engine_audit(&c, "rollback-propagate", prev.akid, m->consumers[i].name, 0,
-		      rc ? err : NULL);
+		                   rc ? err : NULL);
 	}
 	c.new_id[0] = '\0';
 	/* 4. deactivate the key that replaced it */
@@ -189,9 +190,11 @@ int rotor_engine_rollback(struct rotor_engine *e, const struct rotor_manifest *m
 		if (live) {
 			rc = rotor_iam_update_access_key(c.aws->iam, m->user, obs.store_akid, 0,
 			                                 err);
-			rotor_engine_audit(&c, "rollback-deactivate", obs.store_akid, NULL, 0, rc ? err : NULL);
+			rotor_engine_audit(&c, "rollback-deactivate", obs.store_akid, NULL, 0,
+			                   rc ? err : NULL);
 			if (!rc)
-				rc = rotor_engine_update_record(&c, obs.store_akid, 'i', rotor_engine_now(e), err);
+				rc = rotor_engine_update_record(&c, obs.store_akid, 'i',
+				                                rotor_engine_now(e), err);
 		}
 	}
 	/* 5. suspend until `rotor resume` */
