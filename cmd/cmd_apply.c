@@ -74,7 +74,7 @@ int cmd_apply(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct session_options so = {.command = "apply", .mutates = 1};
+	struct session_options so = {.command = "apply", .mutates = 1, .lock_wait_ms = -1};
 	int max_deletions = 10, opt;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "c:l:o:m:w:h", longopts, NULL)) != -1) {
@@ -123,7 +123,7 @@ int cmd_rotate(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct session_options so = {.command = "rotate", .mutates = 1};
+	struct session_options so = {.command = "rotate", .mutates = 1, .lock_wait_ms = -1};
 	int opt;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "c:w:h", longopts, NULL)) != -1) {

@@ -18,7 +18,7 @@ static int one_manifest(int argc, char **argv, const char *command, int rollback
 	    {"lock-wait", required_argument, NULL, 'w'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct session_options so = {.command = command, .mutates = 1};
+	struct session_options so = {.command = command, .mutates = 1, .lock_wait_ms = -1};
 	int opt;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "c:w:", longopts, NULL)) != -1) {

@@ -89,7 +89,7 @@ int session_open(struct session *s, const struct session_options *o)
 	s->selected = calloc(s->set.n ? s->set.n : 1, sizeof(*s->selected));
 	s->recs = calloc(s->set.n ? s->set.n : 1, sizeof(*s->recs));
 	s->mutates = o->mutates;
-	s->lock_wait_ms = o->lock_wait_ms > 0 ? o->lock_wait_ms : 60000;
+	s->lock_wait_ms = o->lock_wait_ms >= 0 ? o->lock_wait_ms : 60000;
 	s->command = o->command;
 	rotor_state_dir(s->state_dir, sizeof(s->state_dir), s->cfg->state_dir);
 	if (!s->selected || !s->recs) {

@@ -24,7 +24,7 @@ struct session_options {
 	const char *only;     /* a single manifest name, or NULL */
 	const char *command;  /* for messages */
 	int mutates;          /* takes each user's lock for the pass (apply, rotate, ...) */
-	int64_t lock_wait_ms; /* --lock-wait; 0: the default (60 s) */
+	int64_t lock_wait_ms; /* --lock-wait; -1: the default (60 s) */
 };
 
 struct session {

@@ -683,10 +683,31 @@ struct targets {
 	int oom;
 };
 
-/* A folder path without repeated or trailing slashes: "/aws/" is "/aws". */
+/* s without leading and trailing blanks, lower-cased when asked. */
+static void trimmed_lower(char *out, size_t len, const char *s, int lower_case)
+{
+	if (!s)
+		s = "";
+	while (*s == ' ' || *s == '\t')
+		s++;
+	size_t n = strlen(s);
+	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		n--;
+	if (n >= len)
+		n = len - 1;
+	for (size_t i = 0; i < n; i++)
+		out[i] = lower_case && s[i] >= 'A' && s[i] <= 'Z' ? (char)(s[i] - 'A' + 'a') : s[i];
+	out[n] = '\0';
+}
+
+/* A folder path without blanks around it, repeated or trailing slashes:
+ * " /aws/" is "/aws". */
 static void canon_path(char *out, size_t len, const char *path)
 {
 	size_t o = 0;
+	char trimmed[1024];
+	trimmed_lower(trimmed, sizeof(trimmed), path, 0);
+	path = trimmed;
 	for (const char *p = path; *p && o + 1 < len; p++) {
 		if (*p == '/' && o > 0 && out[o - 1] == '/')
 			continue;
@@ -738,9 +759,14 @@ static void manifest_targets(struct targets *t, size_t idx, const struct rotor_m
 	const struct rotor_infisical_store *st = &m->store;
 	canon_path(path, sizeof(path), st->secret_path ? st->secret_path : "/");
 	const char *names[2] = {st->akid_name, st->secret_name};
+	/* Infisical trims these fields and compares project ids (UUIDs) without
+	 * case: " P-1 " names the same project as "p-1", so the key must too. */
+	char project[256], envname[256];
+	trimmed_lower(project, sizeof(project), st->project_id, 1);
+	trimmed_lower(envname, sizeof(envname), st->environment, 0);
 	for (int i = 0; i < 2; i++) {
 		snprintf(key, sizeof(key), "store\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s", st->connection,
-		         st->project_id, st->environment, path, names[i] ? names[i] : "");
+		         project, envname, path, names[i] ? names[i] : "");
 		snprintf(desc, sizeof(desc), "%s in folder %s", names[i] ? names[i] : "", path);
 		target_add(t, idx, &st->connection_pos, "store secret", desc, key);
 	}

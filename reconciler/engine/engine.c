@@ -8,10 +8,13 @@
  * actions (intent → create → validate → store → propagate → record) is
  * what makes a crash at any point recoverable (see docs/rotation.md).
  */
+#include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "audit.h"
 #include "engine_internal.h"
@@ -685,6 +688,26 @@ static int recheck_destructive(struct apply_ctx *c, const struct rotor_action *a
  * on another machine, or another manifest) means one is; an intent of this
  * machine is stale, since this process holds the user's local lock (and a
  * rotor killed mid-rotation must not block its own recovery). */
+/* Is pid a live process other than this one? A zombie (killed, not yet
+ * reaped) is not. */
+static int process_alive(long pid)
+{
+	char path[64], stat[256];
+	if (pid <= 0 || pid == (long)getpid())
+		return 0;
+	if (kill((pid_t)pid, 0) != 0 && errno != EPERM)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 1;
+	size_t n = fread(stat, 1, sizeof(stat) - 1, f);
+	fclose(f);
+	stat[n] = '\0';
+	const char *paren = strrchr(stat, ')');
+	return !(paren && paren[1] == ' ' && paren[2] == 'Z');
+}
+
 static int check_foreign_intent(struct apply_ctx *c, int64_t now, const char *me,
                                 struct rotor_error *err)
 {
@@ -703,7 +726,13 @@ static int check_foreign_intent(struct apply_ctx *c, int64_t now, const char *me
 		return 0;
 	size_t host_len = strcspn(me, ":");
 	int same_host = holder[0] && strncmp(holder, me, host_len) == 0 && holder[host_len] == ':';
-	int foreign = (holder[0] && !same_host) || (who[0] && strcmp(who, c->m->name) != 0);
+	/* On this host, an intent is stale when its process is gone (a rotor
+	 * killed mid-rotation must not block its own recovery) or is us; a
+	 * live one is another rotor, perhaps with another state directory and
+	 * so another lock file. */
+	int live_here = same_host && process_alive(strtol(holder + host_len + 1, NULL, 10));
+	int foreign =
+	    (holder[0] && (!same_host || live_here)) || (who[0] && strcmp(who, c->m->name) != 0);
 	if (!foreign)
 		return 0;
 	char ts[ROTOR_TIME_STR_MAX];

@@ -57,6 +57,19 @@ int rotor_state_dir_make(const char *dir, struct rotor_error *err)
 			*p = '/';
 		}
 	}
+	/* Lock files and login counts live here: another local user who could
+	 * write into it (a pre-created directory under a shared /tmp) could
+	 * hold every user's lock or block logins. Ours, and private. */
+	struct stat st;
+	memset(&st, 0, sizeof(st));
+	if (lstat(path, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & 022) != 0)
+		return rotor_error_set(
+		    err, ROTOR_EIO,
+		    "the state directory %s is not a directory of this user that "
+		    "only it can write (owner %u, mode %04o): fix it, or set "
+		    "stateDir in the config or $ROTOR_STATE_DIR",
+		    path, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
 	return 0;
 }
 

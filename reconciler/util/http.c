@@ -250,8 +250,8 @@ int64_t rotor_http_parse_retry_after(const char *value, int64_t now)
 		/* Absurd delays saturate rather than wrap; callers refuse them. */
 		int64_t secs = 0;
 		for (size_t i = 0; i < n; i++) {
-			if (secs > INT64_MAX / 10000)
-				return INT64_MAX;
+			if (secs > (INT64_MAX / 1000 - 9) / 10)
+				return INT64_MAX; /* secs * 1000 would overflow */
 			secs = secs * 10 + (tmp[i] - '0');
 		}
 		return secs * 1000;

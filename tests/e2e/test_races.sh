@@ -114,10 +114,29 @@ n0=$(nkeys raxx-far)
 run apply "$WORLD/m/far"
 check "foreign intent: apply exits 1 and names the other rotor" '[ $rc = 1 ] && grep -q "another rotor (ci-runner-7:4242" <<<"$out"'
 check "foreign intent: no key was created" '[ "$(nkeys raxx-far)" = "$n0" ]'
-clock_advance 960 # 16 minutes: the intent is stale
+# A live rotor on this very host (say with another state directory, so
+# another lock file): its fresh intent blocks too; only a dead one's is stale.
+aws_ctl POST tags "{\"user\": \"raxx-far\", \"tags\": {\"rotor-intent\": \"v1 m=far at=$(clock_now) h=$(hostname | cut -d' ' -f1):$$\"}}" >/dev/null
 run apply "$WORLD/m/far"
-check "foreign intent, 16 minutes on: the rotation goes ahead" '[ $rc = 0 ] && [ "$(q versions /far AWS_ACCESS_KEY_ID)" = 2 ]'
+check "this host's live intent: apply exits 1 and creates nothing" \
+	'[ $rc = 1 ] && grep -q "another rotor ($(hostname | cut -d" " -f1):$$" <<<"$out" && [ "$(nkeys raxx-far)" = "$n0" ]'
+sleep 60 &
+dead=$!
+kill -9 $dead; wait $dead 2>/dev/null
+aws_ctl POST tags "{\"user\": \"raxx-far\", \"tags\": {\"rotor-intent\": \"v1 m=far at=$(clock_now) h=$(hostname | cut -d' ' -f1):$dead\"}}" >/dev/null
+run apply "$WORLD/m/far"
+check "this host's dead rotor's intent is stale: the rotation goes ahead" \
+	'[ $rc = 0 ] && [ "$(q versions /far AWS_ACCESS_KEY_ID)" = 2 ]'
 race_ok "foreign intent" raxx-far /far
+# Another machine's intent expires after 15 minutes.
+new_case far2 raxx-far2
+run apply "$WORLD/m/far2"
+clock_advance $((31 * 86400))
+aws_ctl POST tags "{\"user\": \"raxx-far2\", \"tags\": {\"rotor-intent\": \"v1 m=far2 at=$(clock_now) h=ci-runner-7:4242\"}}" >/dev/null
+clock_advance 960 # 16 minutes: the intent is stale
+run apply "$WORLD/m/far2"
+check "foreign intent, 16 minutes on: the rotation goes ahead" '[ $rc = 0 ] && [ "$(q versions /far2 AWS_ACCESS_KEY_ID)" = 2 ]'
+race_ok "stale foreign intent" raxx-far2 /far2
 
 # ---- the store changes between observation and deactivation ----------------------------
 new_case moved raxx-moved

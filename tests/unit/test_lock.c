@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -136,6 +137,27 @@ static void test_names_stay_inside(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* A state directory others can write into (a pre-created one under a shared
+ * /tmp) is refused: they could hold every lock. */
+static void test_state_dir_must_be_private(void **state)
+{
+	(void)state;
+	char open_dir[PATH_MAX + 16];
+	struct rotor_user_lock *l = NULL;
+	struct rotor_error err;
+	snprintf(open_dir, sizeof(open_dir), "%s/shared", dir);
+	assert_int_equal(mkdir(open_dir, 0777), 0);
+	assert_int_equal(chmod(open_dir, 0777), 0);
+	rotor_error_clear(&err);
+	assert_int_equal(rotor_state_dir_make(open_dir, &err), ROTOR_EIO);
+	assert_non_null(strstr(err.message, "only it can write"));
+	assert_int_equal(chmod(open_dir, 0700), 0);
+	assert_int_equal(rotor_state_dir_make(open_dir, &err), 0);
+	assert_int_equal(
+	    rotor_user_lock_acquire(&l, open_dir, "aws-prod", "raxx-x", "apply", 0, NULL, &err), 0);
+	rotor_user_lock_release(l);
+}
+
 static void test_intent_holder(void **state)
 {
 	(void)state;
@@ -161,6 +183,7 @@ int main(void)
 	    cmocka_unit_test(test_second_process_waits_then_names_holder),
 	    cmocka_unit_test(test_waiter_gets_it_after_release),
 	    cmocka_unit_test(test_names_stay_inside),
+	    cmocka_unit_test(test_state_dir_must_be_private),
 	    cmocka_unit_test(test_intent_holder),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -33,8 +33,11 @@
  * window with nothing left (2024 servers throttle with HTTP 500). */
 static int is_throttle(const struct reply *r)
 {
-	return r->status == 429 ||
-	       (r->status >= 400 && (r->retry_after[0] || strcmp(r->remaining, "0") == 0));
+	/* A 4xx with nothing left in its window is still that 4xx (the last
+	 * allowed request, a real 404): only a named wait, or a 5xx with no
+	 * requests left, is throttling. */
+	return r->status == 429 || (r->status >= 400 && r->retry_after[0]) ||
+	       (r->status >= 500 && strcmp(r->remaining, "0") == 0);
 }
 
 void rotor_inf_reply_dispose(struct reply *r)
