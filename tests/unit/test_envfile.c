@@ -449,6 +449,24 @@ static void test_write_quotes_special_values(void **state)
 	rotor_secret_free(odd);
 }
 
+/* A quote opened on another line and never closed would close on a quote
+ * rotor writes and swallow the pair: the write is refused and the file
+ * left as it was (a fuzzing finding). */
+static void test_unterminated_quote_refused(void **state)
+{
+	struct fx *f = *state;
+	struct rotor_secret *odd = NULL;
+	const char *before = "OTHER=\"never closed\nKEEP=1\n";
+	put_file(f->path, before, 0600);
+	assert_int_equal(rotor_secret_from_str(&odd, "needs quoting: a space", 0, &f->err), 0);
+	f->pair.secret = odd;
+	assert_int_equal(do_write(f), ROTOR_EINVALID);
+	assert_non_null(strstr(f->err.message, "nothing was written"));
+	assert_file(f->path, before);
+	f->pair.secret = f->secret;
+	rotor_secret_free(odd);
+}
+
 static void test_in_sync_then_hand_edit(void **state)
 {
 	struct fx *f = *state;
@@ -637,6 +655,7 @@ int main(void)
 	    T(test_write_keeps_owner_sets_configured_mode),
 	    T(test_world_readable_file_is_made_private),
 	    T(test_write_quotes_special_values),
+	    T(test_unterminated_quote_refused),
 	    T(test_in_sync_then_hand_edit),
 	    T(test_reload_runs_once_per_write),
 	    T(test_reload_failure_reported),

@@ -895,6 +895,22 @@ static int envfile_store(const struct rotor_config *cfg, const struct rotor_cons
 		                    c->path, ENVFILE_MAX);
 	else if (rc)
 		rc = rotor_error_set(err, rc, "envFile \"%s\": out of memory", c->path);
+	/* Read the new content back before it replaces the file: a quote left
+	 * open on another line would close on a quote rotor writes and swallow
+	 * the pair (found by fuzzing). Such a file is refused, not garbled. */
+	if (!rc) {
+		enum var_state akid, secret;
+		rc = content_compare(&next, n, pair, &akid, &secret);
+		if (rc)
+			rc = rotor_error_set(err, rc, "envFile \"%s\": out of memory", c->path);
+		else if (akid != VAR_EQUAL || secret != VAR_EQUAL)
+			rc = rotor_error_set(
+			    err, ROTOR_EINVALID,
+			    "envFile \"%s\": the file's other lines would garble the "
+			    "pair rotor writes (a quote opened and never closed?): fix "
+			    "the file; nothing was written",
+			    c->path);
+	}
 	if (!rc && exists && (st.st_mode & 0777 & ~file_mode(cfg)) != 0)
 		rotor_log(ROTOR_LOG_WARN, c->name,
 		          "envFile \"%s\" had mode %04o: %s could read the key it held; rotor "
