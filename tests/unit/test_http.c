@@ -582,6 +582,9 @@ static void test_parse_retry_after(void **state)
 	assert_int_equal(rotor_http_parse_retry_after(" 7 ", 0), 7000);
 	assert_int_equal(rotor_http_parse_retry_after("abc", 0), -1);
 	assert_int_equal(rotor_http_parse_retry_after("", 0), -1);
+	/* digits whose milliseconds pass INT64_MAX saturate, without overflow */
+	assert_true(rotor_http_parse_retry_after("9223372036854779", 0) == INT64_MAX);
+	assert_true(rotor_http_parse_retry_after("99999999999999999999999", 0) == INT64_MAX);
 	assert_int_equal(rotor_http_parse_retry_after("-3", 0), -1);
 	assert_int_equal(rotor_http_parse_retry_after("1.5", 0), -1);
 	assert_int_equal(rotor_http_parse_retry_after(date, 784111767), 10000);

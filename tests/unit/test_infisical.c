@@ -995,6 +995,15 @@ static void test_approval_and_odd_replies(void **state)
 	     "60 minutes\"}"},
 	    {NULL, NULL, 0, NULL, NULL},
 	};
+	/* the last request of a window, answered 404: still that 404, not
+	 * throttling (x-ratelimit-remaining: 0 alone is no wait) */
+	static const struct canned_route last_in_window[] = {
+	    CANNED_LOGIN,
+	    {"GET", "/api/v3/secrets/raw?", 404, "x-ratelimit-remaining: 0\r\n",
+	     "{\"statusCode\": 404, \"error\": \"NotFound\", \"message\": \"Project not "
+	     "found\"}"},
+	    {NULL, NULL, 0, NULL, NULL},
+	};
 	struct canned c;
 	struct rotor_error err;
 	struct rotor_store_pair cur, w;
@@ -1027,6 +1036,10 @@ static void test_approval_and_odd_replies(void **state)
 	EXPECT_RC(read_pair(&st, &REF, &cur, &err), ROTOR_ETHROTTLED);
 	assert_true(tclk.slept_ms - slept < 10000);
 	assert_non_null(strstr(err.message, "429"));
+	c.routes = last_in_window;
+	slept = tclk.slept_ms;
+	EXPECT_RC(read_pair(&st, &REF, &cur, &err), ROTOR_ENOTFOUND);
+	assert_true(tclk.slept_ms - slept < 10000);
 	done_store(&st);
 	canned_stop(&c);
 }
