@@ -805,6 +805,12 @@ static int apply_one(struct apply_ctx *c, const struct rotor_action *a, struct r
 		return rotor_engine_update_record(c, a->key_id, 'i', now, err);
 	case ROTOR_ACT_FORGET_RECORD:
 		return rotor_engine_untag(c, a->key_id, err);
+	case ROTOR_ACT_ROLLBACK_REACTIVATE:
+		return rotor_engine_rollback_reactivate(c, a->key_id, err);
+	case ROTOR_ACT_ROLLBACK_STORE:
+		return rotor_engine_rollback_store(c, a->key_id, err);
+	case ROTOR_ACT_SUSPEND:
+		return rotor_engine_suspend(c, err);
 	default:
 		return rotor_error_set(err, ROTOR_EINTERNAL, "unknown action");
 	}
@@ -838,7 +844,10 @@ int rotor_engine_apply(struct rotor_engine *e, const struct rotor_manifest *m,
 		                      : (a->key_id[0] ? a->key_id : c.new_id);
 		if (a->kind != ROTOR_ACT_VALIDATE)
 			rotor_engine_audit(&c, name, key, consumer,
-			                   a->kind == ROTOR_ACT_STORE ? c.new_store_version : 0,
+			                   a->kind == ROTOR_ACT_STORE ||
+			                           a->kind == ROTOR_ACT_ROLLBACK_STORE
+			                       ? c.new_store_version
+			                       : 0,
 			                   rc ? err : NULL);
 		if (e->opts.progress)
 			fprintf(e->opts.progress, "  %s %-15s %s%s%s\n", rc ? "FAILED" : "done  ",

@@ -52,6 +52,7 @@ struct apply_ctx {
 	int64_t new_created;
 	struct rotor_secret *new_secret;
 	int64_t new_store_version;
+	int reactivated; /* rollback: this pass made the previous key Active again */
 };
 
 int64_t rotor_engine_now(struct rotor_engine *e);
@@ -72,6 +73,11 @@ int rotor_engine_update_record(struct apply_ctx *c, const char *id, char field, 
                                struct rotor_error *err);
 /* Removes a user tag (already gone counts as removed). */
 int rotor_engine_untag(struct apply_ctx *c, const char *key, struct rotor_error *err);
+/* Rollback's steps (rollback.c): reactivate the previous key, restore its
+ * proven pair, suspend the manifest. */
+int rotor_engine_rollback_reactivate(struct apply_ctx *c, const char *id, struct rotor_error *err);
+int rotor_engine_rollback_store(struct apply_ctx *c, const char *id, struct rotor_error *err);
+int rotor_engine_suspend(struct apply_ctx *c, struct rotor_error *err);
 /* Writes consumer i the pair c knows, and verifies it. */
 int rotor_engine_propagate(struct apply_ctx *c, int i, struct rotor_error *err);
 

@@ -33,8 +33,10 @@
 #include "rotor/timefmt.h"
 
 static const char *const action_names[ROTOR_ACT__COUNT] = {
-    "delete-stray", "delete",      "record-intent", "create",          "validate",      "store",
-    "propagate",    "record-sync", "deactivate",    "record-inactive", "forget-record",
+    "delete-stray",   "delete",          "record-intent", "create",
+    "validate",       "store",           "propagate",     "record-sync",
+    "deactivate",     "record-inactive", "forget-record", "rollback-reactivate",
+    "rollback-store", "suspend",
 };
 
 const char *rotor_action_name(enum rotor_action_kind kind)
@@ -716,6 +718,68 @@ static int implausible(const struct rotor_manifest *m, const struct rotor_observ
 	return 0;
 }
 
+/* `rotor rollback NAME` (contract §7), decided here like every step:
+ * reactivate the previous key if it is Inactive, restore its pair from the
+ * store's history (the engine proves a secret with STS before it writes,
+ * and undoes the reactivation if none authenticates), re-propagate,
+ * deactivate the key it replaces, suspend. Refusals say why and change
+ * nothing. */
+static void plan_rollback(const struct rotor_manifest *m, const struct rotor_observed *o,
+                          struct rotor_manifest_plan *p)
+{
+	const struct rotor_obs_key *prev = NULL, *cur = NULL;
+	if (implausible(m, o, p))
+		return;
+	if (!o->store_has_akid || !o->store_has_secret) {
+		set_status(p, ROTOR_STATUS_STALLED, "cannot roll back: the store holds no pair");
+		return;
+	}
+	if (!o->rollback_history_known) {
+		set_status(p, ROTOR_STATUS_UNKNOWN, "cannot roll back: %s", o->rollback_error);
+		return;
+	}
+	if (!o->rollback_prev_akid[0]) {
+		set_status(p, ROTOR_STATUS_STALLED,
+		           "cannot roll back: the store's history holds no earlier key id than %s",
+		           o->store_akid);
+		return;
+	}
+	for (int i = 0; i < o->nkeys; i++) {
+		if (strcmp(o->keys[i].id, o->rollback_prev_akid) == 0)
+			prev = &o->keys[i];
+		if (strcmp(o->keys[i].id, o->store_akid) == 0)
+			cur = &o->keys[i];
+	}
+	if (!prev) {
+		set_status(p, ROTOR_STATUS_STALLED,
+		           "cannot roll back: the previous key %s no longer exists in IAM; roll "
+		           "forward instead (rotor rotate %s)",
+		           o->rollback_prev_akid, m->name);
+		return;
+	}
+	if (!prev->active)
+		add(p, ROTOR_ACT_ROLLBACK_REACTIVATE, prev->id, -1,
+		    "make %s Active again: it is the key the store held before %s", prev->id,
+		    o->store_akid);
+	add(p, ROTOR_ACT_ROLLBACK_STORE, prev->id, -1,
+	    "write %s's pair from the store's history as a new version, once STS proves a "
+	    "secret authenticates with it (if none does, it is made Inactive again and "
+	    "nothing else changes)",
+	    prev->id);
+	for (int i = 0; (size_t)i < m->nconsumers && i < o->nconsumers; i++)
+		if (o->consumers[i].state != ROTOR_CONSUMER_UNKNOWN)
+			add(p, ROTOR_ACT_PROPAGATE, NULL, i,
+			    "give the restored pair to consumer %s (%s)", m->consumers[i].name,
+			    rotor_consumer_kind_name(m->consumers[i].kind));
+	if (cur && cur->active)
+		add(p, ROTOR_ACT_DEACTIVATE, cur->id, -1,
+		    "deactivate %s, the key the rollback replaces", cur->id);
+	add(p, ROTOR_ACT_SUSPEND, NULL, -1,
+	    "suspend %s until `rotor resume %s`: no pass rotates it back meanwhile", m->name,
+	    m->name);
+	set_status(p, ROTOR_STATUS_RECONCILING, "rollback to %s requested", prev->id);
+}
+
 static void compute_core(const struct rotor_manifest *m, const struct rotor_observed *o,
                          int64_t now, struct rotor_manifest_plan *p)
 {
@@ -743,6 +807,10 @@ static void compute_core(const struct rotor_manifest *m, const struct rotor_obse
 	}
 	if (!o->store_known) {
 		set_status(p, ROTOR_STATUS_UNKNOWN, "could not read the store: %s", o->store_error);
+		return;
+	}
+	if (o->rollback && !o->suspended_by_rollback) {
+		plan_rollback(m, o, p);
 		return;
 	}
 	if (o->suspended_by_rollback) {
@@ -806,7 +874,7 @@ static void compute(const struct rotor_manifest *m, const struct rotor_observed 
 {
 	compute_core(m, o, now, p);
 	if (p->status == ROTOR_STATUS_STALLED || p->status == ROTOR_STATUS_UNKNOWN ||
-	    p->status == ROTOR_STATUS_SUSPENDED)
+	    p->status == ROTOR_STATUS_SUSPENDED || o->rollback)
 		return;
 	for (int i = 0; i < o->nstale; i++)
 		add(p, ROTOR_ACT_FORGET_RECORD, o->stale_records[i], -1,

@@ -52,8 +52,10 @@ struct row {
 	int unchecked;     /* store_auth -1 */
 	int64_t intent;    /* intent recorded at NOW - intent; 0 none */
 	int rotate_now, iam_unknown, store_unknown;
-	const char *stale; /* a record tag of a key IAM no longer has, or NULL */
-	int rb_suspended;  /* the user carries rotor rollback's suspension tag */
+	const char *stale;   /* a record tag of a key IAM no longer has, or NULL */
+	int rb_suspended;    /* the user carries rotor rollback's suspension tag */
+	int rb;              /* `rotor rollback` requested; the history was read */
+	const char *rb_prev; /* the key id the store held before ("" none) */
 	/* expected */
 	const char *actions;
 	const char *status;
@@ -333,6 +335,42 @@ static const struct row rows[] = {
      .actions = "",
      .status = "Suspended",
      .reason = "suspended by rotor rollback (v1 by=rollback at=T): run `rotor resume app`"},
+
+    /* ---- rollback: every step decided by the planner (issue 16) ---------- */
+    {.name = "rollback to the Inactive predecessor: reactivate, restore, propagate, deactivate, "
+             "suspend",
+     .keys = {CUR(5 * D, 5 * D),
+              {.id = "AKIAOLD", .st = 'I', .age = 40 * D, .used = 5 * D, .inactive = 2 * D}},
+     .store = "AKIACUR",
+     .rb = 1,
+     .rb_prev = "AKIAOLD",
+     .actions = "rollback-reactivate:AKIAOLD rollback-store:AKIAOLD propagate#0 propagate#1 "
+                "deactivate:AKIACUR suspend",
+     .status = "Reconciling",
+     .reason = "rollback to AKIAOLD requested"},
+    {.name = "rollback while the predecessor is still Active: no reactivation",
+     .keys = {CUR(1 * D, 1 * D), {.id = "AKIAOLD", .st = 'A', .age = 31 * D, .used = 2 * D}},
+     .store = "AKIACUR",
+     .rb = 1,
+     .rb_prev = "AKIAOLD",
+     .actions = "rollback-store:AKIAOLD propagate#0 propagate#1 deactivate:AKIACUR suspend",
+     .status = "Reconciling"},
+    {.name = "rollback when the previous key is gone: refused, roll forward",
+     .keys = {CUR(5 * D, 5 * D)},
+     .store = "AKIACUR",
+     .rb = 1,
+     .rb_prev = "AKIAGONE",
+     .actions = "",
+     .status = "Stalled",
+     .reason = "the previous key AKIAGONE no longer exists in IAM; roll forward instead"},
+    {.name = "rollback without an earlier key id in the store's history: refused",
+     .keys = {CUR(5 * D, 5 * D)},
+     .store = "AKIACUR",
+     .rb = 1,
+     .rb_prev = "",
+     .actions = "",
+     .status = "Stalled",
+     .reason = "holds no earlier key id than AKIACUR"},
 
     /* ---- strays ------------------------------------------------------------- */
     {.name = "stray never used, after recorded intent: delete-stray",
@@ -621,6 +659,13 @@ static void build_extra(const struct row *r, struct rotor_observed *o)
 	if (r->stale) {
 		snprintf(o->stale_records[0], sizeof(o->stale_records[0]), "%s", r->stale);
 		o->nstale = 1;
+	}
+	if (r->rb) {
+		o->rollback = 1;
+		o->rollback_history_known = 1;
+		snprintf(o->rollback_prev_akid, sizeof(o->rollback_prev_akid), "%s",
+		         r->rb_prev ? r->rb_prev : "");
+		o->rollback_prev_akid_version = 1;
 	}
 	if (r->rb_suspended) {
 		o->suspended_by_rollback = 1;
@@ -926,10 +971,11 @@ static void test_max_deletions(void **state)
 static void test_names(void **state)
 {
 	(void)state;
-	static const char *const kinds[] = {"delete-stray",    "delete",       "record-intent",
-	                                    "create",          "validate",     "store",
-	                                    "propagate",       "record-sync",  "deactivate",
-	                                    "record-inactive", "forget-record"};
+	static const char *const kinds[] = {
+	    "delete-stray",   "delete",          "record-intent", "create",
+	    "validate",       "store",           "propagate",     "record-sync",
+	    "deactivate",     "record-inactive", "forget-record", "rollback-reactivate",
+	    "rollback-store", "suspend"};
 	for (int k = 0; k < ROTOR_ACT__COUNT; k++) {
 		assert_string_equal(rotor_action_name((enum rotor_action_kind)k), kinds[k]);
 		assert_int_equal(rotor_action_mutates((enum rotor_action_kind)k),

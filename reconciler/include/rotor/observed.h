@@ -74,6 +74,12 @@ struct rotor_observed {
 	int nconsumers;
 	/* explicit requests */
 	int rotate_now; /* `rotor rotate NAME` */
+	/* `rotor rollback NAME`: the store's history, observed only when asked */
+	int rollback;                             /* a rollback is requested */
+	int rollback_history_known;               /* the history could be read */
+	char rollback_prev_akid[32];              /* the key id the store held before; "" none */
+	int64_t rollback_prev_akid_version;       /* the store version holding it */
+	char rollback_error[ROTOR_OBS_ERROR_MAX]; /* why the history could not be read */
 	/* housekeeping and trouble */
 	char problem[ROTOR_OBS_ERROR_MAX];          /* the first part that failed to load, or "" */
 	char stale_records[ROTOR_OBS_MAX_KEYS][32]; /* record tags of keys IAM no longer has */

@@ -20,17 +20,20 @@
 #include "rotor/observed.h"
 
 enum rotor_action_kind {
-	ROTOR_ACT_DELETE_STRAY = 0, /* delete a never-used key the store does not hold */
-	ROTOR_ACT_DELETE,           /* delete the Inactive predecessor (window over or cut) */
-	ROTOR_ACT_RECORD_INTENT,    /* tag: rotor is about to create a key */
-	ROTOR_ACT_CREATE,           /* CreateAccessKey */
-	ROTOR_ACT_VALIDATE,         /* STS with the new key (retried while IAM propagates) */
-	ROTOR_ACT_STORE,            /* write the pair in one request, read back */
-	ROTOR_ACT_PROPAGATE,        /* write one consumer, verify */
-	ROTOR_ACT_RECORD_SYNC,      /* tag: every consumer holds the current key since now */
-	ROTOR_ACT_DEACTIVATE,       /* UpdateAccessKey Inactive on the predecessor */
-	ROTOR_ACT_RECORD_INACTIVE,  /* tag: first seen Inactive now (window starts) */
-	ROTOR_ACT_FORGET_RECORD,    /* untag: rotor's record of a key IAM no longer has */
+	ROTOR_ACT_DELETE_STRAY = 0,    /* delete a never-used key the store does not hold */
+	ROTOR_ACT_DELETE,              /* delete the Inactive predecessor (window over or cut) */
+	ROTOR_ACT_RECORD_INTENT,       /* tag: rotor is about to create a key */
+	ROTOR_ACT_CREATE,              /* CreateAccessKey */
+	ROTOR_ACT_VALIDATE,            /* STS with the new key (retried while IAM propagates) */
+	ROTOR_ACT_STORE,               /* write the pair in one request, read back */
+	ROTOR_ACT_PROPAGATE,           /* write one consumer, verify */
+	ROTOR_ACT_RECORD_SYNC,         /* tag: every consumer holds the current key since now */
+	ROTOR_ACT_DEACTIVATE,          /* UpdateAccessKey Inactive on the predecessor */
+	ROTOR_ACT_RECORD_INACTIVE,     /* tag: first seen Inactive now (window starts) */
+	ROTOR_ACT_FORGET_RECORD,       /* untag: rotor's record of a key IAM no longer has */
+	ROTOR_ACT_ROLLBACK_REACTIVATE, /* rollback: the previous key Active again */
+	ROTOR_ACT_ROLLBACK_STORE,      /* rollback: its pair, proven with STS, as a new version */
+	ROTOR_ACT_SUSPEND,             /* rollback: tag the user suspended until resume */
 	ROTOR_ACT__COUNT
 };
 
