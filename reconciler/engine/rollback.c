@@ -181,7 +181,13 @@ int rotor_engine_rollback(struct rotor_engine *e, const struct rotor_manifest *m
 		if (obs->iam_known && obs->store_known && obs->store_has_akid)
 			observe_history(e, m, obs);
 		rotor_plan_compute(m, obs, rotor_engine_now(e), plan);
-		if (!rotor_plan_applies(plan))
+		if (plan->observe_only)
+			rc = rotor_error_set(
+			    err, ROTOR_EINVALID,
+			    "cannot roll back: spec.mode is observe, so rotor never "
+			    "changes %s (the plan would be: %s)",
+			    m->user, plan->status_reason);
+		else if (!rotor_plan_applies(plan))
 			rc = rotor_error_set(err, ROTOR_EINVALID, "%s%s",
 			                     strncmp(plan->status_reason, "cannot roll back", 16) ==
 			                             0

@@ -34,6 +34,9 @@ check "obs: apply exits 0" '[ $rc = 0 ]'
 run_nomut obs rotate obs "$WORLD/m/obs"
 run_nomut obs status "$WORLD/m/obs"
 check "obs: status shows the empty store folder without a stray slash" 'grep -qx "  store:   /obs: empty" <<<"$out"'
+run_nomut obs rollback obs "$WORLD/m/obs"
+check "obs: rollback refuses in observe mode and says why" \
+	'[ $rc = 1 ] && grep -q "spec.mode is observe" <<<"$out"'
 check "obs: nothing was created" '[ "$(q keys raxx-obs)" = "$L Active" ] && [ -z "$(akid_of obs)" ] && [ ! -e "$WORLD/etc/obs.env" ]'
 
 # Enforced once (to have a stored pair), then back to observe with a stray
