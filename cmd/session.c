@@ -127,15 +127,22 @@ done:
 	return status;
 }
 
+/* The pass's reconcile options: the lock only for commands that mutate. */
+static struct rotor_reconcile_options reconcile_options(const struct session *s, int rotate_now,
+                                                        struct rotor_deletion_budget *budget)
+{
+	struct rotor_reconcile_options ro = {rotate_now, s->mutates ? s->state_dir : NULL,
+	                                     s->command, s->lock_wait_ms, budget};
+	return ro;
+}
+
 int session_lock(struct session *s, size_t i, struct rotor_error *err)
 {
-	if (!s->mutates || s->recs[i].lock)
-		return 0;
-	const struct rotor_manifest *m = s->selected[i];
-	int rc = rotor_user_lock_acquire(&s->recs[i].lock, s->state_dir, m->aws, m->user,
-	                                 s->command, s->lock_wait_ms, NULL, err);
+	struct rotor_reconcile_options ro = reconcile_options(s, 0, NULL);
+	s->recs[i].manifest = s->selected[i];
+	int rc = rotor_reconcile_lock(&s->recs[i], &ro, err);
 	if (rc)
-		rotor_error_prefix(err, "%s", m->name);
+		rotor_error_prefix(err, "%s", s->selected[i]->name);
 	return rc;
 }
 
@@ -151,8 +158,7 @@ int session_plan(struct session *s, int rotate_now, int max_deletions)
 		return 1;
 	s->now = clock->now(clock);
 	rotor_deletion_budget_init(&budget, max_deletions);
-	struct rotor_reconcile_options ro = {rotate_now, s->mutates ? s->state_dir : NULL,
-	                                     s->command, s->lock_wait_ms, &budget};
+	struct rotor_reconcile_options ro = reconcile_options(s, rotate_now, &budget);
 	for (size_t i = 0; i < s->n; i++) {
 		rotor_reconcile_init(&s->recs[i], s->selected[i], &s->obs[i], &s->states[i],
 		                     &s->plans[i]);

@@ -181,8 +181,8 @@ int rotor_engine_store_conn(struct rotor_engine *e, const char *name, struct rot
 }
 
 /* The ops for a consumer's kind, or NULL when this rotor cannot reach it. */
-const struct rotor_consumer_ops *rotor_engine_consumer_ops(const struct rotor_engine *e,
-                                                           const struct rotor_consumer *c)
+static const struct rotor_consumer_ops *consumer_ops(const struct rotor_engine *e,
+                                                     const struct rotor_consumer *c)
 {
 	const struct rotor_consumer_ops *ops =
 	    (unsigned)c->kind < ROTOR_CONSUMER__COUNT ? &e->consumers[c->kind] : NULL;
@@ -320,7 +320,7 @@ static void observe_consumers(struct rotor_engine *e, const struct rotor_manifes
 		const struct rotor_consumer *c = &m->consumers[i];
 		struct rotor_obs_consumer *oc = &obs->consumers[i];
 		struct rotor_error err;
-		const struct rotor_consumer_ops *ops = rotor_engine_consumer_ops(e, c);
+		const struct rotor_consumer_ops *ops = consumer_ops(e, c);
 		rotor_error_clear(&err);
 		if (!ops) {
 			oc->state = ROTOR_CONSUMER_UNKNOWN;
@@ -537,10 +537,10 @@ static int do_store(struct apply_ctx *c, struct rotor_error *err)
 	return 0;
 }
 
-int rotor_engine_propagate(struct apply_ctx *c, int i, struct rotor_error *err)
+static int do_propagate(struct apply_ctx *c, int i, struct rotor_error *err)
 {
 	const struct rotor_consumer *k = &c->m->consumers[i];
-	const struct rotor_consumer_ops *ops = rotor_engine_consumer_ops(c->e, k);
+	const struct rotor_consumer_ops *ops = consumer_ops(c->e, k);
 	if (!ops)
 		return rotor_error_set(err, ROTOR_EINVALID,
 		                       "consumer %s: %s consumers are not supported by this rotor "
@@ -792,7 +792,7 @@ static int apply_one(struct apply_ctx *c, const struct rotor_action *a, struct r
 	case ROTOR_ACT_STORE:
 		return do_store(c, err);
 	case ROTOR_ACT_PROPAGATE:
-		return rotor_engine_propagate(c, a->consumer, err);
+		return do_propagate(c, a->consumer, err);
 	case ROTOR_ACT_RECORD_SYNC:
 		return rotor_engine_update_record(c, cur, 's', now, err);
 	case ROTOR_ACT_DEACTIVATE:

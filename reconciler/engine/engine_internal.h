@@ -61,9 +61,6 @@ int rotor_engine_aws_conn(struct rotor_engine *e, const char *name, struct aws_c
                           struct rotor_error *err);
 int rotor_engine_store_conn(struct rotor_engine *e, const char *name, struct rotor_store **out,
                             struct rotor_error *err);
-/* The ops for a consumer's kind, or NULL when this rotor cannot reach it. */
-const struct rotor_consumer_ops *rotor_engine_consumer_ops(const struct rotor_engine *e,
-                                                           const struct rotor_consumer *c);
 struct rotor_store_ref rotor_engine_store_ref(const struct rotor_manifest *m);
 /* One audit line for an action of c's manifest. */
 void rotor_engine_audit(struct apply_ctx *c, const char *action, const char *key_id,
@@ -78,7 +75,5 @@ int rotor_engine_untag(struct apply_ctx *c, const char *key, struct rotor_error 
 int rotor_engine_rollback_reactivate(struct apply_ctx *c, const char *id, struct rotor_error *err);
 int rotor_engine_rollback_store(struct apply_ctx *c, const char *id, struct rotor_error *err);
 int rotor_engine_suspend(struct apply_ctx *c, struct rotor_error *err);
-/* Writes consumer i the pair c knows, and verifies it. */
-int rotor_engine_propagate(struct apply_ctx *c, int i, struct rotor_error *err);
 
 #endif

@@ -48,6 +48,16 @@ static void observe_failed(struct rotor_reconcile *rec, const char *why)
 	rotor_log(ROTOR_LOG_ERROR, rec->manifest->name, "%s", why);
 }
 
+int rotor_reconcile_lock(struct rotor_reconcile *rec, const struct rotor_reconcile_options *opts,
+                         struct rotor_error *err)
+{
+	const struct rotor_manifest *m = rec->manifest;
+	if (!opts->state_dir || rec->lock)
+		return 0;
+	return rotor_user_lock_acquire(&rec->lock, opts->state_dir, m->aws, m->user, opts->command,
+	                               opts->lock_wait_ms, NULL, err);
+}
+
 void rotor_reconcile_plan(struct rotor_engine *e, struct rotor_reconcile *rec, int64_t now,
                           const struct rotor_reconcile_options *opts)
 {
@@ -61,9 +71,7 @@ void rotor_reconcile_plan(struct rotor_engine *e, struct rotor_reconcile *rec, i
 		/* One mutator per user: the lock is held from this observation
 		 * until the pass ends, so nothing another local rotor does can
 		 * fall between what this pass sees and what it does. */
-		if (opts->state_dir &&
-		    rotor_user_lock_acquire(&rec->lock, opts->state_dir, m->aws, m->user,
-		                            opts->command, opts->lock_wait_ms, NULL, &err) != 0) {
+		if (rotor_reconcile_lock(rec, opts, &err) != 0) {
 			snprintf(o->held_by, sizeof(o->held_by), "%s", err.message);
 			observe_failed(rec, err.message);
 		} else if (rotor_engine_observe(e, m, o, rec->state, &err) != 0) {

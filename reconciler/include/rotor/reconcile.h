@@ -71,6 +71,12 @@ void rotor_reconcile_init(struct rotor_reconcile *rec, const struct rotor_manife
                           struct rotor_observed *obs, struct rotor_engine_state *state,
                           struct rotor_manifest_plan *plan);
 
+/* Takes the user's lock when opts asks for one (state_dir set) and rec
+ * does not hold it yet; rotor_reconcile_plan calls it, and so do callers
+ * that mutate without a plan of their own (rollback, resume). */
+int rotor_reconcile_lock(struct rotor_reconcile *rec, const struct rotor_reconcile_options *opts,
+                         struct rotor_error *err);
+
 /* Locks (if asked), observes (unless spec.suspend), plans as of now and
  * takes the plan's deletions from the budget. Failures of the observation
  * are recorded in rec (observe_failed) and logged, not returned: the plan
