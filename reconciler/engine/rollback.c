@@ -35,7 +35,13 @@ static void observe_history(struct rotor_engine *e, const struct rotor_manifest 
 		memset(&p, 0, sizeof(p));
 		rc = store->ops->read_version(store->ctx, &ref, av, obs->store_secret_version, &p,
 		                              &err);
-		if (!rc && strcmp(p.akid, obs->store_akid) != 0) {
+		if (!rc && strcmp(p.akid, obs->store_akid) != 0 &&
+		    !rotor_aws_key_id_valid(p.akid)) {
+			/* never truncate an identifier into the observation */
+			rc = rotor_error_set(&err, ROTOR_EINVALID,
+			                     "version %lld of %s holds no access key id",
+			                     (long long)av, m->store.akid_name);
+		} else if (!rc && strcmp(p.akid, obs->store_akid) != 0) {
 			snprintf(obs->rollback_prev_akid, sizeof(obs->rollback_prev_akid), "%s",
 			         p.akid);
 			obs->rollback_prev_akid_version = av;

@@ -104,5 +104,17 @@ check "skew: rollback either restored the previous key with its own secret or ch
 	'{ [ "$(akid_of skew)" = "$K1" ] && [ "$(q secret /skew AWS_SECRET_ACCESS_KEY)" = "$S1" ]; } || { [ $rc = 1 ] && [ "$(akid_of skew)" = "$K2" ]; }'
 check "skew: the env file never gets the wrong value" '! grep -q NotTheSecretOfThisKey "$WORLD/etc/skew.env"'
 
+# ---- the store's history holds something that is no key id -------------------------
+# A hand-written value in the key id's history is refused, never truncated
+# into a key id to act on.
+new_case junk raxx-junk
+run apply "$WORLD/m/junk"
+inf_ctl POST secrets "{\"projectId\": \"$PROJECT\", \"environment\": \"prod\", \"secretPath\": \"/junk\", \"secretKey\": \"AWS_ACCESS_KEY_ID\", \"secretValue\": \"AKIA0123456789ABCDEF0123456789ABCDEFGHIJKLMNOP\"}" >/dev/null
+run apply "$WORLD/m/junk"
+check "junk: setup: the heal rotated over the hand-written value" '[ $rc = 0 ] && [ "$(q versions /junk AWS_ACCESS_KEY_ID)" = 3 ]'
+run_nomut junk rollback junk "$WORLD/m/junk"
+check "junk: rollback refuses: the previous version holds no access key id" \
+	'[ $rc = 1 ] && grep -q "version 2 of AWS_ACCESS_KEY_ID holds no access key id" <<<"$out" && grep -q "nothing was changed" <<<"$out"'
+
 no_secret_leaked
 finish
