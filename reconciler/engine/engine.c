@@ -44,17 +44,18 @@ int rotor_engine_new(struct rotor_engine **out, const struct rotor_config *cfg,
 		e->opts.clock = rotor_clock_real();
 	if (!e->opts.validate_timeout_ms)
 		e->opts.validate_timeout_ms = 120000;
+	e->providers = e->opts.providers ? *e->opts.providers : *rotor_providers_default();
+	pthread_mutex_init(&e->lock, NULL);
 	int rc = 0;
 	for (int k = 0; !rc && k < ROTOR_CONSUMER__COUNT; k++) {
-		const struct rotor_consumer_provider *p =
-		    rotor_consumer_provider_of((enum rotor_consumer_kind)k);
-		if (p->open)
+		const struct rotor_consumer_provider *p = e->providers.consumers[k];
+		if (p && p->open)
 			rc = p->open(&e->consumers[k], cfg, err);
 	}
 	if (!rc)
 		rc = rotor_audit_open(&e->audit, cfg->audit_path, err);
 	if (rc) {
-		free(e);
+		rotor_engine_free(e);
 		return rc;
 	}
 	*out = e;
@@ -65,20 +66,24 @@ void rotor_engine_free(struct rotor_engine *e)
 {
 	if (!e)
 		return;
+	const struct rotor_aws_provider *ap = e->providers.aws;
 	for (size_t i = 0; i < e->naws; i++) {
-		rotor_aws_client_free(e->aws[i].iam);
-		rotor_aws_client_free(e->aws[i].sts);
-		rotor_aws_chain_free(e->aws[i].chain);
+		for (struct aws_handle *h = e->aws[i].idle, *next; h; h = next) {
+			next = h->next;
+			ap->handle_close(h->h);
+			free(h);
+		}
+		ap->close(e->aws[i].conn);
 	}
 	for (size_t i = 0; i < e->nstores; i++)
 		rotor_store_free(&e->stores[i].store);
 	for (int k = 0; k < ROTOR_CONSUMER__COUNT; k++) {
-		const struct rotor_consumer_provider *p =
-		    rotor_consumer_provider_of((enum rotor_consumer_kind)k);
-		if (e->consumers[k].kind && p->close)
+		const struct rotor_consumer_provider *p = e->providers.consumers[k];
+		if (e->consumers[k].kind && p && p->close)
 			p->close(&e->consumers[k]);
 	}
 	rotor_audit_close(&e->audit);
+	pthread_mutex_destroy(&e->lock);
 	free(e);
 }
 
@@ -95,16 +100,12 @@ int64_t rotor_engine_now(struct rotor_engine *e)
 
 /* ---- connections ------------------------------------------------------ */
 
-static int chain_get(void *ctx, struct rotor_aws_credentials *out, struct rotor_error *err)
-{
-	return rotor_aws_chain_get(ctx, out, err);
-}
-
-int rotor_engine_aws_conn(struct rotor_engine *e, const char *name, struct aws_conn **out,
-                          struct rotor_error *err)
+/* The AWS connection named, opened on first use; under e->lock. */
+static int aws_conn_locked(struct rotor_engine *e, const char *name, struct aws_conn **out,
+                           struct rotor_error *err)
 {
 	for (size_t i = 0; i < e->naws; i++)
-		if (strcmp(e->aws[i].cfg->name, name) == 0) {
+		if (strcmp(e->aws[i].name, name) == 0) {
 			*out = &e->aws[i];
 			return 0;
 		}
@@ -114,39 +115,10 @@ int rotor_engine_aws_conn(struct rotor_engine *e, const char *name, struct aws_c
 	if (e->naws == MAX_CONNECTIONS)
 		return rotor_error_set(err, ROTOR_ELIMIT, "too many aws connections");
 	struct aws_conn *a = &e->aws[e->naws];
-	struct rotor_aws_endpoint iam, sts;
 	memset(a, 0, sizeof(*a));
-	a->cfg = c;
-	int rc = rotor_aws_resolve_endpoints((enum rotor_aws_partition_id)c->partition, c->region,
-	                                     c->iam_endpoint, c->sts_endpoint, &iam, &sts, err);
-	if (rc)
-		return rc;
-	struct rotor_aws_chain_options co;
-	memset(&co, 0, sizeof(co));
-	co.profile = c->profile;
-	co.region = c->region;
-	co.sts_url = sts.url;
-	co.role_arn = c->role_arn;
-	co.external_id = c->external_id.value;
-	co.session_name = c->session_name;
-	co.clock = e->opts.clock;
-	rotor_http_options_init(&co.http);
-	rc = rotor_aws_chain_new(&a->chain, &co, err);
-	struct rotor_aws_client_options o;
-	memset(&o, 0, sizeof(o));
-	o.creds.get = chain_get;
-	o.creds.ctx = a->chain;
-	o.clock = e->opts.clock;
-	rotor_http_options_init(&o.http);
-	o.endpoint = iam;
-	if (!rc)
-		rc = rotor_aws_client_new(&a->iam, &o, err);
-	o.endpoint = sts;
-	if (!rc)
-		rc = rotor_aws_client_new(&a->sts, &o, err);
+	snprintf(a->name, sizeof(a->name), "%s", name);
+	int rc = e->providers.aws->open(&a->conn, c, e->opts.clock, err);
 	if (rc) {
-		rotor_aws_client_free(a->iam);
-		rotor_aws_chain_free(a->chain);
 		memset(a, 0, sizeof(*a));
 		rotor_error_prefix(err, "aws connection %s", name);
 		return rc;
@@ -156,28 +128,75 @@ int rotor_engine_aws_conn(struct rotor_engine *e, const char *name, struct aws_c
 	return 0;
 }
 
+int rotor_engine_aws_take(struct rotor_engine *e, const char *name, struct aws_handle **out,
+                          struct rotor_error *err)
+{
+	struct aws_conn *a = NULL;
+	*out = NULL;
+	pthread_mutex_lock(&e->lock);
+	int rc = aws_conn_locked(e, name, &a, err);
+	struct aws_handle *h = rc ? NULL : a->idle;
+	if (h)
+		a->idle = h->next;
+	pthread_mutex_unlock(&e->lock);
+	if (rc)
+		return rc;
+	if (!h) { /* a new handle, outside the lock: building one may be slow */
+		h = calloc(1, sizeof(*h));
+		if (!h)
+			return rotor_error_set(err, ROTOR_ENOMEM, "out of memory");
+		rc = e->providers.aws->handle_open(a->conn, &h->h, err);
+		if (rc) {
+			free(h);
+			rotor_error_prefix(err, "aws connection %s", name);
+			return rc;
+		}
+		h->api = e->providers.aws->api;
+		h->conn = a;
+	}
+	h->next = NULL;
+	*out = h;
+	return 0;
+}
+
+void rotor_engine_aws_give(struct rotor_engine *e, struct aws_handle *h)
+{
+	if (!h)
+		return;
+	pthread_mutex_lock(&e->lock);
+	h->next = h->conn->idle;
+	h->conn->idle = h;
+	pthread_mutex_unlock(&e->lock);
+}
+
 int rotor_engine_store_conn(struct rotor_engine *e, const char *name, struct rotor_store **out,
                             struct rotor_error *err)
 {
+	int rc = 0;
+	pthread_mutex_lock(&e->lock);
 	for (size_t i = 0; i < e->nstores; i++)
 		if (strcmp(e->stores[i].name, name) == 0) {
 			*out = &e->stores[i].store;
-			return 0;
+			goto done;
 		}
-	if (e->nstores == MAX_CONNECTIONS)
-		return rotor_error_set(err, ROTOR_ELIMIT, "too many store connections");
+	if (e->nstores == MAX_CONNECTIONS) {
+		rc = rotor_error_set(err, ROTOR_ELIMIT, "too many store connections");
+		goto done;
+	}
 	char state[4096];
 	rotor_state_dir(state, sizeof(state), e->cfg->state_dir);
 	struct store_conn *s = &e->stores[e->nstores];
 	memset(s, 0, sizeof(*s));
 	snprintf(s->name, sizeof(s->name), "%s", name);
 	/* spec.store names one kind today: infisical */
-	int rc = rotor_infisical_provider.open(&s->store, e->cfg, name, e->opts.clock, state, err);
-	if (rc)
-		return rc;
-	e->nstores++;
-	*out = &s->store;
-	return 0;
+	rc = e->providers.store->open(&s->store, e->cfg, name, e->opts.clock, state, err);
+	if (!rc) {
+		e->nstores++;
+		*out = &s->store;
+	}
+done:
+	pthread_mutex_unlock(&e->lock);
+	return rc;
 }
 
 /* The ops for a consumer's kind, or NULL when this rotor cannot reach it. */
@@ -187,6 +206,16 @@ static const struct rotor_consumer_ops *consumer_ops(const struct rotor_engine *
 	const struct rotor_consumer_ops *ops =
 	    (unsigned)c->kind < ROTOR_CONSUMER__COUNT ? &e->consumers[c->kind] : NULL;
 	return ops && ops->kind ? ops : NULL;
+}
+
+/* What a consumer's provider sees of it. */
+static struct rotor_consumer_ref consumer_ref(const struct rotor_manifest *m,
+                                              const struct rotor_consumer *c)
+{
+	struct rotor_consumer_ref r = {c->name,       m->name,        c->connection, c->app,
+	                               c->repository, c->environment, c->path,       c->reload,
+	                               c->akid_name,  c->secret_name};
+	return r;
 }
 
 struct rotor_store_ref rotor_engine_store_ref(const struct rotor_manifest *m)
@@ -203,11 +232,11 @@ static void copy_error(char *dst, size_t len, const struct rotor_error *err)
 	snprintf(dst, len, "%s", err->message);
 }
 
-static void observe_tags(struct rotor_aws_client *iam, const struct rotor_manifest *m,
+static void observe_tags(struct aws_handle *a, const struct rotor_manifest *m,
                          struct rotor_observed *obs, struct rotor_error *err)
 {
 	struct rotor_tags tags;
-	if (rotor_iam_list_user_tags(iam, m->user, &tags, err) != 0) {
+	if (AWS(a, list_user_tags, m->user, &tags, err) != 0) {
 		obs->iam_known = 0;
 		copy_error(obs->iam_error, sizeof(obs->iam_error), err);
 		return;
@@ -243,7 +272,7 @@ static void observe_tags(struct rotor_aws_client *iam, const struct rotor_manife
 	rotor_tags_dispose(&tags);
 }
 
-static void observe_iam(struct aws_conn *a, const struct rotor_manifest *m,
+static void observe_iam(struct aws_handle *a, const struct rotor_manifest *m,
                         struct rotor_observed *obs, struct rotor_engine_state *st)
 {
 	struct rotor_iam_key keys[ROTOR_IAM_MAX_KEYS];
@@ -251,8 +280,8 @@ static void observe_iam(struct aws_conn *a, const struct rotor_manifest *m,
 	struct rotor_error err;
 	struct rotor_iam_user user;
 	rotor_error_clear(&err);
-	if (rotor_iam_get_user(a->iam, m->user, &user, &err) != 0 ||
-	    rotor_iam_list_access_keys(a->iam, m->user, keys, &n, &err) != 0) {
+	if (AWS(a, get_user, m->user, &user, &err) != 0 ||
+	    AWS(a, list_access_keys, m->user, keys, &n, &err) != 0) {
 		copy_error(obs->iam_error, sizeof(obs->iam_error), &err);
 		return;
 	}
@@ -265,7 +294,7 @@ static void observe_iam(struct aws_conn *a, const struct rotor_manifest *m,
 		snprintf(k->id, sizeof(k->id), "%s", keys[i].id);
 		k->active = keys[i].active;
 		k->created = keys[i].created;
-		if (rotor_iam_get_access_key_last_used(a->iam, k->id, &lu, &err) == 0) {
+		if (AWS(a, last_used, k->id, &lu, &err) == 0) {
 			k->last_used_known = 1;
 			k->last_used = lu.date;
 			snprintf(k->last_service, sizeof(k->last_service), "%s", lu.service);
@@ -274,12 +303,12 @@ static void observe_iam(struct aws_conn *a, const struct rotor_manifest *m,
 			copy_error(obs->problem, sizeof(obs->problem), &err);
 		}
 	}
-	observe_tags(a->iam, m, obs, &err);
+	observe_tags(a, m, obs, &err);
 }
 
 /* Does the stored pair authenticate as the user? Only a rejection by STS
  * counts as "no"; a failure to ask leaves it unchecked. */
-static void observe_store_auth(struct aws_conn *a, struct rotor_observed *obs,
+static void observe_store_auth(struct aws_handle *a, struct rotor_observed *obs,
                                struct rotor_engine_state *st)
 {
 	struct rotor_aws_credentials creds;
@@ -298,7 +327,7 @@ static void observe_store_auth(struct aws_conn *a, struct rotor_observed *obs,
 	if (rotor_aws_credentials_set(&creds, obs->store_akid, rotor_secret_bytes(st->store_secret),
 	                              NULL, 0, &err) != 0)
 		return;
-	int rc = rotor_sts_get_caller_identity(a->sts, &creds, &id, &err);
+	int rc = AWS(a, caller_identity, &creds, &id, &err);
 	rotor_aws_credentials_dispose(&creds);
 	if (rc == 0) {
 		obs->store_auth = strcmp(id.arn, st->user_arn) == 0;
@@ -338,7 +367,8 @@ static void observe_consumers(struct rotor_engine *e, const struct rotor_manifes
 		}
 		struct rotor_consumer_pair want = {c->akid_name, obs->store_akid, c->secret_name,
 		                                   st->store_secret};
-		if (ops->observe(ops->ctx, c, &want, &oc->state, oc->detail, sizeof(oc->detail),
+		struct rotor_consumer_ref ref = consumer_ref(m, c);
+		if (ops->observe(ops->ctx, &ref, &want, &oc->state, oc->detail, sizeof(oc->detail),
 		                 &err) != 0) {
 			oc->state = ROTOR_CONSUMER_UNKNOWN;
 			copy_error(oc->detail, sizeof(oc->detail), &err);
@@ -353,14 +383,14 @@ int rotor_engine_observe(struct rotor_engine *e, const struct rotor_manifest *m,
                          struct rotor_observed *obs, struct rotor_engine_state *st,
                          struct rotor_error *err)
 {
-	struct aws_conn *a = NULL;
+	struct aws_handle *a = NULL;
 	struct rotor_store *store = NULL;
 	int rotate_now = obs->rotate_now;
 	memset(obs, 0, sizeof(*obs));
 	memset(st, 0, sizeof(*st));
 	obs->rotate_now = rotate_now;
 	obs->store_auth = -1;
-	int rc = rotor_engine_aws_conn(e, m->aws, &a, err);
+	int rc = rotor_engine_aws_take(e, m->aws, &a, err);
 	if (rc) {
 		copy_error(obs->iam_error, sizeof(obs->iam_error), err);
 		return rc;
@@ -369,6 +399,7 @@ int rotor_engine_observe(struct rotor_engine *e, const struct rotor_manifest *m,
 	rc = rotor_engine_store_conn(e, m->store.connection, &store, err);
 	if (rc) {
 		copy_error(obs->store_error, sizeof(obs->store_error), err);
+		rotor_engine_aws_give(e, a);
 		return rc;
 	}
 	struct rotor_store_ref ref = rotor_engine_store_ref(m);
@@ -390,6 +421,7 @@ int rotor_engine_observe(struct rotor_engine *e, const struct rotor_manifest *m,
 	}
 	if (obs->iam_known && obs->store_known)
 		observe_store_auth(a, obs, st);
+	rotor_engine_aws_give(e, a);
 	observe_consumers(e, m, obs, st);
 	return 0;
 }
@@ -425,7 +457,7 @@ static int tag_record(struct apply_ctx *c, const char *id, const struct rotor_ke
 	char value[256];
 	rotor_record_format(value, sizeof(value), r);
 	struct rotor_tag t = {(char *)id, value};
-	return rotor_iam_tag_user(c->aws->iam, c->m->user, &t, 1, err);
+	return AWS(c->aws, tag_user, c->m->user, &t, 1, err);
 }
 
 /* Updates one field of a key's record, keeping the others. */
@@ -453,13 +485,13 @@ int rotor_engine_update_record(struct apply_ctx *c, const char *id, char field, 
 int rotor_engine_untag(struct apply_ctx *c, const char *key, struct rotor_error *err)
 {
 	const char *keys[1] = {key};
-	int rc = rotor_iam_untag_user(c->aws->iam, c->m->user, keys, 1, err);
+	int rc = AWS(c->aws, untag_user, c->m->user, keys, 1, err);
 	return rc == ROTOR_ENOTFOUND ? 0 : rc;
 }
 
 static int delete_key(struct apply_ctx *c, const char *id, struct rotor_error *err)
 {
-	int rc = rotor_iam_delete_access_key(c->aws->iam, c->m->user, id, err);
+	int rc = AWS(c->aws, delete_access_key, c->m->user, id, err);
 	if (rc == 0 || rc == ROTOR_ENOTFOUND)
 		rc = rotor_engine_untag(c, id, err);
 	return rc;
@@ -468,7 +500,7 @@ static int delete_key(struct apply_ctx *c, const char *id, struct rotor_error *e
 static int do_create(struct apply_ctx *c, struct rotor_error *err)
 {
 	struct rotor_iam_key key;
-	int rc = rotor_iam_create_access_key(c->aws->iam, c->m->user, &key, &c->new_secret, err);
+	int rc = AWS(c->aws, create_access_key, c->m->user, &key, &c->new_secret, err);
 	if (rc)
 		return rc;
 	snprintf(c->new_id, sizeof(c->new_id), "%s", key.id);
@@ -494,8 +526,8 @@ static int do_validate(struct apply_ctx *c, struct rotor_error *err)
 	int rc = rotor_aws_credentials_set(&creds, c->new_id, rotor_secret_bytes(c->new_secret),
 	                                   NULL, 0, err);
 	if (!rc)
-		rc = rotor_sts_validate_key(c->aws->sts, &creds, c->st->user_arn,
-		                            c->e->opts.validate_timeout_ms, err);
+		rc = AWS(c->aws, validate_key, &creds, c->st->user_arn,
+		         c->e->opts.validate_timeout_ms, err);
 	rotor_aws_credentials_dispose(&creds);
 	if (rc) {
 		/* A key that never validates is deleted: it must not linger. */
@@ -552,7 +584,8 @@ static int do_propagate(struct apply_ctx *c, int i, struct rotor_error *err)
 	if (!pair.secret)
 		return rotor_error_set(err, ROTOR_EINVALID, "consumer %s: the store holds no pair",
 		                       k->name);
-	int rc = ops->write(ops->ctx, k, &pair, err);
+	struct rotor_consumer_ref ref = consumer_ref(c->m, k);
+	int rc = ops->write(ops->ctx, &ref, &pair, err);
 	if (rc)
 		rotor_error_prefix(err, "consumer %s", k->name);
 	return rc;
@@ -608,7 +641,7 @@ static int recheck_keys(struct apply_ctx *c, const char *target, int want_active
 {
 	struct rotor_iam_key keys[ROTOR_IAM_MAX_KEYS];
 	size_t n = 0;
-	int rc = rotor_iam_list_access_keys(c->aws->iam, c->m->user, keys, &n, err);
+	int rc = AWS(c->aws, list_access_keys, c->m->user, keys, &n, err);
 	if (rc)
 		return rc;
 	if (n > 2)
@@ -656,7 +689,7 @@ static int recheck_store(struct apply_ctx *c, const char *target, struct rotor_e
 static int recheck_unused(struct apply_ctx *c, const char *id, struct rotor_error *err)
 {
 	struct rotor_iam_last_used lu;
-	int rc = rotor_iam_get_access_key_last_used(c->aws->iam, id, &lu, err);
+	int rc = AWS(c->aws, last_used, id, &lu, err);
 	if (rc)
 		return rc;
 	const struct rotor_obs_key *k = NULL;
@@ -712,7 +745,7 @@ static int check_foreign_intent(struct apply_ctx *c, int64_t now, const char *me
                                 struct rotor_error *err)
 {
 	struct rotor_tags tags;
-	int rc = rotor_iam_list_user_tags(c->aws->iam, c->m->user, &tags, err);
+	int rc = AWS(c->aws, list_user_tags, c->m->user, &tags, err);
 	if (rc)
 		return rc;
 	char who[64] = "", holder[96] = "";
@@ -756,13 +789,13 @@ static int record_intent(struct apply_ctx *c, int64_t now, struct rotor_error *e
 		return rc;
 	rotor_intent_format(intent, sizeof(intent), c->m->name, now, me);
 	struct rotor_tag t = {ROTOR_TAG_INTENT, intent};
-	rc = rotor_iam_tag_user(c->aws->iam, c->m->user, &t, 1, err);
+	rc = AWS(c->aws, tag_user, c->m->user, &t, 1, err);
 	if (rc)
 		return rc;
 	/* Tags are last-writer-wins: read ours back, so of two rotors that
 	 * wrote at once at least the one overwritten stops here. */
 	struct rotor_tags tags;
-	rc = rotor_iam_list_user_tags(c->aws->iam, c->m->user, &tags, err);
+	rc = AWS(c->aws, list_user_tags, c->m->user, &tags, err);
 	if (rc)
 		return rc;
 	int ours = 0;
@@ -798,8 +831,7 @@ static int apply_one(struct apply_ctx *c, const struct rotor_action *a, struct r
 	case ROTOR_ACT_DEACTIVATE:
 		rc = recheck_destructive(c, a, err);
 		if (!rc)
-			rc =
-			    rotor_iam_update_access_key(c->aws->iam, c->m->user, a->key_id, 0, err);
+			rc = AWS(c->aws, update_access_key, c->m->user, a->key_id, 0, err);
 		return rc ? rc : rotor_engine_update_record(c, a->key_id, 'i', now, err);
 	case ROTOR_ACT_RECORD_INACTIVE:
 		return rotor_engine_update_record(c, a->key_id, 'i', now, err);
@@ -830,7 +862,7 @@ int rotor_engine_apply(struct rotor_engine *e, const struct rotor_manifest *m,
 	c.m = m;
 	c.obs = obs;
 	c.st = st;
-	rc = rotor_engine_aws_conn(e, m->aws, &c.aws, err);
+	rc = rotor_engine_aws_take(e, m->aws, &c.aws, err);
 	if (!rc)
 		rc = rotor_engine_store_conn(e, m->store.connection, &c.store, err);
 	for (int i = 0; !rc && i < plan->nactions; i++) {
@@ -857,6 +889,7 @@ int rotor_engine_apply(struct rotor_engine *e, const struct rotor_manifest *m,
 		if (!rc)
 			(*applied)++;
 	}
+	rotor_engine_aws_give(e, c.aws);
 	rotor_secret_free(c.new_secret);
 	if (rc)
 		rotor_error_prefix(err, "%s", m->name);

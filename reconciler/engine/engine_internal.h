@@ -2,27 +2,39 @@
  * engine_internal.h (internal): what the engine's files share — the engine
  * with its connection caches (engine.c), one manifest's apply context, and
  * the steps rollback (rollback.c) reuses.
- * Thread rules: as rotor/engine.h: an engine belongs to one thread at a
- * time.
+ * Thread rules: as rotor/engine.h: any thread; see struct rotor_engine.
  */
 #ifndef ROTOR_ENGINE_INTERNAL_H
 #define ROTOR_ENGINE_INTERNAL_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 #include "audit.h"
 #include "providers/aws/aws.h"
+#include "providers/aws/provider.h"
 #include "providers/consumers/consumer.h"
+#include "providers/registry.h"
 #include "providers/store/store.h"
 #include "rotor/engine.h"
 
 #define MAX_CONNECTIONS 64
 
+struct aws_conn;
+
+/* One worker's AWS handle, checked out of its connection's pool for one
+ * manifest's observe or apply (rotor_engine_aws_take/_give). */
+struct aws_handle {
+	const struct rotor_aws_api *api;
+	void *h;
+	struct aws_conn *conn;
+	struct aws_handle *next; /* the pool's idle list */
+};
+
 struct aws_conn {
-	const struct rotor_aws_connection *cfg;
-	struct rotor_aws_chain *chain;
-	struct rotor_aws_client *iam;
-	struct rotor_aws_client *sts;
+	char name[64];
+	void *conn;              /* the provider's connection (shared, locked inside) */
+	struct aws_handle *idle; /* guarded by the engine's lock */
 };
 
 struct store_conn {
@@ -30,9 +42,15 @@ struct store_conn {
 	struct rotor_store store;
 };
 
+/* Thread rules: the caches (aws, stores and their counts, the idle lists)
+ * are guarded by lock; a slot, once filled, stays until rotor_engine_free,
+ * so pointers into them may be used without it. consumers[] is filled at
+ * rotor_engine_new and read-only after. */
 struct rotor_engine {
-	const struct rotor_config *cfg;
+	const struct rotor_config *cfg; /* borrowed (see rotor/engine.h) */
 	struct rotor_engine_options opts;
+	struct rotor_providers providers;
+	pthread_mutex_t lock;
 	struct aws_conn aws[MAX_CONNECTIONS];
 	size_t naws;
 	struct store_conn stores[MAX_CONNECTIONS];
@@ -41,12 +59,15 @@ struct rotor_engine {
 	struct audit audit;
 };
 
+/* Calls an AWS operation on a handle: AWS(h, list_access_keys, user, ...). */
+#define AWS(hd, op, ...) ((hd)->api->op((hd)->h, __VA_ARGS__))
+
 struct apply_ctx {
 	struct rotor_engine *e;
 	const struct rotor_manifest *m;
 	const struct rotor_observed *obs;
 	struct rotor_engine_state *st;
-	struct aws_conn *aws;
+	struct aws_handle *aws; /* checked out for the apply */
 	struct rotor_store *store;
 	char new_id[32]; /* the key CREATE made in this pass */
 	int64_t new_created;
@@ -56,9 +77,11 @@ struct apply_ctx {
 };
 
 int64_t rotor_engine_now(struct rotor_engine *e);
-/* The connection named, opened on first use and cached. */
-int rotor_engine_aws_conn(struct rotor_engine *e, const char *name, struct aws_conn **out,
+/* A handle on the AWS connection named (opened on first use and cached),
+ * for this thread until rotor_engine_aws_give. */
+int rotor_engine_aws_take(struct rotor_engine *e, const char *name, struct aws_handle **out,
                           struct rotor_error *err);
+void rotor_engine_aws_give(struct rotor_engine *e, struct aws_handle *h);
 int rotor_engine_store_conn(struct rotor_engine *e, const char *name, struct rotor_store **out,
                             struct rotor_error *err);
 struct rotor_store_ref rotor_engine_store_ref(const struct rotor_manifest *m);

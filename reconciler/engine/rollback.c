@@ -57,7 +57,7 @@ static void observe_history(struct rotor_engine *e, const struct rotor_manifest 
 
 int rotor_engine_rollback_reactivate(struct apply_ctx *c, const char *id, struct rotor_error *err)
 {
-	int rc = rotor_iam_update_access_key(c->aws->iam, c->m->user, id, 1, err);
+	int rc = AWS(c->aws, update_access_key, c->m->user, id, 1, err);
 	if (rc)
 		return rc;
 	c->reactivated = 1;
@@ -101,7 +101,7 @@ static int find_secret(struct apply_ctx *c, const char *id, struct rotor_store_p
 		rotor_retry_begin(&retry, &reactivation, c->e->opts.clock);
 		while (!rc) {
 			rotor_error_clear(&verr);
-			int v = rotor_sts_get_caller_identity(c->aws->sts, &creds, &sid, &verr);
+			int v = AWS(c->aws, caller_identity, &creds, &sid, &verr);
 			if (v == 0 && strcmp(sid.arn, c->st->user_arn) == 0) {
 				rotor_aws_credentials_dispose(&creds);
 				*out = p;
@@ -140,8 +140,7 @@ int rotor_engine_rollback_store(struct apply_ctx *c, const char *id, struct roto
 	if (rc) {
 		/* Nothing restored: the key this pass reactivated goes back. */
 		struct rotor_error uerr;
-		if (c->reactivated &&
-		    rotor_iam_update_access_key(c->aws->iam, c->m->user, id, 0, &uerr) == 0)
+		if (c->reactivated && AWS(c->aws, update_access_key, c->m->user, id, 0, &uerr) == 0)
 			rotor_engine_audit(c, "rollback-undo-reactivate", id, NULL, 0, NULL);
 		return rc;
 	}
@@ -163,7 +162,7 @@ int rotor_engine_suspend(struct apply_ctx *c, struct rotor_error *err)
 	rotor_time_format(ts, sizeof(ts), rotor_engine_now(c->e));
 	snprintf(note, sizeof(note), "v1 by=rollback at=%s", ts);
 	struct rotor_tag t = {ROTOR_TAG_SUSPENDED, note};
-	return rotor_iam_tag_user(c->aws->iam, c->m->user, &t, 1, err);
+	return AWS(c->aws, tag_user, c->m->user, &t, 1, err);
 }
 
 /* `rotor rollback NAME`: observe with the store's history, plan (the
@@ -230,9 +229,9 @@ int rotor_engine_resume(struct rotor_engine *e, const struct rotor_manifest *m, 
 	c.e = e;
 	c.m = m;
 	*was_suspended = 0;
-	int rc = rotor_engine_aws_conn(e, m->aws, &c.aws, err);
+	int rc = rotor_engine_aws_take(e, m->aws, &c.aws, err);
 	if (!rc)
-		rc = rotor_iam_list_user_tags(c.aws->iam, m->user, &tags, err);
+		rc = AWS(c.aws, list_user_tags, m->user, &tags, err);
 	if (!rc) {
 		for (size_t i = 0; i < tags.n; i++)
 			*was_suspended |= strcmp(tags.items[i].key, ROTOR_TAG_SUSPENDED) == 0;
@@ -242,6 +241,7 @@ int rotor_engine_resume(struct rotor_engine *e, const struct rotor_manifest *m, 
 		rc = rotor_engine_untag(&c, ROTOR_TAG_SUSPENDED, err);
 		rotor_engine_audit(&c, "resume", NULL, NULL, 0, rc ? err : NULL);
 	}
+	rotor_engine_aws_give(e, c.aws);
 	if (rc)
 		rotor_error_prefix(err, "%s: resume", m->name);
 	return rc;

@@ -66,7 +66,7 @@ static void check_trap(void)
 	}
 }
 
-static void write_pair(const struct rotor_consumer_ops *ops, const struct rotor_consumer *c,
+static void write_pair(const struct rotor_consumer_ops *ops, const struct rotor_consumer_ref *c,
                        const char *akid, const char *value, int must_read_back, const uint8_t *data,
                        size_t size)
 {
@@ -98,7 +98,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const old_secret[] = {OLD_SECRET, NULL};
 	struct rotor_config cfg;
-	struct rotor_consumer c;
+	struct rotor_consumer_ref c;
 	struct rotor_consumer_ops ops;
 	struct rotor_consumer_pair want = {NULL, "AKIAFUZZOLDKEY000001", NULL, NULL};
 	struct rotor_secret *old = NULL;
@@ -129,9 +129,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.origin = "rotor.yaml";
 	memset(&c, 0, sizeof(c));
 	c.name = "app";
-	c.kind = ROTOR_CONSUMER_ENVFILE;
 	c.path = path;
-	rotor_envfile_ops(&ops, &cfg);
+	if (rotor_envfile_ops(&ops, &cfg, &err) != 0)
+		abort();
 
 	rotor_error_clear(&err);
 	if (rotor_secret_from_str(&old, OLD_SECRET, ROTOR_SECRET_REDACT, &err))
@@ -146,6 +146,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	write_pair(&ops, &c, "AKIAFUZZNEWKEY000001", PLAIN_SECRET, 1, data, size);
 	write_pair(&ops, &c, "AKIAFUZZNEWKEY000002", QUOTED_SECRET,
 	           !memchr(content, '"', len) && !memchr(content, '\'', len), data, size);
+	rotor_envfile_ops_dispose(&ops);
 	check_trap();
 	return 0;
 }

@@ -34,7 +34,7 @@ struct fx {
 	struct rotor_reload_command reloads[NRELOADS];
 	struct rotor_config cfg;
 	struct rotor_consumer_ops ops;
-	struct rotor_consumer consumer;
+	struct rotor_consumer_ref consumer;
 	struct rotor_secret *secret;
 	struct rotor_consumer_pair pair;
 	struct rotor_error err;
@@ -86,9 +86,8 @@ static int setup(void **state)
 	f->cfg.nallowed_dirs = 1;
 	f->cfg.reloads = f->reloads;
 	f->cfg.nreloads = NRELOADS;
-	rotor_envfile_ops(&f->ops, &f->cfg);
+	assert_int_equal(rotor_envfile_ops(&f->ops, &f->cfg, &f->err), 0);
 	f->consumer.name = (char *)"vault-host";
-	f->consumer.kind = ROTOR_CONSUMER_ENVFILE;
 	f->consumer.path = f->path;
 	/* Not registered with the redactor: messages must be clean on their own. */
 	assert_int_equal(rotor_secret_from_str(&f->secret, SECRET, 0, &f->err), 0);
@@ -113,6 +112,7 @@ static int teardown(void **state)
 		free(f->reloads[i].name);
 	}
 	rotor_secret_free(f->secret);
+	rotor_envfile_ops_dispose(&f->ops);
 	free(f);
 	return 0;
 }
@@ -394,9 +394,11 @@ static void test_write_keeps_owner_sets_configured_mode(void **state)
 	put_file(f->path, "FOO=1\n", 0640);
 	if (geteuid() == 0)
 		assert_int_equal(chown(f->path, 1234, 2345), 0);
-	f->cfg.env_file_mode = 0640; /* envFiles.mode: the group may read */
+	/* envFiles.mode: the group may read (the ops copy the config: rebuild) */
+	f->cfg.env_file_mode = 0640;
+	rotor_envfile_ops_dispose(&f->ops);
+	assert_int_equal(rotor_envfile_ops(&f->ops, &f->cfg, &f->err), 0);
 	assert_int_equal(do_write(f), 0);
-	f->cfg.env_file_mode = 0;
 	assert_int_equal(stat(f->path, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0640);
 	if (geteuid() == 0) {

@@ -8,13 +8,16 @@
  * before and after each step. Secrets met on the way (the stored pair, a
  * new key) live only in struct rotor_engine_secrets and are wiped.
  *
- * Thread rules: an engine belongs to one thread at a time: its connection
- * caches (AWS clients, stores, consumer ops) are unlocked, and an AWS
- * client serves one request at a time. A concurrent pass gives each worker
- * an engine of its own (the Infisical store underneath already serializes
- * and paces per connection; sharing its token across engines is issue 17).
- * The config it was built over is borrowed: keep it until rotor_engine_free;
- * a config reload builds a new engine.
+ * Thread rules: one engine serves any number of threads at once, each
+ * handling a different manifest (one manifest is only ever handled by one
+ * thread: the per-user lock of rotor/lock.h makes sure across processes).
+ * Its connection caches are locked; what is shared per connection (the AWS
+ * credential chain, the Infisical token, its pacing) is locked inside the
+ * provider; what cannot be shared (an HTTP handle) is per thread: each
+ * observe or apply checks an AWS handle out of its connection's pool and
+ * puts it back. The config it was built over is borrowed: keep it until
+ * rotor_engine_free; a config reload builds a new engine (providers copy
+ * what they keep, so nothing else points into a config).
  */
 #ifndef ROTOR_ENGINE_H
 #define ROTOR_ENGINE_H
@@ -32,12 +35,16 @@
 struct rotor_clock;
 struct rotor_secret;
 struct rotor_engine;
+struct rotor_providers;
 
 struct rotor_engine_options {
 	struct rotor_clock *clock;   /* default: the real clock */
 	int64_t validate_timeout_ms; /* default 120000 (the contract's 2 minutes) */
 	const char *revision;        /* manifests' revision, for the audit log */
 	FILE *progress;              /* one line per applied action, or NULL */
+	/* The providers to build over (internal providers/registry.h); NULL:
+	 * rotor's own. Tests pass fakes. */
+	const struct rotor_providers *providers;
 };
 
 int rotor_engine_new(struct rotor_engine **out, const struct rotor_config *cfg,

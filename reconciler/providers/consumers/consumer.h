@@ -5,10 +5,11 @@
  * and GitHub are observed as "unknown (not supported yet)", which holds
  * deactivation back rather than pretending they are in sync.
  */
-/* Thread rules: env-file ops keep no state of their own beyond the borrowed
- * config; two threads may observe or write different consumers at once
- * (the same file from two threads is prevented by manifest validation:
- * every consumer target belongs to one manifest). */
+/* Thread rules: a kind's ops are built once per engine (open) and are
+ * read-only after: env-file ops hold a private copy of the envFiles part of
+ * the config, nothing borrowed. Two threads may observe or write different
+ * consumers at once (the same target from two threads is prevented by
+ * manifest validation: every consumer target belongs to one manifest). */
 #ifndef ROTOR_CONSUMER_H
 #define ROTOR_CONSUMER_H
 
@@ -19,8 +20,23 @@
 #include "rotor/observed.h"
 
 struct rotor_secret;
-struct rotor_consumer;
 struct rotor_config;
+
+/* One consumer as its provider sees it: the target's fields, copied out of
+ * the manifest by the engine (a provider never sees a manifest). Unused
+ * fields of other kinds are NULL. */
+struct rotor_consumer_ref {
+	const char *name;        /* the consumer's name in its manifest, for messages */
+	const char *manifest;    /* the manifest's name, for log lines */
+	const char *connection;  /* heroku/github: the config connection's name */
+	const char *app;         /* heroku */
+	const char *repository;  /* github: owner/repo */
+	const char *environment; /* github: optional */
+	const char *path;        /* envFile: absolute path */
+	const char *reload;      /* envFile: optional reload command name */
+	const char *akid_name;   /* variable names: NULL takes the pair's, else defaults */
+	const char *secret_name;
+};
 
 /* The pair to hold, and the names to hold it under. */
 struct rotor_consumer_pair {
@@ -34,21 +50,21 @@ struct rotor_consumer_ops {
 	const char *kind;
 	/* In sync, drifted (detail says how, never the values) or an error
 	 * (the consumer is then unknown). */
-	int (*observe)(void *ctx, const struct rotor_consumer *c,
+	int (*observe)(void *ctx, const struct rotor_consumer_ref *c,
 	               const struct rotor_consumer_pair *want, enum rotor_consumer_state *state,
 	               char *detail, size_t detail_len, struct rotor_error *err);
 	/* Writes the pair, then verifies it the way the kind allows. */
-	int (*write)(void *ctx, const struct rotor_consumer *c,
+	int (*write)(void *ctx, const struct rotor_consumer_ref *c,
 	             const struct rotor_consumer_pair *pair, struct rotor_error *err);
 	void *ctx;
 };
 
 /* A consumer kind as the engine reaches it. Each kind is one file with
  * its descriptor; the registry (consumers/registry.c) lists them by kind.
- * open fills the kind's ops over the config (borrowed for the engine's
- * life); a kind whose open is NULL is not built yet, and its consumers are
- * observed as unknown, which holds the old key's deactivation back rather
- * than pretending they are in sync. */
+ * open fills the kind's ops from the config, copying what the kind needs
+ * (nothing of the config is kept); close frees it. A kind whose open is NULL is not built yet, and
+ * its consumers are observed as unknown, which holds the old key's deactivation back rather than
+ * pretending they are in sync. */
 struct rotor_consumer_provider {
 	const char *name; /* as manifests spell the kind: "envFile" */
 	int (*open)(struct rotor_consumer_ops *out, const struct rotor_config *cfg,
@@ -56,17 +72,17 @@ struct rotor_consumer_provider {
 	void (*close)(struct rotor_consumer_ops *ops); /* may be NULL */
 };
 
-/* The descriptor of kind (never NULL for a kind the manifest parser
- * accepts). Thread rules: the registry is constant; any thread. */
-const struct rotor_consumer_provider *rotor_consumer_provider_of(enum rotor_consumer_kind kind);
-
 extern const struct rotor_consumer_provider rotor_envfile_provider;
 
 /* Env files: only inside cfg's allowed directories; every other line kept;
  * written atomically (temp file in the same directory, fsync, rename, fsync
  * the directory) with envFiles.mode (default 0600, never the old mode); then the named
  * reload command (argv from the config, with its timeout) runs and must
- * exit 0; verified by reading back. cfg is borrowed. */
-void rotor_envfile_ops(struct rotor_consumer_ops *ops, const struct rotor_config *cfg);
+ * exit 0; verified by reading back. The ops copy cfg's envFiles part
+ * (allowed directories, mode, reload commands); free them with
+ * rotor_envfile_ops_dispose. 0 or ROTOR_ENOMEM. */
+int rotor_envfile_ops(struct rotor_consumer_ops *ops, const struct rotor_config *cfg,
+                      struct rotor_error *err);
+void rotor_envfile_ops_dispose(struct rotor_consumer_ops *ops);
 
 #endif

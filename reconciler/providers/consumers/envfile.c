@@ -509,7 +509,7 @@ struct names {
 	const char *secret;
 };
 
-static int names_resolve(const struct rotor_consumer *c, const struct rotor_consumer_pair *pair,
+static int names_resolve(const struct rotor_consumer_ref *c, const struct rotor_consumer_pair *pair,
                          struct names *n, struct rotor_error *err)
 {
 	n->akid = pair->akid_name ? pair->akid_name
@@ -783,7 +783,7 @@ static int file_replace(const struct target *t, const char *path, const struct r
 
 /* ---- the consumer -------------------------------------------------------- */
 
-static int envfile_observe(void *ctx, const struct rotor_consumer *c,
+static int envfile_observe(void *ctx, const struct rotor_consumer_ref *c,
                            const struct rotor_consumer_pair *want, enum rotor_consumer_state *state,
                            char *detail, size_t detail_len, struct rotor_error *err)
 {
@@ -846,7 +846,7 @@ done:
 }
 
 /* Reads the file back after a write; anything but in sync is an error. */
-static int envfile_verify(void *ctx, const struct rotor_consumer *c,
+static int envfile_verify(void *ctx, const struct rotor_consumer_ref *c,
                           const struct rotor_consumer_pair *pair, struct rotor_error *err)
 {
 	enum rotor_consumer_state state;
@@ -865,7 +865,7 @@ static int envfile_verify(void *ctx, const struct rotor_consumer *c,
 
 /* Puts the pair into the file: read what is there, replace or append the
  * two lines, write the result atomically. */
-static int envfile_store(const struct rotor_config *cfg, const struct rotor_consumer *c,
+static int envfile_store(const struct rotor_config *cfg, const struct rotor_consumer_ref *c,
                          const struct names *n, const struct rotor_consumer_pair *pair,
                          struct rotor_error *err)
 {
@@ -927,7 +927,7 @@ done:
 	return rc;
 }
 
-static int envfile_write(void *ctx, const struct rotor_consumer *c,
+static int envfile_write(void *ctx, const struct rotor_consumer_ref *c,
                          const struct rotor_consumer_pair *pair, struct rotor_error *err)
 {
 	const struct rotor_config *cfg = ctx;
@@ -951,21 +951,66 @@ static int envfile_write(void *ctx, const struct rotor_consumer *c,
 	return rc;
 }
 
-void rotor_envfile_ops(struct rotor_consumer_ops *ops, const struct rotor_config *cfg)
+/* The envFiles part of cfg, copied into a config of its own (the other
+ * fields empty), so the ops keep nothing of the caller's config. */
+static struct rotor_config *envfiles_copy(const struct rotor_config *cfg)
+{
+	struct rotor_config *c = calloc(1, sizeof(*c));
+	int ok = c != NULL;
+	if (!ok || !cfg)
+		return c;
+	c->env_file_mode = cfg->env_file_mode;
+	c->origin = cfg->origin ? strdup(cfg->origin) : NULL;
+	ok = !cfg->origin || c->origin;
+	if (ok && cfg->nallowed_dirs) {
+		c->allowed_dirs = calloc(cfg->nallowed_dirs, sizeof(char *));
+		ok = c->allowed_dirs != NULL;
+		for (size_t i = 0; ok && i < cfg->nallowed_dirs; i++, c->nallowed_dirs++)
+			ok = (c->allowed_dirs[i] = strdup(cfg->allowed_dirs[i])) != NULL;
+	}
+	if (ok && cfg->nreloads) {
+		c->reloads = calloc(cfg->nreloads, sizeof(*c->reloads));
+		ok = c->reloads != NULL;
+		for (size_t i = 0; ok && i < cfg->nreloads; i++, c->nreloads++) {
+			const struct rotor_reload_command *r = &cfg->reloads[i];
+			struct rotor_reload_command *d = &c->reloads[i];
+			d->timeout = r->timeout;
+			d->pos = r->pos;
+			d->name = strdup(r->name);
+			d->argv = calloc(r->argc + 1, sizeof(char *));
+			ok = d->name && d->argv;
+			for (size_t j = 0; ok && j < r->argc; j++, d->argc++)
+				ok = (d->argv[j] = strdup(r->argv[j])) != NULL;
+		}
+	}
+	if (!ok) {
+		rotor_config_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+int rotor_envfile_ops(struct rotor_consumer_ops *ops, const struct rotor_config *cfg,
+                      struct rotor_error *err)
 {
 	memset(ops, 0, sizeof(*ops));
+	struct rotor_config *own = envfiles_copy(cfg);
+	if (!own)
+		return rotor_error_set(err, ROTOR_ENOMEM, "envFile consumers: out of memory");
 	ops->kind = "envFile";
 	ops->observe = envfile_observe;
 	ops->write = envfile_write;
-	ops->ctx = (void *)(uintptr_t)cfg;
-}
-
-static int envfile_open(struct rotor_consumer_ops *out, const struct rotor_config *cfg,
-                        struct rotor_error *err)
-{
-	(void)err;
-	rotor_envfile_ops(out, cfg);
+	ops->ctx = own;
 	return 0;
 }
 
-const struct rotor_consumer_provider rotor_envfile_provider = {"envFile", envfile_open, NULL};
+void rotor_envfile_ops_dispose(struct rotor_consumer_ops *ops)
+{
+	if (ops && ops->ctx)
+		rotor_config_free(ops->ctx);
+	if (ops)
+		memset(ops, 0, sizeof(*ops));
+}
+
+const struct rotor_consumer_provider rotor_envfile_provider = {"envFile", rotor_envfile_ops,
+                                                               rotor_envfile_ops_dispose};
