@@ -36,8 +36,8 @@ static void query_close(void *p)
 	free(c);
 }
 
-static int query_open(void **out, const struct rotor_aws_connection *cfg,
-                      struct rotor_clock *clock, struct rotor_error *err)
+static int query_open(void **out, const struct rotor_aws_connection *cfg, struct rotor_clock *clock,
+                      struct rotor_error *err)
 {
 	struct query_conn *c = calloc(1, sizeof(*c));
 	*out = NULL;
@@ -120,8 +120,7 @@ static int q_create(void *h, const char *user, struct rotor_iam_key *key,
 	return rotor_iam_create_access_key(IAM(h), user, key, secret, err);
 }
 
-static int q_update(void *h, const char *user, const char *id, int active,
-                    struct rotor_error *err)
+static int q_update(void *h, const char *user, const char *id, int active, struct rotor_error *err)
 {
 	return rotor_iam_update_access_key(IAM(h), user, id, active, err);
 }
@@ -143,8 +142,7 @@ static int q_get_user(void *h, const char *user, struct rotor_iam_user *out,
 	return rotor_iam_get_user(IAM(h), user, out, err);
 }
 
-static int q_list_tags(void *h, const char *user, struct rotor_tags *out,
-                       struct rotor_error *err)
+static int q_list_tags(void *h, const char *user, struct rotor_tags *out, struct rotor_error *err)
 {
 	return rotor_iam_list_user_tags(IAM(h), user, out, err);
 }
@@ -174,8 +172,8 @@ static int q_validate(void *h, const struct rotor_aws_credentials *key, const ch
 }
 
 static const struct rotor_aws_api query_api = {
-    q_list_keys, q_create,    q_update,   q_delete,   q_last_used, q_get_user,
-    q_list_tags, q_tag,       q_untag,    q_identity, q_validate,
+    q_list_keys, q_create, q_update, q_delete,   q_last_used, q_get_user,
+    q_list_tags, q_tag,    q_untag,  q_identity, q_validate,
 };
 
 const struct rotor_aws_provider rotor_aws_query_provider = {
