@@ -54,7 +54,7 @@ static int one_manifest(int argc, char **argv, const char *command, int rollback
 	int was_suspended = 0;
 	int rc = session_lock(&s, 0, &err);
 	if (!rc)
-		rc = rollback ? rotor_engine_rollback(s.engine, s.selected[0], &err)
+		rc = rollback ? rotor_engine_rollback(s.engine, s.selected[0], stdout, &err)
 		              : rotor_engine_resume(s.engine, s.selected[0], &was_suspended, &err);
 	if (rc)
 		fprintf(stderr, "rotor %s: %s\n", command, err.message);

@@ -167,7 +167,7 @@ int rotor_engine_suspend(struct apply_ctx *c, struct rotor_error *err)
 
 /* `rotor rollback NAME`: observe with the store's history, plan (the
  * planner decides every step or the refusal), apply. */
-int rotor_engine_rollback(struct rotor_engine *e, const struct rotor_manifest *m,
+int rotor_engine_rollback(struct rotor_engine *e, const struct rotor_manifest *m, FILE *show,
                           struct rotor_error *err)
 {
 	struct rotor_observed *obs = calloc(1, sizeof(*obs));
@@ -185,7 +185,13 @@ int rotor_engine_rollback(struct rotor_engine *e, const struct rotor_manifest *m
 		obs->rollback = 1;
 		if (obs->iam_known && obs->store_known && obs->store_has_akid)
 			observe_history(e, m, obs);
-		rotor_plan_compute(m, obs, rotor_engine_now(e), plan);
+		int64_t now = rotor_engine_now(e);
+		rotor_plan_compute(m, obs, now, plan);
+		if (show && rotor_plan_applies(plan)) {
+			struct rotor_plan_render r = {ROTOR_PLAN_TEXT, 0, now, e->opts.revision};
+			rotor_plan_render(show, plan, 1, obs, &r);
+			fflush(show);
+		}
 		if (plan->observe_only)
 			rc = rotor_error_set(
 			    err, ROTOR_EINVALID,

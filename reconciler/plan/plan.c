@@ -944,9 +944,10 @@ void rotor_plan_summarize(const struct rotor_manifest_plan *plans, size_t n,
 	s->manifests = n;
 	for (size_t i = 0; i < n; i++) {
 		const struct rotor_manifest_plan *p = &plans[i];
-		int prune = 0, sync = 0;
+		int prune = 0, sync = 0, back = 0;
 		for (int a = 0; a < p->nactions; a++) {
 			enum rotor_action_kind k = p->actions[a].kind;
+			back |= k == ROTOR_ACT_ROLLBACK_REACTIVATE || k == ROTOR_ACT_ROLLBACK_STORE;
 			prune |= k == ROTOR_ACT_DELETE || k == ROTOR_ACT_DELETE_STRAY ||
 			         k == ROTOR_ACT_DEACTIVATE;
 			sync |= k == ROTOR_ACT_PROPAGATE;
@@ -966,7 +967,9 @@ void rotor_plan_summarize(const struct rotor_manifest_plan *plans, size_t n,
 		default:
 			break;
 		}
-		if (p->rotation_due)
+		if (back)
+			s->to_roll_back++;
+		else if (p->rotation_due)
 			s->to_rotate++;
 		else if (prune)
 			s->to_prune++;

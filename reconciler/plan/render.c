@@ -24,6 +24,8 @@ static const char *symbol(enum rotor_action_kind k)
 	case ROTOR_ACT_STORE:
 	case ROTOR_ACT_PROPAGATE:
 	case ROTOR_ACT_DEACTIVATE:
+	case ROTOR_ACT_ROLLBACK_REACTIVATE:
+	case ROTOR_ACT_ROLLBACK_STORE:
 		return "~";
 	case ROTOR_ACT_VALIDATE:
 		return "?";
@@ -85,9 +87,11 @@ static void summary_line(char *buf, size_t len, const struct rotor_plan_summary 
 		size_t n;
 		const char *what;
 	} parts[] = {
-	    {s->to_rotate, "to rotate"}, {s->to_prune, "to prune"}, {s->to_sync, "to sync"},
-	    {s->waiting, "waiting"},     {s->stalled, "stalled"},   {s->unknown, "unknown"},
-	    {s->suspended, "suspended"}, {s->in_sync, "in sync"},
+	    {s->to_roll_back, "to roll back"}, {s->to_rotate, "to rotate"},
+	    {s->to_prune, "to prune"},         {s->to_sync, "to sync"},
+	    {s->waiting, "waiting"},           {s->stalled, "stalled"},
+	    {s->unknown, "unknown"},           {s->suspended, "suspended"},
+	    {s->in_sync, "in sync"},
 	};
 	int first = 1;
 	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]) && o < len; i++) {
@@ -322,12 +326,13 @@ static int render_json(FILE *f, const struct rotor_manifest_plan *plans, size_t 
 	json_object_set_new(root, "hasChanges", json_boolean(rotor_plan_has_changes(plans, n)));
 	json_object_set_new(
 	    root, "summary",
-	    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "manifests",
-	              (json_int_t)s.manifests, "toRotate", (json_int_t)s.to_rotate, "toPrune",
-	              (json_int_t)s.to_prune, "toSync", (json_int_t)s.to_sync, "inSync",
-	              (json_int_t)s.in_sync, "waiting", (json_int_t)s.waiting, "stalled",
-	              (json_int_t)s.stalled, "suspended", (json_int_t)s.suspended, "unknown",
-	              (json_int_t)s.unknown, "observeOnly", (json_int_t)s.observe_only));
+	    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "manifests",
+	              (json_int_t)s.manifests, "toRollBack", (json_int_t)s.to_roll_back, "toRotate",
+	              (json_int_t)s.to_rotate, "toPrune", (json_int_t)s.to_prune, "toSync",
+	              (json_int_t)s.to_sync, "inSync", (json_int_t)s.in_sync, "waiting",
+	              (json_int_t)s.waiting, "stalled", (json_int_t)s.stalled, "suspended",
+	              (json_int_t)s.suspended, "unknown", (json_int_t)s.unknown, "observeOnly",
+	              (json_int_t)s.observe_only));
 	for (size_t i = 0; i < n; i++) {
 		const struct rotor_manifest_plan *p = &plans[i];
 		const struct rotor_manifest *m = p->manifest;

@@ -31,6 +31,9 @@ clock_advance 60
 
 run rollback back "$WORLD/m/back"
 check "rollback exits 0" '[ $rc = 0 ]'
+check "rollback: the plan's summary says what it does" 'grep -q "^1 manifest: 1 to roll back$" <<<"$out"'
+check "rollback prints its plan before applying it" \
+	'[ "$(grep -nE "^  ~ rollback-reactivate +$K1" <<<"$out" | cut -d: -f1)" -lt "$(grep -n "done   rollback-reactivate" <<<"$out" | cut -d: -f1)" ]'
 check "rollback: the previous key is Active again" '[ "$(key_status raxx-back "$K1")" = Active ]'
 check "rollback: the new key is Inactive" '[ "$(key_status raxx-back "$K2")" = Inactive ]'
 check "rollback: the store holds the previous pair" \

@@ -43,7 +43,8 @@ void fake_fail(struct fake_world *w, const char *op, int after, int times, int r
 		f->after = after;
 		f->times = times;
 		f->rc = rc;
-		snprintf(f->remote_code, sizeof(f->remote_code), "%s", remote_code ? remote_code : "");
+		snprintf(f->remote_code, sizeof(f->remote_code), "%s",
+		         remote_code ? remote_code : "");
 	}
 	pthread_mutex_unlock(&w->lock);
 }
@@ -182,28 +183,28 @@ const char *fake_tag(struct fake_world *w, const char *user, const char *key)
 /* ---- the AWS provider ------------------------------------------------------ */
 
 /* Every call: the lock, the in-flight count, the user, a fault. */
-#define CALL_BEGIN(op)                                                                     \
-	struct fake_world *w = h;                                                          \
-	pthread_mutex_lock(&w->lock);                                                      \
-	if (++w->in_flight > w->max_in_flight)                                             \
-		w->max_in_flight = w->in_flight;                                           \
-	int rc = fault(w, op, err);                                                        \
-	if (rc)                                                                            \
+#define CALL_BEGIN(op)                                                                             \
+	struct fake_world *w = h;                                                                  \
+	pthread_mutex_lock(&w->lock);                                                              \
+	if (++w->in_flight > w->max_in_flight)                                                     \
+		w->max_in_flight = w->in_flight;                                                   \
+	int rc = fault(w, op, err);                                                                \
+	if (rc)                                                                                    \
 		goto out;
-#define CALL_END                                                                           \
-	out:                                                                               \
-	pthread_mutex_unlock(&w->lock);                                                    \
-	if (w->delay_us)                                                                   \
-		usleep(w->delay_us);                                                       \
-	pthread_mutex_lock(&w->lock);                                                      \
-	w->in_flight--;                                                                    \
-	pthread_mutex_unlock(&w->lock);                                                    \
+#define CALL_END                                                                                   \
+	out:                                                                                       \
+	pthread_mutex_unlock(&w->lock);                                                            \
+	if (w->delay_us)                                                                           \
+		usleep(w->delay_us);                                                               \
+	pthread_mutex_lock(&w->lock);                                                              \
+	w->in_flight--;                                                                            \
+	pthread_mutex_unlock(&w->lock);                                                            \
 	return rc;
 
 static int no_user(struct rotor_error *err, const char *user)
 {
-	int rc = rotor_error_set(err, ROTOR_ENOTFOUND, "The user with name %s cannot be found.",
-	                         user);
+	int rc =
+	    rotor_error_set(err, ROTOR_ENOTFOUND, "The user with name %s cannot be found.", user);
 	rotor_error_set_remote(err, 404, "NoSuchEntity", "fake-request-id");
 	return rc;
 }
@@ -257,15 +258,15 @@ static int a_create(void *h, const char *user, struct rotor_iam_key *key,
 	CALL_END
 }
 
-static int a_update(void *h, const char *user, const char *id, int active,
-                    struct rotor_error *err)
+static int a_update(void *h, const char *user, const char *id, int active, struct rotor_error *err)
 {
 	CALL_BEGIN("update_access_key")
 	struct fake_user *u = user_locked(w, user);
 	struct fake_key *k = key_locked(u, id);
 	if (!k) {
-		rc = u ? rotor_error_set(err, ROTOR_ENOTFOUND, "The Access Key with id %s cannot "
-		                                               "be found.",
+		rc = u ? rotor_error_set(err, ROTOR_ENOTFOUND,
+		                         "The Access Key with id %s cannot "
+		                         "be found.",
 		                         id)
 		       : no_user(err, user);
 		goto out;
@@ -281,8 +282,9 @@ static int a_delete(void *h, const char *user, const char *id, struct rotor_erro
 	struct fake_user *u = user_locked(w, user);
 	struct fake_key *k = key_locked(u, id);
 	if (!k) {
-		rc = u ? rotor_error_set(err, ROTOR_ENOTFOUND, "The Access Key with id %s cannot "
-		                                               "be found.",
+		rc = u ? rotor_error_set(err, ROTOR_ENOTFOUND,
+		                         "The Access Key with id %s cannot "
+		                         "be found.",
 		                         id)
 		       : no_user(err, user);
 		goto out;
@@ -339,8 +341,7 @@ static int a_get_user(void *h, const char *user, struct rotor_iam_user *out,
 	CALL_END
 }
 
-static int a_list_tags(void *h, const char *user, struct rotor_tags *out,
-                       struct rotor_error *err)
+static int a_list_tags(void *h, const char *user, struct rotor_tags *out, struct rotor_error *err)
 {
 	CALL_BEGIN("list_user_tags")
 	struct fake_user *u = user_locked(w, user);
@@ -373,7 +374,8 @@ static int a_tag(void *h, const char *user, const struct rotor_tag *tags, size_t
 		while (i < u->ntags && strcmp(u->tags[i].key, tags[t].key) != 0)
 			i++;
 		if (i == u->ntags && u->ntags == FAKE_MAX_TAGS) {
-			rc = rotor_error_set(err, ROTOR_ELIMIT, "Cannot exceed quota for TagsPerUser");
+			rc = rotor_error_set(err, ROTOR_ELIMIT,
+			                     "Cannot exceed quota for TagsPerUser");
 			goto out;
 		}
 		if (i == u->ntags)
@@ -450,12 +452,12 @@ static int a_validate(void *h, const struct rotor_aws_credentials *key, const ch
 }
 
 static const struct rotor_aws_api fake_aws_api = {
-    a_list_keys, a_create, a_update,   a_delete,   a_last_used, a_get_user,
-    a_list_tags, a_tag,    a_untag,    a_identity, a_validate,
+    a_list_keys, a_create, a_update, a_delete,   a_last_used, a_get_user,
+    a_list_tags, a_tag,    a_untag,  a_identity, a_validate,
 };
 
-static int aws_open(void **conn, const struct rotor_aws_connection *cfg,
-                    struct rotor_clock *clock, struct rotor_error *err)
+static int aws_open(void **conn, const struct rotor_aws_connection *cfg, struct rotor_clock *clock,
+                    struct rotor_error *err)
 {
 	(void)cfg;
 	(void)clock;
@@ -553,8 +555,8 @@ static void ref_paths(const struct rotor_store_ref *ref, char *akid, char *secre
 }
 
 /* The pair at the given versions (0: the latest) into out. */
-static int pair_at(struct fake_world *w, const struct rotor_store_ref *ref, int64_t av,
-                   int64_t sv, struct rotor_store_pair *out, struct rotor_error *err)
+static int pair_at(struct fake_world *w, const struct rotor_store_ref *ref, int64_t av, int64_t sv,
+                   struct rotor_store_pair *out, struct rotor_error *err)
 {
 	char ap[256], sp[256];
 	ref_paths(ref, ap, sp, sizeof(ap));

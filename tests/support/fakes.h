@@ -56,10 +56,10 @@ struct fake_fault {
 	char remote_code[48];
 };
 
-struct fake_entry { /* one store name at one path */
-	char path[256];   /* project/env/folder/name */
+struct fake_entry {     /* one store name at one path */
+	char path[256]; /* project/env/folder/name */
 	char values[FAKE_MAX_VERSIONS][64];
-	int nversions;    /* versions 1..nversions */
+	int nversions; /* versions 1..nversions */
 };
 
 struct fake_consumer_value {
@@ -78,8 +78,8 @@ struct fake_world {
 	struct fake_fault faults[FAKE_MAX_FAULTS];
 	int nfaults;
 	int calls_create, calls_delete, calls_update;
-	int max_keys_seen;       /* the most keys any user had at once */
-	int limit_exceeded;      /* CreateAccessKey refused for a third key */
+	int max_keys_seen;            /* the most keys any user had at once */
+	int limit_exceeded;           /* CreateAccessKey refused for a third key */
 	int in_flight, max_in_flight; /* concurrent calls into the fake AWS */
 	int handles_opened;           /* AWS handles the engine asked for */
 	unsigned delay_us;            /* each AWS call lasts this long (outside the lock) */

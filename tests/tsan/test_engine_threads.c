@@ -131,13 +131,14 @@ static void test_many_manifests_many_threads(void **state)
 	for (int i = 0; i < USERS; i++) {
 		char name[32], buf[1024];
 		snprintf(name, sizeof(name), "user-%02d", i);
-		snprintf(buf, sizeof(buf),
-		         "apiVersion: rotor/v1\nkind: AccessKeyRotation\nmetadata: {name: %s}\n"
-		         "spec:\n  user: %s\n  aws: %s\n  cadence: 30d\n  deactivateAfter: 1h\n"
-		         "  deleteAfter: 2d\n  store:\n    infisical: {connection: vault, projectId: "
-		         "p1, environment: prod, secretPath: /%s}\n  consumers:\n"
-		         "    - {name: app, envFile: {path: /srv/%s.env}}\n",
-		         name, name, i % 2 ? "prod" : "dev", name, name);
+		snprintf(
+		    buf, sizeof(buf),
+		    "apiVersion: rotor/v1\nkind: AccessKeyRotation\nmetadata: {name: %s}\n"
+		    "spec:\n  user: %s\n  aws: %s\n  cadence: 30d\n  deactivateAfter: 1h\n"
+		    "  deleteAfter: 2d\n  store:\n    infisical: {connection: vault, projectId: "
+		    "p1, environment: prod, secretPath: /%s}\n  consumers:\n"
+		    "    - {name: app, envFile: {path: /srv/%s.env}}\n",
+		    name, name, i % 2 ? "prod" : "dev", name, name);
 		assert_int_equal(rotor_manifest_parse(&set, name, buf, strlen(buf), &d), 0);
 		fake_user_add(&world, name);
 		fake_key_add(&world, name, T0 - 400 * D);

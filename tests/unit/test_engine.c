@@ -292,9 +292,9 @@ static void test_hold_on_use_after_switch(void **state)
 	assert_true(fake_key(&f->world, "alpha", legacy_id)->active);
 	assert_string_equal(stored_akid(f, "alpha"), cur);
 	/* the operator finds the consumer and deactivates the key by hand */
-	assert_int_equal(fake_providers()->aws->api->update_access_key(&f->world, "alpha",
-	                                                               legacy_id, 0, &err),
-	                 0);
+	assert_int_equal(
+	    fake_providers()->aws->api->update_access_key(&f->world, "alpha", legacy_id, 0, &err),
+	    0);
 	assert_int_equal(pass(f, "alpha", &p), 0);
 	assert_int_not_equal(p.plan.status, ROTOR_STATUS_STALLED);
 	assert_non_null(fake_key(&f->world, "alpha", legacy_id)); /* inside deleteAfter */
@@ -369,8 +369,8 @@ static void test_heal_stored_key_gone(void **state)
 	struct rotor_error err;
 	char id[32];
 	snprintf(id, sizeof(id), "%s", stored_akid(f, "alpha"));
-	assert_int_equal(fake_providers()->aws->api->delete_access_key(&f->world, "alpha", id, &err),
-	                 0);
+	assert_int_equal(
+	    fake_providers()->aws->api->delete_access_key(&f->world, "alpha", id, &err), 0);
 	converge(f, "alpha", &p);
 	check_invariants(f, "alpha");
 	assert_string_not_equal(stored_akid(f, "alpha"), id);
@@ -426,7 +426,7 @@ static void test_rollback_and_resume(void **state)
 
 	struct rotor_error err;
 	const struct rotor_manifest *m = rotor_manifest_set_find(&f->set, "alpha");
-	assert_int_equal(rotor_engine_rollback(f->e, m, &err), 0);
+	assert_int_equal(rotor_engine_rollback(f->e, m, NULL, &err), 0);
 	/* the previous pair is back everywhere; the new key Inactive */
 	assert_string_equal(stored_akid(f, "alpha"), first);
 	check_invariants(f, "alpha");
@@ -454,7 +454,7 @@ static void test_rollback_refused_without_history(void **state)
 	int updates = f->world.calls_update;
 	struct rotor_error err;
 	const struct rotor_manifest *m = rotor_manifest_set_find(&f->set, "alpha");
-	assert_int_not_equal(rotor_engine_rollback(f->e, m, &err), 0);
+	assert_int_not_equal(rotor_engine_rollback(f->e, m, NULL, &err), 0);
 	assert_non_null(strstr(err.message, "nothing was changed"));
 	assert_int_equal(f->world.calls_update, updates);
 	assert_null(fake_tag(&f->world, "alpha", ROTOR_TAG_SUSPENDED));
@@ -484,10 +484,10 @@ static const struct failure FAILURES[] = {
     {"write_pair", 0, ROTOR_ETRANSIENT, "503", 0},
     {"consumer_observe", 0, ROTOR_EIO, "", 1},
     {"list_access_keys", 1, ROTOR_ETRANSIENT, "ServiceFailure", 1}, /* before deactivate */
-    {"read_pair", 1, ROTOR_ETRANSIENT, "503", 1}, /* the store re-check */
+    {"read_pair", 1, ROTOR_ETRANSIENT, "503", 1},                   /* the store re-check */
     {"update_access_key", 0, ROTOR_ETHROTTLED, "Throttling", 1},
     {"consumer_write", 0, ROTOR_EIO, "", 0},
-    {"consumer_write", 1, ROTOR_EIO, "", 0}, /* the second consumer */
+    {"consumer_write", 1, ROTOR_EIO, "", 0},                /* the second consumer */
     {"tag_user", 3, ROTOR_ETRANSIENT, "ServiceFailure", 0}, /* record-sync */
 };
 
@@ -553,7 +553,8 @@ static void test_crash_after_create(void **state)
 
 int main(void)
 {
-	rotor_log_setup(NULL, getenv("ROTOR_TEST_LOG") ? ROTOR_LOG_DEBUG : ROTOR_LOG_OFF, ROTOR_LOG_TEXT, NULL);
+	rotor_log_setup(NULL, getenv("ROTOR_TEST_LOG") ? ROTOR_LOG_DEBUG : ROTOR_LOG_OFF,
+	                ROTOR_LOG_TEXT, NULL);
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
 	    T(test_lifecycle),

@@ -351,9 +351,9 @@ static void test_json_schema(void **state)
 	assert_string_equal(str(root, "revision"), "4f2a9c1");
 	assert_true(json_is_true(json_object_get(root, "hasChanges")));
 	json_t *sum = json_object_get(root, "summary");
-	static const char *const counts[] = {"manifests", "toRotate",   "toPrune", "toSync",
-	                                     "inSync",    "waiting",    "stalled", "suspended",
-	                                     "unknown",   "observeOnly"};
+	static const char *const counts[] = {"manifests", "toRollBack", "toRotate",   "toPrune",
+	                                     "toSync",    "inSync",     "waiting",    "stalled",
+	                                     "suspended", "unknown",    "observeOnly"};
 	for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
 		if (!json_is_integer(json_object_get(sum, counts[i])))
 			fail_msg("summary.%s is not an integer", counts[i]);

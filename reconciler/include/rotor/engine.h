@@ -78,8 +78,10 @@ int rotor_engine_apply(struct rotor_engine *e, const struct rotor_manifest *m,
 
 /* Rollback (§7): reactivate the predecessor if it still exists, restore
  * the store's previous version, re-propagate, deactivate the new key, and
- * suspend the manifest (an IAM user tag) until rotor_engine_resume. */
-int rotor_engine_rollback(struct rotor_engine *e, const struct rotor_manifest *m,
+ * suspend the manifest (an IAM user tag) until rotor_engine_resume. The
+ * planner decides the steps (or the refusal); when show is not NULL, the
+ * plan is written there (text) before anything is applied. */
+int rotor_engine_rollback(struct rotor_engine *e, const struct rotor_manifest *m, FILE *show,
                           struct rotor_error *err);
 /* Resume: removes the rollback's suspension; *was_suspended says whether
  * there was one (nothing is changed when there was not). */

@@ -139,8 +139,8 @@ int rotor_plan_render(FILE *f, const struct rotor_manifest_plan *plans, size_t n
 
 /* Counts for the summary line. */
 struct rotor_plan_summary {
-	size_t manifests, to_rotate, to_prune, to_sync, in_sync, waiting, stalled, suspended,
-	    unknown, observe_only;
+	size_t manifests, to_roll_back, to_rotate, to_prune, to_sync, in_sync, waiting, stalled,
+	    suspended, unknown, observe_only;
 };
 void rotor_plan_summarize(const struct rotor_manifest_plan *plans, size_t n,
                           struct rotor_plan_summary *out);
