@@ -9,6 +9,7 @@
  * says, and refusing aliases rules out "billion laughs" expansion), nesting
  * depth and node count are capped, and duplicate keys are errors.
  */
+/* Thread rules: a document belongs to one thread. */
 #ifndef ROTOR_DESIRED_YAMLDOC_H
 #define ROTOR_DESIRED_YAMLDOC_H
 

@@ -1,4 +1,6 @@
 /* audit.h (internal): the audit log, one JSON line per mutation. */
+/* Thread rules: any thread: each entry is one write(2) of one line to an O_APPEND
+ * file, which the kernel keeps whole. */
 #ifndef ROTOR_ENGINE_AUDIT_H
 #define ROTOR_ENGINE_AUDIT_H
 

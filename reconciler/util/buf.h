@@ -6,6 +6,7 @@
  * may hold secrets (a response carrying a new secret access key), so its
  * memory is wiped when it is reallocated and when it is disposed.
  */
+/* Thread rules: a buffer belongs to one thread. */
 #ifndef ROTOR_BUF_H
 #define ROTOR_BUF_H
 

@@ -6,6 +6,9 @@
  * and "sleeps" by advancing itself, so tests of windows and back-off run in
  * no time. Times are Unix seconds (UTC); sleeps are milliseconds.
  */
+/* Thread rules: The real clock: any thread. A fixed clock is plain memory: set or
+ * advance it only while no other thread reads it (tests move time between
+ * rounds). */
 #ifndef ROTOR_CLOCK_H
 #define ROTOR_CLOCK_H
 

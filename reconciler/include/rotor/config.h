@@ -11,6 +11,9 @@
  * check a config on a machine that does not hold the secrets.
  * Contract: ../shared/design/rotation.md §2; user doc: docs/config.md.
  */
+/* Thread rules: parsing is pure (any thread, one config per call); a parsed config
+ * is read-only after rotor_config_resolve_secrets and may then be read from
+ * any thread; free it only after every engine built over it. */
 #ifndef ROTOR_CONFIG_H
 #define ROTOR_CONFIG_H
 

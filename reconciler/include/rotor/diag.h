@@ -6,6 +6,7 @@
  * them all as "file:line:col: message" (warnings say "warning:"). The list
  * is capped so a hostile input cannot make it grow without bound.
  */
+/* Thread rules: a struct rotor_diags belongs to one thread. */
 #ifndef ROTOR_DIAG_H
 #define ROTOR_DIAG_H
 

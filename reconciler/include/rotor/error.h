@@ -8,6 +8,8 @@
  * failures, the remote's own error code and request id. Every message passes
  * through the redactor, so a registered secret never survives into it.
  */
+/* Thread rules: a struct rotor_error belongs to its caller's thread; the functions
+ * are pure. */
 #ifndef ROTOR_ERROR_H
 #define ROTOR_ERROR_H
 

@@ -7,6 +7,8 @@
  * position and keeps going; a manifest with errors is not added to the set.
  * Contract: ../shared/design/rotation.md §1, §5a; user doc: docs/manifest.md.
  */
+/* Thread rules: parsing into a set: one thread per set; a loaded set is read-only
+ * and may be read from any thread. */
 #ifndef ROTOR_MANIFEST_H
 #define ROTOR_MANIFEST_H
 

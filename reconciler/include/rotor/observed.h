@@ -7,6 +7,7 @@
  * secret value appears here: the store's pair is reduced to its key id,
  * its versions, and whether it authenticated.
  */
+/* Thread rules: plain data, owned by one thread (the reconcile's storage). */
 #ifndef ROTOR_OBSERVED_H
 #define ROTOR_OBSERVED_H
 

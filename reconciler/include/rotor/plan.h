@@ -9,6 +9,8 @@
  * next pass observes afresh and plans again. Contract:
  * ../shared/design/rotation.md §3–§5b; user doc: docs/rotation.md.
  */
+/* Thread rules: the planner and the renderers are pure: any thread; a plan is the
+ * caller's storage. */
 #ifndef ROTOR_PLAN_H
 #define ROTOR_PLAN_H
 

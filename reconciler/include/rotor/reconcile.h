@@ -13,8 +13,7 @@
  *
  * Thread rules: a struct rotor_reconcile belongs to one thread. The
  * deletion budget is shared by every manifest of a pass and locked inside.
- * The engine is not yet safe to share between threads (issue 16): one
- * engine per thread.
+ * One engine may serve every worker (rotor/engine.h).
  */
 #ifndef ROTOR_RECONCILE_H
 #define ROTOR_RECONCILE_H

@@ -9,6 +9,8 @@
  * registered with the redactor (log.h) for its whole life, so its value is
  * replaced by [REDACTED] in every log line and error message.
  */
+/* Thread rules: any thread; one secret is not to be freed while another thread
+ * reads it. Registration with the redactor is locked. */
 #ifndef ROTOR_SECRET_H
 #define ROTOR_SECRET_H
 

@@ -4,6 +4,7 @@
  * bytes and hands them on as (origin, bytes); it never interprets them:
  * parsing is desired/'s (rotor_manifest_load_paths composes the two).
  */
+/* Thread rules: a walk runs on its caller's thread; it keeps no state between walks. */
 #ifndef ROTOR_SOURCE_H
 #define ROTOR_SOURCE_H
 

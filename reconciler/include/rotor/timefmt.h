@@ -7,6 +7,7 @@
  * "2026-11-22T10:00:00Z", with fractional seconds ("...:28.381652Z") or an
  * offset ("+00:00", "-05:00"); fractions are truncated to whole seconds.
  */
+/* Thread rules: pure: any thread. */
 #ifndef ROTOR_TIMEFMT_H
 #define ROTOR_TIMEFMT_H
 

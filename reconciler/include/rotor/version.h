@@ -1,4 +1,5 @@
 /* version.h: rotor's version and the run-time versions of its libraries. */
+/* Thread rules: constant: any thread. */
 #ifndef ROTOR_VERSION_H
 #define ROTOR_VERSION_H
 

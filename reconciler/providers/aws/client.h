@@ -1,6 +1,7 @@
 /*
  * client.h (internal): one Query-protocol call, shared by iam.c and sts.c.
  */
+/* Thread rules: as aws.h: a client carries one HTTP handle, one thread at a time. */
 #ifndef ROTOR_AWS_CLIENT_H
 #define ROTOR_AWS_CLIENT_H
 

@@ -7,6 +7,7 @@
  * and unknown elements do not matter to the lookups. Text can hold a secret
  * access key, so it is wiped when the tree is freed.
  */
+/* Thread rules: pure: any thread. */
 #ifndef ROTOR_AWS_XML_H
 #define ROTOR_AWS_XML_H
 
