@@ -6,6 +6,7 @@
  * succeeded, 1 when any failed.
  */
 #include <getopt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,60 @@
 #include "commands.h"
 #include "common.h"
 #include "rotor/clock.h"
+#include "rotor/parallel.h"
 #include "session.h"
+
+/* One manifest's apply output, kept until every manifest before it is
+ * printed: workers finish in any order, the output stays in manifest
+ * order. */
+struct apply_out {
+	char *buf;
+	size_t len;
+	int done, touched, rc;
+};
+
+struct apply_job {
+	struct session *s;
+	struct apply_out *outs;
+	pthread_mutex_t lock; /* guards done and next */
+	size_t next;          /* the first manifest not printed yet */
+};
+
+static void apply_one(void *ctx, size_t i)
+{
+	struct apply_job *j = ctx;
+	struct session *s = j->s;
+	struct apply_out *o = &j->outs[i];
+	if (rotor_plan_applies(&s->plans[i])) {
+		struct rotor_error err;
+		FILE *f = open_memstream(&o->buf, &o->len);
+		rotor_error_clear(&err);
+		o->touched = 1;
+		if (f)
+			fprintf(f, "applying %s:\n", s->selected[i]->name);
+		s->recs[i].progress = f ? f : stdout;
+		o->rc = rotor_reconcile_apply(s->engine, &s->recs[i], &err);
+		int applied = s->recs[i].applied;
+		if (o->rc)
+			fprintf(f ? f : stdout, "  error: %s\n", err.message);
+		else
+			fprintf(f ? f : stdout, "  %d action%s applied\n", applied,
+			        applied == 1 ? "" : "s");
+		if (f)
+			fclose(f);
+	}
+	pthread_mutex_lock(&j->lock);
+	o->done = 1;
+	while (j->next < s->n && j->outs[j->next].done) {
+		struct apply_out *p = &j->outs[j->next++];
+		if (p->buf)
+			fwrite(p->buf, 1, p->len, stdout);
+		free(p->buf);
+		p->buf = NULL;
+	}
+	fflush(stdout);
+	pthread_mutex_unlock(&j->lock);
+}
 
 static int run_pass(struct session_options *so, int rotate_now, int max_deletions)
 {
@@ -29,29 +83,24 @@ static int run_pass(struct session_options *so, int rotate_now, int max_deletion
 	struct rotor_plan_render r = {ROTOR_PLAN_TEXT, isatty(STDOUT_FILENO) && !getenv("NO_COLOR"),
 	                              s.now, NULL};
 	rotor_plan_render(stdout, s.plans, s.n, s.obs, &r);
-	int failed = 0, applied_total = 0, touched = 0, stalled = 0;
-	struct rotor_engine *e = s.engine;
-	for (size_t i = 0; i < s.n; i++) {
-		const struct rotor_manifest_plan *p = &s.plans[i];
-		stalled += p->status == ROTOR_STATUS_STALLED;
-		if (!rotor_plan_applies(p))
-			continue;
-		struct rotor_error err;
-		int applied = 0;
-		rotor_error_clear(&err);
-		printf("applying %s:\n", s.selected[i]->name);
-		fflush(stdout);
-		int rc = rotor_reconcile_apply(e, &s.recs[i], &err);
-		applied = s.recs[i].applied;
-		applied_total += applied;
-		touched++;
-		if (rc) {
-			failed++;
-			printf("  error: %s\n", err.message);
-		} else {
-			printf("  %d action%s applied\n", applied, applied == 1 ? "" : "s");
-		}
+	struct apply_job j = {&s, calloc(s.n ? s.n : 1, sizeof(struct apply_out)),
+	                      PTHREAD_MUTEX_INITIALIZER, 0};
+	if (!j.outs) {
+		session_close(&s);
+		fprintf(stderr, "rotor apply: out of memory\n");
+		return EXIT_ERROR;
 	}
+	fflush(stdout);
+	rotor_parallel_for(s.n, s.parallel, apply_one, &j);
+	int failed = 0, applied_total = 0, touched = 0, stalled = 0;
+	for (size_t i = 0; i < s.n; i++) {
+		stalled += s.plans[i].status == ROTOR_STATUS_STALLED;
+		touched += j.outs[i].touched;
+		failed += j.outs[i].rc != 0;
+		applied_total += s.recs[i].applied;
+	}
+	free(j.outs);
+	pthread_mutex_destroy(&j.lock);
 	printf("\napply: %d action%s on %d manifest%s; %d failed%s%s\n", applied_total,
 	       applied_total == 1 ? "" : "s", touched, touched == 1 ? "" : "s", failed,
 	       s.observe_errors ? "; some manifests could not be observed" : "",
@@ -71,13 +120,14 @@ int cmd_apply(int argc, char **argv)
 	    {"only", required_argument, NULL, 'o'},
 	    {"max-deletions", required_argument, NULL, 'm'},
 	    {"lock-wait", required_argument, NULL, 'w'},
+	    {"parallel", required_argument, NULL, 'P'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct session_options so = {.command = "apply", .mutates = 1, .lock_wait_ms = -1};
 	int max_deletions = 10, opt;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "c:l:o:m:w:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:l:o:m:w:P:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'w':
 			if (session_lock_wait_flag(optarg, &so))
@@ -98,15 +148,21 @@ int cmd_apply(int argc, char **argv)
 			break;
 		case 'h':
 			printf("usage: rotor apply [--config FILE] [--only NAME] [--selector k=v] "
-			       "[--max-deletions N] [--lock-wait DURATION] [PATH...]\n");
+			       "[--max-deletions N] [--lock-wait DURATION] [--parallel N] "
+			       "[PATH...]\n");
 			return EXIT_OK;
 		case 'c':
 		case 'l':
 			session_common_flag(opt, optarg, &so);
 			break;
+		case 'P':
+			if (session_common_flag(opt, optarg, &so))
+				return EXIT_USAGE;
+			break;
 		default:
-			fprintf(stderr, "usage: rotor apply [--config FILE] [--only NAME] "
-			                "[--selector k=v] [--max-deletions N] [PATH...]\n");
+			fprintf(stderr,
+			        "usage: rotor apply [--config FILE] [--only NAME] "
+			        "[--selector k=v] [--max-deletions N] [--parallel N] [PATH...]\n");
 			return EXIT_USAGE;
 		}
 	}

@@ -20,7 +20,8 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: rotor plan [--config FILE] [--format text|markdown|json] "
-	           "[--detailed-exitcode] [--selector k=v] [--max-deletions N] [PATH...]\n");
+	           "[--detailed-exitcode] [--selector k=v] [--max-deletions N] [--parallel N] "
+	           "[PATH...]\n");
 }
 
 int cmd_plan(int argc, char **argv)
@@ -31,6 +32,7 @@ int cmd_plan(int argc, char **argv)
 	    {"detailed-exitcode", no_argument, NULL, 'd'},
 	    {"selector", required_argument, NULL, 'l'},
 	    {"max-deletions", required_argument, NULL, 'm'},
+	    {"parallel", required_argument, NULL, 'P'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -43,7 +45,7 @@ int cmd_plan(int argc, char **argv)
 			detailed = 1;
 	int usage_status = detailed ? EXIT_ERROR : EXIT_USAGE;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "c:f:dl:m:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:f:dl:m:P:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'f':
 			format = optarg;
@@ -67,6 +69,10 @@ int cmd_plan(int argc, char **argv)
 		case 'c':
 		case 'l':
 			session_common_flag(opt, optarg, &so);
+			break;
+		case 'P':
+			if (session_common_flag(opt, optarg, &so))
+				return usage_status;
 			break;
 		default:
 			usage(stderr);

@@ -74,31 +74,34 @@ static void print_manifest(const struct session *s, size_t i, int64_t now)
 int cmd_status(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    {"selector", required_argument, NULL, 'l'},
-	    {"name", required_argument, NULL, 'n'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'}, {"selector", required_argument, NULL, 'l'},
+	    {"name", required_argument, NULL, 'n'},   {"parallel", required_argument, NULL, 'P'},
+	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
 	};
 	struct session_options so = {.command = "status"};
 	int opt;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "c:l:n:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:l:n:P:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'n':
 			so.only = optarg;
 			break;
 		case 'h':
-			printf("usage: rotor status [--config FILE] [--selector k=v] [NAME] "
+			printf("usage: rotor status [--config FILE] [--selector k=v] [--parallel "
+			       "N] [NAME] "
 			       "[PATH...]\n");
 			return EXIT_OK;
 		case 'c':
 		case 'l':
 			session_common_flag(opt, optarg, &so);
 			break;
+		case 'P':
+			if (session_common_flag(opt, optarg, &so))
+				return EXIT_USAGE;
+			break;
 		default:
 			fprintf(stderr, "usage: rotor status [--config FILE] [--name NAME] "
-			                "[--selector k=v] [PATH...]\n");
+			                "[--selector k=v] [--parallel N] [PATH...]\n");
 			return EXIT_USAGE;
 		}
 	}

@@ -10,6 +10,7 @@
 #include "rotor/clock.h"
 #include "rotor/json.h"
 #include "rotor/log.h"
+#include "rotor/parallel.h"
 #include "rotor/secret.h"
 #include "rotor/timefmt.h"
 
@@ -89,6 +90,7 @@ int session_open(struct session *s, const struct session_options *o)
 	s->selected = calloc(s->set.n ? s->set.n : 1, sizeof(*s->selected));
 	s->recs = calloc(s->set.n ? s->set.n : 1, sizeof(*s->recs));
 	s->mutates = o->mutates;
+	s->parallel = o->parallel > 0 ? o->parallel : ROTOR_PARALLEL_DEFAULT;
 	s->lock_wait_ms = o->lock_wait_ms >= 0 ? o->lock_wait_ms : 60000;
 	s->command = o->command;
 	rotor_state_dir(s->state_dir, sizeof(s->state_dir), s->cfg->state_dir);
@@ -146,6 +148,19 @@ int session_lock(struct session *s, size_t i, struct rotor_error *err)
 	return rc;
 }
 
+struct plan_job {
+	struct session *s;
+	struct rotor_reconcile_options ro;
+};
+
+static void plan_one(void *ctx, size_t i)
+{
+	struct plan_job *j = ctx;
+	struct session *s = j->s;
+	rotor_reconcile_init(&s->recs[i], s->selected[i], &s->obs[i], &s->states[i], &s->plans[i]);
+	rotor_reconcile_plan(s->engine, &s->recs[i], s->now, &j->ro);
+}
+
 int session_plan(struct session *s, int rotate_now, int max_deletions)
 {
 	struct rotor_clock *clock = rotor_clock_real();
@@ -157,12 +172,11 @@ int session_plan(struct session *s, int rotate_now, int max_deletions)
 	if (!s->obs || !s->states || !s->plans)
 		return 1;
 	s->now = clock->now(clock);
+	struct plan_job j = {s, reconcile_options(s, rotate_now, NULL)};
+	rotor_parallel_for(s->n, s->parallel, plan_one, &j);
 	rotor_deletion_budget_init(&budget, max_deletions);
-	struct rotor_reconcile_options ro = reconcile_options(s, rotate_now, &budget);
 	for (size_t i = 0; i < s->n; i++) {
-		rotor_reconcile_init(&s->recs[i], s->selected[i], &s->obs[i], &s->states[i],
-		                     &s->plans[i]);
-		rotor_reconcile_plan(s->engine, &s->recs[i], s->now, &ro);
+		rotor_deletion_budget_take(&budget, &s->plans[i]);
 		s->observe_errors += s->recs[i].observe_failed;
 	}
 	rotor_deletion_budget_dispose(&budget);
@@ -207,6 +221,18 @@ int session_common_flag(int opt, const char *arg, struct session_options *o)
 	case 'l':
 		o->selector = arg;
 		return 0;
+	case 'P': {
+		int n = cmd_parse_count(arg);
+		if (n < 1 || n > ROTOR_PARALLEL_MAX) {
+			fprintf(
+			    stderr,
+			    "rotor %s: --parallel takes a whole number from 1 to %d, not \"%s\"\n",
+			    o->command, ROTOR_PARALLEL_MAX, arg);
+			return EXIT_USAGE;
+		}
+		o->parallel = n;
+		return 0;
+	}
 	default:
 		return EXIT_USAGE;
 	}

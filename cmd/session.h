@@ -25,6 +25,7 @@ struct session_options {
 	const char *command;  /* for messages */
 	int mutates;          /* takes each user's lock for the pass (apply, rotate, ...) */
 	int64_t lock_wait_ms; /* --lock-wait; -1: the default (60 s) */
+	int parallel;         /* --parallel N: manifests handled at once; 0: the default (8) */
 };
 
 struct session {
@@ -39,8 +40,9 @@ struct session {
 	struct rotor_manifest_plan *plans;
 	size_t n;
 	int observe_errors;
-	int64_t now; /* the moment the pass planned at */
-	int mutates; /* take each user's lock for the pass */
+	int64_t now;  /* the moment the pass planned at */
+	int mutates;  /* take each user's lock for the pass */
+	int parallel; /* workers for the pass (--parallel) */
 	int64_t lock_wait_ms;
 	const char *command;
 	char state_dir[4096];
@@ -53,9 +55,11 @@ int session_lock(struct session *s, size_t i, struct rotor_error *err);
 /* Loads everything; on failure prints why and returns the exit status
  * (2 usage, 3 invalid, 1 error); 0 on success. */
 int session_open(struct session *s, const struct session_options *o);
-/* Reconciles the selected manifests up to their plans (lock, observe, plan,
- * the --max-deletions budget), in manifest order; rotate_now for `only`
- * when asked. Returns 0, or 1 when memory ran out. */
+/* Reconciles the selected manifests up to their plans (lock, observe,
+ * plan), s->parallel at a time over the one engine, then takes the
+ * --max-deletions budget plan by plan in manifest order (so what is held
+ * back never depends on which worker finished first); rotate_now for
+ * `only` when asked. Returns 0, or 1 when memory ran out. */
 int session_plan(struct session *s, int rotate_now, int max_deletions);
 void session_close(struct session *s);
 

@@ -850,9 +850,12 @@ static int apply_one(struct apply_ctx *c, const struct rotor_action *a, struct r
 
 int rotor_engine_apply(struct rotor_engine *e, const struct rotor_manifest *m,
                        const struct rotor_manifest_plan *plan, const struct rotor_observed *obs,
-                       struct rotor_engine_state *st, int *applied, struct rotor_error *err)
+                       struct rotor_engine_state *st, FILE *progress, int *applied,
+                       struct rotor_error *err)
 {
 	struct apply_ctx c;
+	if (!progress)
+		progress = e->opts.progress;
 	int rc = 0;
 	*applied = 0;
 	if (!rotor_plan_applies(plan))
@@ -881,9 +884,9 @@ int rotor_engine_apply(struct rotor_engine *e, const struct rotor_manifest *m,
 			                       ? c.new_store_version
 			                       : 0,
 			                   rc ? err : NULL);
-		if (e->opts.progress)
-			fprintf(e->opts.progress, "  %s %-15s %s%s%s\n", rc ? "FAILED" : "done  ",
-			        name, key && *key ? key : (consumer ? consumer : ""),
+		if (progress)
+			fprintf(progress, "  %s %-15s %s%s%s\n", rc ? "FAILED" : "done  ", name,
+			        key && *key ? key : (consumer ? consumer : ""),
 			        consumer && key && *key ? " → " : "",
 			        consumer && key && *key ? consumer : "");
 		if (!rc)

@@ -97,8 +97,8 @@ int rotor_reconcile_apply(struct rotor_engine *e, struct rotor_reconcile *rec,
 	rec->applied = 0;
 	if (!rotor_plan_applies(rec->plan))
 		return 0;
-	return rotor_engine_apply(e, rec->manifest, rec->plan, rec->obs, rec->state, &rec->applied,
-	                          err);
+	return rotor_engine_apply(e, rec->manifest, rec->plan, rec->obs, rec->state, rec->progress,
+	                          &rec->applied, err);
 }
 
 int rotor_reconcile_one(struct rotor_engine *e, struct rotor_reconcile *rec, int64_t now,

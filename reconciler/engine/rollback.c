@@ -206,7 +206,7 @@ int rotor_engine_rollback(struct rotor_engine *e, const struct rotor_manifest *m
 			                         : "cannot roll back: ",
 			                     plan->status_reason);
 		else
-			rc = rotor_engine_apply(e, m, plan, obs, &st, &applied, err);
+			rc = rotor_engine_apply(e, m, plan, obs, &st, NULL, &applied, err);
 	}
 	if (rc && applied == 0) {
 		char why[sizeof(err->message)];

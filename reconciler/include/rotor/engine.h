@@ -71,10 +71,14 @@ int rotor_engine_observe(struct rotor_engine *e, const struct rotor_manifest *m,
 
 /* Applies plan's actions in order. Returns 0 when all succeeded, else the
  * first failure (prefixed with the manifest name); later actions are not
- * attempted. *applied counts the actions done. */
+ * attempted. *applied counts the actions done. One line per action goes to
+ * progress, or to the engine's (opts.progress) when progress is NULL: a
+ * concurrent pass gives each manifest a stream of its own, so that output
+ * stays in manifest order. */
 int rotor_engine_apply(struct rotor_engine *e, const struct rotor_manifest *m,
                        const struct rotor_manifest_plan *plan, const struct rotor_observed *obs,
-                       struct rotor_engine_state *st, int *applied, struct rotor_error *err);
+                       struct rotor_engine_state *st, FILE *progress, int *applied,
+                       struct rotor_error *err);
 
 /* Rollback (§7): reactivate the predecessor if it still exists, restore
  * the store's previous version, re-propagate, deactivate the new key, and

@@ -20,6 +20,7 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "rotor/engine.h"
 #include "rotor/error.h"
@@ -62,7 +63,8 @@ struct rotor_reconcile {
 	 * that part) and the pass must not report success. */
 	int observe_failed;
 	char observe_error[ROTOR_ERROR_MSG_MAX];
-	int applied; /* actions applied by rotor_reconcile_apply */
+	int applied;    /* actions applied by rotor_reconcile_apply */
+	FILE *progress; /* where apply writes its lines; NULL: the engine's */
 };
 
 /* Sets up rec over the caller's storage; nothing is read yet. */
