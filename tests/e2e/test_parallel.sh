@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# A concurrent pass (issue 17, item 2): `rotor apply --parallel 8` over many
+# manifests at once, with IAM failing mid-pass for some of them.
+#  - every manifest is handled, whatever happens to the others: the ones
+#    whose CreateAccessKey failed exit the pass 1 and keep their invariants,
+#    the others rotate;
+#  - the output is in manifest-name order, whatever the completion order;
+#  - with the fault cleared, the next parallel pass converges every user;
+#  - `rotor plan --parallel 8` prints exactly what `--parallel 1` prints.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/world.sh"
+world_start 2026-01-01T00:00:00Z || exit 1
+export ROTOR_VALIDATE_TIMEOUT_MS=20000
+LOG=$WORLD/rotor-output.log
+export AWS_URL INF_URL PROJECT WORLD
+source "$(dirname "$0")/scenario.sh"
+source "$(dirname "$0")/faultcases.sh"
+
+N=12
+ALL=$WORLD/m/all
+mkdir -p "$ALL"
+for i in $(seq -w 1 $N); do
+	new_case "p$i" "raxx-p$i" '[{"created": "2025-10-01T00:00:00Z"}]'
+	mv "$WORLD/m/p$i/p$i.yaml" "$ALL/"
+done
+
+# IAM fails every CreateAccessKey after the fourth (HTTP 500, every retry).
+aws_ctl POST faults '{"rules": [{"match": "CreateAccessKey", "kind": "error500", "after": 4, "count": -1}]}' >/dev/null
+run apply --parallel 8 "$ALL"
+check "faulted: apply exits 1" '[ $rc = 1 ]'
+check "faulted: every manifest was handled, in name order" \
+	'[ "$(grep -o "^applying p[0-9]*" <<<"$out" | tr "\n" " ")" = "$(for i in $(seq -w 1 $N); do printf "applying p%s " $i; done)" ]'
+rotated=0 nfail=0 bad=""
+for i in $(seq -w 1 $N); do
+	b=$(q inv "raxx-p$i" "/p$i")
+	[ -n "$b" ] && bad="$bad p$i: $b;"
+	if [ -n "$(akid_of "p$i")" ]; then rotated=$((rotated + 1)); else nfail=$((nfail + 1)); fi
+done
+check "faulted: 4 manifests rotated, the other 8 failed cleanly (nothing stored)" '[ $rotated = 4 ] && [ $nfail = 8 ]' ||
+	echo "#   rotated $rotated, failed $nfail"
+check "faulted: every user's invariants hold; never LimitExceeded" '[ -z "$bad" ] && [ "$(q limit_exceeded)" = 0 ]' ||
+	echo "#   $bad"
+check "faulted: the failures name the call and the code" \
+	'[ "$(grep -c "error: .*CreateAccessKey.*ServiceFailure" <<<"$out")" = 8 ]'
+
+clear_faults
+run apply --parallel 8 "$ALL"
+check "cleared: apply --parallel 8 exits 0" '[ $rc = 0 ]'
+bad=""
+for i in $(seq -w 1 $N); do
+	b=$(q inv "raxx-p$i" "/p$i")
+	[ -n "$b" ] || [ -z "$(akid_of "p$i")" ] && bad="$bad p$i: ${b:-nothing stored};"
+	[ "$(env_akid "p$i")" = "$(akid_of "p$i")" ] || bad="$bad p$i: env file;"
+done
+check "cleared: every user has a stored pair that authenticates, its env file follows" '[ -z "$bad" ]' ||
+	echo "#   $bad"
+
+clock_advance 3700
+run apply --parallel 8 "$ALL"
+check "after the grace: every predecessor deactivated in one parallel pass" \
+	'[ $rc = 0 ] && [ "$(grep -c "done   deactivate" <<<"$out")" = $N ]'
+plan "plan, parallel 1" --parallel 1 "$ALL"
+one=$out
+plan "plan, parallel 8" --parallel 8 "$ALL"
+check "plan --parallel 8 prints exactly what --parallel 1 prints" '[ "$out" = "$one" ]'
+converged all "$ALL"
+run plan --parallel 0 "$ALL"
+check "--parallel 0 is a usage error naming the range" '[ $rc = 2 ] && grep -q "from 1 to 64" <<<"$out"'
+
+no_secret_leaked
+finish
