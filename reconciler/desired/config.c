@@ -651,9 +651,9 @@ static void get_endpoints(struct cparse *c, const struct ydoc_node *n, const cha
 static void parse_aws(struct cparse *c, const struct ydoc_node *key, const struct ydoc_node *val)
 {
 	struct yfield f[] = {
-	    {"region", 1, NULL},    {"partition", 0, NULL},  {"profile", 0, NULL},
-	    {"roleArn", 0, NULL},   {"externalId", 0, NULL}, {"sessionName", 0, NULL},
-	    {"endpoints", 0, NULL},
+	    {"region", 1, NULL},    {"partition", 0, NULL},         {"profile", 0, NULL},
+	    {"roleArn", 0, NULL},   {"externalId", 0, NULL},        {"sessionName", 0, NULL},
+	    {"endpoints", 0, NULL}, {"requestsPerSecond", 0, NULL},
 	};
 	char what[WHAT_MAX], fw[WHAT_MAX];
 	struct rotor_aws_connection *a = grow(c, c->cfg->aws, c->cfg->naws, sizeof(*a));
@@ -664,6 +664,7 @@ static void parse_aws(struct cparse *c, const struct ydoc_node *key, const struc
 	a = &c->cfg->aws[c->cfg->naws++];
 	a->name = xstrdup(c, key->value);
 	a->session_name = xstrdup(c, DEFAULT_SESSION_NAME);
+	a->requests_per_second = ROTOR_DEFAULT_IAM_RPS;
 	a->pos = pos_of(c, key);
 	snprintf(what, sizeof(what), "connections.aws.%s", key->value);
 	if (rotor_ymap_fields(&c->y, val, what, f, NFIELDS(f)))
@@ -678,6 +679,8 @@ static void parse_aws(struct cparse *c, const struct ydoc_node *key, const struc
 	get_secret_ref(c, f[4].node, field(fw, what, "externalId"), &a->external_id);
 	get_session_name(c, f[5].node, field(fw, what, "sessionName"), &a->session_name);
 	get_endpoints(c, f[6].node, field(fw, what, "endpoints"), a);
+	get_int_in(c, f[7].node, field(fw, what, "requestsPerSecond"), 1, 1000,
+	           &a->requests_per_second);
 }
 
 static void parse_infisical(struct cparse *c, const struct ydoc_node *key,

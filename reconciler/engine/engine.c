@@ -232,17 +232,14 @@ static void copy_error(char *dst, size_t len, const struct rotor_error *err)
 	snprintf(dst, len, "%s", err->message);
 }
 
-static void observe_tags(struct aws_handle *a, const struct rotor_manifest *m,
-                         struct rotor_observed *obs, struct rotor_error *err)
+/* rotor's records, its intent and the rollback suspension, from the tags
+ * GetUser returned with the user (every tag: IAM allows 50, and GetUser is
+ * not paged), so a pass needs no ListUserTags. */
+static void observe_tags(const struct rotor_tags *tags, const struct rotor_manifest *m,
+                         struct rotor_observed *obs)
 {
-	struct rotor_tags tags;
-	if (AWS(a, list_user_tags, m->user, &tags, err) != 0) {
-		obs->iam_known = 0;
-		copy_error(obs->iam_error, sizeof(obs->iam_error), err);
-		return;
-	}
-	for (size_t t = 0; t < tags.n; t++) {
-		const char *k = tags.items[t].key, *v = tags.items[t].value;
+	for (size_t t = 0; t < tags->n; t++) {
+		const char *k = tags->items[t].key, *v = tags->items[t].value;
 		if (strcmp(k, ROTOR_TAG_INTENT) == 0) {
 			char who[64];
 			int64_t at;
@@ -269,7 +266,6 @@ static void observe_tags(struct aws_handle *a, const struct rotor_manifest *m,
 		    rotor_record_parse(v, &r) == 0 && strcmp(r.manifest, m->name) == 0)
 			snprintf(obs->stale_records[obs->nstale++], 32, "%s", k);
 	}
-	rotor_tags_dispose(&tags);
 }
 
 static void observe_iam(struct aws_handle *a, const struct rotor_manifest *m,
@@ -280,9 +276,11 @@ static void observe_iam(struct aws_handle *a, const struct rotor_manifest *m,
 	struct rotor_error err;
 	struct rotor_iam_user user;
 	rotor_error_clear(&err);
+	memset(&user, 0, sizeof(user));
 	if (AWS(a, get_user, m->user, &user, &err) != 0 ||
 	    AWS(a, list_access_keys, m->user, keys, &n, &err) != 0) {
 		copy_error(obs->iam_error, sizeof(obs->iam_error), &err);
+		rotor_iam_user_dispose(&user);
 		return;
 	}
 	snprintf(st->user_arn, sizeof(st->user_arn), "%s", user.arn);
@@ -303,7 +301,8 @@ static void observe_iam(struct aws_handle *a, const struct rotor_manifest *m,
 			copy_error(obs->problem, sizeof(obs->problem), &err);
 		}
 	}
-	observe_tags(a, m, obs, &err);
+	observe_tags(&user.tags, m, obs);
+	rotor_iam_user_dispose(&user);
 }
 
 /* Does the stored pair authenticate as the user? Only a rejection by STS

@@ -338,6 +338,13 @@ static int a_get_user(void *h, const char *user, struct rotor_iam_user *out,
 	snprintf(out->name, sizeof(out->name), "%s", u->name);
 	snprintf(out->arn, sizeof(out->arn), "%s", u->arn);
 	snprintf(out->path, sizeof(out->path), "/");
+	out->tags.items = calloc((size_t)u->ntags + 1, sizeof(*out->tags.items));
+	for (int i = 0; out->tags.items && i < u->ntags; i++, out->tags.n++) {
+		out->tags.items[i].key = strdup(u->tags[i].key);
+		out->tags.items[i].value = strdup(u->tags[i].value);
+	}
+	if (!out->tags.items)
+		rc = rotor_error_set(err, ROTOR_ENOMEM, "out of memory");
 	CALL_END
 }
 

@@ -13,6 +13,7 @@
 #include "rotor/clock.h"
 #include "rotor/log.h"
 #include "testsupport.h"
+#include "util/ratelimit.h"
 
 #define MANAGER_AKID "AKIAMANAGER000000001"
 #define MANAGER_SECRET "managersecretmanagersecretmanagersecret1"
@@ -25,8 +26,9 @@ static int fixed_get(void *ctx, struct rotor_aws_credentials *out, struct rotor_
 }
 
 /* GetUser(bob) answered by the records of `replies` ("%%"-separated),
- * on a fixed clock; returns its result. */
-static int get_user(const char *replies, struct rotor_error *err)
+ * on a fixed clock, pacing through bucket when not NULL; returns its
+ * result. */
+static int get_user_paced(const char *replies, struct rotor_bucket *bucket, struct rotor_error *err)
 {
 	struct rotor_aws_client_options o;
 	struct rotor_aws_client *iam = NULL;
@@ -44,6 +46,7 @@ static int get_user(const char *replies, struct rotor_error *err)
 	o.creds.get = fixed_get;
 	o.creds.ctx = &manager;
 	o.clock = &clock;
+	o.bucket = bucket;
 	rotor_http_options_init(&o.http);
 	o.http.clock = &clock;
 	assert_int_equal(rotor_aws_client_new(&iam, &o, err), 0);
@@ -52,8 +55,15 @@ static int get_user(const char *replies, struct rotor_error *err)
 	 * fuzzsupport.h). */
 	fuzz_poison_stack();
 	int rc = rotor_iam_get_user(iam, "bob", &user, err);
+	if (rc == 0)
+		rotor_iam_user_dispose(&user);
 	rotor_aws_client_free(iam);
 	return rc;
+}
+
+static int get_user(const char *replies, struct rotor_error *err)
+{
+	return get_user_paced(replies, NULL, err);
 }
 
 static void test_error_shapes(void **state)
@@ -118,6 +128,35 @@ static void test_throttling_in_errors_shape_is_retried(void **state)
 	assert_int_equal(fuzz_http_requests(), 3);
 }
 
+/* A throttling reply slows the bucket every client of the account shares
+ * (issue 17: adaptive, like the SDKs), and every attempt takes a token. */
+static void test_throttling_slows_the_shared_bucket(void **state)
+{
+	struct rotor_error err;
+	struct rotor_clock clock;
+	struct rotor_bucket bucket;
+	(void)state;
+	rotor_clock_fixed_init(&clock, 1780272000);
+	rotor_bucket_init(&bucket, &clock, 10, 10);
+	assert_int_equal(get_user_paced("400\n\n<ErrorResponse><Error><Code>Throttling</Code>"
+	                                "<Message>Rate exceeded</Message></Error></ErrorResponse>"
+	                                "\n%%\n200\n\n<GetUserResponse><GetUserResult><User>"
+	                                "<Arn>arn:aws:iam::123456789012:user/bob</Arn></User>"
+	                                "</GetUserResult></GetUserResponse>",
+	                                &bucket, &err),
+	                 0);
+	assert_int_equal((int)bucket.taken, 2);
+	assert_int_equal((int)bucket.throttles, 1);
+	assert_true(rotor_bucket_rate(&bucket) < 5.1); /* 5, recovering since */
+	/* a non-throttling error does not slow it */
+	assert_int_equal(get_user_paced("404\n\n<ErrorResponse><Error><Code>NoSuchEntity</Code>"
+	                                "</Error></ErrorResponse>",
+	                                &bucket, &err),
+	                 ROTOR_ENOTFOUND);
+	assert_int_equal((int)bucket.throttles, 1);
+	rotor_bucket_dispose(&bucket);
+}
+
 static void test_unreadable_body_takes_the_header_request_id(void **state)
 {
 	struct rotor_error err;
@@ -144,6 +183,7 @@ int main(void)
 		return 1;
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_error_shapes),
+	    cmocka_unit_test(test_throttling_slows_the_shared_bucket),
 	    cmocka_unit_test(test_throttling_in_errors_shape_is_retried),
 	    cmocka_unit_test(test_unreadable_body_takes_the_header_request_id),
 	};

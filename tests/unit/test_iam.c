@@ -301,10 +301,21 @@ static void test_pagination_and_tags(void **state)
 	assert_int_equal(rotor_iam_tag_user(iam, "erin", &extra, 1, &err), ROTOR_ELIMIT);
 	assert_non_null(strstr(err.message, "TagUser(erin): LimitExceeded"));
 
+	/* GetUser carries every one of the 50 tags in one reply (issue 17: a
+	 * pass reads rotor's records from it, with no ListUserTags), where
+	 * ListUserTags at this page size would take 50 requests. */
 	struct rotor_iam_user user;
 	assert_int_equal(rotor_iam_get_user(iam, "erin", &user, &err), 0);
 	assert_string_equal(user.arn, "arn:aws:iam::123456789012:user/erin");
 	assert_int_equal(strncmp(user.user_id, "AIDA", 4), 0);
+	assert_int_equal(user.tags.n, 50);
+	int found = 0;
+	for (size_t i = 0; i < user.tags.n; i++)
+		found += (strcmp(user.tags.items[i].key, "t47") == 0 &&
+		          strcmp(user.tags.items[i].value, "v") == 0) ||
+		         strcmp(user.tags.items[i].key, "rotor:intent") == 0;
+	assert_int_equal(found, 2);
+	rotor_iam_user_dispose(&user);
 	json_decref(control("POST", "settings", "{\"page_size\": 100}"));
 	rotor_aws_client_free(iam);
 }

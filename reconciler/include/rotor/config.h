@@ -44,6 +44,10 @@ enum rotor_partition {
 	ROTOR_PARTITION_AWS_US_GOV = 2,
 };
 
+/* AWS publishes no IAM rate; throttling ("Rate exceeded") is per account.
+ * A conservative default, shared by every worker of a pass. */
+#define ROTOR_DEFAULT_IAM_RPS 10
+
 struct rotor_aws_connection {
 	char *name;
 	char *region; /* required */
@@ -54,6 +58,7 @@ struct rotor_aws_connection {
 	char *session_name;                  /* optional; default "rotor" */
 	char *iam_endpoint;                  /* optional override */
 	char *sts_endpoint;                  /* optional override */
+	int requests_per_second;             /* IAM pacing (STS gets twice this); default 10 */
 	struct rotor_pos pos;
 };
 

@@ -27,6 +27,7 @@
 #include "rotor/error.h"
 #include "util/http.h"
 
+struct rotor_bucket;
 struct rotor_clock;
 struct rotor_secret;
 
@@ -120,6 +121,9 @@ struct rotor_aws_client_options {
 	struct rotor_aws_creds_provider creds; /* who signs (may be unset for STS web identity) */
 	struct rotor_clock *clock;             /* default: the real clock */
 	struct rotor_http_options http;        /* transport options (retries: AWS standard) */
+	/* Shared pacing (util/ratelimit.h): a token before every attempt; a
+	 * throttling reply slows it for every client sharing it. NULL: none. */
+	struct rotor_bucket *bucket;
 };
 
 struct rotor_aws_client;
@@ -152,14 +156,6 @@ struct rotor_iam_last_used {
 	char region[32];
 };
 
-struct rotor_iam_user {
-	char name[72];
-	char user_id[32];
-	char arn[320];
-	char path[512];
-	int64_t created;
-};
-
 struct rotor_tag {
 	char *key;
 	char *value;
@@ -170,6 +166,18 @@ struct rotor_tags {
 	size_t n;
 };
 void rotor_tags_dispose(struct rotor_tags *t);
+
+struct rotor_iam_user {
+	char name[72];
+	char user_id[32];
+	char arn[320];
+	char path[512];
+	int64_t created;
+	/* GetUser answers with every tag of the user (IAM allows 50): rotor
+	 * reads its records from here and needs no ListUserTags per pass. */
+	struct rotor_tags tags;
+};
+void rotor_iam_user_dispose(struct rotor_iam_user *u);
 
 /* Every page, sorted by creation date. Errors: ROTOR_ENOTFOUND (no such
  * user), ROTOR_EAUTH, and the transport's. */
@@ -186,6 +194,7 @@ int rotor_iam_delete_access_key(struct rotor_aws_client *iam, const char *user, 
                                 struct rotor_error *err);
 int rotor_iam_get_access_key_last_used(struct rotor_aws_client *iam, const char *key_id,
                                        struct rotor_iam_last_used *out, struct rotor_error *err);
+/* The user with its tags (dispose *out). */
 int rotor_iam_get_user(struct rotor_aws_client *iam, const char *user, struct rotor_iam_user *out,
                        struct rotor_error *err);
 int rotor_iam_list_user_tags(struct rotor_aws_client *iam, const char *user, struct rotor_tags *out,

@@ -18,6 +18,7 @@
 #include "rotor/log.h"
 #include "rotor/secret.h"
 #include "util/buf.h"
+#include "util/ratelimit.h"
 #include "util/retry.h"
 
 #define AWS_MAX_ATTEMPTS 3
@@ -379,6 +380,8 @@ int rotor_aws_call_do(struct rotor_aws_client *c, struct aws_call *call, struct 
 	for (int attempt = 1;; attempt++) {
 		struct rotor_http_response res;
 		memset(&res, 0, sizeof(res));
+		if (c->opts.bucket)
+			rotor_bucket_take(c->opts.bucket);
 		rc = attempt_once(c, call, &body, &res, err);
 		if (rc) {
 			/* Connection errors and timeouts: retry like the SDKs, except
@@ -410,6 +413,10 @@ int rotor_aws_call_do(struct rotor_aws_client *c, struct aws_call *call, struct 
 			rotor_http_response_header(&res, "x-amzn-RequestId", reqid, sizeof(reqid));
 		long status = res.status;
 		rotor_http_response_dispose(&res);
+		/* Throttled: every worker of this account slows down, not just
+		 * this one (the SDKs' adaptive mode). */
+		if (c->opts.bucket && (code[0] ? is_throttle(code) : status == 429))
+			rotor_bucket_throttled(c->opts.bucket);
 		int retry =
 		    code[0] ? rotor_aws_error_retryable(code) : (status >= 500 || status == 429);
 		if (retry && rotor_retry_next(&backoff, -1) == ROTOR_RETRY_AGAIN) {

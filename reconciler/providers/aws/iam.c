@@ -256,6 +256,45 @@ int rotor_iam_get_access_key_last_used(struct rotor_aws_client *iam, const char 
 	return rc;
 }
 
+/* Appends the <member><Key/><Value/></member> children of list to out. */
+static int parse_tags(const struct xnode *list, struct rotor_tags *out, size_t *cap,
+                      const char *what, struct rotor_error *err)
+{
+	for (size_t i = 0; list && i < list->nkids; i++) {
+		const struct xnode *m = list->kids[i];
+		if (strcmp(m->name, "member") != 0)
+			continue;
+		if (out->n >= 200)
+			return rotor_error_set(err, ROTOR_EINVALID,
+			                       "%s: more than 200 tags in the reply", what);
+		if (out->n == *cap) {
+			size_t ncap = *cap ? *cap * 2 : 16;
+			struct rotor_tag *items = realloc(out->items, ncap * sizeof(*items));
+			if (!items)
+				return rotor_error_set(err, ROTOR_ENOMEM, "out of memory");
+			out->items = items;
+			*cap = ncap;
+		}
+		char key[256], value[512];
+		rotor_xml_copy(m, "Key", key, sizeof(key));
+		rotor_xml_copy(m, "Value", value, sizeof(value));
+		out->items[out->n].key = strdup(key);
+		out->items[out->n].value = strdup(value);
+		if (!out->items[out->n].key || !out->items[out->n].value) {
+			free(out->items[out->n].key);
+			free(out->items[out->n].value);
+			return rotor_error_set(err, ROTOR_ENOMEM, "out of memory");
+		}
+		out->n++;
+	}
+	return 0;
+}
+
+void rotor_iam_user_dispose(struct rotor_iam_user *u)
+{
+	rotor_tags_dispose(&u->tags);
+}
+
 int rotor_iam_get_user(struct rotor_aws_client *iam, const char *user, struct rotor_iam_user *out,
                        struct rotor_error *err)
 {
@@ -277,7 +316,12 @@ int rotor_iam_get_user(struct rotor_aws_client *iam, const char *user, struct ro
 	if (!rc && !out->arn[0])
 		rc = rotor_error_set(err, ROTOR_EINVALID, "%s: the reply has no user Arn",
 		                     call.what);
+	size_t cap = 0;
+	if (!rc)
+		rc = parse_tags(rotor_xml_child(u, "Tags"), &out->tags, &cap, call.what, err);
 	rotor_xml_free(root);
+	if (rc)
+		rotor_tags_dispose(&out->tags);
 	return rc;
 }
 
@@ -311,41 +355,10 @@ int rotor_iam_list_user_tags(struct rotor_aws_client *iam, const char *user, str
 		if (rc)
 			goto fail;
 		const struct xnode *result = rotor_xml_child(root, "ListUserTagsResult");
-		const struct xnode *list = rotor_xml_child(result, "Tags");
-		for (size_t i = 0; list && i < list->nkids; i++) {
-			const struct xnode *m = list->kids[i];
-			if (strcmp(m->name, "member") != 0)
-				continue;
-			if (out->n >= 200) {
-				rotor_xml_free(root);
-				rc = rotor_error_set(err, ROTOR_EINVALID,
-				                     "%s: more than 200 tags in the reply",
-				                     call.what);
-				goto fail;
-			}
-			if (out->n == cap) {
-				cap = cap ? cap * 2 : 16;
-				struct rotor_tag *items = realloc(out->items, cap * sizeof(*items));
-				if (!items) {
-					rotor_xml_free(root);
-					rc = rotor_error_set(err, ROTOR_ENOMEM, "out of memory");
-					goto fail;
-				}
-				out->items = items;
-			}
-			char key[256], value[512];
-			rotor_xml_copy(m, "Key", key, sizeof(key));
-			rotor_xml_copy(m, "Value", value, sizeof(value));
-			out->items[out->n].key = strdup(key);
-			out->items[out->n].value = strdup(value);
-			if (!out->items[out->n].key || !out->items[out->n].value) {
-				free(out->items[out->n].key);
-				free(out->items[out->n].value);
-				rotor_xml_free(root);
-				rc = rotor_error_set(err, ROTOR_ENOMEM, "out of memory");
-				goto fail;
-			}
-			out->n++;
+		rc = parse_tags(rotor_xml_child(result, "Tags"), out, &cap, call.what, err);
+		if (rc) {
+			rotor_xml_free(root);
+			goto fail;
 		}
 		int more = is_true(result, "IsTruncated");
 		rotor_xml_copy(result, "Marker", marker, sizeof(marker));

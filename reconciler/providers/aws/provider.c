@@ -9,9 +9,12 @@
 #include <string.h>
 
 #include "rotor/config.h"
+#include "util/ratelimit.h"
 
 struct query_conn {
 	struct rotor_aws_chain *chain; /* locked inside: any thread */
+	struct rotor_bucket iam_rate;  /* the account's IAM pacing, every worker's */
+	struct rotor_bucket sts_rate;  /* the STS endpoint's */
 	struct rotor_aws_endpoint iam, sts;
 	struct rotor_clock *clock;
 	char name[64];
@@ -33,6 +36,8 @@ static void query_close(void *p)
 	if (!c)
 		return;
 	rotor_aws_chain_free(c->chain);
+	rotor_bucket_dispose(&c->iam_rate);
+	rotor_bucket_dispose(&c->sts_rate);
 	free(c);
 }
 
@@ -45,6 +50,12 @@ static int query_open(void **out, const struct rotor_aws_connection *cfg, struct
 		return rotor_error_set(err, ROTOR_ENOMEM, "out of memory");
 	snprintf(c->name, sizeof(c->name), "%s", cfg->name);
 	c->clock = clock;
+	/* A burst of one second's worth; STS (the stored pair's check, a new
+	 * key's validation) at twice IAM's rate. */
+	double rps =
+	    cfg->requests_per_second > 0 ? cfg->requests_per_second : ROTOR_DEFAULT_IAM_RPS;
+	rotor_bucket_init(&c->iam_rate, clock, rps, rps);
+	rotor_bucket_init(&c->sts_rate, clock, 2 * rps, 2 * rps);
 	int rc = rotor_aws_resolve_endpoints((enum rotor_aws_partition_id)cfg->partition,
 	                                     cfg->region, cfg->iam_endpoint, cfg->sts_endpoint,
 	                                     &c->iam, &c->sts, err);
@@ -93,8 +104,10 @@ static int query_handle_open(void *conn, void **out, struct rotor_error *err)
 	o.clock = c->clock;
 	rotor_http_options_init(&o.http);
 	o.endpoint = c->iam;
+	o.bucket = &c->iam_rate;
 	int rc = rotor_aws_client_new(&h->iam, &o, err);
 	o.endpoint = c->sts;
+	o.bucket = &c->sts_rate;
 	if (!rc)
 		rc = rotor_aws_client_new(&h->sts, &o, err);
 	if (rc) {
