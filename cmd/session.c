@@ -173,6 +173,7 @@ int session_plan(struct session *s, int rotate_now, int max_deletions)
 		return 1;
 	s->now = clock->now(clock);
 	struct plan_job j = {s, reconcile_options(s, rotate_now, NULL)};
+	rotor_engine_expect(s->engine, s->selected, s->n);
 	rotor_parallel_for(s->n, s->parallel, plan_one, &j);
 	rotor_deletion_budget_init(&budget, max_deletions);
 	for (size_t i = 0; i < s->n; i++) {

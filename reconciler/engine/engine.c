@@ -227,6 +227,40 @@ struct rotor_store_ref rotor_engine_store_ref(const struct rotor_manifest *m)
 
 /* ---- observe ------------------------------------------------------------ */
 
+void rotor_engine_expect(struct rotor_engine *e, const struct rotor_manifest *const *manifests,
+                         size_t n)
+{
+	struct rotor_store_ref *refs = calloc(n ? n : 1, sizeof(*refs));
+	char *done = calloc(n ? n : 1, 1);
+	if (!refs || !done) {
+		free(refs);
+		free(done);
+		return;
+	}
+	/* one call per store connection, with every ref of that connection */
+	for (size_t i = 0; i < n; i++) {
+		const char *conn = manifests[i]->store.connection;
+		size_t k = 0;
+		if (done[i] || manifests[i]->suspend)
+			continue;
+		for (size_t j = i; j < n; j++)
+			if (!done[j] && !manifests[j]->suspend &&
+			    strcmp(manifests[j]->store.connection, conn) == 0) {
+				refs[k++] = rotor_engine_store_ref(manifests[j]);
+				done[j] = 1;
+			}
+		struct rotor_store *store = NULL;
+		struct rotor_error err;
+		rotor_error_clear(&err);
+		if (rotor_engine_store_conn(e, conn, &store, &err) == 0 && store->ops->expect &&
+		    store->ops->expect(store->ctx, refs, k, &err) != 0)
+			rotor_log(ROTOR_LOG_WARN, NULL, "store %s: no batched reads this pass: %s",
+			          conn, err.message);
+	}
+	free(refs);
+	free(done);
+}
+
 static void copy_error(char *dst, size_t len, const struct rotor_error *err)
 {
 	snprintf(dst, len, "%s", err->message);

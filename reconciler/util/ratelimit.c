@@ -5,8 +5,7 @@
 
 #include "rotor/clock.h"
 
-void rotor_bucket_init(struct rotor_bucket *b, struct rotor_clock *clock, double rate,
-                       double burst)
+void rotor_bucket_init(struct rotor_bucket *b, struct rotor_clock *clock, double rate, double burst)
 {
 	memset(b, 0, sizeof(*b));
 	pthread_mutex_init(&b->lock, NULL);

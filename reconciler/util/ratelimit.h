@@ -25,12 +25,12 @@ struct rotor_clock;
 struct rotor_bucket {
 	pthread_mutex_t lock;
 	struct rotor_clock *clock;
-	double max_rate;   /* tokens a second, as configured */
-	double min_rate;   /* the floor a throttle storm can push it to */
-	double burst;      /* capacity */
-	double tokens;     /* may go negative: reserved by callers now waiting */
-	double floor_rate; /* the rate right after the last throttle */
-	int64_t last_ms;   /* monotonic time tokens were last added */
+	double max_rate;      /* tokens a second, as configured */
+	double min_rate;      /* the floor a throttle storm can push it to */
+	double burst;         /* capacity */
+	double tokens;        /* may go negative: reserved by callers now waiting */
+	double floor_rate;    /* the rate right after the last throttle */
+	int64_t last_ms;      /* monotonic time tokens were last added */
 	int64_t throttled_ms; /* when the last throttle was reported; 0 never */
 	uint64_t taken, throttles;
 	int64_t waited_ms; /* total wait handed out, for the benchmark */

@@ -80,6 +80,16 @@ What it mirrors (and from which server generation):
   (secretPath, secretValueHidden, isRotatedSecret, rotationId,
   secretMetadata) and echoes "secretComment": "" in update replies when no
   comment was sent.
+- `recursive=true` on the list route (`recursive_list`, on unless the
+  server-2024 preset): every secret of the folder and of all folders under
+  it, each with its own `secretPath` ("/" or "/a/b"), ordered by secret id
+  (not by path or key), folders deeper than 20 levels below the environment
+  root left out silently (the server's generatePaths); a subfolder the
+  identity may not read is left out silently, the requested folder itself
+  answers 403 as a plain list does. `include_imports` and
+  `expandSecretReferences` ("true"/"false") are accepted; imports are never
+  listed. The value of `recursive` must be "true" or "false" (400
+  otherwise), as convertStringBoolean demands.
 - Every update bumps `version`, also when the value is unchanged; every
   version is kept, so `?version=N` returns that version (value, comment,
   version N). Servers before April 2025 ignore the parameter
@@ -243,6 +253,9 @@ SETTINGS = {
     "missing_folder_lists_empty": (False, "bool"),
     # A 2024 server's error bodies carry no reqId: {statusCode, message, error}.
     "error_req_id": (True, "bool"),
+    # The list route's `recursive=true` (PR #1617, 2024-04): servers before
+    # it strip the unknown parameter and list the one folder.
+    "recursive_list": (True, "bool"),
 }
 
 PRESETS = {
@@ -255,7 +268,8 @@ PRESETS = {
                     "dishonoured_version": "current", "legacy_fields": True,
                     "legacy_messages": True, "v4_routes": False, "lockout_enabled": False,
                     "unknown_client_id_401": False, "rate_limit_as_500": True,
-                    "missing_folder_lists_empty": True, "error_req_id": False},
+                    "missing_folder_lists_empty": True, "error_req_id": False,
+                    "recursive_list": False},
 }
 
 RATE_CLASSES = {"reads": "secret_reads_per_minute", "writes": "secret_writes_per_minute",
@@ -949,6 +963,15 @@ class Handler(doublelib.ControlRoutes, doublelib.QuietHandler):
         ident = self.identity(st, now, entry)
         chk = Checker()
         pid, env, path, t = self.location(st, api, query, chk)
+        flags = {}
+        for flag in ("recursive", "include_imports", "expandSecretReferences"):
+            value = query.get(flag, "false")
+            if value not in ("true", "false"):
+                chk.issues.append({"code": "custom", "message": "Invalid boolean string",
+                                   "path": [flag]})
+            flags[flag] = value == "true"
+        if not st.settings["recursive_list"]:
+            flags["recursive"] = False  # an older server strips the parameter
         chk.done()
         self.shared_only(t)
         project = st.project(pid)
@@ -957,8 +980,24 @@ class Handler(doublelib.ControlRoutes, doublelib.QuietHandler):
                 (project.envs.get(env) is None or path not in project.envs[env]):
             return {"secrets": [], "imports": []}
         folder = st.folder(project, env, path, "SecretPathNotFound")
-        return {"secrets": [st.secret_json(project, env, path, s)
-                            for _, s in sorted(folder.items())], "imports": []}
+        if not flags["recursive"]:
+            return {"secrets": [st.secret_json(project, env, path, s)
+                                for _, s in sorted(folder.items())], "imports": []}
+        found = []
+        for fpath, f in project.envs[env].items():
+            inside = fpath == path or path == "/" or fpath.startswith(path + "/")
+            depth = len([seg for seg in fpath.split("/") if seg])
+            if not inside or depth > 20:
+                continue
+            if fpath != path:
+                try:
+                    st.authorize(ident, pid, env, fpath, "readValue")
+                except ApiError:
+                    continue  # the server filters what the identity may not read
+            found += [(s.id, fpath, s) for s in f.values()]
+        found.sort(key=lambda x: x[0])
+        return {"secrets": [st.secret_json(project, env, fpath, s) for _, fpath, s in found],
+                "imports": []}
 
     def op_folders(self, st, api, params, query, body, now, entry):
         """GET /api/v1/folders?workspaceId=&environment=&path= (or the older

@@ -542,6 +542,51 @@ def membership_and_permissions():
 
 
 @test
+def recursive_list_names_each_secrets_folder():
+    setup(grants=[{"projectId": PID, "paths": ["/aws", "/aws/a", "/aws/a/**", "/"]}])
+    for f in ("/aws/a/deep", "/aws/hidden", "/other"):
+        control("POST", "folders", {"projectId": PID, "environment": "prod", "path": f})
+    seed(AKID, "AKIAA", secretPath="/aws/a")
+    seed(AKID, "AKIADEEP", secretPath="/aws/a/deep")
+    seed(AKID, "AKIAHIDDEN", secretPath="/aws/hidden")
+    seed(AKID, "AKIAOTHER", secretPath="/other")
+    t = token()
+    q = dict(where(), recursive="true", include_imports="false",
+             expandSecretReferences="false")
+    r = request("GET", "/api/v3/secrets/raw", token=t, query=q)
+    eq(r.status, 200, "recursive list %r" % (r,))
+    got = sorted((x["secretPath"], x["secretKey"], x["secretValue"]) for x in r.json["secrets"])
+    # /aws/hidden is not readable: left out silently; /other is outside /aws
+    eq(got, [("/aws", AKID, "AKIAOLD0000000000001"), ("/aws", SKEY, "old-secret"),
+             ("/aws/a", AKID, "AKIAA"), ("/aws/a/deep", AKID, "AKIADEEP")], "secrets")
+    eq(r.json["imports"], [], "imports")
+    # the order is the secrets' ids, not their paths
+    ids = [x["id"] for x in r.json["secrets"]]
+    eq(ids, sorted(ids), "ordered by id")
+    bad = dict(q, recursive="yes")
+    eq(request("GET", "/api/v3/secrets/raw", token=t, query=bad).status, 422, "bad boolean")
+    # a 2024 server strips the parameter: the one folder, no secretPath
+    control("POST", "settings", {"preset": "server-2024"})
+    r = request("GET", "/api/v3/secrets/raw", token=t, query=q)
+    eq(r.status, 200, "2024 list")
+    eq(sorted(x["secretKey"] for x in r.json["secrets"]), [AKID, SKEY], "one folder")
+    assert all("secretPath" not in x for x in r.json["secrets"]), r.json
+
+
+@test
+def recursive_list_stops_twenty_levels_below_the_root():
+    setup()
+    deep = "/aws" + "".join("/l%d" % i for i in range(2, 22))  # 21 levels
+    control("POST", "folders", {"projectId": PID, "environment": "prod", "path": deep})
+    seed(AKID, "AKIA20", secretPath=deep.rsplit("/", 1)[0])
+    seed(AKID, "AKIA21", secretPath=deep)
+    t = token()
+    r = request("GET", "/api/v3/secrets/raw", token=t, query=dict(where(), recursive="true"))
+    vals = sorted(x["secretValue"] for x in r.json["secrets"] if x["secretKey"] == AKID)
+    eq(vals, ["AKIA20", "AKIAOLD0000000000001"], "21st level left out")
+
+
+@test
 def validation_failures_are_422_with_an_array_message():
     setup()
     t = token()

@@ -105,6 +105,12 @@ def main(cmd, args):
         for c in get(INF + "/_control/calls?since=" + args[1])["calls"]:
             if c["route"] not in READS_INF:
                 print("Infisical", c["method"], c["path"], c["status"])
+    elif cmd == "calls":
+        # calls AWS_SEQ INF_SEQ: "IAM ACTION" and "Infisical ROUTE" per call since
+        for c in get(AWS + "/_control/calls?since=" + args[0])["calls"]:
+            print("IAM", c["action"])
+        for c in get(INF + "/_control/calls?since=" + args[1])["calls"]:
+            print("Infisical", c["route"])
     elif cmd == "limit_exceeded":
         print(sum(1 for c in get(AWS + "/_control/calls")["calls"] if c["error"] == "LimitExceeded"))
     elif cmd == "stale":

@@ -64,6 +64,27 @@ one=$out
 plan "plan, parallel 8" --parallel 8 "$ALL"
 check "plan --parallel 8 prints exactly what --parallel 1 prints" '[ "$out" = "$one" ]'
 converged all "$ALL"
+
+# Calls per user in a steady state (issue 17, item 4): GetUser (with the
+# tags), ListAccessKeys, GetAccessKeyLastUsed per key, no ListUserTags, one
+# STS check of the stored pair; and one recursive store list for the 12.
+read -r AS IS <<<"$(q seq)"
+run plan --parallel 8 "$ALL"
+calls=$(q calls "$AS" "$IS")
+count() { grep -c "^$1\$" <<<"$calls"; }
+check "steady state: 12 GetUser, 12 ListAccessKeys, 24 GetAccessKeyLastUsed (2 keys each), no ListUserTags, 12 GetCallerIdentity" \
+	'[ "$(count "IAM GetUser")" = 12 ] && [ "$(count "IAM ListAccessKeys")" = 12 ] && [ "$(count "IAM GetAccessKeyLastUsed")" = 24 ] && [ "$(count "IAM ListUserTags")" = 0 ] && [ "$(count "IAM GetCallerIdentity")" = 12 ]' ||
+	sort <<<"$calls" | uniq -c | sed 's/^/#   /'
+check "steady state: the store is read with one recursive list for the 12 manifests" \
+	'[ "$(count "Infisical list")" = 1 ]' || sort <<<"$calls" | uniq -c | sed 's/^/#   /'
+# A 2024 server strips `recursive`: rotor notices and reads folder by folder.
+inf_ctl POST settings '{"preset": "server-2024"}' >/dev/null
+read -r AS IS <<<"$(q seq)"
+plan "2024 server" --parallel 8 "$ALL"
+calls=$(q calls "$AS" "$IS")
+check "2024 server: one ignored recursive list, then one list per folder; the plan is the same" \
+	'[ "$(count "Infisical list")" = 13 ] && [ "$out" = "$one" ]' || sort <<<"$calls" | uniq -c | sed 's/^/#   /'
+inf_ctl POST settings '{"preset": "current"}' >/dev/null
 run plan --parallel 0 "$ALL"
 check "--parallel 0 is a usage error naming the range" '[ $rc = 2 ] && grep -q "from 1 to 64" <<<"$out"'
 

@@ -23,8 +23,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const char *const ops[] = {"read",       "write-new",    "write-both",
-                                  "write-akid", "write-secret", "version"};
+static const char *const ops[] = {"read",         "write-new", "write-both", "write-akid",
+                                  "write-secret", "version",   "batch"};
 #define NOPS (sizeof(ops) / sizeof(ops[0]))
 
 static int run_op(size_t which, struct rotor_store *store, const struct rotor_secret *secret,
@@ -57,9 +57,22 @@ static int run_op(size_t which, struct rotor_store *store, const struct rotor_se
 		rc = store->ops->write_pair(store->ctx, &ref, PAIR_AKID, secret, &current, &out,
 		                            err);
 		break;
-	default:
+	case 5:
 		rc = store->ops->read_version(store->ctx, &ref, 3, 4, &out, err);
 		break;
+	default: {
+		/* a pass's refs named first: the first reads come from one
+		 * recursive list of their common folder (/aws) */
+		struct rotor_store_ref refs[3] = {ref, ref, ref};
+		refs[1].secret_path = "/aws/b";
+		refs[2].secret_path = "/aws/c/";
+		rc = store->ops->expect(store->ctx, refs, 3, err);
+		for (int i = 0; !rc && i < 3; i++) {
+			rc = store->ops->read_pair(store->ctx, &refs[i], &out, err);
+			rotor_store_pair_dispose(&out);
+		}
+		break;
+	}
 	}
 	rotor_store_pair_dispose(&out);
 	return rc;

@@ -641,7 +641,7 @@ static void s_free(void *ctx)
 }
 
 static const struct rotor_store_ops fake_store_ops = {
-    "fake-store", s_read_pair, s_write_pair, s_read_version, s_free,
+    "fake-store", s_read_pair, s_write_pair, s_read_version, s_free, NULL,
 };
 
 static int store_open(struct rotor_store *out, const struct rotor_config *cfg,

@@ -1681,10 +1681,127 @@ static void test_server_2024(void **state)
 	done_store(&st);
 }
 
+/* Batched reads (issue 17): the refs of a pass named first, then the first
+ * read of each answered from one recursive list of their common folder;
+ * what the list cannot prove (a folder the identity may not read, which
+ * the server leaves out silently; a half pair) is read on its own, with
+ * its own error; every later read of a ref asks the server. */
+static void test_batched_reads(void **state)
+{
+	(void)state;
+	static const char *const folders[] = {"/team/a", "/team/b", "/team/hidden", "/team/half"};
+	struct rotor_store_ref refs[4];
+	for (int i = 0; i < 4; i++) {
+		refs[i] = REF;
+		refs[i].secret_path = folders[i];
+		CONTROL("POST", "folders",
+		        "{\"projectId\": \"%s\", \"environment\": \"prod\", \"path\": \"%s\"}",
+		        PROJECT, folders[i]);
+	}
+	CONTROL("POST", "identities",
+	        "{\"clientId\": \"batch-id\", \"clientSecret\": \"%s\", \"projects\": "
+	        "[{\"projectId\": \"%s\", \"paths\": [\"/team\", \"/team/a\", \"/team/b\", "
+	        "\"/team/half\"]}]}",
+	        CSECRET, PROJECT);
+	for (int i = 0; i < 4; i++) {
+		char akid[32];
+		snprintf(akid, sizeof(akid), "AKIABATCH00000000%03d", i);
+		CONTROL(
+		    "POST", "secrets",
+		    "{\"projectId\": \"%s\", \"environment\": \"prod\", \"secretPath\": \"%s\", "
+		    "\"secretKey\": \"%s\", \"secretValue\": \"%s\"}",
+		    PROJECT, folders[i], AKID_NAME, akid);
+		if (i != 3)
+			CONTROL(
+			    "POST", "secrets",
+			    "{\"projectId\": \"%s\", \"environment\": \"prod\", \"secretPath\": "
+			    "\"%s\", \"secretKey\": \"%s\", \"secretValue\": \"secret-%d\"}",
+			    PROJECT, folders[i], SECRET_NAME, i);
+	}
+	struct rotor_store st = new_store((struct mk){.cid = "batch-id"});
+	struct rotor_error err;
+	struct rotor_store_pair p;
+	assert_non_null(st.ops->expect);
+	assert_int_equal(st.ops->expect(st.ctx, refs, 4, &err), 0);
+	assert_int_equal(read_pair(&st, &refs[0], &p, &err), 0);
+	assert_pair(&p, "AKIABATCH00000000000", "secret-0", 1, 1);
+	rotor_store_pair_dispose(&p);
+	assert_int_equal(read_pair(&st, &refs[1], &p, &err), 0);
+	assert_pair(&p, "AKIABATCH00000000001", "secret-1", 1, 1);
+	rotor_store_pair_dispose(&p);
+	assert_int_equal(count_calls("list", NULL, 200), 1); /* one list for both */
+	const struct seen *list = seen_find("GET", "recursive=true", 0);
+	assert_non_null(list);
+	assert_non_null(strstr(list->url, "secretPath=%2Fteam&"));
+	assert_non_null(strstr(list->url, "include_imports=false"));
+	/* left out of the list: read on its own, which answers 403 */
+	assert_int_equal(read_pair(&st, &refs[2], &p, &err), ROTOR_EAUTH);
+	assert_non_null(strstr(err.message, "/team/hidden"));
+	/* a half pair is confirmed by a read of its own (and its folder check) */
+	assert_int_equal(read_pair(&st, &refs[3], &p, &err), 0);
+	assert_true(p.has_akid && !p.has_secret);
+	rotor_store_pair_dispose(&p);
+	/* a second read of a ref asks the server: a re-check sees a change */
+	CONTROL("POST", "secrets",
+	        "{\"projectId\": \"%s\", \"environment\": \"prod\", \"secretPath\": \"/team/a\", "
+	        "\"secretKey\": \"%s\", \"secretValue\": \"AKIACHANGED000000001\"}",
+	        PROJECT, AKID_NAME);
+	int lists = count_calls("list", NULL, 0);
+	assert_int_equal(read_pair(&st, &refs[0], &p, &err), 0);
+	assert_string_equal(p.akid, "AKIACHANGED000000001");
+	rotor_store_pair_dispose(&p);
+	assert_int_equal(count_calls("list", NULL, 0), lists + 1);
+	done_store(&st);
+}
+
+/* A server without `recursive` (2024) lists the one folder with no
+ * secretPath: rotor notices and reads folder by folder, correctly. */
+static void test_batched_reads_on_a_2024_server(void **state)
+{
+	(void)state;
+	static const char *const folders[] = {"/x/a", "/x/b"};
+	struct rotor_store_ref refs[2];
+	CONTROL("POST", "settings", "{\"preset\": \"server-2024\"}");
+	for (int i = 0; i < 2; i++) {
+		refs[i] = REF;
+		refs[i].secret_path = folders[i];
+		CONTROL("POST", "folders",
+		        "{\"projectId\": \"%s\", \"environment\": \"prod\", \"path\": \"%s\"}",
+		        PROJECT, folders[i]);
+		CONTROL(
+		    "POST", "secrets",
+		    "{\"projectId\": \"%s\", \"environment\": \"prod\", \"secretPath\": \"%s\", "
+		    "\"secretKey\": \"%s\", \"secretValue\": \"AKIAOLDSERVER0000%03d\"}",
+		    PROJECT, folders[i], AKID_NAME, i);
+		CONTROL(
+		    "POST", "secrets",
+		    "{\"projectId\": \"%s\", \"environment\": \"prod\", \"secretPath\": \"%s\", "
+		    "\"secretKey\": \"%s\", \"secretValue\": \"s-%d\"}",
+		    PROJECT, folders[i], SECRET_NAME, i);
+	}
+	struct rotor_store st = new_store((struct mk){0});
+	struct rotor_error err;
+	struct rotor_store_pair p;
+	assert_int_equal(st.ops->expect(st.ctx, refs, 2, &err), 0);
+	for (int i = 0; i < 2; i++) {
+		char akid[32], secret[8];
+		snprintf(akid, sizeof(akid), "AKIAOLDSERVER0000%03d", i);
+		snprintf(secret, sizeof(secret), "s-%d", i);
+		assert_int_equal(read_pair(&st, &refs[i], &p, &err), 0);
+		assert_pair(&p, akid, secret, 1, 1);
+		rotor_store_pair_dispose(&p);
+	}
+	/* the recursive attempt, then one list per folder */
+	assert_int_equal(count_calls("list", NULL, 200), 3);
+	done_store(&st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup(test_login_and_adoption, reset),
+	    cmocka_unit_test_setup(test_batched_reads, reset),
+	    cmocka_unit_test_setup(test_batched_reads_on_a_2024_server, reset),
 	    cmocka_unit_test_setup(test_read_half_and_whole_pair, reset),
 	    cmocka_unit_test_setup(test_missing_location, reset),
 	    cmocka_unit_test_setup(test_rotated_secret_refused, reset),

@@ -62,6 +62,13 @@ struct rotor_engine_state {
 };
 void rotor_engine_state_dispose(struct rotor_engine_state *st);
 
+/* Names the manifests a pass is about to observe, so that stores can read
+ * them in batches (one recursive list per project and environment instead
+ * of one read per manifest). Optional; a failure only costs the batching
+ * (logged). Any thread, before the pass's observations. */
+void rotor_engine_expect(struct rotor_engine *e, const struct rotor_manifest *const *manifests,
+                         size_t n);
+
 /* Observes one manifest. Parts that fail are marked unknown in *obs with
  * the error; the return is 0 unless nothing at all could be done (e.g. no
  * credentials for the connection), then an error. */

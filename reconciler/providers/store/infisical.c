@@ -595,8 +595,28 @@ static int op_read_pair(void *ctx, const struct rotor_store_ref *ref, struct rot
 	if (check_ref(ref, &r, err))
 		return ROTOR_EINVALID;
 	pthread_mutex_lock(&s->lock);
-	int rc = read_pair_locked(s, &r, out, err);
+	int rc = rotor_inf_batch_take(s, &r, out) ? 0 : read_pair_locked(s, &r, out, err);
 	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+static int op_expect(void *ctx, const struct rotor_store_ref *refs, size_t n,
+                     struct rotor_error *err)
+{
+	struct infisical *s = ctx;
+	struct rotor_store_ref *checked = calloc(n ? n : 1, sizeof(*checked));
+	size_t k = 0;
+	if (!checked)
+		return rotor_error_set(err, ROTOR_ENOMEM, "%s: out of memory", s->name);
+	for (size_t i = 0; i < n; i++) {
+		struct rotor_error ignore;
+		if (check_ref(&refs[i], &checked[k], &ignore) == 0)
+			k++;
+	}
+	pthread_mutex_lock(&s->lock);
+	int rc = rotor_inf_expect(s, checked, k, err);
+	pthread_mutex_unlock(&s->lock);
+	free(checked);
 	return rc;
 }
 
@@ -642,6 +662,7 @@ static void op_free(void *ctx)
 	rotor_secret_free(s->client_id);
 	rotor_secret_free(s->client_secret);
 	rotor_secret_free(s->token);
+	rotor_inf_batch_free(s);
 	rotor_http_free(s->http);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
@@ -652,6 +673,7 @@ static const struct rotor_store_ops infisical_ops = {
     .read_pair = op_read_pair,
     .write_pair = op_write_pair,
     .read_version = op_read_version,
+    .expect = op_expect,
     .free = op_free,
 };
 

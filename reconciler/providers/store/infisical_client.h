@@ -44,7 +44,8 @@ struct infisical {
 	struct rotor_retry_policy throttle;
 	struct rotor_clock *clock;
 	struct rotor_http *http;
-	pthread_mutex_t lock; /* one request at a time per connection */
+	struct inf_batch *batch; /* the pass's expected refs (infisical_batch.c); NULL none */
+	pthread_mutex_t lock;    /* one request at a time per connection */
 };
 
 /* A reply: status, parsed JSON (may be NULL), and the error fields. */
@@ -70,6 +71,16 @@ int rotor_inf_fail_reply_as(int kind, const struct reply *r, const char *what, c
                             struct rotor_error *err);
 int rotor_inf_fail_reply(const struct reply *r, const char *what, const char *hint,
                          struct rotor_error *err);
+/* Batched reads (infisical_batch.c): the refs a pass will read, and the
+ * first read of each answered from one recursive list per group; 1 when
+ * *out was filled from the batch, 0 when the caller must read it. */
+struct inf_batch;
+int rotor_inf_expect(struct infisical *s, const struct rotor_store_ref *refs, size_t n,
+                     struct rotor_error *err);
+int rotor_inf_batch_take(struct infisical *s, const struct rotor_store_ref *ref,
+                         struct rotor_store_pair *out);
+void rotor_inf_batch_free(struct infisical *s);
+
 /* An authenticated call: pacing slot, token, one re-login, throttling
  * waits. 0 with *r filled (any status), or an error. */
 int rotor_inf_api(struct infisical *s, const char *method, const char *path, json_t *body,

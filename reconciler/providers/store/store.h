@@ -63,6 +63,13 @@ struct rotor_store_ops {
 	                    int64_t secret_version, struct rotor_store_pair *out,
 	                    struct rotor_error *err);
 	void (*free)(void *ctx);
+	/* Optional (NULL: every read asks the store): the refs a pass is about
+	 * to read. The store may then answer each ref's first read_pair from
+	 * one batched read (Infisical: a recursive list per project and
+	 * environment), never older than a couple of minutes; later reads of
+	 * the same ref always ask the store. */
+	int (*expect)(void *ctx, const struct rotor_store_ref *refs, size_t n,
+	              struct rotor_error *err);
 };
 
 struct rotor_store {
