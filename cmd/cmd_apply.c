@@ -29,9 +29,12 @@ struct apply_out {
 
 struct apply_job {
 	struct session *s;
-	struct apply_out *outs;
-	pthread_mutex_t lock; /* guards done and next */
-	size_t next;          /* the first manifest not printed yet */
+	struct apply_out *outs; /* the window's */
+	pthread_mutex_t lock;   /* guards done and next */
+	size_t next;            /* the first manifest of the window not printed yet */
+	struct rotor_plan_render *r;
+	struct rotor_plan_summary summary; /* the pass's, window by window */
+	int failed, applied, touched, stalled;
 };
 
 static void apply_one(void *ctx, size_t i)
@@ -45,10 +48,10 @@ static void apply_one(void *ctx, size_t i)
 		rotor_error_clear(&err);
 		o->touched = 1;
 		if (f)
-			fprintf(f, "applying %s:\n", s->selected[i]->name);
-		s->recs[i].progress = f ? f : stdout;
-		o->rc = rotor_reconcile_apply(s->engine, &s->recs[i], &err);
-		int applied = s->recs[i].applied;
+			fprintf(f, "applying %s:\n", s->win[i]->name);
+		s->win_recs[i].progress = f ? f : stdout;
+		o->rc = rotor_reconcile_apply(s->engine, &s->win_recs[i], &err);
+		int applied = s->win_recs[i].applied;
 		if (o->rc)
 			fprintf(f ? f : stdout, "  error: %s\n", err.message);
 		else
@@ -59,7 +62,7 @@ static void apply_one(void *ctx, size_t i)
 	}
 	pthread_mutex_lock(&j->lock);
 	o->done = 1;
-	while (j->next < s->n && j->outs[j->next].done) {
+	while (j->next < s->nwin && j->outs[j->next].done) {
 		struct apply_out *p = &j->outs[j->next++];
 		if (p->buf)
 			fwrite(p->buf, 1, p->len, stdout);
@@ -70,37 +73,56 @@ static void apply_one(void *ctx, size_t i)
 	pthread_mutex_unlock(&j->lock);
 }
 
+/* One window of the pass: its plans, then (the pass's summary line after
+ * the last window's plans) its applies, N at a time. */
+static int apply_window(struct session *s, void *ctx)
+{
+	struct apply_job *j = ctx;
+	struct rotor_plan_summary part;
+	j->r->now = s->now;
+	rotor_plan_render_text_blocks(stdout, s->plans, s->nwin, j->r);
+	rotor_plan_summarize(s->plans, s->nwin, &part);
+	rotor_plan_summary_add(&j->summary, &part);
+	if (s->last_window)
+		rotor_plan_render_summary(stdout, &j->summary);
+	j->outs = calloc(s->nwin ? s->nwin : 1, sizeof(*j->outs));
+	if (!j->outs)
+		return 1;
+	j->next = 0;
+	fflush(stdout);
+	rotor_parallel_for(s->nwin, s->parallel, apply_one, j);
+	for (size_t i = 0; i < s->nwin; i++) {
+		j->stalled += s->plans[i].status == ROTOR_STATUS_STALLED;
+		j->touched += j->outs[i].touched;
+		j->failed += j->outs[i].rc != 0;
+		j->applied += s->win_recs[i].applied;
+	}
+	free(j->outs);
+	j->outs = NULL;
+	return 0;
+}
+
 static int run_pass(struct session_options *so, int rotate_now, int max_deletions)
 {
 	struct session s;
 	int status = session_open(&s, so);
 	if (status)
 		return status;
-	if (session_plan(&s, rotate_now, max_deletions) != 0) {
-		session_close(&s);
-		return EXIT_ERROR;
-	}
 	struct rotor_plan_render r = {ROTOR_PLAN_TEXT, isatty(STDOUT_FILENO) && !getenv("NO_COLOR"),
 	                              s.now, NULL};
-	rotor_plan_render(stdout, s.plans, s.n, s.obs, &r);
-	struct apply_job j = {&s, calloc(s.n ? s.n : 1, sizeof(struct apply_out)),
-	                      PTHREAD_MUTEX_INITIALIZER, 0};
-	if (!j.outs) {
+	struct apply_job j;
+	memset(&j, 0, sizeof(j));
+	j.s = &s;
+	j.r = &r;
+	pthread_mutex_init(&j.lock, NULL);
+	int rc = session_pass(&s, rotate_now, max_deletions, 0, apply_window, &j);
+	pthread_mutex_destroy(&j.lock);
+	if (rc) {
 		session_close(&s);
 		fprintf(stderr, "rotor apply: out of memory\n");
 		return EXIT_ERROR;
 	}
-	fflush(stdout);
-	rotor_parallel_for(s.n, s.parallel, apply_one, &j);
-	int failed = 0, applied_total = 0, touched = 0, stalled = 0;
-	for (size_t i = 0; i < s.n; i++) {
-		stalled += s.plans[i].status == ROTOR_STATUS_STALLED;
-		touched += j.outs[i].touched;
-		failed += j.outs[i].rc != 0;
-		applied_total += s.recs[i].applied;
-	}
-	free(j.outs);
-	pthread_mutex_destroy(&j.lock);
+	int failed = j.failed, applied_total = j.applied, touched = j.touched, stalled = j.stalled;
 	printf("\napply: %d action%s on %d manifest%s; %d failed%s%s\n", applied_total,
 	       applied_total == 1 ? "" : "s", touched, touched == 1 ? "" : "s", failed,
 	       s.observe_errors ? "; some manifests could not be observed" : "",

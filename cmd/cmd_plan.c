@@ -24,6 +24,28 @@ static void usage(FILE *f)
 	           "[PATH...]\n");
 }
 
+struct plan_out {
+	struct rotor_plan_render *r;
+	struct rotor_plan_summary summary;
+	int changes;
+};
+
+static int render_window(struct session *s, void *ctx)
+{
+	struct plan_out *o = ctx;
+	struct rotor_plan_summary part;
+	o->r->now = s->now;
+	if (o->r->format == ROTOR_PLAN_TEXT) {
+		rotor_plan_render_text_blocks(stdout, s->plans, s->nwin, o->r);
+		rotor_plan_summarize(s->plans, s->nwin, &part);
+		rotor_plan_summary_add(&o->summary, &part);
+	} else {
+		rotor_plan_render(stdout, s->plans, s->nwin, s->obs, o->r);
+	}
+	o->changes |= rotor_plan_has_changes(s->plans, s->nwin);
+	return 0;
+}
+
 int cmd_plan(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -98,15 +120,19 @@ int cmd_plan(int argc, char **argv)
 	int status = session_open(&s, &so);
 	if (status)
 		return status == EXIT_USAGE ? usage_status : status;
-	if (session_plan(&s, 0, max_deletions) != 0) {
+	r.color = r.format == ROTOR_PLAN_TEXT && isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
+	struct plan_out out = {&r, {0}, 0};
+	/* Text is written window by window; markdown and JSON summarise
+	 * before they list, so they plan the whole pass at once. */
+	if (session_pass(&s, 0, max_deletions, r.format != ROTOR_PLAN_TEXT, render_window, &out) !=
+	    0) {
 		session_close(&s);
 		return EXIT_ERROR;
 	}
-	r.color = r.format == ROTOR_PLAN_TEXT && isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
-	r.now = s.now;
-	rotor_plan_render(stdout, s.plans, s.n, s.obs, &r);
+	if (r.format == ROTOR_PLAN_TEXT)
+		rotor_plan_render_summary(stdout, &out.summary);
 	fflush(stdout);
-	int changes = rotor_plan_has_changes(s.plans, s.n);
+	int changes = out.changes;
 	status = s.observe_errors ? EXIT_ERROR : EXIT_OK;
 	if (detailed && status == EXIT_OK && changes)
 		status = 2;

@@ -15,7 +15,7 @@
 
 static void print_manifest(const struct session *s, size_t i, int64_t now)
 {
-	const struct rotor_manifest *m = s->selected[i];
+	const struct rotor_manifest *m = s->win[i];
 	const struct rotor_observed *o = &s->obs[i];
 	const struct rotor_manifest_plan *p = &s->plans[i];
 	char age[32], t[32], used[160];
@@ -71,6 +71,14 @@ static void print_manifest(const struct session *s, size_t i, int64_t now)
 	printf("\n");
 }
 
+static int print_window(struct session *s, void *ctx)
+{
+	(void)ctx;
+	for (size_t i = 0; i < s->nwin; i++)
+		print_manifest(s, i, s->now);
+	return 0;
+}
+
 int cmd_status(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -116,12 +124,10 @@ int cmd_status(int argc, char **argv)
 	int status = session_open(&s, &so);
 	if (status)
 		return status;
-	if (session_plan(&s, 0, 10) != 0) {
+	if (session_pass(&s, 0, 10, 0, print_window, NULL) != 0) {
 		session_close(&s);
 		return EXIT_ERROR;
 	}
-	for (size_t i = 0; i < s.n; i++)
-		print_manifest(&s, i, s.now);
 	status = s.observe_errors ? EXIT_ERROR : EXIT_OK;
 	session_close(&s);
 	return status;

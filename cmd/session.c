@@ -157,31 +157,54 @@ static void plan_one(void *ctx, size_t i)
 {
 	struct plan_job *j = ctx;
 	struct session *s = j->s;
-	rotor_reconcile_init(&s->recs[i], s->selected[i], &s->obs[i], &s->states[i], &s->plans[i]);
-	rotor_reconcile_plan(s->engine, &s->recs[i], s->now, &j->ro);
+	rotor_reconcile_init(&s->win_recs[i], s->win[i], &s->obs[i], &s->states[i], &s->plans[i]);
+	rotor_reconcile_plan(s->engine, &s->win_recs[i], s->now, &j->ro);
 }
 
-int session_plan(struct session *s, int rotate_now, int max_deletions)
+int session_pass(struct session *s, int rotate_now, int max_deletions, int whole,
+                 int (*each)(struct session *s, void *ctx), void *ctx)
 {
 	struct rotor_clock *clock = rotor_clock_real();
 	struct rotor_deletion_budget budget;
-	size_t n = s->n ? s->n : 1;
-	s->obs = calloc(n, sizeof(*s->obs));
-	s->states = calloc(n, sizeof(*s->states));
-	s->plans = calloc(n, sizeof(*s->plans));
+	size_t window = SESSION_WINDOW;
+#ifdef ROTOR_TEST_HOOKS
+	/* tests show windows with a dozen manifests */
+	if (getenv("ROTOR_TEST_WINDOW") && atoi(getenv("ROTOR_TEST_WINDOW")) > 0)
+		window = (size_t)atoi(getenv("ROTOR_TEST_WINDOW"));
+#endif
+	if (whole || s->n < window)
+		window = s->n;
+	if (!window)
+		window = 1;
+	s->obs = calloc(window, sizeof(*s->obs));
+	s->states = calloc(window, sizeof(*s->states));
+	s->plans = calloc(window, sizeof(*s->plans));
 	if (!s->obs || !s->states || !s->plans)
 		return 1;
 	s->now = clock->now(clock);
 	struct plan_job j = {s, reconcile_options(s, rotate_now, NULL)};
 	rotor_engine_expect(s->engine, s->selected, s->n);
-	rotor_parallel_for(s->n, s->parallel, plan_one, &j);
 	rotor_deletion_budget_init(&budget, max_deletions);
-	for (size_t i = 0; i < s->n; i++) {
-		rotor_deletion_budget_take(&budget, &s->plans[i]);
-		s->observe_errors += s->recs[i].observe_failed;
+	int rc = 0;
+	for (s->base = 0; !rc && (s->base < s->n || (s->n == 0 && s->base == 0));
+	     s->base += window) {
+		s->win = s->selected + s->base;
+		s->win_recs = s->recs + s->base;
+		s->nwin = s->n - s->base < window ? s->n - s->base : window;
+		s->last_window = s->base + s->nwin >= s->n;
+		rotor_parallel_for(s->nwin, s->parallel, plan_one, &j);
+		for (size_t i = 0; i < s->nwin; i++) {
+			rotor_deletion_budget_take(&budget, &s->plans[i]);
+			s->observe_errors += s->win_recs[i].observe_failed;
+		}
+		rc = each ? each(s, ctx) : 0;
+		for (size_t i = 0; i < s->nwin; i++)
+			rotor_reconcile_dispose(&s->win_recs[i]);
+		if (s->n == 0)
+			break;
 	}
 	rotor_deletion_budget_dispose(&budget);
-	return 0;
+	return rc;
 }
 
 void session_close(struct session *s)

@@ -32,13 +32,20 @@ struct session {
 	struct rotor_config *cfg;
 	struct rotor_manifest_set set;
 	struct rotor_engine *engine;
-	/* one pass: the selected manifests, observed and planned */
+	/* one pass: the selected manifests, observed and planned window by
+	 * window (session_pass): obs, states and plans hold the current
+	 * window, whose manifests are win[0..nwin) and whose reconciles (and
+	 * locks) are win_recs[0..nwin) */
 	const struct rotor_manifest **selected;
 	struct rotor_reconcile *recs; /* one reconcile per selected manifest (its lock too) */
+	size_t n;
+	const struct rotor_manifest **win;
+	struct rotor_reconcile *win_recs;
+	size_t nwin, base;
+	int last_window; /* the window being handed to `each` is the pass's last */
 	struct rotor_observed *obs;
 	struct rotor_engine_state *states;
 	struct rotor_manifest_plan *plans;
-	size_t n;
 	int observe_errors;
 	int64_t now;  /* the moment the pass planned at */
 	int mutates;  /* take each user's lock for the pass */
@@ -56,11 +63,18 @@ int session_lock(struct session *s, size_t i, struct rotor_error *err);
  * (2 usage, 3 invalid, 1 error); 0 on success. */
 int session_open(struct session *s, const struct session_options *o);
 /* Reconciles the selected manifests up to their plans (lock, observe,
- * plan), s->parallel at a time over the one engine, then takes the
+ * plan), s->parallel at a time over the one engine, window by window
+ * (SESSION_WINDOW manifests, or all at once when `whole`), taking the
  * --max-deletions budget plan by plan in manifest order (so what is held
  * back never depends on which worker finished first); rotate_now for
- * `only` when asked. Returns 0, or 1 when memory ran out. */
-int session_plan(struct session *s, int rotate_now, int max_deletions);
+ * `only` when asked. After each window is planned, each(s, ctx) renders
+ * or applies it; then the window's locks are released and its secrets
+ * wiped, so a pass over 10,000 manifests holds one window in memory and
+ * one window's lock files open. Returns 0, 1 when memory ran out, or what
+ * `each` returned (non-zero stops the pass). */
+#define SESSION_WINDOW 256
+int session_pass(struct session *s, int rotate_now, int max_deletions, int whole,
+                 int (*each)(struct session *s, void *ctx), void *ctx);
 void session_close(struct session *s);
 
 /* Common flags parsed by every session command. Returns 0, or 2 on a

@@ -146,11 +146,11 @@ static const char *status_detail(const struct rotor_manifest_plan *p)
 	return p->status_reason;
 }
 
-static void render_text(FILE *f, const struct rotor_manifest_plan *plans, size_t n,
-                        const struct rotor_plan_render *opts)
+void rotor_plan_render_text_blocks(FILE *f, const struct rotor_manifest_plan *plans, size_t n,
+                                   const struct rotor_plan_render *opts)
 {
 	const char *reset = opts->color ? "\033[0m" : "";
-	char t[32], target[96], line[512];
+	char t[32], target[96];
 	for (size_t i = 0; i < n; i++) {
 		const struct rotor_manifest_plan *p = &plans[i];
 		const struct rotor_manifest *m = p->manifest;
@@ -179,10 +179,37 @@ static void render_text(FILE *f, const struct rotor_manifest_plan *plans, size_t
 		}
 		fputc('\n', f);
 	}
-	struct rotor_plan_summary s;
-	rotor_plan_summarize(plans, n, &s);
-	summary_line(line, sizeof(line), &s);
+}
+
+void rotor_plan_render_summary(FILE *f, const struct rotor_plan_summary *s)
+{
+	char line[512];
+	summary_line(line, sizeof(line), s);
 	fprintf(f, "%s\n", line);
+}
+
+void rotor_plan_summary_add(struct rotor_plan_summary *sum, const struct rotor_plan_summary *part)
+{
+	sum->manifests += part->manifests;
+	sum->to_roll_back += part->to_roll_back;
+	sum->to_rotate += part->to_rotate;
+	sum->to_prune += part->to_prune;
+	sum->to_sync += part->to_sync;
+	sum->in_sync += part->in_sync;
+	sum->waiting += part->waiting;
+	sum->stalled += part->stalled;
+	sum->suspended += part->suspended;
+	sum->unknown += part->unknown;
+	sum->observe_only += part->observe_only;
+}
+
+static void render_text(FILE *f, const struct rotor_manifest_plan *plans, size_t n,
+                        const struct rotor_plan_render *opts)
+{
+	struct rotor_plan_summary s;
+	rotor_plan_render_text_blocks(f, plans, n, opts);
+	rotor_plan_summarize(plans, n, &s);
+	rotor_plan_render_summary(f, &s);
 }
 
 /* Markdown keeps the table to manifests that change or need attention so

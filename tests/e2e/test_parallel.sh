@@ -26,7 +26,10 @@ done
 
 # IAM fails every CreateAccessKey after the fourth (HTTP 500, every retry).
 aws_ctl POST faults '{"rules": [{"match": "CreateAccessKey", "kind": "error500", "after": 4, "count": -1}]}' >/dev/null
+# windows of 5 manifests (12 = 5 + 5 + 2): planned, printed, applied, released in turn
+export ROTOR_TEST_WINDOW=5
 run apply --parallel 8 "$ALL"
+unset ROTOR_TEST_WINDOW
 check "faulted: apply exits 1" '[ $rc = 1 ]'
 check "faulted: every manifest was handled, in name order" \
 	'[ "$(grep -o "^applying p[0-9]*" <<<"$out" | tr "\n" " ")" = "$(for i in $(seq -w 1 $N); do printf "applying p%s " $i; done)" ]'
@@ -63,6 +66,8 @@ plan "plan, parallel 1" --parallel 1 "$ALL"
 one=$out
 plan "plan, parallel 8" --parallel 8 "$ALL"
 check "plan --parallel 8 prints exactly what --parallel 1 prints" '[ "$out" = "$one" ]'
+ROTOR_TEST_WINDOW=5 plan "plan, windows of 5" --parallel 8 "$ALL"
+check "planned in windows of 5 manifests, the text is the same" '[ "$out" = "$one" ]'
 converged all "$ALL"
 
 # Calls per user in a steady state (issue 17, item 4): GetUser (with the
@@ -85,6 +90,15 @@ calls=$(q calls "$AS" "$IS")
 check "2024 server: one ignored recursive list, then one list per folder; the plan is the same" \
 	'[ "$(count "Infisical list")" = 13 ] && [ "$out" = "$one" ]' || sort <<<"$calls" | uniq -c | sed 's/^/#   /'
 inf_ctl POST settings '{"preset": "current"}' >/dev/null
+# --max-deletions across windows: the budget goes in manifest order, not in
+# the order workers finish.
+clock_advance 90000
+ROTOR_TEST_WINDOW=4 run apply --parallel 8 --max-deletions 5 "$ALL"
+one_key=""
+for i in $(seq -w 1 $N); do [ "$(nkeys "raxx-p$i")" = 1 ] && one_key="$one_key p$i"; done
+check "--max-deletions 5 in windows of 4: exactly p01..p05 lost their old key" \
+	'[ $rc = 0 ] && [ "$one_key" = " p01 p02 p03 p04 p05" ]' || echo "#   deleted:$one_key"
+
 run plan --parallel 0 "$ALL"
 check "--parallel 0 is a usage error naming the range" '[ $rc = 2 ] && grep -q "from 1 to 64" <<<"$out"'
 

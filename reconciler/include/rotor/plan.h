@@ -146,6 +146,16 @@ struct rotor_plan_summary {
 };
 void rotor_plan_summarize(const struct rotor_manifest_plan *plans, size_t n,
                           struct rotor_plan_summary *out);
+
+/* The text format in pieces, for a pass planned window by window (so
+ * that 10,000 manifests never sit in memory at once): each window's
+ * manifest blocks, then one summary line for the whole pass, the counts
+ * added up window by window. rotor_plan_render's text is exactly the
+ * blocks of all plans and their summary. */
+void rotor_plan_render_text_blocks(FILE *f, const struct rotor_manifest_plan *plans, size_t n,
+                                   const struct rotor_plan_render *opts);
+void rotor_plan_summary_add(struct rotor_plan_summary *sum, const struct rotor_plan_summary *part);
+void rotor_plan_render_summary(FILE *f, const struct rotor_plan_summary *s);
 /* 1 when any plan has a mutating action that apply would execute. */
 int rotor_plan_has_changes(const struct rotor_manifest_plan *plans, size_t n);
 

@@ -178,8 +178,9 @@ int rotor_inf_expect(struct infisical *s, const struct rotor_store_ref *refs, si
 	}
 	for (size_t g = 0; g < b->ng; g++)
 		rotor_log(ROTOR_LOG_DEBUG, s->name,
-		          "store reads of %zu manifest%s in project %s, environment %s: %s", b->g[g].members,
-		          b->g[g].members == 1 ? "" : "s", b->g[g].project, b->g[g].env,
+		          "store reads of %zu manifest%s in project %s, environment %s: %s",
+		          b->g[g].members, b->g[g].members == 1 ? "" : "s", b->g[g].project,
+		          b->g[g].env,
 		          b->g[g].members > 1 ? "one recursive list from the common folder"
 		                              : "a read of its own");
 	for (size_t g = 0; g < b->ng; g++)
@@ -239,7 +240,8 @@ static void take_secret(struct inf_batch *b, size_t gi, const json_t *sec, const
 	} else {
 		struct rotor_error ignore;
 		if (rotor_secret_new(&m->pair.secret, json_string_value(value),
-		                     json_string_length(value), ROTOR_SECRET_REDACT, &ignore) != 0) {
+		                     json_string_length(value), ROTOR_SECRET_REDACT,
+		                     &ignore) != 0) {
 			rotor_store_pair_dispose(&m->pair);
 			m->state = DIRECT;
 			return;
@@ -253,8 +255,9 @@ static int list_query(struct infisical *s, const struct group *g, char *path, si
 {
 	struct rotor_buf b;
 	rotor_buf_init(&b, 4096);
-	int rc = rotor_buf_puts(&b, s->v4 ? "/api/v4/secrets?projectId=" : "/api/v3/secrets/raw?"
-	                                                                    "workspaceId=");
+	int rc = rotor_buf_puts(&b, s->v4 ? "/api/v4/secrets?projectId="
+	                                  : "/api/v3/secrets/raw?"
+	                                    "workspaceId=");
 	rc = rc ? rc : rotor_http_urlencode(&b, g->project, strlen(g->project));
 	rc = rc ? rc : rotor_buf_puts(&b, "&environment=");
 	rc = rc ? rc : rotor_http_urlencode(&b, g->env, strlen(g->env));
@@ -281,7 +284,8 @@ static void fetch(struct infisical *s, size_t gi)
 	char path[4096], what[512];
 	struct reply r;
 	struct rotor_error err;
-	snprintf(what, sizeof(what), "%s: Infisical list secrets (project %s, environment %s, path %s, recursive)",
+	snprintf(what, sizeof(what),
+	         "%s: Infisical list secrets (project %s, environment %s, path %s, recursive)",
 	         s->name, g->project, g->env, g->root);
 	if (list_query(s, g, path, sizeof(path)) != 0) {
 		give_up(s, g, "the common folder's path is too long");
@@ -289,8 +293,9 @@ static void fetch(struct infisical *s, size_t gi)
 	}
 	rotor_error_clear(&err);
 	if (rotor_inf_api(s, "GET", path, NULL, what, &r, &err) != 0) {
-		give_up(s, g, err.code == ROTOR_ELIMIT ? "the recursive list is over the size cap"
-		                                       : err.message);
+		give_up(s, g,
+		        err.code == ROTOR_ELIMIT ? "the recursive list is over the size cap"
+		                                 : err.message);
 		return;
 	}
 	json_t *list = json_object_get(r.json, "secrets");
@@ -307,8 +312,9 @@ static void fetch(struct infisical *s, size_t gi)
 	{
 		if (!json_is_string(json_object_get(sec, "secretPath"))) {
 			rotor_inf_reply_dispose(&r);
-			give_up(s, g, "the server does not honour `recursive` (its secrets carry no "
-			              "secretPath)");
+			give_up(s, g,
+			        "the server does not honour `recursive` (its secrets carry no "
+			        "secretPath)");
 			return;
 		}
 	}
