@@ -88,13 +88,12 @@ int session_open(struct session *s, const struct session_options *o)
 		goto done;
 	}
 	s->selected = calloc(s->set.n ? s->set.n : 1, sizeof(*s->selected));
-	s->recs = calloc(s->set.n ? s->set.n : 1, sizeof(*s->recs));
 	s->mutates = o->mutates;
 	s->parallel = o->parallel > 0 ? o->parallel : ROTOR_PARALLEL_DEFAULT;
 	s->lock_wait_ms = o->lock_wait_ms >= 0 ? o->lock_wait_ms : 60000;
 	s->command = o->command;
 	rotor_state_dir(s->state_dir, sizeof(s->state_dir), s->cfg->state_dir);
-	if (!s->selected || !s->recs) {
+	if (!s->selected) {
 		status = EXIT_ERROR;
 		goto done;
 	}
@@ -141,6 +140,12 @@ static struct rotor_reconcile_options reconcile_options(const struct session *s,
 int session_lock(struct session *s, size_t i, struct rotor_error *err)
 {
 	struct rotor_reconcile_options ro = reconcile_options(s, 0, NULL);
+	if (!s->recs) { /* rollback and resume: no pass, one manifest */
+		s->recs = calloc(s->n ? s->n : 1, sizeof(*s->recs));
+		if (!s->recs)
+			return rotor_error_set(err, ROTOR_ENOMEM, "out of memory");
+		s->nrecs = s->n;
+	}
 	s->recs[i].manifest = s->selected[i];
 	int rc = rotor_reconcile_lock(&s->recs[i], &ro, err);
 	if (rc)
@@ -179,7 +184,10 @@ int session_pass(struct session *s, int rotate_now, int max_deletions, int whole
 	s->obs = calloc(window, sizeof(*s->obs));
 	s->states = calloc(window, sizeof(*s->states));
 	s->plans = calloc(window, sizeof(*s->plans));
-	if (!s->obs || !s->states || !s->plans)
+	free(s->recs);
+	s->recs = calloc(window, sizeof(*s->recs));
+	s->nrecs = window;
+	if (!s->obs || !s->states || !s->plans || !s->recs)
 		return 1;
 	s->now = clock->now(clock);
 	struct plan_job j = {s, reconcile_options(s, rotate_now, NULL)};
@@ -189,7 +197,7 @@ int session_pass(struct session *s, int rotate_now, int max_deletions, int whole
 	for (s->base = 0; !rc && (s->base < s->n || (s->n == 0 && s->base == 0));
 	     s->base += window) {
 		s->win = s->selected + s->base;
-		s->win_recs = s->recs + s->base;
+		s->win_recs = s->recs;
 		s->nwin = s->n - s->base < window ? s->n - s->base : window;
 		s->last_window = s->base + s->nwin >= s->n;
 		rotor_parallel_for(s->nwin, s->parallel, plan_one, &j);
@@ -209,7 +217,7 @@ int session_pass(struct session *s, int rotate_now, int max_deletions, int whole
 
 void session_close(struct session *s)
 {
-	for (size_t i = 0; s->recs && i < s->n; i++)
+	for (size_t i = 0; s->recs && i < s->nrecs; i++)
 		rotor_reconcile_dispose(&s->recs[i]);
 	free(s->recs);
 	free(s->states);

@@ -37,8 +37,9 @@ struct session {
 	 * window, whose manifests are win[0..nwin) and whose reconciles (and
 	 * locks) are win_recs[0..nwin) */
 	const struct rotor_manifest **selected;
-	struct rotor_reconcile *recs; /* one reconcile per selected manifest (its lock too) */
-	size_t n;
+	struct rotor_reconcile *recs; /* the window's reconciles (their locks too) */
+	size_t nrecs;
+	size_t n; /* selected manifests */
 	const struct rotor_manifest **win;
 	struct rotor_reconcile *win_recs;
 	size_t nwin, base;
@@ -72,7 +73,7 @@ int session_open(struct session *s, const struct session_options *o);
  * wiped, so a pass over 10,000 manifests holds one window in memory and
  * one window's lock files open. Returns 0, 1 when memory ran out, or what
  * `each` returned (non-zero stops the pass). */
-#define SESSION_WINDOW 256
+#define SESSION_WINDOW 64
 int session_pass(struct session *s, int rotate_now, int max_deletions, int whole,
                  int (*each)(struct session *s, void *ctx), void *ctx);
 void session_close(struct session *s);

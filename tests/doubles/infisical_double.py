@@ -1289,7 +1289,9 @@ class Handler(doublelib.ControlRoutes, doublelib.QuietHandler):
         env = project.envs.setdefault(str(body["environment"]), {"/": {}})
         for q in parent_paths(norm_path(body["path"])):
             env.setdefault(q, {})
-        return 200, project.to_json()
+        # not the whole project: seeding 10,000 folders must stay linear
+        return 200, {"projectId": project.id, "environment": str(body["environment"]),
+                     "path": norm_path(body["path"])}
 
     def seed_target(self, body):
         st = self.server.state

@@ -59,6 +59,8 @@
 #include "util/http.h"
 #include "util/retry.h"
 
+#define INFISICAL_MAX_RESPONSE ((size_t)32 * 1024 * 1024)
+
 /* "?workspaceId=P&environment=E&secretPath=S" (v3) or projectId (v4). */
 static int query(const struct infisical *s, const struct rotor_store_ref *ref, char *buf,
                  size_t len)
@@ -730,10 +732,15 @@ int rotor_infisical_new(struct rotor_store *out, const struct rotor_infisical_op
 	 * when it arrives, in take_token). */
 	if (!rc)
 		rotor_secret_register(s->client_secret);
-	if (opts->http)
+	if (opts->http) {
 		http = *opts->http;
-	else
+	} else {
 		rotor_http_options_init(&http);
+		/* A pass's recursive list carries every secret under the
+		 * manifests' common folder: ~1 KiB a manifest (10,000: ~10 MiB).
+		 * Still capped. */
+		http.max_response = INFISICAL_MAX_RESPONSE;
+	}
 	http.classify = rotor_inf_classify;
 	http.classify_ctx = NULL;
 	http.clock = s->clock;

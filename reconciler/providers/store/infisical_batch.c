@@ -274,9 +274,43 @@ static int list_query(struct infisical *s, const struct group *g, char *path, si
 	return rc;
 }
 
-/* Reads group gi with one recursive list; on any trouble, batching is off
- * for the group (its refs are read one by one, which reports the trouble
- * where it belongs). */
+struct fetch_ctx {
+	struct inf_batch *b;
+	size_t gi;
+	size_t seen;
+	int no_path; /* a secret without secretPath: the server ignored recursive */
+};
+
+static void on_secret(void *ctx, json_t *sec)
+{
+	struct fetch_ctx *f = ctx;
+	f->seen++;
+	if (f->no_path)
+		return;
+	if (!json_is_string(json_object_get(sec, "secretPath"))) {
+		f->no_path = 1;
+		return;
+	}
+	char *folder = norm_folder(rotor_inf_jstr(sec, "secretPath"));
+	if (folder)
+		take_secret(f->b, f->gi, sec, folder);
+	free(folder);
+}
+
+/* Forgets what group gi's members hold from a reply. */
+static void forget(struct inf_batch *b, size_t gi, enum member_state to)
+{
+	for (size_t k = 0; k < b->nm; k++)
+		if (b->m[k].group == gi && b->m[k].state != DIRECT) {
+			rotor_store_pair_dispose(&b->m[k].pair);
+			b->m[k].state = to;
+		}
+}
+
+/* Reads group gi with one recursive list, streamed secret by secret (a
+ * list of 20,000 secrets is never one document in memory); on any
+ * trouble, batching is off for the group (its refs are read one by one,
+ * which reports the trouble where it belongs). */
 static void fetch(struct infisical *s, size_t gi)
 {
 	struct inf_batch *b = s->batch;
@@ -284,6 +318,7 @@ static void fetch(struct infisical *s, size_t gi)
 	char path[4096], what[512];
 	struct reply r;
 	struct rotor_error err;
+	struct fetch_ctx f = {b, gi, 0, 0};
 	snprintf(what, sizeof(what),
 	         "%s: Infisical list secrets (project %s, environment %s, path %s, recursive)",
 	         s->name, g->project, g->env, g->root);
@@ -291,50 +326,38 @@ static void fetch(struct infisical *s, size_t gi)
 		give_up(s, g, "the common folder's path is too long");
 		return;
 	}
+	forget(b, gi, CACHED); /* a fresh reply: nothing of the last one counts */
 	rotor_error_clear(&err);
-	if (rotor_inf_api(s, "GET", path, NULL, what, &r, &err) != 0) {
+	s->each_secret = on_secret;
+	s->each_ctx = &f;
+	int rc = rotor_inf_api(s, "GET", path, NULL, what, &r, &err);
+	s->each_secret = NULL;
+	s->each_ctx = NULL;
+	if (rc) {
+		forget(b, gi, DIRECT);
 		give_up(s, g,
 		        err.code == ROTOR_ELIMIT ? "the recursive list is over the size cap"
 		                                 : err.message);
 		return;
 	}
-	json_t *list = json_object_get(r.json, "secrets");
-	if (r.status != 200 || !json_is_array(list)) {
-		char why[96];
-		snprintf(why, sizeof(why), "the recursive list answered HTTP %ld", r.status);
-		rotor_inf_reply_dispose(&r);
+	int streamed = r.streamed;
+	long status = r.status;
+	rotor_inf_reply_dispose(&r);
+	if (status != 200 || !streamed || f.no_path) {
+		char why[160];
+		if (f.no_path)
+			snprintf(why, sizeof(why),
+			         "the server does not honour `recursive` (its "
+			         "secrets carry no secretPath)");
+		else
+			snprintf(why, sizeof(why), "the recursive list answered HTTP %ld%s", status,
+			         streamed ? "" : " without a secrets list");
+		forget(b, gi, DIRECT);
 		give_up(s, g, why);
 		return;
 	}
-	size_t i;
-	json_t *sec;
-	json_array_foreach(list, i, sec)
-	{
-		if (!json_is_string(json_object_get(sec, "secretPath"))) {
-			rotor_inf_reply_dispose(&r);
-			give_up(s, g,
-			        "the server does not honour `recursive` (its secrets carry no "
-			        "secretPath)");
-			return;
-		}
-	}
-	/* a fresh reply: forget what the last one said */
-	for (size_t k = 0; k < b->nm; k++)
-		if (b->m[k].group == gi && b->m[k].state != DIRECT) {
-			rotor_store_pair_dispose(&b->m[k].pair);
-			b->m[k].state = CACHED;
-		}
-	json_array_foreach(list, i, sec)
-	{
-		char *folder = norm_folder(rotor_inf_jstr(sec, "secretPath"));
-		if (folder)
-			take_secret(b, gi, sec, folder);
-		free(folder);
-	}
-	rotor_inf_reply_dispose(&r);
 	g->fetched_ms = s->clock->monotonic_ms(s->clock);
-	rotor_log(ROTOR_LOG_DEBUG, s->name, "recursive list of %s: %zu secrets", g->root,
-	          json_array_size(list));
+	rotor_log(ROTOR_LOG_DEBUG, s->name, "recursive list of %s: %zu secrets", g->root, f.seen);
 }
 
 int rotor_inf_batch_take(struct infisical *s, const struct rotor_store_ref *ref,

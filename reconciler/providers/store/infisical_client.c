@@ -100,6 +100,106 @@ static void pace(struct infisical *s)
 	s->last_request_ms = s->clock->monotonic_ms(s->clock);
 }
 
+static size_t skip_ws(const char *p, size_t n, size_t i)
+{
+	while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r'))
+		i++;
+	return i;
+}
+
+/* One JSON array or object (or string) at p[*i], advancing *i past it. */
+static json_t *load_one(const char *p, size_t n, size_t *i)
+{
+	json_error_t je;
+	if (*i >= n || (p[*i] != '{' && p[*i] != '[' && p[*i] != '"'))
+		return NULL; /* a bare scalar may be read one byte too far: not here */
+	json_t *v = json_loadb(p + *i, n - *i, JSON_DECODE_ANY | JSON_DISABLE_EOF_CHECK, &je);
+	if (v)
+		*i += (size_t)je.position;
+	return v;
+}
+
+/* A 2xx body {"secrets": [...], ...} read secret by secret, each handed to
+ * s->each_secret and freed before the next is parsed, so a list of 20,000
+ * secrets never sits in memory as one document (issue 17: a pass's
+ * recursive list). The other members go to r->json. -1 when the body is
+ * not of that shape (the caller then parses it whole). */
+static int stream_secrets(struct infisical *s, const char *p, size_t n, struct reply *r)
+{
+	size_t i = skip_ws(p, n, 0);
+	json_t *rest = json_object();
+	if (!rest || i >= n || p[i++] != '{')
+		goto bad;
+	for (int first = 1;; first = 0) {
+		i = skip_ws(p, n, i);
+		if (i < n && p[i] == '}' && first) {
+			i++;
+			break;
+		}
+		json_t *key = load_one(p, n, &i);
+		if (!json_is_string(key)) {
+			json_decref(key);
+			goto bad;
+		}
+		i = skip_ws(p, n, i);
+		if (i >= n || p[i++] != ':') {
+			json_decref(key);
+			goto bad;
+		}
+		i = skip_ws(p, n, i);
+		if (strcmp(json_string_value(key), "secrets") == 0 && i < n && p[i] == '[') {
+			json_decref(key);
+			i = skip_ws(p, n, i + 1);
+			r->streamed = 1;
+			if (i < n && p[i] == ']') {
+				i++;
+			} else {
+				for (;;) {
+					json_t *el = load_one(p, n, &i);
+					if (!el)
+						goto bad;
+					s->each_secret(s->each_ctx, el);
+					json_decref(el);
+					i = skip_ws(p, n, i);
+					if (i < n && p[i] == ',') {
+						i = skip_ws(p, n, i + 1);
+						continue;
+					}
+					if (i < n && p[i] == ']') {
+						i++;
+						break;
+					}
+					goto bad;
+				}
+			}
+		} else {
+			json_t *v = load_one(p, n, &i);
+			if (!v || json_object_set_new(rest, json_string_value(key), v) != 0) {
+				json_decref(key);
+				goto bad;
+			}
+			json_decref(key);
+		}
+		i = skip_ws(p, n, i);
+		if (i < n && p[i] == ',') {
+			i++;
+			continue;
+		}
+		if (i < n && p[i] == '}') {
+			i++;
+			break;
+		}
+		goto bad;
+	}
+	if (skip_ws(p, n, i) != n)
+		goto bad;
+	r->json = rest;
+	return 0;
+bad:
+	json_decref(rest);
+	return -1;
+}
+
 /* One HTTP exchange, no auth logic. body may be NULL. */
 static int send_raw(struct infisical *s, const char *method, const char *path, json_t *body,
                     int with_token, const char *what, struct reply *r, struct rotor_error *err)
@@ -166,7 +266,15 @@ static int send_raw(struct infisical *s, const char *method, const char *path, j
 	rotor_http_response_header(&res, "Retry-After", r->retry_after, sizeof(r->retry_after));
 	rotor_http_response_header(&res, "x-ratelimit-remaining", r->remaining,
 	                           sizeof(r->remaining));
-	if (res.body.len) {
+	if (res.body.len && s->each_secret && with_token && r->status >= 200 &&
+	    r->status < 300 && stream_secrets(s, res.body.data, res.body.len, r) != 0) {
+		/* Secrets handed on before the body went wrong are the
+		 * caller's to forget: it is told by the error below. A body of
+		 * another shape, nothing handed on yet, is parsed whole. */
+		r->stream_broken = r->streamed;
+		r->streamed = 0;
+	}
+	if (res.body.len && !r->json && !r->stream_broken) {
 		json_error_t je;
 		r->json = json_loadb(res.body.data, res.body.len, 0, &je);
 	}

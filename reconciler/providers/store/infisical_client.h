@@ -45,7 +45,11 @@ struct infisical {
 	struct rotor_clock *clock;
 	struct rotor_http *http;
 	struct inf_batch *batch; /* the pass's expected refs (infisical_batch.c); NULL none */
-	pthread_mutex_t lock;    /* one request at a time per connection */
+	/* While set, a 2xx reply's "secrets" are handed over one at a time
+	 * instead of parsed as one document (the batch's recursive list). */
+	void (*each_secret)(void *ctx, json_t *secret);
+	void *each_ctx;
+	pthread_mutex_t lock; /* one request at a time per connection */
 };
 
 /* A reply: status, parsed JSON (may be NULL), and the error fields. */
@@ -57,6 +61,8 @@ struct reply {
 	char req_id[96];
 	char retry_after[32];
 	char remaining[16]; /* x-ratelimit-remaining */
+	int streamed;       /* the "secrets" list went to s->each_secret, one by one */
+	int stream_broken;  /* the body broke off while it was being streamed */
 };
 
 void rotor_inf_reply_dispose(struct reply *r);
