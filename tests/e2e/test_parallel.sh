@@ -47,8 +47,15 @@ check "faulted: the failures name the call and the code" \
 	'[ "$(grep -c "error: .*CreateAccessKey.*ServiceFailure" <<<"$out")" = 8 ]'
 
 clear_faults
+# IAM throttles mid-pass (6 replies of Throttling: Rate exceeded, spread over
+# workers): retried with back-off, the account's bucket slowed for every
+# worker, and the pass completes.
+aws_ctl POST faults '{"rules": [{"match": "GetUser", "kind": "throttle", "after": 3, "count": 6}]}' >/dev/null
 run apply --parallel 8 "$ALL"
-check "cleared: apply --parallel 8 exits 0" '[ $rc = 0 ]'
+check "cleared, throttled mid-pass: apply --parallel 8 exits 0" '[ $rc = 0 ]'
+check "throttled: the six Throttling replies were all seen and retried" \
+	'[ "$(aws_ctl GET faults | "$ROTOR_PYTHON" -c "import json,sys; print(json.load(sys.stdin)[\"rules\"][0][\"applied\"])")" = 6 ]'
+clear_faults
 bad=""
 for i in $(seq -w 1 $N); do
 	b=$(q inv "raxx-p$i" "/p$i")

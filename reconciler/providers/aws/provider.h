@@ -4,7 +4,7 @@
  * function pointers, so the engine can be built over fakes (tests) as well
  * as over rotor's own Query-protocol client (provider.c).
  *
- * Two levels, because they have different thread rules:
+ * Thread rules: two levels, because they differ:
  *   connection  opened once per config connection by the engine; holds what
  *               every worker shares (the credential chain and its cache:
  *               one refresh, not N). Any thread.
