@@ -115,6 +115,7 @@ static int run_pass(struct session_options *so, int rotate_now, int max_deletion
 	j.s = &s;
 	j.r = &r;
 	pthread_mutex_init(&j.lock, NULL);
+	session_print_source(&s);
 	int rc = session_pass(&s, rotate_now, max_deletions, 0, apply_window, &j);
 	pthread_mutex_destroy(&j.lock);
 	if (rc) {
@@ -143,13 +144,14 @@ int cmd_apply(int argc, char **argv)
 	    {"max-deletions", required_argument, NULL, 'm'},
 	    {"lock-wait", required_argument, NULL, 'w'},
 	    {"parallel", required_argument, NULL, 'P'},
+	    {"revision", required_argument, NULL, 'R'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct session_options so = {.command = "apply", .mutates = 1, .lock_wait_ms = -1};
 	int max_deletions = 10, opt;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "c:l:o:m:w:P:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:l:o:m:w:P:R:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'w':
 			if (session_lock_wait_flag(optarg, &so))
@@ -175,6 +177,7 @@ int cmd_apply(int argc, char **argv)
 			return EXIT_OK;
 		case 'c':
 		case 'l':
+		case 'R':
 			session_common_flag(opt, optarg, &so);
 			break;
 		case 'P':

@@ -55,6 +55,7 @@ int cmd_plan(int argc, char **argv)
 	    {"selector", required_argument, NULL, 'l'},
 	    {"max-deletions", required_argument, NULL, 'm'},
 	    {"parallel", required_argument, NULL, 'P'},
+	    {"revision", required_argument, NULL, 'R'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -67,7 +68,7 @@ int cmd_plan(int argc, char **argv)
 			detailed = 1;
 	int usage_status = detailed ? EXIT_ERROR : EXIT_USAGE;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "c:f:dl:m:P:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:f:dl:m:P:R:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'f':
 			format = optarg;
@@ -90,6 +91,7 @@ int cmd_plan(int argc, char **argv)
 			return EXIT_OK;
 		case 'c':
 		case 'l':
+		case 'R':
 			session_common_flag(opt, optarg, &so);
 			break;
 		case 'P':
@@ -121,6 +123,9 @@ int cmd_plan(int argc, char **argv)
 	if (status)
 		return status == EXIT_USAGE ? usage_status : status;
 	r.color = r.format == ROTOR_PLAN_TEXT && isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
+	r.revision = s.revision[0] ? s.revision : NULL;
+	if (r.format == ROTOR_PLAN_TEXT)
+		session_print_source(&s);
 	struct plan_out out = {&r, {0}, 0};
 	/* Text is written window by window; markdown and JSON summarise
 	 * before they list, so they plan the whole pass at once. */

@@ -82,14 +82,18 @@ static int print_window(struct session *s, void *ctx)
 int cmd_status(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"config", required_argument, NULL, 'c'}, {"selector", required_argument, NULL, 'l'},
-	    {"name", required_argument, NULL, 'n'},   {"parallel", required_argument, NULL, 'P'},
-	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"selector", required_argument, NULL, 'l'},
+	    {"name", required_argument, NULL, 'n'},
+	    {"parallel", required_argument, NULL, 'P'},
+	    {"revision", required_argument, NULL, 'R'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct session_options so = {.command = "status"};
 	int opt;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "c:l:n:P:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:l:n:P:R:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'n':
 			so.only = optarg;
@@ -101,6 +105,7 @@ int cmd_status(int argc, char **argv)
 			return EXIT_OK;
 		case 'c':
 		case 'l':
+		case 'R':
 			session_common_flag(opt, optarg, &so);
 			break;
 		case 'P':
@@ -124,6 +129,7 @@ int cmd_status(int argc, char **argv)
 	int status = session_open(&s, &so);
 	if (status)
 		return status;
+	session_print_source(&s);
 	if (session_pass(&s, 0, 10, 0, print_window, NULL) != 0) {
 		session_close(&s);
 		return EXIT_ERROR;

@@ -107,8 +107,8 @@ int cmd_validate(int argc, char **argv)
 		if (cmd_load_config(config_path, &cfg, &diags) == 0)
 			rotor_config_resolve_secrets(cfg, ROTOR_DIAG_WARNING, &diags);
 	}
-	int rc = cmd_load_manifests(&set, argv + optind, (size_t)(argc - optind), cfg, &diags, why,
-	                            sizeof(why));
+	int rc = cmd_load_manifests(&set, argv + optind, (size_t)(argc - optind), cfg, NULL, NULL,
+	                            &diags, why, sizeof(why));
 	if (rc != 0 && rc != ROTOR_EINVALID) {
 		fprintf(stderr, "rotor validate: %s\n", why);
 		status = EXIT_ERROR;

@@ -73,7 +73,8 @@ int session_open(struct session *s, const struct session_options *o)
 		status = EXIT_INVALID;
 		goto done;
 	}
-	int rc = cmd_load_manifests(&s->set, o->paths, o->npaths, s->cfg, &diags, why, sizeof(why));
+	int rc = cmd_load_manifests(&s->set, o->paths, o->npaths, s->cfg, o->revision, s->revision,
+	                            &diags, why, sizeof(why));
 	if (why[0]) {
 		fprintf(stderr, "rotor %s: %s\n", o->command, why);
 		status = rc == ROTOR_EINVALID ? EXIT_USAGE : EXIT_ERROR;
@@ -113,6 +114,7 @@ int session_open(struct session *s, const struct session_options *o)
 	struct rotor_engine_options eo;
 	memset(&eo, 0, sizeof(eo));
 	eo.progress = stdout; /* apply prints each action as it is done */
+	eo.revision = s->revision[0] ? s->revision : NULL; /* the audit record's */
 	const char *vt = getenv("ROTOR_VALIDATE_TIMEOUT_MS");
 	if (vt)
 		eo.validate_timeout_ms = strtoll(vt, NULL, 10);
@@ -135,6 +137,13 @@ static struct rotor_reconcile_options reconcile_options(const struct session *s,
 	struct rotor_reconcile_options ro = {rotate_now, s->mutates ? s->state_dir : NULL,
 	                                     s->command, s->lock_wait_ms, budget};
 	return ro;
+}
+
+void session_print_source(const struct session *s)
+{
+	if (s->revision[0])
+		printf("manifests: %s, branch %s, at commit %s\n\n", s->cfg->source.url,
+		       s->cfg->source.branch, s->revision);
 }
 
 int session_lock(struct session *s, size_t i, struct rotor_error *err)
@@ -252,6 +261,9 @@ int session_common_flag(int opt, const char *arg, struct session_options *o)
 		return 0;
 	case 'l':
 		o->selector = arg;
+		return 0;
+	case 'R':
+		o->revision = arg;
 		return 0;
 	case 'P': {
 		int n = cmd_parse_count(arg);

@@ -26,6 +26,7 @@ struct session_options {
 	int mutates;          /* takes each user's lock for the pass (apply, rotate, ...) */
 	int64_t lock_wait_ms; /* --lock-wait; -1: the default (60 s) */
 	int parallel;         /* --parallel N: manifests handled at once; 0: the default (8) */
+	const char *revision; /* --revision REF: the git source's commit to read; NULL: head */
 };
 
 struct session {
@@ -48,13 +49,18 @@ struct session {
 	struct rotor_engine_state *states;
 	struct rotor_manifest_plan *plans;
 	int observe_errors;
-	int64_t now;  /* the moment the pass planned at */
-	int mutates;  /* take each user's lock for the pass */
-	int parallel; /* workers for the pass (--parallel) */
+	int64_t now;       /* the moment the pass planned at */
+	char revision[41]; /* the git source's commit the manifests came from; "" paths */
+	int mutates;       /* take each user's lock for the pass */
+	int parallel;      /* workers for the pass (--parallel) */
 	int64_t lock_wait_ms;
 	const char *command;
 	char state_dir[4096];
 };
+
+/* "manifests: URL, branch B, at commit SHA" when they came from the git
+ * source (plan, apply and status print the revision they read). */
+void session_print_source(const struct session *s);
 
 /* Takes the lock of selected manifest i (no-op when not mutating); prints
  * nothing, fills err on failure. */

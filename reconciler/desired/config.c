@@ -1117,7 +1117,7 @@ static void parse_source(struct cparse *c, const struct ydoc_node *n)
 {
 	struct yfield f[] = {
 	    {"url", 1, NULL},  {"branch", 0, NULL},   {"path", 0, NULL},
-	    {"auth", 0, NULL}, {"interval", 0, NULL},
+	    {"auth", 0, NULL}, {"interval", 0, NULL}, {"cacheDir", 0, NULL},
 	};
 	struct rotor_source_config *s = &c->cfg->source;
 	if (!(n = present(n)))
@@ -1136,6 +1136,17 @@ static void parse_source(struct cparse *c, const struct ydoc_node *n)
 	get_repo_path(c, f[2].node, &s->path);
 	get_duration_in(c, f[4].node, "source.interval", MIN_SOURCE_INTERVAL, INT64_MAX,
 	                &s->interval);
+	char *dir = NULL;
+	if (f[5].node && rotor_yget_string(&c->y, f[5].node, "source.cacheDir", &dir) == 0) {
+		if (dir[0] != '/')
+			rotor_yerr(&c->y, f[5].node,
+			           "source.cacheDir must be an absolute path, not "
+			           "\"%s\"",
+			           dir);
+		else
+			s->cache_dir = dir, dir = NULL;
+		free(dir);
+	}
 }
 
 /* ---- controller, audit ------------------------------------------------- */
@@ -1368,6 +1379,7 @@ void rotor_config_free(struct rotor_config *cfg)
 	dispose_ref(&cfg->source.token);
 	dispose_ref(&cfg->source.ssh_key);
 	free(cfg->source.known_hosts);
+	free(cfg->source.cache_dir);
 	free(cfg->listen);
 	free(cfg->audit_path);
 	free(cfg->state_dir);

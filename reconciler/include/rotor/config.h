@@ -101,6 +101,7 @@ struct rotor_source_config {
 	struct rotor_secret_ref ssh_key; /* auth.sshKey, optional */
 	char *known_hosts;               /* auth.knownHosts */
 	int64_t interval;                /* default 1m */
+	char *cache_dir;                 /* cacheDir: where the bare cache lives; NULL: default */
 	struct rotor_pos pos;
 };
 

@@ -127,6 +127,19 @@ int rotor_manifest_load_paths(struct rotor_manifest_set *set, char *const *paths
                               struct rotor_diags *diags);
 int rotor_manifest_set_check(const struct rotor_manifest_set *set, struct rotor_diags *diags);
 
+/* The same from git (rotor/gitsource.h): the source's cache at rev (NULL:
+ * the fetched branch head), or the repository around dir, narrowed to
+ * paths. *commit gets the commit read. ROTOR_EINVALID (diags say why),
+ * or another error in err (no such commit, no such path). */
+struct rotor_git_source;
+struct rotor_error;
+int rotor_manifest_load_git(struct rotor_manifest_set *set, const struct rotor_git_source *src,
+                            const char *rev, char commit[41], struct rotor_diags *diags,
+                            struct rotor_error *err);
+int rotor_manifest_load_git_local(struct rotor_manifest_set *set, const char *dir, const char *rev,
+                                  char *const *paths, size_t npaths, char commit[41],
+                                  struct rotor_diags *diags, struct rotor_error *err);
+
 /* Checks against a controller config: connections exist and have the right
  * kind, envFile paths lie inside an allowed directory, reload names exist. */
 int rotor_manifest_set_check_config(const struct rotor_manifest_set *set,

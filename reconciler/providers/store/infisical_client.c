@@ -266,8 +266,8 @@ static int send_raw(struct infisical *s, const char *method, const char *path, j
 	rotor_http_response_header(&res, "Retry-After", r->retry_after, sizeof(r->retry_after));
 	rotor_http_response_header(&res, "x-ratelimit-remaining", r->remaining,
 	                           sizeof(r->remaining));
-	if (res.body.len && s->each_secret && with_token && r->status >= 200 &&
-	    r->status < 300 && stream_secrets(s, res.body.data, res.body.len, r) != 0) {
+	if (res.body.len && s->each_secret && with_token && r->status >= 200 && r->status < 300 &&
+	    stream_secrets(s, res.body.data, res.body.len, r) != 0) {
 		/* Secrets handed on before the body went wrong are the
 		 * caller's to forget: it is told by the error below. A body of
 		 * another shape, nothing handed on yet, is parsed whole. */
