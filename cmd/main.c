@@ -7,6 +7,7 @@
 
 const struct command rotor_commands[] = {
     {"plan", cmd_plan, "show what a pass would change, and why (never mutates)"},
+    {"diff", cmd_diff, "what merging a change to the manifests would do (offline)"},
     {"apply", cmd_apply, "run one pass: observe, plan, apply"},
     {"status", cmd_status, "keys, store, consumers and the dated steps ahead"},
     {"rotate", cmd_rotate, "rotate one manifest now"},

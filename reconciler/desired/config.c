@@ -980,6 +980,7 @@ enum git_transport {
 	GIT_HTTP,
 	GIT_SSH,
 	GIT_LOCAL,
+	GIT_DAEMON, /* git://: a local test server only */
 };
 
 /* How libgit2 would reach the URL: https://, ssh:// or user@host:path,
@@ -995,6 +996,13 @@ static enum git_transport git_transport_of(const char *url)
 		return url[6] && url[6] != '/' ? GIT_SSH : GIT_BAD;
 	if (strncasecmp(url, "file://", 7) == 0)
 		return url[7] == '/' ? GIT_LOCAL : GIT_BAD;
+	if (strncasecmp(url, "git://", 6) == 0) {
+		const char *h = url + 6;
+		return strncmp(h, "127.0.0.1", 9) == 0 || strncmp(h, "localhost", 9) == 0 ||
+		               strncmp(h, "[::1]", 5) == 0
+		           ? GIT_DAEMON
+		           : GIT_BAD;
+	}
 	if (url[0] == '/')
 		return GIT_LOCAL;
 	if (strstr(url, "://"))
@@ -1018,7 +1026,8 @@ static void get_git_url(struct cparse *c, const struct ydoc_node *n, struct roto
 		rotor_yerr(
 		    &c->y, n,
 		    "%s must be an https:// or ssh:// URL, user@host:path, file:// or an absolute "
-		    "path",
+		    "path (git://, unauthenticated and unencrypted, only for a server on this "
+		    "machine)",
 		    what);
 		goto done;
 	}

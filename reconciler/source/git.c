@@ -275,7 +275,8 @@ static int on_certificate(git_cert *cert, int valid, const char *host, void *pay
 	char fp[80];
 	if (!(hk->type & GIT_CERT_SSH_RAW) || !hk->hostkey || !hk->hostkey_len) {
 		snprintf(f->host_error, sizeof(f->host_error),
-		         "the SSH host key of %s could not be read to compare with knownHosts", host);
+		         "the SSH host key of %s could not be read to compare with knownHosts",
+		         host);
 		return GIT_ECERTIFICATE;
 	}
 	fingerprint((const unsigned char *)hk->hostkey, hk->hostkey_len, fp, sizeof(fp));
@@ -285,11 +286,12 @@ static int on_certificate(git_cert *cert, int valid, const char *host, void *pay
 	if (k == 1)
 		return 0;
 	if (k == 0)
-		snprintf(f->host_error, sizeof(f->host_error),
-		         "the SSH host key of %s CHANGED: it offered %s, which %s does not list for "
-		         "it. Someone may be intercepting the connection; if the server's key was "
-		         "replaced on purpose, put the new key in knownHosts",
-		         host, fp, f->src->known_hosts);
+		snprintf(
+		    f->host_error, sizeof(f->host_error),
+		    "the SSH host key of %s CHANGED: it offered %s, which %s does not list for "
+		    "it. Someone may be intercepting the connection; if the server's key was "
+		    "replaced on purpose, put the new key in knownHosts",
+		    host, fp, f->src->known_hosts);
 	else if (k == -1)
 		snprintf(f->host_error, sizeof(f->host_error),
 		         "the SSH host key of %s is unknown: it offered %s and %s has no entry for "
@@ -371,16 +373,18 @@ int rotor_git_fetch(const struct rotor_git_source *src, char head[41], struct ro
 			                     f.host_error);
 		else if (f.cred_calls > 1 || (e && e->klass == GIT_ERROR_HTTP &&
 		                              strstr(e->message ? e->message : "", "401")))
-			rc = rotor_error_set(err, ROTOR_EAUTH,
-			                     "git source %s: authentication failed: check "
-			                     "source.auth (the token or the SSH key, and that it may "
-			                     "read the repository)",
-			                     src->url);
+			rc = rotor_error_set(
+			    err, ROTOR_EAUTH,
+			    "git source %s: authentication failed: check "
+			    "source.auth (the token or the SSH key, and that it may "
+			    "read the repository)",
+			    src->url);
 		else
-			rc = git_fail(err, ROTOR_ETRANSIENT,
-			              "git source %s: cannot fetch branch %s (is the remote reachable, "
-			              "the URL right?)",
-			              src->url, branch);
+			rc = git_fail(
+			    err, ROTOR_ETRANSIENT,
+			    "git source %s: cannot fetch branch %s (is the remote reachable, "
+			    "the URL right?)",
+			    src->url, branch);
 		goto done;
 	}
 	/* What the remote advertised now decides; not a ref of an old fetch. */
@@ -504,8 +508,8 @@ static int on_entry(const char *root, const git_tree_entry *entry, void *payload
 	return 0;
 }
 
-static int walk_commit(git_repository *repo, const char *rev, const char *what,
-                       const char *path, char *const *narrow, size_t nnarrow, char commit[41],
+static int walk_commit(git_repository *repo, const char *rev, const char *what, const char *path,
+                       char *const *narrow, size_t nnarrow, char commit[41],
                        rotor_source_emit_fn emit, void *ctx, struct rotor_diags *diags,
                        struct rotor_error *err)
 {
@@ -533,8 +537,8 @@ static int walk_commit(git_repository *repo, const char *rev, const char *what,
 		    git_tree_entry_type(entry) != GIT_OBJECT_TREE ||
 		    git_tree_lookup(&sub, repo, git_tree_entry_id(entry)) != 0) {
 			rc = rotor_error_set(err, ROTOR_ENOTFOUND,
-			                     "%s: commit %.12s has no directory %s (source.path)", what,
-			                     commit, path);
+			                     "%s: commit %.12s has no directory %s (source.path)",
+			                     what, commit, path);
 			goto done;
 		}
 		walked = sub;
@@ -599,10 +603,11 @@ int rotor_git_walk_local(const char *dir, const char *rev, char *const *paths, s
 	pthread_once(&git_once, git_init);
 	commit[0] = '\0';
 	if (git_repository_open_ext(&repo, dir, 0, NULL) != 0)
-		return git_fail(err, ROTOR_EINVALID,
-		                "%s is not inside a git repository (rotor diff compares two commits "
-		                "of one)",
-		                dir);
+		return git_fail(
+		    err, ROTOR_EINVALID,
+		    "%s is not inside a git repository (rotor diff compares two commits "
+		    "of one)",
+		    dir);
 	int rc = walk_commit(repo, rev, "the repository", NULL, paths, npaths, commit, emit, ctx,
 	                     diags, err);
 	git_repository_free(repo);
