@@ -28,9 +28,9 @@ static void usage(FILE *f)
 }
 
 /* Reads the manifests of one commit into set. */
-static int load(struct rotor_manifest_set *set, const struct rotor_git_source *src,
-                const char *rev, char *const *paths, size_t npaths, char commit[41],
-                struct rotor_diags *diags, struct rotor_error *err)
+static int load(struct rotor_manifest_set *set, const struct rotor_git_source *src, const char *rev,
+                char *const *paths, size_t npaths, char commit[41], struct rotor_diags *diags,
+                struct rotor_error *err)
 {
 	if (src)
 		return rotor_manifest_load_git(set, src, rev, commit, diags, err);
@@ -65,8 +65,9 @@ int cmd_diff(int argc, char **argv)
 			use_source = 1;
 			break;
 		case 'o':
-			fprintf(stderr, "rotor diff: --observe (the live forecast) is not built yet: "
-			                "run `rotor plan` on the head's manifests for it\n");
+			fprintf(stderr,
+			        "rotor diff: --observe (the live forecast) is not built yet: "
+			        "run `rotor plan` on the head's manifests for it\n");
 			return EXIT_USAGE;
 		case 'c':
 			config = optarg;
@@ -114,14 +115,15 @@ int cmd_diff(int argc, char **argv)
 	rotor_error_clear(&err);
 	const char *config_path = cmd_config_path(config, 0);
 	if (use_source && !config_path) {
-		fprintf(stderr, "rotor diff: --source reads the config's git source: pass --config\n");
+		fprintf(stderr,
+		        "rotor diff: --source reads the config's git source: pass --config\n");
 		status = EXIT_USAGE;
 		goto done;
 	}
 	if (config_path) {
 		if (cmd_load_config(config_path, &cfg, &diags) == 0)
-			rotor_config_resolve_secrets(cfg, use_source ? ROTOR_DIAG_ERROR : ROTOR_DIAG_WARNING,
-			                             &diags);
+			rotor_config_resolve_secrets(
+			    cfg, use_source ? ROTOR_DIAG_ERROR : ROTOR_DIAG_WARNING, &diags);
 		if (diags.nerrors) {
 			rotor_diags_print(&diags, stderr);
 			status = EXIT_INVALID;
@@ -132,7 +134,8 @@ int cmd_diff(int argc, char **argv)
 	}
 	if (use_source) {
 		if (!cfg->source.present) {
-			fprintf(stderr, "rotor diff: --source: %s has no source block\n", config_path);
+			fprintf(stderr, "rotor diff: --source: %s has no source block\n",
+			        config_path);
 			status = EXIT_USAGE;
 			goto done;
 		}
@@ -148,8 +151,8 @@ int cmd_diff(int argc, char **argv)
 	/* The base may hold invalid manifests too: they are left out of the
 	 * comparison (a fix shows as an addition); its problems are not this
 	 * change's. */
-	int rc = load(&bset, use_source ? &src : NULL, base, paths, npaths, bcommit, &base_diags,
-	              &err);
+	int rc =
+	    load(&bset, use_source ? &src : NULL, base, paths, npaths, bcommit, &base_diags, &err);
 	if (rc && rc != ROTOR_EINVALID) {
 		fprintf(stderr, "rotor diff: --base %s: %s\n", base, err.message);
 		status = EXIT_ERROR;

@@ -21,13 +21,12 @@ static int same(const char *a, const char *b)
 	return strcmp(str(a), str(b)) == 0;
 }
 
-static struct rotor_diff_note *note(struct rotor_diff_entry *e, const char *field,
-                                    const char *from, const char *to, int loud, const char *fmt,
-                                    ...) __attribute__((format(printf, 6, 7)));
+static struct rotor_diff_note *note(struct rotor_diff_entry *e, const char *field, const char *from,
+                                    const char *to, int loud, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
 
-static struct rotor_diff_note *note(struct rotor_diff_entry *e, const char *field,
-                                    const char *from, const char *to, int loud, const char *fmt,
-                                    ...)
+static struct rotor_diff_note *note(struct rotor_diff_entry *e, const char *field, const char *from,
+                                    const char *to, int loud, const char *fmt, ...)
 {
 	if (e->nnotes == ROTOR_DIFF_MAX_NOTES)
 		return NULL;
@@ -45,9 +44,9 @@ static struct rotor_diff_note *note(struct rotor_diff_entry *e, const char *fiel
 
 static void store_place(const struct rotor_manifest *m, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s %s/%s%s (%s, %s)", str(m->store.connection), str(m->store.project_id),
-	         str(m->store.environment), str(m->store.secret_path), str(m->store.akid_name),
-	         str(m->store.secret_name));
+	snprintf(buf, len, "%s %s/%s%s (%s, %s)", str(m->store.connection),
+	         str(m->store.project_id), str(m->store.environment), str(m->store.secret_path),
+	         str(m->store.akid_name), str(m->store.secret_name));
 }
 
 static void consumer_target(const struct rotor_consumer *c, char *buf, size_t len)
@@ -57,8 +56,8 @@ static void consumer_target(const struct rotor_consumer *c, char *buf, size_t le
 		snprintf(buf, len, "heroku %s/%s", str(c->connection), str(c->app));
 		break;
 	case ROTOR_CONSUMER_GITHUB:
-		snprintf(buf, len, "githubActions %s/%s%s%s", str(c->connection), str(c->repository),
-		         c->environment ? " env " : "", str(c->environment));
+		snprintf(buf, len, "githubActions %s/%s%s%s", str(c->connection),
+		         str(c->repository), c->environment ? " env " : "", str(c->environment));
 		break;
 	default:
 		snprintf(buf, len, "envFile %s", str(c->path));
@@ -121,10 +120,11 @@ static void compare(struct rotor_diff_entry *e, int64_t now)
 	if (!same(a->user, b->user) || !same(a->aws, b->aws)) {
 		snprintf(x, sizeof(x), "%s on %s", a->user, a->aws);
 		snprintf(y, sizeof(y), "%s on %s", b->user, b->aws);
-		note(e, "spec.user", x, y, 1,
-		     "a different IAM user: %s is no longer managed (its keys are left as they are) "
-		     "and %s is adopted on the next pass (a new key)",
-		     x, y);
+		note(
+		    e, "spec.user", x, y, 1,
+		    "a different IAM user: %s is no longer managed (its keys are left as they are) "
+		    "and %s is adopted on the next pass (a new key)",
+		    x, y);
 		e->rotates = 1;
 	}
 	store_place(a, x, sizeof(x));
@@ -142,18 +142,21 @@ static void compare(struct rotor_diff_entry *e, int64_t now)
 		if (b->cadence < a->cadence) {
 			e->may_rotate = 1;
 			note(e, "spec.cadence", x, y, 0,
-			     "a shorter cadence: the key rotates on the next pass if it is older than "
+			     "a shorter cadence: the key rotates on the next pass if it is older "
+			     "than "
 			     "%s",
 			     y);
 		} else {
-			note(e, "spec.cadence", x, y, 0, "a longer cadence: the next rotation comes later");
+			note(e, "spec.cadence", x, y, 0,
+			     "a longer cadence: the next rotation comes later");
 		}
 	}
 	if (a->deactivate_after != b->deactivate_after) {
 		dur(x, sizeof(x), a->deactivate_after);
 		dur(y, sizeof(y), b->deactivate_after);
 		note(e, "spec.deactivateAfter", x, y, 0,
-		     "after a rotation the old key stays Active %s once every consumer holds the new "
+		     "after a rotation the old key stays Active %s once every consumer holds the "
+		     "new "
 		     "one (and only while nothing uses it)",
 		     y);
 	}
@@ -174,7 +177,8 @@ static void compare(struct rotor_diff_entry *e, int64_t now)
 		if (b->rotate_requested_at <= now || !now) {
 			e->rotates = 1;
 			note(e, "spec.rotateRequestedAt", x, y, 1,
-			     "a rotation is requested: the next pass rotates %s if its key was created "
+			     "a rotation is requested: the next pass rotates %s if its key was "
+			     "created "
 			     "before %s",
 			     b->user, y);
 		} else {
@@ -186,19 +190,22 @@ static void compare(struct rotor_diff_entry *e, int64_t now)
 		if (b->mode == ROTOR_MODE_OBSERVE) {
 			e->stops = 1;
 			note(e, "spec.mode", "enforce", "observe", 1,
-			     "rotor stops changing %s: passes only report what they would do", b->user);
+			     "rotor stops changing %s: passes only report what they would do",
+			     b->user);
 		} else {
 			note(e, "spec.mode", "observe", "enforce", 1,
-			     "rotor starts changing %s on the next pass: read its `rotor plan` first",
+			     "rotor starts changing %s on the next pass: read its `rotor plan` "
+			     "first",
 			     b->user);
 		}
 	}
 	if (a->suspend != b->suspend) {
 		if (b->suspend)
 			e->stops = 1;
-		note(e, "spec.suspend", a->suspend ? "true" : "false", b->suspend ? "true" : "false",
-		     1, b->suspend ? "suspended: rotor stops touching %s (no reads, no changes)"
-		                   : "resumed: the next pass manages %s again",
+		note(e, "spec.suspend", a->suspend ? "true" : "false",
+		     b->suspend ? "true" : "false", 1,
+		     b->suspend ? "suspended: rotor stops touching %s (no reads, no changes)"
+		                : "resumed: the next pass manages %s again",
 		     b->user);
 	}
 	for (size_t i = 0; i < a->nconsumers; i++) {
@@ -208,7 +215,8 @@ static void compare(struct rotor_diff_entry *e, int64_t now)
 		consumer_target(c, x, sizeof(x));
 		if (!d) {
 			note(e, field, x, NULL, 1,
-			     "no longer updated: it keeps the current pair, and at the next rotation "
+			     "no longer updated: it keeps the current pair, and at the next "
+			     "rotation "
 			     "rotor deactivates that key once nothing uses it. Move it off the key "
 			     "first");
 			continue;
@@ -216,7 +224,8 @@ static void compare(struct rotor_diff_entry *e, int64_t now)
 		consumer_target(d, y, sizeof(y));
 		if (strcmp(x, y) != 0)
 			note(e, field, x, y, 1,
-			     "the pair goes to a NEW place on the next pass; the old place is no longer "
+			     "the pair goes to a NEW place on the next pass; the old place is no "
+			     "longer "
 			     "updated and keeps a key rotor will deactivate");
 	}
 	for (size_t i = 0; i < b->nconsumers; i++) {
@@ -226,14 +235,16 @@ static void compare(struct rotor_diff_entry *e, int64_t now)
 			continue;
 		snprintf(field, sizeof(field), "consumer %s", d->name);
 		consumer_target(d, y, sizeof(y));
-		note(e, field, NULL, y, 0,
-		     "written on the next pass (the current pair); the old key's deactivation waits "
-		     "for it");
+		note(
+		    e, field, NULL, y, 0,
+		    "written on the next pass (the current pair); the old key's deactivation waits "
+		    "for it");
 	}
 	if (a->nlabels != b->nlabels) {
 		snprintf(x, sizeof(x), "%zu", a->nlabels);
 		snprintf(y, sizeof(y), "%zu", b->nlabels);
-		note(e, "metadata.labels", x, y, 0, "labels changed: selectors pick it differently");
+		note(e, "metadata.labels", x, y, 0,
+		     "labels changed: selectors pick it differently");
 	} else {
 		for (size_t i = 0; i < a->nlabels; i++)
 			if (!same(a->labels[i].key, b->labels[i].key) ||
@@ -263,7 +274,8 @@ int rotor_diff_compute(const struct rotor_manifest_set *base, const struct rotor
 		return -8; /* ROTOR_ENOMEM */
 	for (size_t i = 0; head && i < head->n; i++) {
 		const struct rotor_manifest *h = &head->items[i];
-		const struct rotor_manifest *b = base ? rotor_manifest_set_find(base, h->name) : NULL;
+		const struct rotor_manifest *b =
+		    base ? rotor_manifest_set_find(base, h->name) : NULL;
 		struct rotor_diff_entry *e = &out->entries[out->n];
 		memset(e, 0, sizeof(*e));
 		e->head = h;
@@ -289,7 +301,8 @@ int rotor_diff_compute(const struct rotor_manifest_set *base, const struct rotor
 		e->base = b;
 		e->stops = !b->suspend;
 		note(e, "manifest", b->name, NULL, 1,
-		     "no longer managed: the keys of %s on %s are left as they are, the store and the "
+		     "no longer managed: the keys of %s on %s are left as they are, the store and "
+		     "the "
 		     "consumers keep the last pair, and nobody rotates it any more",
 		     b->user, b->aws);
 	}
@@ -358,9 +371,10 @@ static void write_text(FILE *f, const struct rotor_diff *d, const struct rotor_d
 			const struct rotor_diff_note *n = &e->notes[k];
 			if (e->kind == ROTOR_DIFF_CHANGED)
 				fprintf(f, "    %s%s: %s -> %s\n", n->loud ? "!! " : "", n->field,
-				        n->from[0] ? n->from : "(none)", n->to[0] ? n->to : "(none)");
-			fprintf(f, "      %s%s\n", e->kind != ROTOR_DIFF_CHANGED && n->loud ? "!! " : "",
-			        n->what);
+				        n->from[0] ? n->from : "(none)",
+				        n->to[0] ? n->to : "(none)");
+			fprintf(f, "      %s%s\n",
+			        e->kind != ROTOR_DIFF_CHANGED && n->loud ? "!! " : "", n->what);
 		}
 		fputc('\n', f);
 	}
@@ -403,7 +417,9 @@ static char *md_section(const struct rotor_diff_entry *e, size_t *len)
 	fprintf(f, "</code> (");
 	md_text(f, m->user);
 	fprintf(f, "): %s%s</summary>\n\n", kind_word(e->kind),
-	        e->rotates ? ", rotates on merge" : e->stops ? ", stops being managed" : "");
+	        e->rotates ? ", rotates on merge"
+	        : e->stops ? ", stops being managed"
+	                   : "");
 	for (int k = 0; k < e->nnotes; k++) {
 		const struct rotor_diff_note *n = &e->notes[k];
 		fputs(n->loud ? "- ⚠️ **" : "- **", f);
@@ -475,8 +491,8 @@ static int write_json(FILE *f, const struct rotor_diff *d, const struct rotor_di
 	                              "added", (json_int_t)d->added, "removed",
 	                              (json_int_t)d->removed, "changed", (json_int_t)d->changed,
 	                              "rotateOnMerge", (json_int_t)d->rotate, "mayRotate",
-	                              (json_int_t)d->may_rotate, "stopManaged",
-	                              (json_int_t)d->stop, "errors", (json_int_t)d->errors));
+	                              (json_int_t)d->may_rotate, "stopManaged", (json_int_t)d->stop,
+	                              "errors", (json_int_t)d->errors));
 	for (size_t i = 0; i < d->n; i++) {
 		const struct rotor_diff_entry *e = &d->entries[i];
 		json_t *notes = json_array();
@@ -488,11 +504,11 @@ static int write_json(FILE *f, const struct rotor_diff *d, const struct rotor_di
 			                     n->to[0] ? json_string(n->to) : json_null(), "what",
 			                     n->what, "loud", n->loud));
 		}
-		json_array_append_new(
-		    list, json_pack("{s:s, s:s, s:s, s:b, s:b, s:b, s:o}", "name", entry_name(e),
-		                    "user", entry_m(e)->user, "kind", kind_word(e->kind), "rotates",
-		                    e->rotates, "mayRotate", e->may_rotate, "stopsManaged", e->stops,
-		                    "notes", notes));
+		json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:b, s:b, s:b, s:o}", "name",
+		                                      entry_name(e), "user", entry_m(e)->user,
+		                                      "kind", kind_word(e->kind), "rotates",
+		                                      e->rotates, "mayRotate", e->may_rotate,
+		                                      "stopsManaged", e->stops, "notes", notes));
 	}
 	json_object_set_new(root, "manifests", list);
 	int rc = json_dumpf(root, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER);

@@ -379,6 +379,13 @@ int rotor_git_fetch(const struct rotor_git_source *src, char head[41], struct ro
 			    "source.auth (the token or the SSH key, and that it may "
 			    "read the repository)",
 			    src->url);
+		else if (f.cred_calls == 1 && e && e->klass == GIT_ERROR_HTTP)
+			rc = git_fail(
+			    err, ROTOR_EAUTH,
+			    "git source %s: the server did not accept rotor's credentials, "
+			    "or answered them in a way libgit2 could not read: check "
+			    "source.auth",
+			    src->url);
 		else
 			rc = git_fail(
 			    err, ROTOR_ETRANSIENT,

@@ -24,20 +24,20 @@ enum rotor_diff_kind {
 #define ROTOR_DIFF_MAX_NOTES 24
 
 struct rotor_diff_note {
-	char field[48];  /* "spec.cadence", "consumer vault-host" */
-	char from[160];  /* "" when added */
-	char to[160];    /* "" when removed */
-	char what[400];  /* the consequence, one line */
-	int loud;        /* a reviewer must not miss it (a store moved, a user changed) */
+	char field[48]; /* "spec.cadence", "consumer vault-host" */
+	char from[160]; /* "" when added */
+	char to[160];   /* "" when removed */
+	char what[400]; /* the consequence, one line */
+	int loud;       /* a reviewer must not miss it (a store moved, a user changed) */
 };
 
 struct rotor_diff_entry {
 	enum rotor_diff_kind kind;
 	const struct rotor_manifest *base; /* NULL when added */
 	const struct rotor_manifest *head; /* NULL when removed */
-	int rotates;  /* rotates on the next pass whatever the keys' ages */
-	int may_rotate; /* rotates on the next pass if the key is old enough */
-	int stops;    /* no longer managed (removed, suspended, observe) */
+	int rotates;                       /* rotates on the next pass whatever the keys' ages */
+	int may_rotate;                    /* rotates on the next pass if the key is old enough */
+	int stops;                         /* no longer managed (removed, suspended, observe) */
 	struct rotor_diff_note notes[ROTOR_DIFF_MAX_NOTES];
 	int nnotes;
 };
