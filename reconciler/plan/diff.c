@@ -64,7 +64,8 @@ static void consumer_target(const struct rotor_consumer *c, char *buf, size_t le
 		break;
 	}
 	size_t n = strlen(buf);
-	if (c->akid_name || c->secret_name)
+	if ((c->akid_name && strcmp(c->akid_name, ROTOR_DEFAULT_AKID_NAME) != 0) ||
+	    (c->secret_name && strcmp(c->secret_name, ROTOR_DEFAULT_SECRET_NAME) != 0))
 		snprintf(buf + n, len - n, " as %s/%s", str(c->akid_name), str(c->secret_name));
 }
 

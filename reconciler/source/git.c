@@ -530,7 +530,7 @@ static int walk_commit(git_repository *repo, const char *rev, const char *what, 
 		goto done;
 	}
 	if (git_object_peel(&peeled, obj, GIT_OBJECT_COMMIT) != 0) {
-		rc = git_fail(err, ROTOR_EINVALID, "%s: %s is not a commit", what, rev);
+		rc = git_fail(err, ROTOR_ENOTFOUND, "%s: %s is not a commit", what, rev);
 		goto done;
 	}
 	git_oid_tostr(commit, 41, git_object_id(peeled));
@@ -609,9 +609,10 @@ int rotor_git_walk_local(const char *dir, const char *rev, char *const *paths, s
 	git_repository *repo = NULL;
 	pthread_once(&git_once, git_init);
 	commit[0] = '\0';
-	if (git_repository_open_ext(&repo, dir, 0, NULL) != 0)
+	/* found upwards from dir, as git does, stopping at GIT_CEILING_DIRECTORIES */
+	if (git_repository_open_ext(&repo, dir, 0, getenv("GIT_CEILING_DIRECTORIES")) != 0)
 		return git_fail(
-		    err, ROTOR_EINVALID,
+		    err, ROTOR_ENOTFOUND,
 		    "%s is not inside a git repository (rotor diff compares two commits "
 		    "of one)",
 		    dir);
