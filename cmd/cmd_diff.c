@@ -86,7 +86,7 @@ int cmd_diff(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	struct rotor_diff_render r = {ROTOR_DIFF_TEXT, NULL, NULL, 0};
+	struct rotor_diff_render r = {ROTOR_DIFF_TEXT, NULL, NULL, 0, NULL, 0};
 	if (strcmp(format, "markdown") == 0)
 		r.format = ROTOR_DIFF_MARKDOWN;
 	else if (strcmp(format, "json") == 0)
@@ -178,7 +178,17 @@ int cmd_diff(int argc, char **argv)
 	d.errors = diags.nerrors;
 	rotor_diags_sort(&diags);
 	rotor_diags_print(&diags, stderr);
+	char **lines = calloc(diags.n ? diags.n : 1, sizeof(char *));
+	for (size_t i = 0; lines && i < diags.n; i++) {
+		char buf[1024];
+		rotor_diag_format(&diags.items[i], buf, sizeof(buf));
+		lines[r.nproblems++] = strdup(buf);
+	}
+	r.problems = (const char *const *)lines;
 	rotor_diff_write(stdout, &d, &r);
+	for (size_t i = 0; lines && i < r.nproblems; i++)
+		free(lines[i]);
+	free(lines);
 	fflush(stdout);
 	if (diags.nerrors)
 		status = EXIT_INVALID;

@@ -456,6 +456,20 @@ static void write_markdown(FILE *f, const struct rotor_diff *d, const struct rot
 	if (o->base_rev && o->head_rev)
 		fprintf(h, " (`%.12s`..`%.12s`)", o->base_rev, o->head_rev);
 	fputs(".\n", h);
+	if (o->nproblems) {
+		/* in a fenced block: nothing in a message can break the comment */
+		fprintf(h, "\n<details open><summary>❌ %zu problem%s in the manifests at head (as "
+		           "<code>rotor validate</code> reports them)</summary>\n\n```text\n",
+		        o->nproblems, o->nproblems == 1 ? "" : "s");
+		for (size_t i = 0; i < o->nproblems && i < 50; i++) {
+			for (const char *c = o->problems[i]; *c && c - o->problems[i] < 300; c++)
+				fputc(*c == '`' ? '\'' : *c, h);
+			fputc('\n', h);
+		}
+		if (o->nproblems > 50)
+			fprintf(h, "... and %zu more\n", o->nproblems - 50);
+		fputs("```\n\n</details>\n", h);
+	}
 	fclose(h);
 	fwrite(head, 1, hlen, f);
 	used += hlen;

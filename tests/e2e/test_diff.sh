@@ -112,6 +112,9 @@ C5=$(commit "bad")
 rdiff --base "$C4" --head "$C5"
 check "an invalid head is reported as validate does (path@sha:line:col), exit 3" \
 	'[ $rc = 3 ] && grep -q "^manifests/bad.yaml@${C5:0:7}:3:18: metadata.name" <<<"$out"'
+rdiff --base "$C4" --head "$C5" --format markdown
+check "markdown: the problems at head are in the comment, in a fenced block" \
+	'[ $rc = 3 ] && grep -q "problems in the manifests at head" <<<"$out" && grep -q "^manifests/bad.yaml@${C5:0:7}:3:18: metadata.name" <<<"$out"'
 rdiff --base "$C4" --head nosuchref
 check "an unknown ref: exit 1, naming it" '[ $rc = 1 ] && grep -q "head nosuchref" <<<"$out"'
 mkdir -p "$T/norepo"

@@ -60,6 +60,10 @@ struct rotor_diff_render {
 	enum rotor_diff_format format;
 	const char *base_rev, *head_rev; /* shown; may be NULL */
 	size_t max_bytes;                /* markdown: GitHub's comment limit; 0: 65,536 */
+	/* validate's lines for invalid manifests at head: markdown lists them
+	 * first (the comment is where a reviewer sees them) */
+	const char *const *problems;
+	size_t nproblems;
 };
 
 /* The one-line summary: "3 users rotate on merge, 1 stops being managed,
