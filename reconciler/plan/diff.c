@@ -458,8 +458,9 @@ static void write_markdown(FILE *f, const struct rotor_diff *d, const struct rot
 	fputs(".\n", h);
 	if (o->nproblems) {
 		/* in a fenced block: nothing in a message can break the comment */
-		fprintf(h, "\n<details open><summary>❌ %zu problem%s in the manifests at head (as "
-		           "<code>rotor validate</code> reports them)</summary>\n\n```text\n",
+		fprintf(h,
+		        "\n<details open><summary>❌ %zu problem%s in the manifests at head (as "
+		        "<code>rotor validate</code> reports them)</summary>\n\n```text\n",
 		        o->nproblems, o->nproblems == 1 ? "" : "s");
 		for (size_t i = 0; i < o->nproblems && i < 50; i++) {
 			for (const char *c = o->problems[i]; *c && c - o->problems[i] < 300; c++)
