@@ -19,7 +19,8 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: rotor validate [--config FILE] [--format text|json] [PATH...]\n");
+	fprintf(f, "usage: rotor validate [--config FILE] [--format text|json] [--revision REF] "
+	           "[PATH...]\n");
 }
 
 static int print_json(const struct rotor_diags *d, const struct rotor_manifest_set *set,
@@ -64,16 +65,20 @@ int cmd_validate(int argc, char **argv)
 	static const struct option longopts[] = {
 	    {"config", required_argument, NULL, 'c'},
 	    {"format", required_argument, NULL, 'f'},
+	    {"revision", required_argument, NULL, 'R'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	const char *config_flag = NULL, *format = "text";
+	const char *config_flag = NULL, *format = "text", *revision = NULL;
 	int opt;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "c:f:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:f:R:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			config_flag = optarg;
+			break;
+		case 'R':
+			revision = optarg;
 			break;
 		case 'f':
 			format = optarg;
@@ -107,8 +112,8 @@ int cmd_validate(int argc, char **argv)
 		if (cmd_load_config(config_path, &cfg, &diags) == 0)
 			rotor_config_resolve_secrets(cfg, ROTOR_DIAG_WARNING, &diags);
 	}
-	int rc = cmd_load_manifests(&set, argv + optind, (size_t)(argc - optind), cfg, NULL, NULL,
-	                            &diags, why, sizeof(why));
+	int rc = cmd_load_manifests(&set, argv + optind, (size_t)(argc - optind), cfg, revision,
+	                            NULL, &diags, why, sizeof(why));
 	if (rc != 0 && rc != ROTOR_EINVALID) {
 		fprintf(stderr, "rotor validate: %s\n", why);
 		status = EXIT_ERROR;

@@ -51,6 +51,8 @@ void cmd_git_source(const struct rotor_config *cfg, struct rotor_git_source *src
 	src->token = cfg->source.token.value;
 	src->ssh_key = cfg->source.ssh_key.value;
 	src->known_hosts = cfg->source.known_hosts;
+	src->verify_allowed_signers = cfg->source.verify_allowed_signers;
+	src->verify_gpg_keyring = cfg->source.verify_gpg_keyring;
 }
 
 int cmd_load_manifests(struct rotor_manifest_set *set, char *const *paths, size_t npaths,

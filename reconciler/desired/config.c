@@ -1125,8 +1125,8 @@ static void parse_source_auth(struct cparse *c, const struct ydoc_node *n,
 static void parse_source(struct cparse *c, const struct ydoc_node *n)
 {
 	struct yfield f[] = {
-	    {"url", 1, NULL},  {"branch", 0, NULL},   {"path", 0, NULL},
-	    {"auth", 0, NULL}, {"interval", 0, NULL}, {"cacheDir", 0, NULL},
+	    {"url", 1, NULL},      {"branch", 0, NULL},   {"path", 0, NULL},   {"auth", 0, NULL},
+	    {"interval", 0, NULL}, {"cacheDir", 0, NULL}, {"verify", 0, NULL},
 	};
 	struct rotor_source_config *s = &c->cfg->source;
 	if (!(n = present(n)))
@@ -1145,6 +1145,21 @@ static void parse_source(struct cparse *c, const struct ydoc_node *n)
 	get_repo_path(c, f[2].node, &s->path);
 	get_duration_in(c, f[4].node, "source.interval", MIN_SOURCE_INTERVAL, INT64_MAX,
 	                &s->interval);
+	if (f[6].node) {
+		struct yfield v[] = {{"allowedSigners", 0, NULL}, {"gpgKeyring", 0, NULL}};
+		if (rotor_ymap_fields(&c->y, f[6].node, "source.verify", v, NFIELDS(v)) == 0) {
+			if (!v[0].node && !v[1].node)
+				rotor_yerr(
+				    &c->y, f[6].node,
+				    "source.verify needs allowedSigners (SSH signatures) or "
+				    "gpgKeyring (OpenPGP): which keys may sign the commits rotor "
+				    "reads");
+			get_file_path(c, v[0].node, "source.verify.allowedSigners",
+			              &s->verify_allowed_signers);
+			get_file_path(c, v[1].node, "source.verify.gpgKeyring",
+			              &s->verify_gpg_keyring);
+		}
+	}
 	char *dir = NULL;
 	if (f[5].node && rotor_yget_string(&c->y, f[5].node, "source.cacheDir", &dir) == 0) {
 		if (dir[0] != '/')
@@ -1389,6 +1404,8 @@ void rotor_config_free(struct rotor_config *cfg)
 	dispose_ref(&cfg->source.ssh_key);
 	free(cfg->source.known_hosts);
 	free(cfg->source.cache_dir);
+	free(cfg->source.verify_allowed_signers);
+	free(cfg->source.verify_gpg_keyring);
 	free(cfg->listen);
 	free(cfg->audit_path);
 	free(cfg->state_dir);

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "rotor/secret.h"
+#include "source/verify.h"
 
 #define DEFAULT_BRANCH "main"
 #define KNOWN_HOSTS_MAX ((size_t)1024 * 1024)
@@ -515,10 +516,28 @@ static int on_entry(const char *root, const git_tree_entry *entry, void *payload
 	return 0;
 }
 
+/* source.verify: the commit's signature, before anything of it is read. */
+static int verify_commit(git_repository *repo, const git_oid *id, const char *commit,
+                         const struct rotor_verify *v, const char *tmpdir, struct rotor_error *err)
+{
+	git_buf sig = {0}, data = {0};
+	git_oid oid = *id;
+	if (git_commit_extract_signature(&sig, &data, repo, &oid, NULL) != 0)
+		return rotor_error_set(err, ROTOR_EAUTH,
+		                       "commit %.12s is not signed, and source.verify asks for a "
+		                       "signature by a trusted key: nothing was read",
+		                       commit);
+	int rc =
+	    rotor_verify_signature(v, commit, sig.ptr, sig.size, data.ptr, data.size, tmpdir, err);
+	git_buf_dispose(&sig);
+	git_buf_dispose(&data);
+	return rc;
+}
+
 static int walk_commit(git_repository *repo, const char *rev, const char *what, const char *path,
-                       char *const *narrow, size_t nnarrow, char commit[41],
-                       rotor_source_emit_fn emit, void *ctx, struct rotor_diags *diags,
-                       struct rotor_error *err)
+                       char *const *narrow, size_t nnarrow, const struct rotor_verify *verify,
+                       const char *tmpdir, char commit[41], rotor_source_emit_fn emit, void *ctx,
+                       struct rotor_diags *diags, struct rotor_error *err)
 {
 	git_object *obj = NULL, *peeled = NULL;
 	git_tree *tree = NULL, *sub = NULL;
@@ -534,6 +553,9 @@ static int walk_commit(git_repository *repo, const char *rev, const char *what, 
 		goto done;
 	}
 	git_oid_tostr(commit, 41, git_object_id(peeled));
+	if (verify &&
+	    (rc = verify_commit(repo, git_object_id(peeled), commit, verify, tmpdir, err)))
+		goto done;
 	if (git_commit_tree(&tree, (git_commit *)peeled) != 0) {
 		rc = git_fail(err, ROTOR_EIO, "%s: cannot read the tree of %s", what, commit);
 		goto done;
@@ -595,7 +617,14 @@ int rotor_git_walk(const struct rotor_git_source *src, const char *rev, char com
 	}
 	snprintf(ref, sizeof(ref), "refs/rotor/%s", branch);
 	snprintf(what, sizeof(what), "git source %s", src->url);
-	rc = walk_commit(repo, rev && *rev ? rev : ref, what, src->path, NULL, 0, commit, emit, ctx,
+	struct rotor_verify v = {src->verify_allowed_signers, src->verify_gpg_keyring};
+	char tmpdir[4400];
+	snprintf(tmpdir, sizeof(tmpdir), "%s", path); /* the cache's own directory */
+	char *slash = strrchr(tmpdir, '/');
+	if (slash)
+		*slash = '\0';
+	rc = walk_commit(repo, rev && *rev ? rev : ref, what, src->path, NULL, 0,
+	                 v.allowed_signers || v.gpg_keyring ? &v : NULL, tmpdir, commit, emit, ctx,
 	                 diags, err);
 	git_repository_free(repo);
 	cache_unlock(lockfd);
@@ -616,8 +645,8 @@ int rotor_git_walk_local(const char *dir, const char *rev, char *const *paths, s
 		    "%s is not inside a git repository (rotor diff compares two commits "
 		    "of one)",
 		    dir);
-	int rc = walk_commit(repo, rev, "the repository", NULL, paths, npaths, commit, emit, ctx,
-	                     diags, err);
+	int rc = walk_commit(repo, rev, "the repository", NULL, paths, npaths, NULL, NULL, commit,
+	                     emit, ctx, diags, err);
 	git_repository_free(repo);
 	return rc;
 }

@@ -102,6 +102,8 @@ struct rotor_source_config {
 	char *known_hosts;               /* auth.knownHosts */
 	int64_t interval;                /* default 1m */
 	char *cache_dir;                 /* cacheDir: where the bare cache lives; NULL: default */
+	char *verify_allowed_signers;    /* verify.allowedSigners: SSH-signed commits only */
+	char *verify_gpg_keyring;        /* verify.gpgKeyring: OpenPGP-signed commits only */
 	struct rotor_pos pos;
 };
 

@@ -40,6 +40,9 @@ struct rotor_git_source {
 	const struct rotor_secret *token;   /* https */
 	const struct rotor_secret *ssh_key; /* ssh: the private key's PEM/OpenSSH text */
 	const char *known_hosts;            /* ssh: the pinned host keys */
+	/* source.verify: refuse a commit not signed by a trusted key */
+	const char *verify_allowed_signers; /* SSH signatures (ssh-keygen -Y verify) */
+	const char *verify_gpg_keyring;     /* OpenPGP signatures (gpgv) */
 };
 
 /* $XDG_CACHE_HOME/rotor/git, ~/.cache/rotor/git, or /var/lib/rotor/git for
