@@ -13,5 +13,6 @@ if [ -x build/test/rotor ] && build/test/rotor help 2>/dev/null | grep -q valida
 fi
 cd build/test
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+LSAN_OPTIONS=suppressions=$PWD/../../tests/lsan.supp \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	ctest --output-on-failure -j2 --timeout 300

@@ -33,9 +33,15 @@
 
 static pthread_once_t git_once = PTHREAD_ONCE_INIT;
 
+static void git_shutdown(void)
+{
+	git_libgit2_shutdown(); /* frees libgit2's global state (and what it cached) */
+}
+
 static void git_init(void)
 {
 	git_libgit2_init();
+	atexit(git_shutdown);
 }
 
 /* libgit2's own words after ours. */

@@ -79,8 +79,8 @@ static int run_tool(char *const argv[], const char *in_path, char *out, size_t o
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-static int write_temp(const char *dir, const char *name, const char *data, size_t len,
-                      char *path, size_t pathlen)
+static int write_temp(const char *dir, const char *name, const char *data, size_t len, char *path,
+                      size_t pathlen)
 {
 	snprintf(path, pathlen, "%s/rotor-%s-XXXXXX", dir, name);
 	int fd = mkstemp(path);
@@ -107,25 +107,26 @@ static void first_line(const char *s, char *buf, size_t len)
 	snprintf(buf, len, "%.*s", (int)(n < 300 ? n : 300), s);
 }
 
-int rotor_verify_signature(const struct rotor_verify *v, const char *commit,
-                           const char *signature, size_t siglen, const char *data,
-                           size_t datalen, const char *tmpdir, struct rotor_error *err)
+int rotor_verify_signature(const struct rotor_verify *v, const char *commit, const char *signature,
+                           size_t siglen, const char *data, size_t datalen, const char *tmpdir,
+                           struct rotor_error *err)
 {
 	char sigpath[4200] = "", datapath[4200] = "", out[TOOL_OUTPUT_MAX], line[320];
 	int rc = 0;
 	int ssh = siglen > 29 && strncmp(signature, "-----BEGIN SSH SIGNATURE-----", 29) == 0;
 	int pgp = siglen > 29 && strncmp(signature, "-----BEGIN PGP SIGNATURE-----", 29) == 0;
 	if ((ssh && !v->allowed_signers) || (pgp && !v->gpg_keyring) || (!ssh && !pgp))
-		return rotor_error_set(err, ROTOR_EAUTH,
-		                       "commit %.12s is signed with a %s signature, which "
-		                       "source.verify does not trust (it has %s%s%s): nothing was read",
-		                       commit,
-		                       ssh   ? "SSH"
-		                       : pgp ? "OpenPGP"
-		                             : "kind of",
-		                       v->allowed_signers ? "allowedSigners" : "",
-		                       v->allowed_signers && v->gpg_keyring ? " and " : "",
-		                       v->gpg_keyring ? "gpgKeyring" : "");
+		return rotor_error_set(
+		    err, ROTOR_EAUTH,
+		    "commit %.12s is signed with a %s signature, which "
+		    "source.verify does not trust (it has %s%s%s): nothing was read",
+		    commit,
+		    ssh   ? "SSH"
+		    : pgp ? "OpenPGP"
+		          : "kind of",
+		    v->allowed_signers ? "allowedSigners" : "",
+		    v->allowed_signers && v->gpg_keyring ? " and " : "",
+		    v->gpg_keyring ? "gpgKeyring" : "");
 	if (write_temp(tmpdir, "sig", signature, siglen, sigpath, sizeof(sigpath)) != 0 ||
 	    write_temp(tmpdir, "data", data, datalen, datapath, sizeof(datapath)) != 0) {
 		rc = rotor_error_set(err, ROTOR_EIO, "commit verification: cannot write in %s: %s",
@@ -133,38 +134,43 @@ int rotor_verify_signature(const struct rotor_verify *v, const char *commit,
 		goto done;
 	}
 	if (ssh) {
-		char *find[] = {"ssh-keygen", "-Y", "find-principals", "-s", sigpath,
-		                "-f",         (char *)v->allowed_signers, NULL};
+		char *find[] = {"ssh-keygen", "-Y", "find-principals",          "-s",
+		                sigpath,      "-f", (char *)v->allowed_signers, NULL};
 		int st = run_tool(find, NULL, out, sizeof(out));
 		char principal[256];
 		first_line(out, principal, sizeof(principal));
 		if (st != 0 || !principal[0]) {
-			rc = rotor_error_set(err, ROTOR_EAUTH,
-			                     "commit %.12s is signed by an SSH key that %s does not list "
-			                     "(source.verify.allowedSigners): nothing was read",
-			                     commit, v->allowed_signers);
+			rc = rotor_error_set(
+			    err, ROTOR_EAUTH,
+			    "commit %.12s is signed by an SSH key that %s does not list "
+			    "(source.verify.allowedSigners): nothing was read",
+			    commit, v->allowed_signers);
 			goto done;
 		}
-		char *verify[] = {"ssh-keygen", "-Y", "verify",  "-f", (char *)v->allowed_signers,
-		                  "-I",         principal, "-n", "git", "-s",
-		                  sigpath,      NULL};
+		char *verify[] = {
+		    "ssh-keygen", "-Y",      "verify", "-f",  (char *)v->allowed_signers,
+		    "-I",         principal, "-n",     "git", "-s",
+		    sigpath,      NULL};
 		st = run_tool(verify, datapath, out, sizeof(out));
 		if (st != 0) {
 			first_line(out, line, sizeof(line));
-			rc = rotor_error_set(err, ROTOR_EAUTH,
-			                     "commit %.12s: its SSH signature does not verify (%s): "
-			                     "nothing was read",
-			                     commit, line[0] ? line : "ssh-keygen could not run");
+			rc =
+			    rotor_error_set(err, ROTOR_EAUTH,
+			                    "commit %.12s: its SSH signature does not verify (%s): "
+			                    "nothing was read",
+			                    commit, line[0] ? line : "ssh-keygen could not run");
 		}
 	} else {
-		char *gpgv[] = {"gpgv", "--keyring", (char *)v->gpg_keyring, sigpath, datapath, NULL};
+		char *gpgv[] = {"gpgv",  "--keyring", (char *)v->gpg_keyring,
+		                sigpath, datapath,    NULL};
 		int st = run_tool(gpgv, NULL, out, sizeof(out));
 		if (st != 0) {
 			first_line(out, line, sizeof(line));
-			rc = rotor_error_set(err, ROTOR_EAUTH,
-			                     "commit %.12s: its OpenPGP signature does not verify against "
-			                     "%s (%s): nothing was read",
-			                     commit, v->gpg_keyring, line[0] ? line : "gpgv could not run");
+			rc = rotor_error_set(
+			    err, ROTOR_EAUTH,
+			    "commit %.12s: its OpenPGP signature does not verify against "
+			    "%s (%s): nothing was read",
+			    commit, v->gpg_keyring, line[0] ? line : "gpgv could not run");
 		}
 	}
 done:

@@ -18,8 +18,8 @@ struct rotor_verify {
 /* 0 when signature (over data, as git signs a commit) verifies with a
  * trusted key; ROTOR_EAUTH naming the commit and why otherwise. Temporary
  * files go to tmpdir and are removed. */
-int rotor_verify_signature(const struct rotor_verify *v, const char *commit,
-                           const char *signature, size_t siglen, const char *data,
-                           size_t datalen, const char *tmpdir, struct rotor_error *err);
+int rotor_verify_signature(const struct rotor_verify *v, const char *commit, const char *signature,
+                           size_t siglen, const char *data, size_t datalen, const char *tmpdir,
+                           struct rotor_error *err);
 
 #endif

@@ -12,7 +12,7 @@ source "$(dirname "$0")/lib.sh"
 check() {
 	if eval "$2"; then ok "$1"; else
 		not_ok "$1"
-		printf '%s\n' "${out:-}" | head -n 12 | sed 's/^/#   /'
+		printf "%s\n" "${out:-}" | head -n 40 | sed "s/^/#   /"
 	fi
 }
 SSHD=/usr/sbin/sshd

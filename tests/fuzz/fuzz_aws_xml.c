@@ -104,7 +104,8 @@ static int run_call(size_t which, struct rotor_aws_client *iam, struct rotor_aws
 	}
 	case 5: {
 		struct rotor_iam_user u;
-		rc = rotor_iam_get_user(iam, "bob", &u, err);
+		if ((rc = rotor_iam_get_user(iam, "bob", &u, err)) == 0)
+			rotor_iam_user_dispose(&u);
 		break;
 	}
 	case 6: {
