@@ -18,8 +18,12 @@
 #include "rotor/clock.h"
 #include "rotor/config.h"
 #include "rotor/diff.h"
+#include "rotor/engine.h"
 #include "rotor/gitsource.h"
 #include "rotor/manifest.h"
+#include "rotor/parallel.h"
+#include "rotor/reconcile.h"
+#include "rotor/timefmt.h"
 
 static void usage(FILE *f)
 {
@@ -37,6 +41,80 @@ static int load(struct rotor_manifest_set *set, const struct rotor_git_source *s
 	return rotor_manifest_load_git_local(set, ".", rev, paths, npaths, commit, diags, err);
 }
 
+/* --observe: plans each added or changed manifest of head against the
+ * live state (read only: no lock, nothing applied) and notes what a pass
+ * would do right after the merge, or when the next rotation comes. */
+struct observe_job {
+	struct rotor_engine *engine;
+	struct rotor_diff *d;
+	int64_t now;
+};
+
+static void observe_one(void *ctx, size_t i)
+{
+	struct observe_job *j = ctx;
+	struct rotor_diff_entry *e = &j->d->entries[i];
+	if (!e->head || e->head->suspend)
+		return;
+	struct rotor_observed *obs = calloc(1, sizeof(*obs));
+	struct rotor_manifest_plan *plan = calloc(1, sizeof(*plan));
+	struct rotor_engine_state st;
+	struct rotor_reconcile rec;
+	struct rotor_reconcile_options o;
+	if (!obs || !plan) {
+		free(obs);
+		free(plan);
+		return;
+	}
+	memset(&o, 0, sizeof(o));
+	rotor_reconcile_init(&rec, e->head, obs, &st, plan);
+	rotor_reconcile_plan(j->engine, &rec, j->now, &o);
+	e->observed = 1;
+	if (rec.observe_failed) {
+		snprintf(e->observation, sizeof(e->observation), "could not observe: %s",
+		         rec.observe_error);
+	} else if (plan->rotation_due) {
+		e->rotates = 1;
+		snprintf(e->observation, sizeof(e->observation),
+		         "rotates right after the merge (%s)",
+		         plan->due_reason[0] ? plan->due_reason : plan->status_reason);
+	} else {
+		char t[32] = "";
+		for (int k = 0; k < plan->nforecast; k++)
+			if (plan->forecast[k].kind == ROTOR_FC_ROTATE)
+				rotor_time_format(t, sizeof(t), plan->forecast[k].at);
+		snprintf(e->observation, sizeof(e->observation), "%s: %s%s%s",
+		         rotor_status_name(plan->status), plan->status_reason,
+		         t[0] ? "; next rotation " : "", t);
+	}
+	rotor_reconcile_dispose(&rec);
+	free(obs);
+	free(plan);
+}
+
+static int observe_head(const struct rotor_config *cfg, struct rotor_diff *d, int64_t now)
+{
+	struct rotor_engine *e = NULL;
+	struct rotor_engine_options eo;
+	struct rotor_error err;
+	memset(&eo, 0, sizeof(eo));
+	if (rotor_engine_new(&e, cfg, &eo, &err) != 0) {
+		fprintf(stderr, "rotor diff --observe: %s\n", err.message);
+		return 1;
+	}
+	struct observe_job j = {e, d, now};
+	rotor_parallel_for(d->n, ROTOR_PARALLEL_DEFAULT, observe_one, &j);
+	/* the counts follow what was observed */
+	d->rotate = d->may_rotate = 0;
+	for (size_t i = 0; i < d->n; i++) {
+		d->rotate += d->entries[i].rotates != 0;
+		d->may_rotate +=
+		    !d->entries[i].rotates && d->entries[i].may_rotate && !d->entries[i].observed;
+	}
+	rotor_engine_free(e);
+	return 0;
+}
+
 int cmd_diff(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -51,7 +129,7 @@ int cmd_diff(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	const char *base = NULL, *head = NULL, *format = "text", *config = NULL;
-	int use_source = 0, detailed = 0, opt, status = EXIT_OK;
+	int use_source = 0, detailed = 0, observe = 0, opt, status = EXIT_OK;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "b:H:soc:f:dh", longopts, NULL)) != -1) {
 		switch (opt) {
@@ -65,10 +143,8 @@ int cmd_diff(int argc, char **argv)
 			use_source = 1;
 			break;
 		case 'o':
-			fprintf(stderr,
-			        "rotor diff: --observe (the live forecast) is not built yet: "
-			        "run `rotor plan` on the head's manifests for it\n");
-			return EXIT_USAGE;
+			observe = 1;
+			break;
 		case 'c':
 			config = optarg;
 			break;
@@ -114,16 +190,17 @@ int cmd_diff(int argc, char **argv)
 	memset(&d, 0, sizeof(d));
 	rotor_error_clear(&err);
 	const char *config_path = cmd_config_path(config, 0);
-	if (use_source && !config_path) {
-		fprintf(stderr,
-		        "rotor diff: --source reads the config's git source: pass --config\n");
+	if ((use_source || observe) && !config_path) {
+		fprintf(stderr, "rotor diff: --%s needs the config: pass --config\n",
+		        use_source ? "source" : "observe");
 		status = EXIT_USAGE;
 		goto done;
 	}
 	if (config_path) {
 		if (cmd_load_config(config_path, &cfg, &diags) == 0)
 			rotor_config_resolve_secrets(
-			    cfg, use_source ? ROTOR_DIAG_ERROR : ROTOR_DIAG_WARNING, &diags);
+			    cfg, use_source || observe ? ROTOR_DIAG_ERROR : ROTOR_DIAG_WARNING,
+			    &diags);
 		if (diags.nerrors) {
 			rotor_diags_print(&diags, stderr);
 			status = EXIT_INVALID;
@@ -176,6 +253,10 @@ int cmd_diff(int argc, char **argv)
 		goto done;
 	}
 	d.errors = diags.nerrors;
+	if (observe && !diags.nerrors && observe_head(cfg, &d, clock->now(clock)) != 0) {
+		status = EXIT_ERROR;
+		goto done;
+	}
 	rotor_diags_sort(&diags);
 	rotor_diags_print(&diags, stderr);
 	char **lines = calloc(diags.n ? diags.n : 1, sizeof(char *));

@@ -377,6 +377,8 @@ static void write_text(FILE *f, const struct rotor_diff *d, const struct rotor_d
 			fprintf(f, "      %s%s\n",
 			        e->kind != ROTOR_DIFF_CHANGED && n->loud ? "!! " : "", n->what);
 		}
+		if (e->observed)
+			fprintf(f, "    observed now: %s\n", e->observation);
 		fputc('\n', f);
 	}
 	fprintf(f, "%zu added, %zu removed, %zu changed: %s\n", d->added, d->removed, d->changed,
@@ -434,6 +436,11 @@ static char *md_section(const struct rotor_diff_entry *e, size_t *len)
 		}
 		fputs(": ", f);
 		md_text(f, n->what);
+		fputc('\n', f);
+	}
+	if (e->observed) {
+		fputs("- 🔭 **observed now**: ", f);
+		md_text(f, e->observation);
 		fputc('\n', f);
 	}
 	fputs("\n</details>\n", f);
@@ -520,11 +527,13 @@ static int write_json(FILE *f, const struct rotor_diff *d, const struct rotor_di
 			                     n->to[0] ? json_string(n->to) : json_null(), "what",
 			                     n->what, "loud", n->loud));
 		}
-		json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:b, s:b, s:b, s:o}", "name",
-		                                      entry_name(e), "user", entry_m(e)->user,
-		                                      "kind", kind_word(e->kind), "rotates",
-		                                      e->rotates, "mayRotate", e->may_rotate,
-		                                      "stopsManaged", e->stops, "notes", notes));
+		json_t *jm =
+		    json_pack("{s:s, s:s, s:s, s:b, s:b, s:b, s:o}", "name", entry_name(e), "user",
+		              entry_m(e)->user, "kind", kind_word(e->kind), "rotates", e->rotates,
+		              "mayRotate", e->may_rotate, "stopsManaged", e->stops, "notes", notes);
+		json_object_set_new(jm, "observed",
+		                    e->observed ? json_string(e->observation) : json_null());
+		json_array_append_new(list, jm);
 	}
 	json_object_set_new(root, "manifests", list);
 	int rc = json_dumpf(root, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER);

@@ -76,6 +76,17 @@ check "file: an invalid manifest is reported as path@sha:line:col, exit 3" \
 	'[ $rc = 3 ] && grep -q "^aws/bad.yaml@$BAD:3:18: metadata.name" <<<"$out"'
 git -C "$REPO" rm -q aws/bad.yaml && git -C "$REPO" commit -qm "unbad"
 
+# ---- rotor diff --observe: the live forecast of the head's manifests ---------
+new_case obs raxx-obs '[{"created": "2025-10-01T00:00:00Z"}]'
+cp "$WORLD/m/obs/obs.yaml" "$REPO/aws/obs.yaml"
+git -C "$REPO" add -A && git -C "$REPO" commit -qm "obs: adopt raxx-obs"
+read -r AS IS <<<"$(q seq)"
+out=$(cd "$REPO" && "$ROTOR_BIN" diff --observe --config "$WORLD/src.yaml" --base HEAD~1 --head HEAD 2>&1)
+rc=$?
+check "diff --observe: the added user rotates right after the merge, observed live" \
+	'[ $rc = 0 ] && grep -q "observed now: rotates right after the merge" <<<"$out" && grep -q "1 user rotates on merge" <<<"$out"'
+check "diff --observe changed nothing (reads only)" '[ -z "$(q writes "$AS" "$IS")" ]'
+
 free_port() { "$ROTOR_PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # ---- git daemon (git://) --------------------------------------------------------

@@ -40,6 +40,9 @@ struct rotor_diff_entry {
 	int stops;                         /* no longer managed (removed, suspended, observe) */
 	struct rotor_diff_note notes[ROTOR_DIFF_MAX_NOTES];
 	int nnotes;
+	/* --observe: what a pass would do with the head's manifest now */
+	int observed;
+	char observation[400]; /* "rotates right after the merge: ..." or "next rotation ..." */
 };
 
 struct rotor_diff {
