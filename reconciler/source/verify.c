@@ -118,12 +118,12 @@ int rotor_verify_signature(const struct rotor_verify *v, const char *commit, con
 	if ((ssh && !v->allowed_signers) || (pgp && !v->gpg_keyring) || (!ssh && !pgp))
 		return rotor_error_set(
 		    err, ROTOR_EAUTH,
-		    "commit %.12s is signed with a %s signature, which "
+		    "commit %.12s is signed with %s signature, which "
 		    "source.verify does not trust (it has %s%s%s): nothing was read",
 		    commit,
-		    ssh   ? "SSH"
-		    : pgp ? "OpenPGP"
-		          : "kind of",
+		    ssh   ? "an SSH"
+		    : pgp ? "an OpenPGP"
+		          : "an unknown kind of",
 		    v->allowed_signers ? "allowedSigners" : "",
 		    v->allowed_signers && v->gpg_keyring ? " and " : "",
 		    v->gpg_keyring ? "gpgKeyring" : "");

@@ -80,4 +80,34 @@ rv --revision "$GOOD"
 check "the verified older commit can still be read with --revision" '[ $rc = 0 ] && grep -q "1 manifest OK" <<<"$out"'
 rv --revision "$UNSIGNED"
 check "--revision of an unsigned commit is refused too" '[ $rc = 1 ] && grep -q "commit ${UNSIGNED:0:12} is not signed" <<<"$out"'
+
+# ---- OpenPGP: gpgKeyring, checked with gpgv ------------------------------------------
+if command -v gpg >/dev/null && command -v gpgv >/dev/null; then
+	export GNUPGHOME=$T/gnupg
+	mkdir -m 700 "$GNUPGHOME"
+	gpg --batch --quiet --passphrase '' --quick-gen-key "Signer <signer@example.invalid>" ed25519 sign never 2>/dev/null
+	gpg --batch --quiet --passphrase '' --quick-gen-key "Intruder <intruder@example.invalid>" ed25519 sign never 2>/dev/null
+	FPR=$(gpg --with-colons --list-keys signer@example.invalid 2>/dev/null | awk -F: '/^fpr/ {print $10; exit}')
+	BAD_FPR=$(gpg --with-colons --list-keys intruder@example.invalid 2>/dev/null | awk -F: '/^fpr/ {print $10; exit}')
+	gpg --batch --export "$FPR" >"$T/trusted.gpg"
+	sed -i "s#verify: {allowedSigners: .*}#verify: {gpgKeyring: $T/trusted.gpg}#" "$T/rotor.yaml"
+	pgp_commit() { # FINGERPRINT MESSAGE
+		git -C "$T/repo" add -A
+		git -C "$T/repo" -c gpg.format=openpgp -c user.signingkey="$1" commit -q -S -m "$2"
+	}
+	sed -i 's/raxx-app3/raxx-app4/' "$T/repo/aws/app.yaml"
+	pgp_commit "$FPR" "signed with OpenPGP"
+	rv
+	check "gpg: a commit signed by a key in gpgKeyring is read" '[ $rc = 0 ] && grep -q "1 manifest OK" <<<"$out"'
+	sed -i 's/raxx-app4/raxx-app5/' "$T/repo/aws/app.yaml"
+	pgp_commit "$BAD_FPR" "signed by a key not in the keyring"
+	rv
+	check "gpg: a commit signed by a key not in gpgKeyring is refused" \
+		'[ $rc = 1 ] && grep -q "OpenPGP signature does not verify against" <<<"$out"'
+	rv --revision "$GOOD"
+	check "gpg: an SSH-signed commit is refused when only gpgKeyring is trusted" \
+		'[ $rc = 1 ] && grep -q "signed with an SSH signature, which source.verify does not trust" <<<"$out"'
+else
+	echo "# gpg or gpgv missing: the OpenPGP cases are not run"
+fi
 finish
