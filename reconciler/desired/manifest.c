@@ -16,6 +16,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "desired/consumer_kind.h"
 #include "rotor/config.h"
 #include "rotor/error.h"
 #include "rotor/timefmt.h"
@@ -27,18 +28,6 @@ static const char *const mode_words[] = {"enforce", "observe", NULL};
 const char *rotor_mode_name(enum rotor_mode mode)
 {
 	return mode == ROTOR_MODE_OBSERVE ? "observe" : "enforce";
-}
-
-const char *rotor_consumer_kind_name(enum rotor_consumer_kind kind)
-{
-	switch (kind) {
-	case ROTOR_CONSUMER_HEROKU:
-		return "heroku";
-	case ROTOR_CONSUMER_GITHUB:
-		return "githubActions";
-	default:
-		return "envFile";
-	}
 }
 
 void rotor_manifest_set_init(struct rotor_manifest_set *set)
@@ -103,8 +92,7 @@ const struct rotor_manifest *rotor_manifest_set_find(const struct rotor_manifest
 
 static struct rotor_pos pos_of(struct yctx *c, const struct ydoc_node *n)
 {
-	struct rotor_pos p = {c->file, n ? n->line : 0, n ? n->col : 0};
-	return p;
+	return rotor_ypos(c, n);
 }
 
 /* [a-z0-9-], 1..63: usable as a label, a tag value and a file name. */
@@ -274,52 +262,18 @@ static void parse_store(struct yctx *c, const struct ydoc_node *n, struct rotor_
 		           s->akid_name);
 }
 
-static int valid_heroku_app(const char *s)
-{
-	size_t n = strlen(s);
-	if (n < 3 || n > 36) /* names are 3..30; ids are 36-character UUIDs */
-		return 0;
-	for (; *s; s++)
-		if (!(islower((unsigned char)*s) || isdigit((unsigned char)*s) || *s == '-'))
-			return 0;
-	return 1;
-}
-
-static int valid_repository(const char *s)
-{
-	const char *slash = strchr(s, '/');
-	if (!slash || slash == s || !slash[1] || strchr(slash + 1, '/'))
-		return 0;
-	for (; *s; s++)
-		if (!(isalnum((unsigned char)*s) || strchr("-_./", *s)))
-			return 0;
-	return 1;
-}
-
-/* GitHub secret names: [A-Za-z0-9_], not starting with a digit or GITHUB_. */
-static void check_github_name(struct yctx *c, const struct ydoc_node *at, const char *name)
-{
-	if (strncasecmp(name, "GITHUB_", 7) == 0)
-		rotor_yerr(c, at, "GitHub secret names may not start with GITHUB_ (\"%s\")", name);
-}
-
-static const char *const consumer_kinds[] = {"heroku", "githubActions", "envFile"};
-
 static void parse_consumer(struct yctx *c, const struct ydoc_node *n, size_t idx,
                            struct rotor_consumer *out)
 {
-	char what[96];
+	char what[96], field[128];
 	snprintf(what, sizeof(what), "spec.consumers[%zu]", idx);
-	struct yfield f[] = {
-	    {"name", 1, NULL},
-	    {"heroku", 0, NULL},
-	    {"githubActions", 0, NULL},
-	    {"envFile", 0, NULL},
-	};
+	struct yfield f[1 + ROTOR_CONSUMER__COUNT] = {{"name", 1, NULL}};
+	for (int k = 0; k < ROTOR_CONSUMER__COUNT; k++)
+		f[1 + k] = (struct yfield){
+		    rotor_consumer_kind_of((enum rotor_consumer_kind)k)->name, 0, NULL};
 	out->pos = pos_of(c, n);
-	if (rotor_ymap_fields(c, n, what, f, 4))
+	if (rotor_ymap_fields(c, n, what, f, 1 + ROTOR_CONSUMER__COUNT))
 		return;
-	char field[128];
 	snprintf(field, sizeof(field), "%s.name", what);
 	if (rotor_yget_string(c, f[0].node, field, &out->name) == 0 && out->name &&
 	    !valid_name(out->name))
@@ -328,90 +282,44 @@ static void parse_consumer(struct yctx *c, const struct ydoc_node *n, size_t idx
 		           "characters",
 		           field, out->name);
 	int kind = -1, nkinds = 0;
-	for (int k = 0; k < 3; k++)
+	char names[128] = "";
+	for (int k = 0; k < ROTOR_CONSUMER__COUNT; k++) {
+		size_t used = strlen(names);
+		snprintf(names + used, sizeof(names) - used, "%s%s", k ? ", " : "", f[1 + k].name);
 		if (f[k + 1].node) {
 			nkinds++;
 			if (kind < 0)
 				kind = k;
 		}
+	}
 	if (nkinds != 1) {
-		rotor_yerr(c, n,
-		           "%s must have exactly one of heroku, githubActions, envFile (it has %d)",
-		           what, nkinds);
+		rotor_yerr(c, n, "%s must have exactly one of %s (it has %d)", what, names, nkinds);
 		return;
 	}
-	out->kind = (enum rotor_consumer_kind)kind;
+	const struct consumer_kind *ck = rotor_consumer_kind_of((enum rotor_consumer_kind)kind);
+	out->kind = ck->kind;
 	const struct ydoc_node *body = f[kind + 1].node;
-	snprintf(what, sizeof(what), "spec.consumers[%zu].%s", idx, consumer_kinds[kind]);
-	struct yfield b[] = {
-	    {"connection", kind != ROTOR_CONSUMER_ENVFILE, NULL},
-	    {"app", kind == ROTOR_CONSUMER_HEROKU, NULL},
-	    {"repository", kind == ROTOR_CONSUMER_GITHUB, NULL},
-	    {"environment", 0, NULL},
-	    {"path", kind == ROTOR_CONSUMER_ENVFILE, NULL},
-	    {"reload", 0, NULL},
-	    {"accessKeyIdName", 0, NULL},
-	    {"secretAccessKeyName", 0, NULL},
-	};
-	/* Only the fields that belong to this kind are offered to rotor_ymap_fields,
+	snprintf(what, sizeof(what), "spec.consumers[%zu].%s", idx, ck->name);
+	/* Only the kind's own fields (and the two variable names) are offered,
 	 * so a Heroku consumer with `path:` is told it is unknown there. */
-	struct yfield allowed[8];
+	struct yfield allowed[CONSUMER_MAX_FIELDS + 2];
 	size_t na = 0;
-	static const unsigned char belongs[3][8] = {
-	    {1, 1, 0, 0, 0, 0, 1, 1}, /* heroku */
-	    {1, 0, 1, 1, 0, 0, 1, 1}, /* githubActions */
-	    {0, 0, 0, 0, 1, 1, 1, 1}, /* envFile */
-	};
-	for (size_t i = 0; i < 8; i++)
-		if (belongs[kind][i])
-			allowed[na++] = b[i];
+	for (size_t i = 0; i < ck->nfields; i++)
+		allowed[na++] = (struct yfield){ck->fields[i].name, ck->fields[i].required, NULL};
+	allowed[na++] = (struct yfield){"accessKeyIdName", 0, NULL};
+	allowed[na++] = (struct yfield){"secretAccessKeyName", 0, NULL};
 	if (rotor_ymap_fields(c, body, what, allowed, na))
 		return;
-	const struct ydoc_node *conn = rotor_yfield_get(allowed, na, "connection");
-	const struct ydoc_node *app = rotor_yfield_get(allowed, na, "app");
-	const struct ydoc_node *repo = rotor_yfield_get(allowed, na, "repository");
-	const struct ydoc_node *env = rotor_yfield_get(allowed, na, "environment");
-	const struct ydoc_node *path = rotor_yfield_get(allowed, na, "path");
-	const struct ydoc_node *reload = rotor_yfield_get(allowed, na, "reload");
-	const struct ydoc_node *akid = rotor_yfield_get(allowed, na, "accessKeyIdName");
-	const struct ydoc_node *sak = rotor_yfield_get(allowed, na, "secretAccessKeyName");
-	snprintf(field, sizeof(field), "%s.connection", what);
-	if (rotor_yget_string(c, conn, field, &out->connection) == 0 && conn)
-		out->connection_pos = pos_of(c, conn);
-	snprintf(field, sizeof(field), "%s.app", what);
-	if (rotor_yget_string(c, app, field, &out->app) == 0 && out->app &&
-	    !valid_heroku_app(out->app))
-		rotor_yerr(
-		    c, app,
-		    "%s \"%s\" is not a Heroku app name or id (lowercase letters, digits, '-')",
-		    field, out->app);
-	snprintf(field, sizeof(field), "%s.repository", what);
-	if (rotor_yget_string(c, repo, field, &out->repository) == 0 && out->repository &&
-	    !valid_repository(out->repository))
-		rotor_yerr(c, repo, "%s must be \"owner/name\", not \"%s\"", field,
-		           out->repository);
-	snprintf(field, sizeof(field), "%s.environment", what);
-	rotor_yget_string(c, env, field, &out->environment);
-	snprintf(field, sizeof(field), "%s.path", what);
-	if (rotor_yget_string(c, path, field, &out->path) == 0 && out->path) {
-		out->path_pos = pos_of(c, path);
-		if (out->path[0] != '/')
-			rotor_yerr(c, path, "%s must be an absolute path, not \"%s\"", field,
-			           out->path);
-	}
-	snprintf(field, sizeof(field), "%s.reload", what);
-	if (rotor_yget_string(c, reload, field, &out->reload) == 0 && reload)
-		out->reload_pos = pos_of(c, reload);
+	const struct ydoc_node *nodes[CONSUMER_MAX_FIELDS];
+	for (size_t i = 0; i < ck->nfields; i++)
+		nodes[i] = allowed[i].node;
+	const struct ydoc_node *akid = allowed[ck->nfields].node;
+	const struct ydoc_node *sak = allowed[ck->nfields + 1].node;
 	snprintf(field, sizeof(field), "%s.accessKeyIdName", what);
 	parse_var_name(c, akid, field, &out->akid_name);
 	snprintf(field, sizeof(field), "%s.secretAccessKeyName", what);
 	parse_var_name(c, sak, field, &out->secret_name);
-	if (kind == ROTOR_CONSUMER_GITHUB) {
-		if (out->akid_name)
-			check_github_name(c, akid, out->akid_name);
-		if (out->secret_name)
-			check_github_name(c, sak, out->secret_name);
-	}
+	ck->parse(c, nodes, akid, sak, what, out);
 }
 
 static void parse_consumers(struct yctx *c, const struct ydoc_node *n, struct rotor_manifest *m)
@@ -683,48 +591,6 @@ struct targets {
 	int oom;
 };
 
-/* s without leading and trailing blanks, lower-cased when asked. */
-static void trimmed_lower(char *out, size_t len, const char *s, int lower_case)
-{
-	if (!s)
-		s = "";
-	while (*s == ' ' || *s == '\t')
-		s++;
-	size_t n = strlen(s);
-	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-		n--;
-	if (n >= len)
-		n = len - 1;
-	for (size_t i = 0; i < n; i++)
-		out[i] = lower_case && s[i] >= 'A' && s[i] <= 'Z' ? (char)(s[i] - 'A' + 'a') : s[i];
-	out[n] = '\0';
-}
-
-/* A folder path without blanks around it, repeated or trailing slashes:
- * " /aws/" is "/aws". */
-static void canon_path(char *out, size_t len, const char *path)
-{
-	size_t o = 0;
-	char trimmed[1024];
-	trimmed_lower(trimmed, sizeof(trimmed), path, 0);
-	path = trimmed;
-	for (const char *p = path; *p && o + 1 < len; p++) {
-		if (*p == '/' && o > 0 && out[o - 1] == '/')
-			continue;
-		out[o++] = *p;
-	}
-	while (o > 1 && out[o - 1] == '/')
-		o--;
-	out[o] = '\0';
-}
-
-static void lower(char *s)
-{
-	for (; *s; s++)
-		if (*s >= 'A' && *s <= 'Z')
-			*s = (char)(*s - 'A' + 'a');
-}
-
 static void target_add(struct targets *t, size_t manifest, const struct rotor_pos *pos,
                        const char *what, const char *desc, const char *key)
 {
@@ -753,65 +619,39 @@ static void target_add(struct targets *t, size_t manifest, const struct rotor_po
 	x->pos = pos;
 }
 
+struct target_ctx {
+	struct targets *t;
+	size_t manifest;
+};
+
+static void add_target(void *ctx, const struct rotor_pos *pos, const char *label, const char *desc,
+                       const char *key)
+{
+	struct target_ctx *c = ctx;
+	target_add(c->t, c->manifest, pos, label, desc, key);
+}
+
 static void manifest_targets(struct targets *t, size_t idx, const struct rotor_manifest *m)
 {
 	char key[2048], path[1024], desc[160];
 	const struct rotor_infisical_store *st = &m->store;
-	canon_path(path, sizeof(path), st->secret_path ? st->secret_path : "/");
+	rotor_canon_path(path, sizeof(path), st->secret_path ? st->secret_path : "/");
 	const char *names[2] = {st->akid_name, st->secret_name};
 	/* Infisical trims these fields and compares project ids (UUIDs) without
 	 * case: " P-1 " names the same project as "p-1", so the key must too. */
 	char project[256], envname[256];
-	trimmed_lower(project, sizeof(project), st->project_id, 1);
-	trimmed_lower(envname, sizeof(envname), st->environment, 0);
+	rotor_trimmed_lower(project, sizeof(project), st->project_id, 1);
+	rotor_trimmed_lower(envname, sizeof(envname), st->environment, 0);
 	for (int i = 0; i < 2; i++) {
 		snprintf(key, sizeof(key), "store\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s", st->connection,
 		         project, envname, path, names[i] ? names[i] : "");
 		snprintf(desc, sizeof(desc), "%s in folder %s", names[i] ? names[i] : "", path);
 		target_add(t, idx, &st->connection_pos, "store secret", desc, key);
 	}
-	for (size_t j = 0; j < m->nconsumers; j++) {
-		const struct rotor_consumer *k = &m->consumers[j];
-		const char *vars[2] = {k->akid_name, k->secret_name};
-		switch (k->kind) {
-		case ROTOR_CONSUMER_ENVFILE:
-			canon_path(path, sizeof(path), k->path ? k->path : "");
-			snprintf(key, sizeof(key), "envfile\x1f%s", path);
-			target_add(t, idx, &k->path_pos, "env file", path, key);
-			break;
-		case ROTOR_CONSUMER_HEROKU:
-			for (int i = 0; i < 2; i++) {
-				snprintf(key, sizeof(key), "heroku\x1f%s\x1f%s", k->connection,
-				         k->app ? k->app : "");
-				lower(key); /* app names are lower case */
-				size_t used = strlen(key);
-				snprintf(key + used, sizeof(key) - used, "\x1f%s",
-				         vars[i] ? vars[i] : "");
-				snprintf(desc, sizeof(desc), "%s of app %s", vars[i] ? vars[i] : "",
-				         k->app ? k->app : "");
-				target_add(t, idx, &k->pos, "Heroku config var", desc, key);
-			}
-			break;
-		case ROTOR_CONSUMER_GITHUB:
-			for (int i = 0; i < 2; i++) {
-				/* repositories and environments are case-insensitive on
-				 * GitHub, and so are secret names (stored upper case) */
-				snprintf(key, sizeof(key), "github\x1f%s\x1f%s\x1f%s\x1f%s",
-				         k->connection, k->repository ? k->repository : "",
-				         k->environment ? k->environment : "",
-				         vars[i] ? vars[i] : "");
-				lower(key);
-				snprintf(desc, sizeof(desc), "%s of %s%s%s", vars[i] ? vars[i] : "",
-				         k->repository ? k->repository : "",
-				         k->environment ? " environment " : "",
-				         k->environment ? k->environment : "");
-				target_add(t, idx, &k->pos, "GitHub Actions secret", desc, key);
-			}
-			break;
-		default:
-			break;
-		}
-	}
+	struct target_ctx tc = {t, idx};
+	for (size_t j = 0; j < m->nconsumers; j++)
+		rotor_consumer_kind_of(m->consumers[j].kind)
+		    ->targets(&m->consumers[j], add_target, &tc);
 }
 
 static int by_target(const void *a, const void *b)
@@ -928,126 +768,20 @@ int rotor_manifest_set_check(const struct rotor_manifest_set *set, struct rotor_
 	return diags->nerrors > before ? ROTOR_EINVALID : 0;
 }
 
-static void check_connection(struct rotor_diags *d, const struct rotor_config *cfg,
-                             const struct rotor_pos *pos, const char *name, const char *want,
-                             const char *field, int found)
-{
-	if (found)
-		return;
-	const char *actual = rotor_config_connection_kind(cfg, name);
-	if (actual)
-		rotor_diags_add(d, ROTOR_DIAG_ERROR, pos->file, pos->line, pos->col,
-		                "%s \"%s\" is under connections.%s in %s; this field needs one "
-		                "from connections.%s",
-		                field, name, actual, cfg->origin, want);
-	else
-		rotor_diags_add(d, ROTOR_DIAG_ERROR, pos->file, pos->line, pos->col,
-		                "%s: no %s connection named \"%s\" in %s (add it under "
-		                "connections.%s)",
-		                field, want, name, cfg->origin, want);
-}
-
-/* Lexical check that path has no "." or ".." parts and lies below dir. */
-static int path_inside(const char *path, const char *dir)
-{
-	size_t n = strlen(dir);
-	if (strncmp(path, dir, n) != 0 || path[n] != '/' || path[n + 1] == '\0')
-		return 0;
-	for (const char *p = path; *p;) {
-		while (*p == '/')
-			p++;
-		const char *e = strchr(p, '/');
-		size_t len = e ? (size_t)(e - p) : strlen(p);
-		if ((len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.'))
-			return 0;
-		p += len;
-	}
-	return 1;
-}
-
-/* Walks the components below dir that exist on this machine and returns
- * the first that is a symbolic link (writing its path to buf), or 0. Where
- * the directory does not exist here (validate in a CI job), nothing is
- * checked: the env-file writer checks again, with O_NOFOLLOW, at write time. */
-static int symlink_below(const char *path, const char *dir, char *buf, size_t len)
-{
-	size_t n = strlen(dir);
-	snprintf(buf, len, "%s", path);
-	for (size_t i = n + 1; i <= strlen(path); i++) {
-		if (path[i] != '/' && path[i] != '\0')
-			continue;
-		buf[i] = '\0';
-		struct stat st;
-		if (lstat(buf, &st) != 0)
-			return 0;
-		if (S_ISLNK(st.st_mode))
-			return 1;
-		buf[i] = path[i];
-	}
-	return 0;
-}
-
-static void check_envfile(struct rotor_diags *d, const struct rotor_config *cfg,
-                          const struct rotor_consumer *k)
-{
-	const char *dir = NULL;
-	char link[4096];
-	for (size_t i = 0; i < cfg->nallowed_dirs && !dir; i++)
-		if (path_inside(k->path, cfg->allowed_dirs[i]))
-			dir = cfg->allowed_dirs[i];
-	if (!dir) {
-		char list[512] = "";
-		for (size_t i = 0; i < cfg->nallowed_dirs; i++) {
-			size_t used = strlen(list);
-			snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "",
-			         cfg->allowed_dirs[i]);
-		}
-		rotor_diags_add(
-		    d, ROTOR_DIAG_ERROR, k->path_pos.file, k->path_pos.line, k->path_pos.col,
-		    "envFile path \"%s\" is not inside an allowed directory (%s; set "
-		    "by envFiles.allowedDirs in %s); '.' and '..' are not allowed",
-		    k->path, cfg->nallowed_dirs ? list : "none configured", cfg->origin);
-		return;
-	}
-	if (symlink_below(k->path, dir, link, sizeof(link)))
-		rotor_diags_add(d, ROTOR_DIAG_ERROR, k->path_pos.file, k->path_pos.line,
-		                k->path_pos.col,
-		                "envFile path \"%s\" passes through the symbolic link %s; rotor "
-		                "does not follow links out of allowed directories",
-		                k->path, link);
-}
-
 int rotor_manifest_set_check_config(const struct rotor_manifest_set *set,
                                     const struct rotor_config *cfg, struct rotor_diags *d)
 {
 	size_t before = d->nerrors;
 	for (size_t i = 0; i < set->n; i++) {
 		const struct rotor_manifest *m = &set->items[i];
-		check_connection(d, cfg, &m->aws_pos, m->aws, "aws", "spec.aws",
-		                 rotor_config_aws(cfg, m->aws) != NULL);
-		check_connection(d, cfg, &m->store.connection_pos, m->store.connection, "infisical",
-		                 "spec.store.infisical.connection",
-		                 rotor_config_infisical(cfg, m->store.connection) != NULL);
-		for (size_t j = 0; j < m->nconsumers; j++) {
-			const struct rotor_consumer *k = &m->consumers[j];
-			if (k->kind == ROTOR_CONSUMER_HEROKU)
-				check_connection(d, cfg, &k->connection_pos, k->connection,
-				                 "heroku", "heroku.connection",
-				                 rotor_config_heroku(cfg, k->connection) != NULL);
-			else if (k->kind == ROTOR_CONSUMER_GITHUB)
-				check_connection(d, cfg, &k->connection_pos, k->connection,
-				                 "github", "githubActions.connection",
-				                 rotor_config_github(cfg, k->connection) != NULL);
-			else
-				check_envfile(d, cfg, k);
-			if (k->reload && !rotor_config_reload(cfg, k->reload))
-				rotor_diags_add(
-				    d, ROTOR_DIAG_ERROR, k->reload_pos.file, k->reload_pos.line,
-				    k->reload_pos.col,
-				    "envFile reload \"%s\" is not defined in %s (add it "
-				    "under envFiles.reload)",
-				    k->reload, cfg->origin);
-		}
+		rotor_check_connection(d, cfg, &m->aws_pos, m->aws, "aws", "spec.aws",
+		                       rotor_config_aws(cfg, m->aws) != NULL);
+		rotor_check_connection(d, cfg, &m->store.connection_pos, m->store.connection,
+		                       "infisical", "spec.store.infisical.connection",
+		                       rotor_config_infisical(cfg, m->store.connection) != NULL);
+		for (size_t j = 0; j < m->nconsumers; j++)
+			rotor_consumer_kind_of(m->consumers[j].kind)
+			    ->check_config(d, cfg, &m->consumers[j]);
 	}
 	return d->nerrors > before ? ROTOR_EINVALID : 0;
 }
