@@ -9,6 +9,14 @@ failed=0
 
 ok() { passed=$((passed + 1)); echo "ok - $*"; }
 not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
+# check LABEL CONDITION: ok when CONDITION (eval'd) holds; else not ok, with
+# the head of the last command's output ($out) as comments.
+check() {
+	if eval "$2"; then ok "$1"; else
+		not_ok "$1"
+		printf '%s\n' "${out:-}" | head -n 12 | sed 's/^/#   /'
+	fi
+}
 
 # Prints the plain closing line and exits non-zero on any failure, or when
 # a Python helper of the world stopped answering (world.sh's world_py).

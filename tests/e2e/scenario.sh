@@ -133,13 +133,6 @@ PY
 world_py_start Q "$WORLD/q.py" || exit 1 # one Python for every q
 q() { world_py Q "$@"; }
 
-# check NAME EXPR: ok when EXPR (eval'd) holds; else not ok, with rotor's last output.
-check() {
-	if eval "$2"; then ok "$1"; else
-		not_ok "$1"
-		printf '%s\n' "${out:-}" | head -n 12 | sed 's/^/#   /'
-	fi
-}
 # run ARGS...: rotor ARGS; output in $out, status in $rc; all output kept in $LOG
 # (scanned for secrets at the end), and after a command that may create keys
 # every secret IAM holds is noted down.

@@ -8,12 +8,6 @@
 # change of 400 manifests stays under GitHub's comment limit, cut between
 # sections. Offline: no config, no remote.
 source "$(dirname "$0")/lib.sh"
-check() {
-	if eval "$2"; then ok "$1"; else
-		not_ok "$1"
-		printf '%s\n' "${out:-}" | head -n 12 | sed 's/^/#   /'
-	fi
-}
 command -v git >/dev/null || { echo "skip: git is not installed"; exit 77; }
 T=$(mktemp -d /tmp/rotor-diff.XXXXXX)
 trap 'rm -rf "$T"' EXIT

@@ -9,12 +9,6 @@
 #  - a client key sshd does not accept fails with "authentication failed";
 #  - no private key material in rotor's output.
 source "$(dirname "$0")/lib.sh"
-check() {
-	if eval "$2"; then ok "$1"; else
-		not_ok "$1"
-		printf "%s\n" "${out:-}" | head -n 40 | sed "s/^/#   /"
-	fi
-}
 SSHD=/usr/sbin/sshd
 [ -x "$SSHD" ] && command -v ssh-keygen >/dev/null && command -v git >/dev/null ||
 	{ echo "skip: needs sshd and ssh-keygen (openssh-server; scripts/deps.sh installs it)"; exit 77; }

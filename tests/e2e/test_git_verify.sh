@@ -9,12 +9,6 @@
 #  - --revision of an older trusted commit: read; the refusal names the
 #    commit it refused.
 source "$(dirname "$0")/lib.sh"
-check() {
-	if eval "$2"; then ok "$1"; else
-		not_ok "$1"
-		printf '%s\n' "${out:-}" | head -n 12 | sed 's/^/#   /'
-	fi
-}
 command -v git >/dev/null && command -v ssh-keygen >/dev/null ||
 	{ echo "skip: needs git and ssh-keygen (scripts/deps.sh installs them)"; exit 77; }
 T=$(mktemp -d /tmp/rotor-verify.XXXXXX)
