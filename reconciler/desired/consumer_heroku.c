@@ -39,7 +39,8 @@ static void check_config(struct rotor_diags *d, const struct rotor_config *cfg,
                          const struct rotor_consumer *k)
 {
 	rotor_check_connection(d, cfg, &k->connection_pos, k->connection, "heroku",
-	                       "heroku.connection", rotor_config_heroku(cfg, k->connection) != NULL);
+	                       "heroku.connection",
+	                       rotor_config_heroku(cfg, k->connection) != NULL);
 }
 
 /* Both config vars of the app: app names are lower case. */
@@ -48,7 +49,8 @@ static void targets(const struct rotor_consumer *k, consumer_target_fn add, void
 	const char *vars[2] = {k->akid_name, k->secret_name};
 	char key[2048], desc[160];
 	for (int i = 0; i < 2; i++) {
-		snprintf(key, sizeof(key), "heroku\x1f%s\x1f%s", k->connection, k->app ? k->app : "");
+		snprintf(key, sizeof(key), "heroku\x1f%s\x1f%s", k->connection,
+		         k->app ? k->app : "");
 		rotor_ascii_lower(key);
 		size_t used = strlen(key);
 		snprintf(key + used, sizeof(key) - used, "\x1f%s", vars[i] ? vars[i] : "");

@@ -629,6 +629,15 @@ int rotor_git_walk(const struct rotor_git_source *src, const char *rev, char com
 	char *slash = strrchr(tmpdir, '/');
 	if (slash)
 		*slash = '\0';
+	/* In the cache a branch lives under refs/rotor/: "main" means it. */
+	char branch_ref[400];
+	git_object *probe = NULL;
+	if (rev && *rev && git_revparse_single(&probe, repo, rev) != 0) {
+		snprintf(branch_ref, sizeof(branch_ref), "refs/rotor/%s", rev);
+		if (git_revparse_single(&probe, repo, branch_ref) == 0)
+			rev = branch_ref;
+	}
+	git_object_free(probe);
 	rc = walk_commit(repo, rev && *rev ? rev : ref, what, src->path, NULL, 0,
 	                 v.allowed_signers || v.gpg_keyring ? &v : NULL, tmpdir, commit, emit, ctx,
 	                 diags, err);

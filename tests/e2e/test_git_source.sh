@@ -86,6 +86,10 @@ rc=$?
 check "diff --observe: the added user rotates right after the merge, observed live" \
 	'[ $rc = 0 ] && grep -q "observed now: rotates right after the merge" <<<"$out" && grep -q "1 user rotates on merge" <<<"$out"'
 check "diff --observe changed nothing (reads only)" '[ -z "$(q writes "$AS" "$IS")" ]'
+out=$(cd / && "$ROTOR_BIN" diff --source --config "$WORLD/src.yaml" --base "$C1" --head main 2>&1)
+rc=$?
+check "diff --source: the config's source compared, from any directory" \
+	'[ $rc = 0 ] && grep -q "^+ obs (raxx-obs on aws-test): added" <<<"$out" && grep -q "spec.cadence: 30d -> 20d" <<<"$out"'
 
 free_port() { "$ROTOR_PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
