@@ -390,13 +390,14 @@ static void write_text(FILE *f, const struct rotor_diff *d, const struct rotor_d
 static void md_text(FILE *f, const char *s)
 {
 	for (; *s; s++) {
-		if (*s == '|' || *s == '<' || *s == '>' || *s == '`' || *s == '*' || *s == '_' ||
-		    *s == '[' || *s == ']')
-			fputc('\\', f);
-		if (*s == '\n')
+		unsigned char ch = (unsigned char)*s;
+		if (ch < 0x20 || ch == 0x7f) { /* a CR or LF would end the line: a forged heading */
 			fputc(' ', f);
-		else
-			fputc(*s, f);
+			continue;
+		}
+		if (strchr("\\|<>`*_[]!#&", *s))
+			fputc('\\', f);
+		fputc(*s, f);
 	}
 }
 

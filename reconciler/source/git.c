@@ -103,6 +103,16 @@ static int cache_path(const struct rotor_git_source *src, char *buf, size_t len,
 		                       "git source: cannot create the cache directory %s: %s "
 		                       "(source.cacheDir)",
 		                       dir, strerror(errno));
+	/* Another local user must not own (or be able to write) the cache:
+	 * it would control what rotor reads. */
+	struct stat st;
+	if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & 022))
+		return rotor_error_set(err, ROTOR_EIO,
+		                       "git source: the cache directory %s must be a directory "
+		                       "owned by rotor's user and writable by it alone "
+		                       "(source.cacheDir)",
+		                       dir);
 	EVP_Digest(src->url, strlen(src->url), md, &mdlen, EVP_sha256(), NULL);
 	int n = snprintf(buf, len, "%s/", dir);
 	for (int i = 0; i < 8 && n > 0 && (size_t)n < len; i++)
@@ -143,11 +153,46 @@ struct fetch_ctx {
 	char port[8];
 };
 
+/* The host[:port] of a URL (scp-like user@host:path too), lower-cased. */
+static void url_host(const char *url, char *buf, size_t len)
+{
+	const char *p = strstr(url, "://");
+	p = p ? p + 3 : url;
+	size_t n = strcspn(p, "/?#");
+	const char *at = memchr(p, '@', n);
+	if (at) {
+		n -= (size_t)(at + 1 - p);
+		p = at + 1;
+	}
+	if (!strstr(url, "://")) /* scp-like: host ends at ':' */
+		n = strcspn(p, ":/");
+	snprintf(buf, len, "%.*s", (int)n, p);
+	for (char *q = buf; *q; q++)
+		if (*q >= 'A' && *q <= 'Z')
+			*q = (char)(*q - 'A' + 'a');
+}
+
+static int same_host(const char *a, const char *b)
+{
+	char ha[300], hb[300];
+	if (!a || !b)
+		return 0;
+	url_host(a, ha, sizeof(ha));
+	url_host(b, hb, sizeof(hb));
+	return strcmp(ha, hb) == 0;
+}
+
 static int on_credentials(git_credential **out, const char *url, const char *user_from_url,
                           unsigned int allowed, void *payload)
 {
 	struct fetch_ctx *f = payload;
-	(void)url;
+	/* Only to the configured host: a redirect elsewhere gets no token. */
+	if (!same_host(url, f->src->url)) {
+		snprintf(f->host_error, sizeof(f->host_error),
+		         "the server redirected rotor to another host, which asked for "
+		         "credentials; rotor sends source.auth only to the configured URL's host");
+		return GIT_EAUTH;
+	}
 	if (f->cred_calls++ > 0) /* libgit2 asks again when the first was refused */
 		return GIT_EAUTH;
 	if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) && f->src->token)
@@ -192,7 +237,7 @@ static int host_matches(const char *pattern, size_t plen, const char *host, cons
 		const char *bar = memchr(pattern + 3, '|', plen - 3);
 		if (!bar)
 			return 0;
-		unsigned char salt[64], hash[64], mac[64];
+		unsigned char salt[128], hash[128], mac[64];
 		unsigned int maclen = 0;
 		char s64[128], h64[128];
 		size_t sl = (size_t)(bar - pattern - 3), hl = plen - (size_t)(bar - pattern) - 1;
@@ -204,7 +249,7 @@ static int host_matches(const char *pattern, size_t plen, const char *host, cons
 		h64[hl] = '\0';
 		int sn = EVP_DecodeBlock(salt, (unsigned char *)s64, (int)sl);
 		int hn = EVP_DecodeBlock(hash, (unsigned char *)h64, (int)hl);
-		if (sn < 20 || hn < 20)
+		if (sn < 20 || hn < 20 || (size_t)sn > sizeof(salt) || (size_t)hn > sizeof(hash))
 			return 0;
 		HMAC(EVP_sha1(), salt, 20, (const unsigned char *)want, strlen(want), mac, &maclen);
 		return maclen == 20 && memcmp(mac, hash, 20) == 0;
@@ -437,6 +482,8 @@ struct walk {
 	void *ctx;
 	struct rotor_diags *diags;
 	size_t files;
+	size_t entries; /* every tree entry visited: a tree reusing subtrees would
+	                   otherwise make the walk exponential */
 	int failed;
 };
 
@@ -478,8 +525,28 @@ static int on_entry(const char *root, const git_tree_entry *entry, void *payload
 	if (name[0] == '.')
 		return 1; /* hidden: skipped, with what lies under it */
 	git_filemode_t mode = git_tree_entry_filemode(entry);
-	if (mode == GIT_FILEMODE_TREE)
+	if (++w->entries > ROTOR_GIT_MAX_ENTRIES) {
+		rotor_diags_add(w->diags, ROTOR_DIAG_ERROR, full, 0, 0,
+		                "the tree has more than %d entries (or reuses subtrees to look "
+		                "so): rotor stops reading it",
+		                ROTOR_GIT_MAX_ENTRIES);
+		w->failed = 1;
+		return -1;
+	}
+	if (mode == GIT_FILEMODE_TREE) {
+		size_t depth = 0;
+		for (const char *p = root; *p; p++)
+			depth += *p == '/';
+		if (depth >= ROTOR_GIT_MAX_DEPTH) {
+			rotor_diags_add(w->diags, ROTOR_DIAG_ERROR, full, 0, 0,
+			                "directories nested deeper than %d levels: rotor does not "
+			                "read below here",
+			                ROTOR_GIT_MAX_DEPTH);
+			w->failed = 1;
+			return 1;
+		}
 		return wanted(w, full, 1) ? 0 : 1;
+	}
 	if (!wanted(w, full, 0))
 		return 0;
 	snprintf(origin, sizeof(origin), "%s@%s", full, w->short_id);
@@ -497,6 +564,22 @@ static int on_entry(const char *root, const git_tree_entry *entry, void *payload
 		                ROTOR_GIT_MAX_FILES);
 		w->failed = 1;
 		return -1;
+	}
+	/* The size from the object's header first: a huge blob (zeros pack
+	 * small) must not be inflated into memory to find out. */
+	git_odb *odb = NULL;
+	size_t hsize = 0;
+	git_object_t htype;
+	int hrc = git_repository_odb(&odb, w->repo);
+	if (!hrc)
+		hrc = git_odb_read_header(&hsize, &htype, odb, git_tree_entry_id(entry));
+	git_odb_free(odb);
+	if (!hrc && hsize > ROTOR_SOURCE_FILE_MAX) {
+		rotor_diags_add(w->diags, ROTOR_DIAG_ERROR, origin, 0, 0,
+		                "the file is %zu bytes, over the %zu a manifest may have: not read",
+		                hsize, (size_t)ROTOR_SOURCE_FILE_MAX);
+		w->failed = 1;
+		return 0;
 	}
 	git_blob *blob = NULL;
 	if (git_blob_lookup(&blob, w->repo, git_tree_entry_id(entry)) != 0) {

@@ -61,8 +61,11 @@ static int run_tool(char *const argv[], const char *in_path, char *out, size_t o
 			return -1;
 		}
 		struct pollfd p = {pipefd[0], POLLIN, 0};
-		if (poll(&p, 1, (int)left) < 0 && errno != EINTR)
+		int ready = poll(&p, 1, (int)left);
+		if (ready < 0 && errno != EINTR)
 			break;
+		if (ready <= 0)
+			continue; /* the deadline is checked at the top */
 		char buf[512];
 		ssize_t n = read(pipefd[0], buf, sizeof(buf));
 		if (n <= 0)

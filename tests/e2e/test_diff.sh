@@ -116,7 +116,27 @@ out=$(cd "$T/norepo" && GIT_CEILING_DIRECTORIES=$T "$ROTOR_BIN" diff --base HEAD
 rc=$?
 check "outside a repository: exit 1, saying so" '[ $rc = 1 ] && grep -q "is not inside a git repository" <<<"$out"'
 
-git -C "$T/repo" rm -q manifests/bad.yaml
+# A hostile head: a tree that reuses subtrees 30 levels deep (exponential
+# to walk naively), a 2 MB "manifest", and text that tries to inject HTML
+# and a heading into the pull-request comment.
+tree=$(printf '100644 blob %s\tx.txt\n' "$(echo x | git -C "$T/repo" hash-object -w --stdin)" | git -C "$T/repo" mktree)
+for k in $(seq 1 30); do
+	tree=$(printf '040000 tree %s\ta\n040000 tree %s\tb\n' "$tree" "$tree" | git -C "$T/repo" mktree)
+done
+BOMB=$(git -C "$T/repo" commit-tree -p "$C5" -m bomb "$tree")
+out=$(cd "$T/repo" && timeout 20 "$ROTOR_BIN" diff --base "$C4" --head "$BOMB" 2>&1)
+rc=$?
+check "a tree that reuses subtrees is cut short (entries and depth capped), not walked for ever" \
+	'[ $rc = 3 ] && grep -q "more than 200000 entries\|nested deeper than 32 levels" <<<"$out"'
+head -c 2000000 /dev/zero | tr '\0' 'a' >"$T/repo/manifests/huge.yaml"
+manifest evil raxx-evil 30d '/x' >"$T/repo/manifests/evil.yaml"
+sed -i 's#projectId: .*#projectId: "\\\\<img src=https://evil.example/p.png>\\r\\r\#\# Approved by security"#' "$T/repo/manifests/evil.yaml"
+C7=$(commit "hostile")
+rdiff --base "$C4" --head "$C7" --format markdown
+check "a file over 1 MiB is reported by its size, not read" '[ $rc = 3 ] && grep -q "huge.yaml@.*over the 1048576 a manifest may have" <<<"$out"'
+check "manifest text cannot inject HTML or a heading into the comment" \
+	'grep -q "img src" <<<"$out" && grep -oE "\\\\*<img" <<<"$out" | awk "{ if ((length(\$0) - 4) % 2 == 0) bad = 1 } END { exit bad }" && ! grep -q $'"'"'\r'"'"' <<<"$out" && ! grep -q "^## Approved" <<<"$out"'
+git -C "$T/repo" rm -q manifests/huge.yaml manifests/evil.yaml manifests/bad.yaml
 for i in $(seq -w 1 400); do
 	manifest "bulk-$i" "raxx-bulk-$i" 30d "/bulk/$i" >"$T/repo/manifests/bulk-$i.yaml"
 done

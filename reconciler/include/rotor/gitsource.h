@@ -29,6 +29,8 @@
 #include "rotor/source.h"
 
 #define ROTOR_GIT_MAX_FILES 20000
+#define ROTOR_GIT_MAX_ENTRIES 200000 /* tree entries visited, of any kind */
+#define ROTOR_GIT_MAX_DEPTH 32       /* directory levels below the walked path */
 
 struct rotor_secret;
 
