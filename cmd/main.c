@@ -13,6 +13,7 @@ const struct command rotor_commands[] = {
     {"rotate", cmd_rotate, "rotate one manifest now"},
     {"rollback", cmd_rollback, "go back to the previous key and suspend the manifest"},
     {"resume", cmd_resume, "manage a rolled-back manifest again"},
+    {"controller", cmd_controller, "run as a long-lived reconciler with endpoints (first part)"},
     {"validate", cmd_validate, "check manifests (and, with --config, what they name in it)"},
     {"version", cmd_version, "print rotor's version and the versions of its libraries"},
     {"help", cmd_help, "list the commands"},

@@ -1,0 +1,752 @@
+/*
+ * controller.c: the long-running reconciler (rotor/controller.h).
+ *
+ * One scheduler loop (the caller's thread) and controller.workers worker
+ * threads over one engine. The loop re-reads the manifests every
+ * source.interval, dispatches every manifest whose next moment has come,
+ * and sleeps until the earliest next moment (at most a second at a time,
+ * so a clock moved by a test or by NTP is noticed; no busy waiting). A
+ * worker reconciles one manifest (lock, observe, plan, apply) and sets its
+ * next moment: the earliest step of its forecast, at most controller.resync
+ * ahead; after a failure an exponential back-off (30 s doubling to 15 min,
+ * with jitter); when another rotor holds the user, 30 s.
+ *
+ * A new revision (or a reloaded config) is swapped in only while no worker
+ * is busy (dispatching pauses for it), so no worker ever holds a manifest
+ * or an engine that is being freed.
+ */
+#include "rotor/controller.h"
+
+#include "rotor/diff.h"
+
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rotor/clock.h"
+#include "rotor/engine.h"
+#include "rotor/gitsource.h"
+#include "rotor/lock.h"
+#include "rotor/log.h"
+#include "rotor/manifest.h"
+#include "rotor/parallel.h"
+#include "rotor/reconcile.h"
+#include "rotor/source.h"
+#include "rotor/timefmt.h"
+
+#define BACKOFF_MIN_S 30
+#define BACKOFF_MAX_S 900
+#define HELD_RETRY_S 30
+#define MAX_WORKERS ROTOR_PARALLEL_MAX
+
+static const double BUCKETS[] = {0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300};
+#define NBUCKETS (sizeof(BUCKETS) / sizeof(BUCKETS[0]))
+
+struct mstate {
+	const struct rotor_manifest *m; /* in c->set */
+	int64_t next_due;               /* wall seconds */
+	int busy, queued;
+	int failures;
+	int ran; /* reconciled at least once */
+	enum rotor_status status;
+	char reason[480];
+	int64_t last_pass;
+	int last_ok;
+	char last_error[ROTOR_ERROR_MSG_MAX];
+	char held_by[ROTOR_OBS_ERROR_MAX];
+	int64_t key_created; /* the current key's creation; 0 unknown */
+	int64_t next_action; /* the forecast's earliest step; 0 none */
+};
+
+struct rotor_controller {
+	struct rotor_config *cfg;
+	struct rotor_controller_options opts;
+	struct rotor_engine *engine;
+	struct rotor_clock *clock;
+	char state_dir[4096];
+	/* the current good manifests and their schedule (guarded by lock) */
+	struct rotor_manifest_set *set;
+	char revision[41];
+	struct mstate *ms;
+	size_t nms;
+	size_t *queue;
+	size_t qlen;
+	int busy; /* workers in a reconcile */
+	pthread_mutex_t lock;
+	pthread_cond_t work, idle;
+	atomic_int stopping, reload_asked;
+	int ready;
+	char source_error[ROTOR_ERROR_MSG_MAX];
+	int64_t last_fetch;
+	uint64_t fetch_errors;
+	/* metrics (guarded by lock) */
+	uint64_t reconciles_ok, reconciles_failed, reconciles_held, actions;
+	uint64_t hist[NBUCKETS + 1];
+	double hist_sum;
+	pthread_t workers[MAX_WORKERS];
+	int nworkers;
+	struct MHD_Daemon *mhd;
+};
+
+static int64_t now_s(struct rotor_controller *c)
+{
+	return c->clock->now(c->clock);
+}
+
+/* ---- loading manifests ------------------------------------------------------ */
+
+/* A new set from the source (or the paths); NULL with why in err and the
+ * diagnostics logged. */
+static struct rotor_manifest_set *load_set(struct rotor_controller *c, char revision[41],
+                                           struct rotor_error *err)
+{
+	struct rotor_manifest_set *set = calloc(1, sizeof(*set));
+	struct rotor_diags diags;
+	int rc;
+	revision[0] = '\0';
+	if (!set) {
+		rotor_error_set(err, ROTOR_ENOMEM, "out of memory");
+		return NULL;
+	}
+	rotor_manifest_set_init(set);
+	rotor_diags_init(&diags);
+	if (c->opts.npaths) {
+		set->skip_path = c->cfg->origin;
+		rc = rotor_manifest_load_paths(set, c->opts.paths, c->opts.npaths, &diags);
+	} else {
+		struct rotor_git_source src;
+		char head[41];
+		memset(&src, 0, sizeof(src));
+		src.url = c->cfg->source.url;
+		src.branch = c->cfg->source.branch;
+		src.path = c->cfg->source.path;
+		src.cache_dir = c->cfg->source.cache_dir;
+		src.token = c->cfg->source.token.value;
+		src.ssh_key = c->cfg->source.ssh_key.value;
+		src.known_hosts = c->cfg->source.known_hosts;
+		src.verify_allowed_signers = c->cfg->source.verify_allowed_signers;
+		src.verify_gpg_keyring = c->cfg->source.verify_gpg_keyring;
+		rc = rotor_git_fetch(&src, head, err);
+		if (!rc)
+			rc = rotor_manifest_load_git(set, &src, NULL, revision, &diags, err);
+		if (rc && rc != ROTOR_EINVALID)
+			goto fail;
+	}
+	if (!rc)
+		rc = rotor_manifest_set_check(set, &diags);
+	if (rotor_manifest_set_check_config(set, c->cfg, &diags) != 0 && !rc)
+		rc = ROTOR_EINVALID;
+	if (diags.nerrors) {
+		char first[512] = "";
+		rotor_diags_sort(&diags);
+		for (size_t i = 0; i < diags.n; i++) {
+			char line[640];
+			rotor_diag_format(&diags.items[i], line, sizeof(line));
+			rotor_log(ROTOR_LOG_ERROR, "controller", "%s", line);
+			if (!first[0] && diags.items[i].severity == ROTOR_DIAG_ERROR)
+				snprintf(first, sizeof(first), "%s", line);
+		}
+		rotor_error_set(err, ROTOR_EINVALID,
+		                "the manifests%s%s are invalid (%zu error%s, first: %s): the "
+		                "controller keeps working from the last good ones",
+		                revision[0] ? " at " : "", revision, diags.nerrors,
+		                diags.nerrors == 1 ? "" : "s", first);
+		goto fail;
+	}
+	rotor_diags_dispose(&diags);
+	return set;
+fail:
+	rotor_diags_dispose(&diags);
+	rotor_manifest_set_dispose(set);
+	free(set);
+	return NULL;
+}
+
+/* Installs set (every worker idle, lock held): manifests keep their
+ * schedule by name; new ones, and those the change touched, are due now. */
+static int install_set(struct rotor_controller *c, struct rotor_manifest_set *set,
+                       const char *revision)
+{
+	struct rotor_diff d;
+	memset(&d, 0, sizeof(d));
+	if (c->set)
+		rotor_diff_compute(c->set, set, now_s(c), &d);
+	struct mstate *ms = calloc(set->n ? set->n : 1, sizeof(*ms));
+	size_t *queue = calloc(set->n ? set->n : 1, sizeof(*queue));
+	if (!ms || !queue) {
+		free(ms);
+		free(queue);
+		return ROTOR_ENOMEM;
+	}
+	int64_t now = now_s(c);
+	for (size_t i = 0; i < set->n; i++) {
+		ms[i].m = &set->items[i];
+		ms[i].next_due = now;
+		for (size_t j = 0; j < c->nms; j++)
+			if (strcmp(c->ms[j].m->name, set->items[i].name) == 0) {
+				struct mstate keep = c->ms[j];
+				keep.m = &set->items[i];
+				keep.busy = keep.queued = 0;
+				ms[i] = keep;
+				for (size_t k = 0; k < d.n; k++)
+					if (d.entries[k].head &&
+					    strcmp(d.entries[k].head->name, set->items[i].name) == 0)
+						ms[i].next_due = now; /* changed: looked at now */
+				break;
+			}
+	}
+	rotor_diff_dispose(&d);
+	free(c->ms);
+	free(c->queue);
+	if (c->set) {
+		rotor_manifest_set_dispose(c->set);
+		free(c->set);
+	}
+	c->set = set;
+	c->ms = ms;
+	c->queue = queue;
+	c->qlen = 0;
+	c->nms = set->n;
+	snprintf(c->revision, sizeof(c->revision), "%s", revision);
+	return 0;
+}
+
+/* ---- workers ---------------------------------------------------------------------- */
+
+static int64_t jitter(int64_t s)
+{
+	unsigned char r = 0;
+	RAND_bytes(&r, 1);
+	return s - (s / 5) + (s * (int64_t)r) / (5 * 255) * 2; /* +-20% */
+}
+
+static void reconcile_one(struct rotor_controller *c, struct mstate *st)
+{
+	struct rotor_observed *obs = calloc(1, sizeof(*obs));
+	struct rotor_manifest_plan *plan = calloc(1, sizeof(*plan));
+	struct rotor_engine_state es;
+	struct rotor_reconcile rec;
+	struct rotor_reconcile_options o;
+	struct rotor_deletion_budget budget;
+	struct rotor_error err;
+	if (!obs || !plan) {
+		free(obs);
+		free(plan);
+		return;
+	}
+	memset(&o, 0, sizeof(o));
+	rotor_deletion_budget_init(&budget, 10);
+	o.state_dir = c->state_dir;
+	o.command = "controller";
+	o.lock_wait_ms = 0; /* another rotor has the user: come back later */
+	o.budget = &budget;
+	rotor_error_clear(&err);
+	int64_t start_ms = rotor_process_ms(), now = now_s(c);
+	rotor_reconcile_init(&rec, st->m, obs, &es, plan);
+	int rc = rotor_reconcile_one(c->engine, &rec, now, &o, &err);
+	double took = (double)(rotor_process_ms() - start_ms) / 1000.0;
+	int64_t next, after = now_s(c);
+	int held = obs->held_by[0] != '\0';
+	int failed = !held && (rc != 0 || rec.observe_failed);
+	if (held) {
+		next = after + HELD_RETRY_S;
+	} else if (failed) {
+		int64_t b = BACKOFF_MIN_S;
+		for (int i = 1; i < st->failures + 1 && b < BACKOFF_MAX_S; i++)
+			b *= 2;
+		next = after + jitter(b < BACKOFF_MAX_S ? b : BACKOFF_MAX_S);
+	} else {
+		next = after + c->cfg->resync;
+		for (int k = 0; k < plan->nforecast; k++)
+			if (plan->forecast[k].at > after && plan->forecast[k].at < next)
+				next = plan->forecast[k].at;
+		if (rec.applied && plan->nactions)
+			next = after; /* look again at once: the next step may be due now */
+	}
+	pthread_mutex_lock(&c->lock);
+	st->ran = 1;
+	st->last_pass = after;
+	st->status = plan->status;
+	snprintf(st->reason, sizeof(st->reason), "%s", plan->status_reason);
+	snprintf(st->held_by, sizeof(st->held_by), "%s", obs->held_by);
+	st->last_ok = !failed && !held;
+	snprintf(st->last_error, sizeof(st->last_error), "%s",
+	         failed ? (rc ? err.message : rec.observe_error) : "");
+	st->failures = failed ? st->failures + 1 : 0;
+	st->next_due = next;
+	st->next_action = 0;
+	for (int k = 0; k < plan->nforecast; k++)
+		if (!st->next_action || plan->forecast[k].at < st->next_action)
+			st->next_action = plan->forecast[k].at;
+	st->key_created = 0;
+	for (int k = 0; k < obs->nkeys; k++)
+		if (strcmp(obs->keys[k].id, obs->store_akid) == 0)
+			st->key_created = obs->keys[k].created;
+	c->reconciles_ok += st->last_ok != 0;
+	c->reconciles_failed += failed != 0;
+	c->reconciles_held += held != 0;
+	c->actions += (uint64_t)rec.applied;
+	size_t b = 0;
+	while (b < NBUCKETS && took > BUCKETS[b])
+		b++;
+	c->hist[b]++;
+	c->hist_sum += took;
+	pthread_mutex_unlock(&c->lock);
+	if (failed)
+		rotor_log(ROTOR_LOG_WARN, st->m->name, "reconcile failed (%d in a row); retrying at %s",
+		          st->failures, "the back-off's end");
+	rotor_reconcile_dispose(&rec);
+	rotor_deletion_budget_dispose(&budget);
+	free(obs);
+	free(plan);
+}
+
+static void *worker_main(void *arg)
+{
+	struct rotor_controller *c = arg;
+	pthread_mutex_lock(&c->lock);
+	for (;;) {
+		while (!c->qlen && !atomic_load(&c->stopping))
+			pthread_cond_wait(&c->work, &c->lock);
+		if (atomic_load(&c->stopping))
+			break; /* what is queued but not started waits for the next start */
+		size_t idx = c->queue[0];
+		memmove(c->queue, c->queue + 1, (c->qlen - 1) * sizeof(*c->queue));
+		c->qlen--;
+		struct mstate *st = &c->ms[idx];
+		st->queued = 0;
+		st->busy = 1;
+		c->busy++;
+		pthread_mutex_unlock(&c->lock);
+		reconcile_one(c, st);
+		pthread_mutex_lock(&c->lock);
+		st->busy = 0;
+		c->busy--;
+		pthread_cond_broadcast(&c->idle);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+/* ---- endpoints ----------------------------------------------------------------------- */
+
+static void metric_escape(char *out, size_t len, const char *s)
+{
+	size_t o = 0;
+	for (; *s && o + 2 < len; s++) {
+		if (*s == '"' || *s == '\\' || *s == '\n') {
+			out[o++] = '\\';
+			out[o++] = *s == '\n' ? 'n' : *s;
+		} else {
+			out[o++] = *s;
+		}
+	}
+	out[o] = '\0';
+}
+
+static char *render_metrics(struct rotor_controller *c, size_t *len)
+{
+	char *buf = NULL;
+	FILE *f = open_memstream(&buf, len);
+	if (!f)
+		return NULL;
+	int64_t now = now_s(c);
+	pthread_mutex_lock(&c->lock);
+	fprintf(f, "# HELP rotor_reconciles_total Reconciles of one manifest, by result.\n"
+	           "# TYPE rotor_reconciles_total counter\n"
+	           "rotor_reconciles_total{result=\"success\"} %llu\n"
+	           "rotor_reconciles_total{result=\"error\"} %llu\n"
+	           "rotor_reconciles_total{result=\"locked\"} %llu\n",
+	        (unsigned long long)c->reconciles_ok, (unsigned long long)c->reconciles_failed,
+	        (unsigned long long)c->reconciles_held);
+	fprintf(f, "# HELP rotor_actions_total Actions applied.\n# TYPE rotor_actions_total "
+	           "counter\nrotor_actions_total %llu\n",
+	        (unsigned long long)c->actions);
+	fprintf(f, "# HELP rotor_reconcile_duration_seconds How long one manifest's reconcile "
+	           "took.\n# TYPE rotor_reconcile_duration_seconds histogram\n");
+	uint64_t cum = 0;
+	for (size_t b = 0; b < NBUCKETS; b++) {
+		cum += c->hist[b];
+		fprintf(f, "rotor_reconcile_duration_seconds_bucket{le=\"%g\"} %llu\n", BUCKETS[b],
+		        (unsigned long long)cum);
+	}
+	cum += c->hist[NBUCKETS];
+	fprintf(f,
+	        "rotor_reconcile_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
+	        "rotor_reconcile_duration_seconds_sum %.3f\n"
+	        "rotor_reconcile_duration_seconds_count %llu\n",
+	        (unsigned long long)cum, c->hist_sum, (unsigned long long)cum);
+	fprintf(f, "# HELP rotor_manifests Manifests the controller manages.\n# TYPE "
+	           "rotor_manifests gauge\nrotor_manifests %zu\n",
+	        c->nms);
+	fprintf(f, "# HELP rotor_manifest_ready 1 when the manifest's last reconcile left it "
+	           "Ready.\n# TYPE rotor_manifest_ready gauge\n");
+	char name[160];
+	for (size_t i = 0; i < c->nms; i++) {
+		metric_escape(name, sizeof(name), c->ms[i].m->name);
+		fprintf(f, "rotor_manifest_ready{manifest=\"%s\"} %d\n", name,
+		        c->ms[i].ran && c->ms[i].status == ROTOR_STATUS_READY);
+	}
+	fprintf(f, "# HELP rotor_manifest_stalled 1 when the manifest needs a human.\n# TYPE "
+	           "rotor_manifest_stalled gauge\n");
+	for (size_t i = 0; i < c->nms; i++) {
+		metric_escape(name, sizeof(name), c->ms[i].m->name);
+		fprintf(f, "rotor_manifest_stalled{manifest=\"%s\"} %d\n", name,
+		        c->ms[i].ran && c->ms[i].status == ROTOR_STATUS_STALLED);
+	}
+	fprintf(f, "# HELP rotor_key_age_seconds Age of the key the store holds.\n# TYPE "
+	           "rotor_key_age_seconds gauge\n");
+	for (size_t i = 0; i < c->nms; i++)
+		if (c->ms[i].key_created) {
+			metric_escape(name, sizeof(name), c->ms[i].m->name);
+			fprintf(f, "rotor_key_age_seconds{manifest=\"%s\"} %lld\n", name,
+			        (long long)(now - c->ms[i].key_created));
+		}
+	fprintf(f, "# HELP rotor_next_action_seconds Seconds until the manifest's next "
+	           "forecast step.\n# TYPE rotor_next_action_seconds gauge\n");
+	for (size_t i = 0; i < c->nms; i++)
+		if (c->ms[i].next_action) {
+			metric_escape(name, sizeof(name), c->ms[i].m->name);
+			fprintf(f, "rotor_next_action_seconds{manifest=\"%s\"} %lld\n", name,
+			        (long long)(c->ms[i].next_action - now));
+		}
+	fprintf(f,
+	        "# HELP rotor_source_fetch_errors_total Failed reads of the manifests.\n# TYPE "
+	        "rotor_source_fetch_errors_total counter\nrotor_source_fetch_errors_total %llu\n",
+	        (unsigned long long)c->fetch_errors);
+	fprintf(f, "# HELP rotor_source_info The revision the controller works from.\n# TYPE "
+	           "rotor_source_info gauge\nrotor_source_info{revision=\"%s\"} 1\n",
+	        c->revision);
+	pthread_mutex_unlock(&c->lock);
+	fclose(f);
+	return buf;
+}
+
+static char *render_status(struct rotor_controller *c)
+{
+	char t[32];
+	json_t *root = json_object(), *list = json_array();
+	pthread_mutex_lock(&c->lock);
+	json_object_set_new(root, "revision", c->revision[0] ? json_string(c->revision) : json_null());
+	json_object_set_new(root, "ready", json_boolean(c->ready));
+	json_object_set_new(root, "sourceError",
+	                    c->source_error[0] ? json_string(c->source_error) : json_null());
+	for (size_t i = 0; i < c->nms; i++) {
+		const struct mstate *st = &c->ms[i];
+		json_t *j = json_object();
+		json_object_set_new(j, "name", json_string(st->m->name));
+		json_object_set_new(j, "user", json_string(st->m->user));
+		json_object_set_new(j, "status",
+		                    st->ran ? json_string(rotor_status_name(st->status)) : json_null());
+		json_object_set_new(j, "reason", json_string(st->reason));
+		if (st->last_pass)
+			rotor_time_format(t, sizeof(t), st->last_pass);
+		json_object_set_new(j, "lastPass", st->last_pass ? json_string(t) : json_null());
+		json_object_set_new(j, "lastResult",
+		                    !st->ran ? json_null()
+		                    : st->held_by[0] ? json_string("locked")
+		                    : json_string(st->last_ok ? "success" : "error"));
+		json_object_set_new(j, "error", st->last_error[0] ? json_string(st->last_error)
+		                                                  : json_null());
+		json_object_set_new(j, "heldBy", st->held_by[0] ? json_string(st->held_by) : json_null());
+		rotor_time_format(t, sizeof(t), st->next_due);
+		json_object_set_new(j, "nextReconcile", json_string(t));
+		json_object_set_new(j, "failures", json_integer(st->failures));
+		json_array_append_new(list, j);
+	}
+	pthread_mutex_unlock(&c->lock);
+	json_object_set_new(root, "manifests", list);
+	char *s = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(root);
+	return s;
+}
+
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int code, const char *type,
+                             char *body, size_t len)
+{
+	struct MHD_Response *r =
+	    MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	if (!r) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type", type);
+	enum MHD_Result ret = MHD_queue_response(conn, code, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_size, void **state)
+{
+	struct rotor_controller *c = cls;
+	(void)version;
+	(void)upload_data;
+	(void)state;
+	if (*upload_size) { /* no endpoint takes a body yet */
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (strcmp(method, "GET") != 0)
+		return reply(conn, 405, "text/plain", strdup("only GET\n"), 9);
+	if (strcmp(url, "/healthz") == 0)
+		return reply(conn, 200, "text/plain", strdup("ok\n"), 3);
+	if (strcmp(url, "/readyz") == 0) {
+		pthread_mutex_lock(&c->lock);
+		int ready = c->ready;
+		pthread_mutex_unlock(&c->lock);
+		return ready ? reply(conn, 200, "text/plain", strdup("ready\n"), 6)
+		             : reply(conn, 503, "text/plain", strdup("manifests not read yet\n"), 23);
+	}
+	if (strcmp(url, "/status") == 0) {
+		char *s = render_status(c);
+		return s ? reply(conn, 200, "application/json", s, strlen(s)) : MHD_NO;
+	}
+	if (strcmp(url, "/metrics") == 0) {
+		size_t len = 0;
+		char *s = render_metrics(c, &len);
+		return s ? reply(conn, 200, "text/plain; version=0.0.4", s, len) : MHD_NO;
+	}
+	return reply(conn, 404, "text/plain", strdup("not found\n"), 10);
+}
+
+static int start_http(struct rotor_controller *c, struct rotor_error *err)
+{
+	const char *listen = c->opts.listen ? c->opts.listen : c->cfg->listen;
+	if (!listen || strcmp(listen, "none") == 0)
+		return 0;
+	char host[64];
+	const char *colon = strrchr(listen, ':');
+	if (!colon || (size_t)(colon - listen) >= sizeof(host))
+		return rotor_error_set(err, ROTOR_EINVALID, "controller.listen \"%s\" is not HOST:PORT",
+		                       listen);
+	snprintf(host, sizeof(host), "%.*s", (int)(colon - listen), listen);
+	struct sockaddr_in addr;
+	memset(&addr, 0, sizeof(addr));
+	addr.sin_family = AF_INET;
+	addr.sin_port = htons((uint16_t)atoi(colon + 1));
+	if (inet_pton(AF_INET, strcmp(host, "localhost") == 0 ? "127.0.0.1" : host,
+	              &addr.sin_addr) != 1)
+		return rotor_error_set(err, ROTOR_EINVALID,
+		                       "controller.listen: \"%s\" is not an IPv4 address", host);
+	c->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, on_request, c,
+	                          MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+	                          MHD_OPTION_CONNECTION_LIMIT, (unsigned int)32,
+	                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10, MHD_OPTION_END);
+	if (!c->mhd)
+		return rotor_error_set(err, ROTOR_EIO, "controller: cannot listen on %s", listen);
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(c->mhd, MHD_DAEMON_INFO_BIND_PORT);
+	rotor_log(ROTOR_LOG_INFO, "controller", "listening on %s:%u", host,
+	          info ? (unsigned)info->port : 0);
+	fprintf(stderr, "rotor controller: listening on %s:%u\n", host,
+	        info ? (unsigned)info->port : 0);
+	return 0;
+}
+
+/* ---- life cycle ----------------------------------------------------------------------- */
+
+int rotor_controller_new(struct rotor_controller **out, struct rotor_config *cfg,
+                         const struct rotor_controller_options *opts, struct rotor_error *err)
+{
+	struct rotor_controller *c = calloc(1, sizeof(*c));
+	*out = NULL;
+	if (!c) {
+		rotor_config_free(cfg);
+		return rotor_error_set(err, ROTOR_ENOMEM, "out of memory");
+	}
+	c->cfg = cfg;
+	if (opts)
+		c->opts = *opts;
+	c->clock = rotor_clock_real();
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->work, NULL);
+	pthread_cond_init(&c->idle, NULL);
+	rotor_state_dir(c->state_dir, sizeof(c->state_dir), cfg->state_dir);
+	if (!c->opts.npaths && !cfg->source.present) {
+		rotor_controller_free(c);
+		return rotor_error_set(err, ROTOR_EINVALID,
+		                       "the controller needs the config's source (or PATHs)");
+	}
+	struct rotor_engine_options eo;
+	memset(&eo, 0, sizeof(eo));
+	int rc = rotor_engine_new(&c->engine, cfg, &eo, err);
+	if (rc) {
+		rotor_controller_free(c);
+		return rc;
+	}
+	*out = c;
+	return 0;
+}
+
+void rotor_controller_stop(struct rotor_controller *c)
+{
+	atomic_store(&c->stopping, 1);
+}
+
+void rotor_controller_reload(struct rotor_controller *c)
+{
+	atomic_store(&c->reload_asked, 1);
+}
+
+/* SIGHUP: a new config and engine, swapped in while every worker is idle;
+ * an invalid config is refused and the old one kept. */
+static void reload_config(struct rotor_controller *c)
+{
+	struct rotor_diags diags;
+	struct rotor_config *cfg = NULL;
+	struct rotor_error err;
+	char *text = NULL;
+	size_t len = 0;
+	rotor_diags_init(&diags);
+	rotor_error_clear(&err);
+	if (!c->opts.config_path ||
+	    rotor_source_read_file(&text, &len, c->opts.config_path, ROTOR_CONFIG_FILE_MAX, &err) !=
+	        0 ||
+	    rotor_config_parse(&cfg, c->opts.config_path, text, len, &diags) != 0 ||
+	    rotor_config_resolve_secrets(cfg, ROTOR_DIAG_ERROR, &diags) != 0) {
+		rotor_log(ROTOR_LOG_ERROR, "controller",
+		          "config reload refused (%s): the controller keeps the old config",
+		          err.message[0]       ? err.message
+		          : diags.n && diags.items[0].message ? diags.items[0].message
+		                                              : "invalid");
+		rotor_config_free(cfg);
+		free(text);
+		rotor_diags_dispose(&diags);
+		return;
+	}
+	free(text);
+	rotor_diags_dispose(&diags);
+	struct rotor_engine *engine = NULL;
+	struct rotor_engine_options eo;
+	memset(&eo, 0, sizeof(eo));
+	if (rotor_engine_new(&engine, cfg, &eo, &err) != 0) {
+		rotor_log(ROTOR_LOG_ERROR, "controller", "config reload refused: %s", err.message);
+		rotor_config_free(cfg);
+		return;
+	}
+	pthread_mutex_lock(&c->lock);
+	while (c->busy)
+		pthread_cond_wait(&c->idle, &c->lock);
+	struct rotor_engine *old = c->engine;
+	struct rotor_config *oldcfg = c->cfg;
+	c->engine = engine;
+	c->cfg = cfg;
+	for (size_t i = 0; i < c->nms; i++)
+		c->ms[i].next_due = now_s(c);
+	pthread_mutex_unlock(&c->lock);
+	rotor_engine_free(old);
+	rotor_config_free(oldcfg);
+	rotor_log(ROTOR_LOG_INFO, "controller", "config reloaded from %s", c->opts.config_path);
+}
+
+static void refresh_manifests(struct rotor_controller *c)
+{
+	struct rotor_error err;
+	char revision[41];
+	rotor_error_clear(&err);
+	struct rotor_manifest_set *set = load_set(c, revision, &err);
+	pthread_mutex_lock(&c->lock);
+	c->last_fetch = now_s(c);
+	if (!set) {
+		c->fetch_errors++;
+		snprintf(c->source_error, sizeof(c->source_error), "%s", err.message);
+		pthread_mutex_unlock(&c->lock);
+		rotor_log(ROTOR_LOG_ERROR, "controller", "%s", err.message);
+		return;
+	}
+	c->source_error[0] = '\0';
+	if (c->set && c->opts.npaths == 0 && strcmp(revision, c->revision) == 0) {
+		pthread_mutex_unlock(&c->lock); /* nothing new */
+		rotor_manifest_set_dispose(set);
+		free(set);
+		return;
+	}
+	while (c->busy)
+		pthread_cond_wait(&c->idle, &c->lock);
+	int changed = !c->set || strcmp(revision, c->revision) != 0 || c->set->n != set->n;
+	if (install_set(c, set, revision) != 0) {
+		rotor_manifest_set_dispose(set);
+		free(set);
+	} else {
+		c->ready = 1;
+		if (changed)
+			rotor_log(ROTOR_LOG_INFO, "controller", "%zu manifest%s%s%s", set->n,
+			          set->n == 1 ? "" : "s", revision[0] ? " at " : "", revision);
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+int rotor_controller_run(struct rotor_controller *c, struct rotor_error *err)
+{
+	int rc = start_http(c, err);
+	if (rc)
+		return rc;
+	int n = c->cfg->workers > 0 ? c->cfg->workers : 4;
+	if (n > MAX_WORKERS)
+		n = MAX_WORKERS;
+	for (c->nworkers = 0; c->nworkers < n; c->nworkers++)
+		if (pthread_create(&c->workers[c->nworkers], NULL, worker_main, c) != 0)
+			break;
+	int64_t interval = c->cfg->source.present ? c->cfg->source.interval : 60;
+	int64_t next_fetch = 0;
+	while (!atomic_load(&c->stopping)) {
+		if (atomic_exchange(&c->reload_asked, 0))
+			reload_config(c);
+		int64_t now = now_s(c);
+		if (now >= next_fetch) {
+			refresh_manifests(c);
+			next_fetch = now + interval;
+		}
+		pthread_mutex_lock(&c->lock);
+		for (size_t i = 0; i < c->nms; i++) {
+			struct mstate *st = &c->ms[i];
+			if (!st->busy && !st->queued && st->next_due <= now) {
+				st->queued = 1;
+				c->queue[c->qlen++] = i;
+			}
+		}
+		if (c->qlen)
+			pthread_cond_broadcast(&c->work);
+		pthread_mutex_unlock(&c->lock);
+		/* at most a second: a moved clock and a stop are noticed; no busy wait */
+		struct timespec ts = {1, 0};
+		nanosleep(&ts, NULL);
+	}
+	pthread_mutex_lock(&c->lock);
+	pthread_cond_broadcast(&c->work);
+	pthread_mutex_unlock(&c->lock);
+	for (int i = 0; i < c->nworkers; i++)
+		pthread_join(c->workers[i], NULL);
+	c->nworkers = 0;
+	rotor_log(ROTOR_LOG_INFO, "controller", "stopped: every action in flight finished");
+	return 0;
+}
+
+void rotor_controller_free(struct rotor_controller *c)
+{
+	if (!c)
+		return;
+	if (c->mhd)
+		MHD_stop_daemon(c->mhd);
+	rotor_engine_free(c->engine);
+	if (c->set) {
+		rotor_manifest_set_dispose(c->set);
+		free(c->set);
+	}
+	free(c->ms);
+	free(c->queue);
+	rotor_config_free(c->cfg);
+	pthread_cond_destroy(&c->work);
+	pthread_cond_destroy(&c->idle);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
