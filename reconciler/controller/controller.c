@@ -197,8 +197,8 @@ static int install_set(struct rotor_controller *c, struct rotor_manifest_set *se
 				keep.busy = keep.queued = 0;
 				ms[i] = keep;
 				for (size_t k = 0; k < d.n; k++)
-					if (d.entries[k].head &&
-					    strcmp(d.entries[k].head->name, set->items[i].name) == 0)
+					if (d.entries[k].head && strcmp(d.entries[k].head->name,
+					                                set->items[i].name) == 0)
 						ms[i].next_due = now; /* changed: looked at now */
 				break;
 			}
@@ -301,8 +301,9 @@ static void reconcile_one(struct rotor_controller *c, struct mstate *st)
 	c->hist_sum += took;
 	pthread_mutex_unlock(&c->lock);
 	if (failed)
-		rotor_log(ROTOR_LOG_WARN, st->m->name, "reconcile failed (%d in a row); retrying at %s",
-		          st->failures, "the back-off's end");
+		rotor_log(ROTOR_LOG_WARN, st->m->name,
+		          "reconcile failed (%d in a row); retrying at %s", st->failures,
+		          "the back-off's end");
 	rotor_reconcile_dispose(&rec);
 	rotor_deletion_budget_dispose(&budget);
 	free(obs);
@@ -360,15 +361,17 @@ static char *render_metrics(struct rotor_controller *c, size_t *len)
 		return NULL;
 	int64_t now = now_s(c);
 	pthread_mutex_lock(&c->lock);
-	fprintf(f, "# HELP rotor_reconciles_total Reconciles of one manifest, by result.\n"
-	           "# TYPE rotor_reconciles_total counter\n"
-	           "rotor_reconciles_total{result=\"success\"} %llu\n"
-	           "rotor_reconciles_total{result=\"error\"} %llu\n"
-	           "rotor_reconciles_total{result=\"locked\"} %llu\n",
+	fprintf(f,
+	        "# HELP rotor_reconciles_total Reconciles of one manifest, by result.\n"
+	        "# TYPE rotor_reconciles_total counter\n"
+	        "rotor_reconciles_total{result=\"success\"} %llu\n"
+	        "rotor_reconciles_total{result=\"error\"} %llu\n"
+	        "rotor_reconciles_total{result=\"locked\"} %llu\n",
 	        (unsigned long long)c->reconciles_ok, (unsigned long long)c->reconciles_failed,
 	        (unsigned long long)c->reconciles_held);
-	fprintf(f, "# HELP rotor_actions_total Actions applied.\n# TYPE rotor_actions_total "
-	           "counter\nrotor_actions_total %llu\n",
+	fprintf(f,
+	        "# HELP rotor_actions_total Actions applied.\n# TYPE rotor_actions_total "
+	        "counter\nrotor_actions_total %llu\n",
 	        (unsigned long long)c->actions);
 	fprintf(f, "# HELP rotor_reconcile_duration_seconds How long one manifest's reconcile "
 	           "took.\n# TYPE rotor_reconcile_duration_seconds histogram\n");
@@ -384,8 +387,9 @@ static char *render_metrics(struct rotor_controller *c, size_t *len)
 	        "rotor_reconcile_duration_seconds_sum %.3f\n"
 	        "rotor_reconcile_duration_seconds_count %llu\n",
 	        (unsigned long long)cum, c->hist_sum, (unsigned long long)cum);
-	fprintf(f, "# HELP rotor_manifests Manifests the controller manages.\n# TYPE "
-	           "rotor_manifests gauge\nrotor_manifests %zu\n",
+	fprintf(f,
+	        "# HELP rotor_manifests Manifests the controller manages.\n# TYPE "
+	        "rotor_manifests gauge\nrotor_manifests %zu\n",
 	        c->nms);
 	fprintf(f, "# HELP rotor_manifest_ready 1 when the manifest's last reconcile left it "
 	           "Ready.\n# TYPE rotor_manifest_ready gauge\n");
@@ -422,8 +426,9 @@ static char *render_metrics(struct rotor_controller *c, size_t *len)
 	        "# HELP rotor_source_fetch_errors_total Failed reads of the manifests.\n# TYPE "
 	        "rotor_source_fetch_errors_total counter\nrotor_source_fetch_errors_total %llu\n",
 	        (unsigned long long)c->fetch_errors);
-	fprintf(f, "# HELP rotor_source_info The revision the controller works from.\n# TYPE "
-	           "rotor_source_info gauge\nrotor_source_info{revision=\"%s\"} 1\n",
+	fprintf(f,
+	        "# HELP rotor_source_info The revision the controller works from.\n# TYPE "
+	        "rotor_source_info gauge\nrotor_source_info{revision=\"%s\"} 1\n",
 	        c->revision);
 	pthread_mutex_unlock(&c->lock);
 	fclose(f);
@@ -435,7 +440,8 @@ static char *render_status(struct rotor_controller *c)
 	char t[32];
 	json_t *root = json_object(), *list = json_array();
 	pthread_mutex_lock(&c->lock);
-	json_object_set_new(root, "revision", c->revision[0] ? json_string(c->revision) : json_null());
+	json_object_set_new(root, "revision",
+	                    c->revision[0] ? json_string(c->revision) : json_null());
 	json_object_set_new(root, "ready", json_boolean(c->ready));
 	json_object_set_new(root, "sourceError",
 	                    c->source_error[0] ? json_string(c->source_error) : json_null());
@@ -445,18 +451,21 @@ static char *render_status(struct rotor_controller *c)
 		json_object_set_new(j, "name", json_string(st->m->name));
 		json_object_set_new(j, "user", json_string(st->m->user));
 		json_object_set_new(j, "status",
-		                    st->ran ? json_string(rotor_status_name(st->status)) : json_null());
+		                    st->ran ? json_string(rotor_status_name(st->status))
+		                            : json_null());
 		json_object_set_new(j, "reason", json_string(st->reason));
 		if (st->last_pass)
 			rotor_time_format(t, sizeof(t), st->last_pass);
 		json_object_set_new(j, "lastPass", st->last_pass ? json_string(t) : json_null());
 		json_object_set_new(j, "lastResult",
 		                    !st->ran ? json_null()
-		                    : st->held_by[0] ? json_string("locked")
-		                    : json_string(st->last_ok ? "success" : "error"));
-		json_object_set_new(j, "error", st->last_error[0] ? json_string(st->last_error)
-		                                                  : json_null());
-		json_object_set_new(j, "heldBy", st->held_by[0] ? json_string(st->held_by) : json_null());
+		                    : st->held_by[0]
+		                        ? json_string("locked")
+		                        : json_string(st->last_ok ? "success" : "error"));
+		json_object_set_new(j, "error",
+		                    st->last_error[0] ? json_string(st->last_error) : json_null());
+		json_object_set_new(j, "heldBy",
+		                    st->held_by[0] ? json_string(st->held_by) : json_null());
 		rotor_time_format(t, sizeof(t), st->next_due);
 		json_object_set_new(j, "nextReconcile", json_string(t));
 		json_object_set_new(j, "failures", json_integer(st->failures));
@@ -472,8 +481,7 @@ static char *render_status(struct rotor_controller *c)
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int code, const char *type,
                              char *body, size_t len)
 {
-	struct MHD_Response *r =
-	    MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
 	if (!r) {
 		free(body);
 		return MHD_NO;
@@ -485,8 +493,8 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int code, con
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_size, void **state)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **state)
 {
 	struct rotor_controller *c = cls;
 	(void)version;
@@ -504,8 +512,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		pthread_mutex_lock(&c->lock);
 		int ready = c->ready;
 		pthread_mutex_unlock(&c->lock);
-		return ready ? reply(conn, 200, "text/plain", strdup("ready\n"), 6)
-		             : reply(conn, 503, "text/plain", strdup("manifests not read yet\n"), 23);
+		return ready
+		           ? reply(conn, 200, "text/plain", strdup("ready\n"), 6)
+		           : reply(conn, 503, "text/plain", strdup("manifests not read yet\n"), 23);
 	}
 	if (strcmp(url, "/status") == 0) {
 		char *s = render_status(c);
@@ -527,8 +536,8 @@ static int start_http(struct rotor_controller *c, struct rotor_error *err)
 	char host[64];
 	const char *colon = strrchr(listen, ':');
 	if (!colon || (size_t)(colon - listen) >= sizeof(host))
-		return rotor_error_set(err, ROTOR_EINVALID, "controller.listen \"%s\" is not HOST:PORT",
-		                       listen);
+		return rotor_error_set(err, ROTOR_EINVALID,
+		                       "controller.listen \"%s\" is not HOST:PORT", listen);
 	snprintf(host, sizeof(host), "%.*s", (int)(colon - listen), listen);
 	struct sockaddr_in addr;
 	memset(&addr, 0, sizeof(addr));
@@ -615,7 +624,7 @@ static void reload_config(struct rotor_controller *c)
 	    rotor_config_resolve_secrets(cfg, ROTOR_DIAG_ERROR, &diags) != 0) {
 		rotor_log(ROTOR_LOG_ERROR, "controller",
 		          "config reload refused (%s): the controller keeps the old config",
-		          err.message[0]       ? err.message
+		          err.message[0]                      ? err.message
 		          : diags.n && diags.items[0].message ? diags.items[0].message
 		                                              : "invalid");
 		rotor_config_free(cfg);

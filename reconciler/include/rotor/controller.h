@@ -31,7 +31,7 @@ struct rotor_controller_options {
 	const char *config_path; /* for SIGHUP's reload and messages */
 	char *const *paths;      /* manifests from these paths; none: the config's source */
 	size_t npaths;
-	const char *listen;      /* overrides controller.listen; "none": no endpoints */
+	const char *listen; /* overrides controller.listen; "none": no endpoints */
 };
 
 /* Takes ownership of cfg. */
