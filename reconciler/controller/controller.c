@@ -23,6 +23,9 @@
 #include <jansson.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <signal.h>
@@ -39,6 +42,7 @@
 #include "rotor/manifest.h"
 #include "rotor/parallel.h"
 #include "rotor/reconcile.h"
+#include "rotor/secret.h"
 #include "rotor/source.h"
 #include "rotor/timefmt.h"
 
@@ -82,7 +86,7 @@ struct rotor_controller {
 	int busy; /* workers in a reconcile */
 	pthread_mutex_t lock;
 	pthread_cond_t work, idle;
-	atomic_int stopping, reload_asked;
+	atomic_int stopping, reload_asked, fetch_now;
 	int ready;
 	char source_error[ROTOR_ERROR_MSG_MAX];
 	int64_t last_fetch;
@@ -492,15 +496,129 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int code, con
 	return ret;
 }
 
+/* ---- POST /hooks/github ---------------------------------------------------------------- */
+
+#define WEBHOOK_BODY_MAX ((size_t)1024 * 1024)
+
+struct upload {
+	char *data;
+	size_t len;
+	int too_big;
+};
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **state,
+                         enum MHD_RequestTerminationCode code)
+{
+	(void)cls;
+	(void)conn;
+	(void)code;
+	struct upload *u = *state;
+	if (u) {
+		free(u->data);
+		free(u);
+		*state = NULL;
+	}
+}
+
+/* "https://github.com/Raxx/Repo.git/" and "https://github.com/raxx/repo" name
+ * the same repository. */
+static void repo_key(const char *url, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s", url ? url : "");
+	size_t n = strlen(buf);
+	while (n && buf[n - 1] == '/')
+		buf[--n] = '\0';
+	if (n > 4 && strcmp(buf + n - 4, ".git") == 0)
+		buf[n - 4] = '\0';
+	for (char *p = buf; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+}
+
+/* A push to the source's repository and branch, signed with the secret:
+ * fetch at once. Anything else is refused or ignored, saying which. */
+static enum MHD_Result webhook(struct rotor_controller *c, struct MHD_Connection *conn,
+                               struct upload *u)
+{
+	const struct rotor_secret *secret = c->cfg->webhook_github_secret.value;
+	if (!secret)
+		return reply(conn, 404, "text/plain", strdup("no webhook configured\n"), 22);
+	if (u->too_big)
+		return reply(conn, 413, "text/plain", strdup("body too large\n"), 15);
+	const char *sig = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Hub-Signature-256");
+	unsigned char mac[32];
+	unsigned int maclen = 0;
+	char hex[65];
+	HMAC(EVP_sha256(), rotor_secret_bytes(secret), (int)rotor_secret_len(secret),
+	     (const unsigned char *)(u->data ? u->data : ""), u->len, mac, &maclen);
+	for (unsigned i = 0; i < maclen; i++)
+		snprintf(hex + 2 * i, 3, "%02x", mac[i]);
+	if (!sig || strlen(sig) != 7 + 64 || strncmp(sig, "sha256=", 7) != 0 ||
+	    CRYPTO_memcmp(sig + 7, hex, 64) != 0) {
+		rotor_log(ROTOR_LOG_WARN, "controller",
+		          "webhook refused: bad or missing signature");
+		return reply(conn, 401, "text/plain", strdup("bad signature\n"), 14);
+	}
+	const char *event = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-GitHub-Event");
+	if (event && strcmp(event, "ping") == 0)
+		return reply(conn, 200, "text/plain", strdup("pong\n"), 5);
+	json_error_t je;
+	json_t *body = json_loadb(u->data ? u->data : "", u->len, 0, &je);
+	char want_ref[300], src[600], got[600];
+	snprintf(want_ref, sizeof(want_ref), "refs/heads/%s",
+	         c->cfg->source.branch ? c->cfg->source.branch : "main");
+	repo_key(c->cfg->source.url, src, sizeof(src));
+	int ours = 0;
+	const char *ref = json_string_value(json_object_get(body, "ref"));
+	json_t *repo = json_object_get(body, "repository");
+	static const char *const urls[] = {"clone_url", "ssh_url", "git_url", "html_url", "url"};
+	for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]) && !ours; i++) {
+		repo_key(json_string_value(json_object_get(repo, urls[i])), got, sizeof(got));
+		ours = got[0] && strcmp(got, src) == 0;
+	}
+	int push = (!event || strcmp(event, "push") == 0) && ref && strcmp(ref, want_ref) == 0;
+	json_decref(body);
+	if (!push || !ours)
+		return reply(conn, 202, "text/plain",
+		             strdup("ignored: not a push to the source's repository and branch\n"),
+		             58);
+	atomic_store(&c->fetch_now, 1);
+	rotor_log(ROTOR_LOG_INFO, "controller", "webhook: a push to %s; fetching now", want_ref);
+	return reply(conn, 202, "text/plain", strdup("fetching\n"), 9);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_size, void **state)
 {
 	struct rotor_controller *c = cls;
 	(void)version;
-	(void)upload_data;
-	(void)state;
-	if (*upload_size) { /* no endpoint takes a body yet */
+	if (strcmp(url, "/hooks/github") == 0 && strcmp(method, "POST") == 0) {
+		struct upload *u = *state;
+		if (!u) { /* the first call: headers only */
+			u = calloc(1, sizeof(*u));
+			if (!u)
+				return MHD_NO;
+			*state = u;
+			return MHD_YES;
+		}
+		if (*upload_size) {
+			if (u->too_big || u->len + *upload_size > WEBHOOK_BODY_MAX) {
+				u->too_big = 1;
+			} else {
+				char *d = realloc(u->data, u->len + *upload_size + 1);
+				if (!d)
+					return MHD_NO;
+				memcpy(d + u->len, upload_data, *upload_size);
+				u->data = d;
+				u->len += *upload_size;
+			}
+			*upload_size = 0;
+			return MHD_YES;
+		}
+		return webhook(c, conn, u);
+	}
+	if (*upload_size) { /* no other endpoint takes a body */
 		*upload_size = 0;
 		return MHD_YES;
 	}
@@ -550,7 +668,8 @@ static int start_http(struct rotor_controller *c, struct rotor_error *err)
 	c->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, on_request, c,
 	                          MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
 	                          MHD_OPTION_CONNECTION_LIMIT, (unsigned int)32,
-	                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10, MHD_OPTION_END);
+	                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10,
+	                          MHD_OPTION_NOTIFY_COMPLETED, on_completed, c, MHD_OPTION_END);
 	if (!c->mhd)
 		return rotor_error_set(err, ROTOR_EIO, "controller: cannot listen on %s", listen);
 	const union MHD_DaemonInfo *info = MHD_get_daemon_info(c->mhd, MHD_DAEMON_INFO_BIND_PORT);
@@ -711,6 +830,8 @@ int rotor_controller_run(struct rotor_controller *c, struct rotor_error *err)
 		if (atomic_exchange(&c->reload_asked, 0))
 			reload_config(c);
 		int64_t now = now_s(c);
+		if (atomic_exchange(&c->fetch_now, 0))
+			next_fetch = 0; /* a signed webhook: a push to the source's branch */
 		if (now >= next_fetch) {
 			refresh_manifests(c);
 			next_fetch = now + interval;

@@ -1200,12 +1200,22 @@ static void get_listen(struct cparse *c, const struct ydoc_node *n, char **out)
 
 static void parse_controller(struct cparse *c, const struct ydoc_node *n)
 {
-	struct yfield f[] = {{"workers", 0, NULL}, {"resync", 0, NULL}, {"listen", 0, NULL}};
+	struct yfield f[] = {
+	    {"workers", 0, NULL}, {"resync", 0, NULL}, {"listen", 0, NULL}, {"webhook", 0, NULL}};
 	if (!(n = present(n)) || rotor_ymap_fields(&c->y, n, "controller", f, NFIELDS(f)))
 		return;
 	get_int_in(c, f[0].node, "controller.workers", 1, 64, &c->cfg->workers);
 	get_duration_in(c, f[1].node, "controller.resync", 1, INT64_MAX, &c->cfg->resync);
 	get_listen(c, f[2].node, &c->cfg->listen);
+	if (f[3].node) {
+		struct yfield w[] = {{"github", 1, NULL}};
+		struct yfield g[] = {{"secret", 1, NULL}};
+		if (rotor_ymap_fields(&c->y, f[3].node, "controller.webhook", w, NFIELDS(w)) == 0 &&
+		    rotor_ymap_fields(&c->y, w[0].node, "controller.webhook.github", g,
+		                      NFIELDS(g)) == 0)
+			get_secret_ref(c, g[0].node, "controller.webhook.github.secret",
+			               &c->cfg->webhook_github_secret);
+	}
 }
 
 static void parse_audit(struct cparse *c, const struct ydoc_node *n)
@@ -1402,6 +1412,7 @@ void rotor_config_free(struct rotor_config *cfg)
 	free(cfg->source.path);
 	dispose_ref(&cfg->source.token);
 	dispose_ref(&cfg->source.ssh_key);
+	dispose_ref(&cfg->webhook_github_secret);
 	free(cfg->source.known_hosts);
 	free(cfg->source.cache_dir);
 	free(cfg->source.verify_allowed_signers);

@@ -172,6 +172,7 @@ int rotor_config_resolve_secrets(struct rotor_config *cfg, int severity, struct 
 	}
 	resolve_ref(&r, &cfg->source.token, "source.auth.token");
 	resolve_ref(&r, &cfg->source.ssh_key, "source.auth.sshKey");
+	resolve_ref(&r, &cfg->webhook_github_secret, "controller.webhook.github.secret");
 	if (r.oom)
 		return ROTOR_ENOMEM;
 	return r.failed && severity == ROTOR_DIAG_ERROR ? ROTOR_EINVALID : 0;

@@ -34,8 +34,10 @@ PORT=$("$ROTOR_PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1"
 	cat "$WORLD/rotor.yaml"
 	printf 'source:\n  url: "file://%s"\n  path: aws\n  cacheDir: %s\n  interval: 10s\n' "$REPO" "$WORLD/gitcache"
 	printf 'controller:\n  workers: 2\n  resync: 10m\n  listen: "127.0.0.1:%s"\n' "$PORT"
+	printf '  webhook:\n    github: {secret: {env: ROTOR_WEBHOOK_SECRET}}\n'
 } >"$WORLD/ctl.yaml"
 
+export ROTOR_WEBHOOK_SECRET=whsec-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')
 "$ROTOR_BIN" controller --config "$WORLD/ctl.yaml" >"$WORLD/controller.out" 2>&1 &
 CTL=$!
 echo "$CTL" >>"$WORLD/pids"
@@ -74,6 +76,26 @@ wait_for 30 '"$ROTOR_PYTHON" -c "import json,sys; d=json.load(sys.stdin); assert
 out=$(get /status)
 check "an invalid revision is not applied: /status names the error, the last good revision stays" \
 	'grep -q "are invalid" <<<"$out" && grep -q "Bad_Name" <<<"$out" && grep -q "\"revision\": \"$C1\"" <<<"$out"'
+
+# ---- POST /hooks/github: a signed push fetches at once; a bad signature does not
+git -C "$REPO" rm -q aws/bad.yaml
+sed -i 's/^  cadence: 30d$/  cadence: 25d/' "$REPO/aws/ctl.yaml"
+git -C "$REPO" commit -qam "fix, cadence 25d"
+C3=$(git -C "$REPO" rev-parse HEAD)
+BODY=$(printf '{"ref": "refs/heads/main", "repository": {"clone_url": "file://%s.git"}}' "$REPO")
+sign() { "$ROTOR_PYTHON" -c 'import hashlib, hmac, os, sys; print("sha256=" + hmac.new(os.environ["ROTOR_WEBHOOK_SECRET"].encode(), sys.argv[1].encode(), hashlib.sha256).hexdigest())' "$1"; }
+hook() { # SIGNATURE -> HTTP status
+	curl -sS -o /dev/null -w '%{http_code}' --max-time 5 -X POST -H "X-GitHub-Event: push" \
+		-H "X-Hub-Signature-256: $1" --data-binary "$BODY" "http://127.0.0.1:$PORT/hooks/github"
+}
+out=$(hook "sha256=$(printf '%064d' 0)")
+sleep 2
+check "webhook: a bad signature is refused (401) and nothing is fetched" \
+	'[ "$out" = 401 ] && grep -q "\"revision\": \"$C1\"" <<<"$(get /status)"'
+out=$(hook "$(sign "$BODY")")
+wait_for 20 'grep -q "\"revision\": \"$C3\"" <<<"$(get /status)"'
+check "webhook: a correctly signed push is accepted (202) and fetched at once" \
+	'[ "$out" = 202 ] && grep -q "\"revision\": \"$C3\"" <<<"$(get /status)"'
 
 out=$(get /metrics)
 check "/metrics counts reconciles and shows the manifest" \

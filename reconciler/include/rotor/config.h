@@ -123,11 +123,12 @@ struct rotor_config {
 	size_t nreloads;
 	unsigned env_file_mode; /* envFiles.mode: what env files are written with; default 0600 */
 	struct rotor_source_config source;
-	int workers;      /* controller.workers; default 4 */
-	int64_t resync;   /* controller.resync; default 10m */
-	char *listen;     /* controller.listen; default 127.0.0.1:9464 */
-	char *audit_path; /* audit.path; NULL: no audit log */
-	char *state_dir;  /* stateDir: per-user locks and login state; NULL: the default */
+	int workers;    /* controller.workers; default 4 */
+	int64_t resync; /* controller.resync; default 10m */
+	char *listen;   /* controller.listen; default 127.0.0.1:9464 */
+	struct rotor_secret_ref webhook_github_secret; /* controller.webhook.github.secret */
+	char *audit_path;                              /* audit.path; NULL: no audit log */
+	char *state_dir; /* stateDir: per-user locks and login state; NULL: the default */
 };
 
 #define ROTOR_CONFIG_FILE_MAX ((size_t)1024 * 1024)
