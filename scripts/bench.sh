@@ -6,6 +6,8 @@
 #   plan_scale.py    `rotor plan` against the doubles with 20 ms latency a
 #                    request: wall time beside its latency and rate-limit
 #                    floors, peak RSS, requests per user (docs/scale.md)
+#   controller_idle.py  `rotor controller` with 1,000 manifests: the pass when
+#                    all fall due together, then CPU and RSS idle for a minute
 #   moto_sop.py      `rotor plan` against moto beside the seed SOP's aws CLI
 #                    loop, and beside moto's own CPU floor (100 users)
 set -euo pipefail
@@ -20,6 +22,8 @@ done
 # The doubles are stdlib Python; moto's server is the python3 first on PATH.
 echo "== plan_scale.py"
 if [ $# -gt 0 ]; then python3 bench/plan_scale.py build/release/rotor "$@"; else python3 bench/plan_scale.py build/release/rotor 1000 10000; fi
+echo "== controller_idle.py"
+python3 bench/controller_idle.py build/release/rotor 1000 --seconds 60
 echo "== moto_sop.py"
 if python3 -c 'import moto.server, boto3' 2>/dev/null && command -v aws >/dev/null; then
 	python3 bench/moto_sop.py build/release/rotor 100

@@ -83,7 +83,9 @@ struct rotor_controller {
 	size_t nms;
 	size_t *queue;
 	size_t qlen;
-	int busy; /* workers in a reconcile */
+	const struct rotor_manifest **expect; /* scratch for rotor_engine_expect */
+	int64_t last_expect;                  /* process seconds of the last one */
+	int busy;                             /* workers in a reconcile */
 	pthread_mutex_t lock;
 	pthread_cond_t work, idle;
 	atomic_int stopping, reload_asked, fetch_now;
@@ -185,9 +187,11 @@ static int install_set(struct rotor_controller *c, struct rotor_manifest_set *se
 		rotor_diff_compute(c->set, set, now_s(c), &d);
 	struct mstate *ms = calloc(set->n ? set->n : 1, sizeof(*ms));
 	size_t *queue = calloc(set->n ? set->n : 1, sizeof(*queue));
-	if (!ms || !queue) {
+	const struct rotor_manifest **expect = calloc(set->n ? set->n : 1, sizeof(*expect));
+	if (!ms || !queue || !expect) {
 		free(ms);
 		free(queue);
+		free(expect);
 		return ROTOR_ENOMEM;
 	}
 	int64_t now = now_s(c);
@@ -210,6 +214,8 @@ static int install_set(struct rotor_controller *c, struct rotor_manifest_set *se
 	rotor_diff_dispose(&d);
 	free(c->ms);
 	free(c->queue);
+	free(c->expect);
+	c->expect = expect;
 	if (c->set) {
 		rotor_manifest_set_dispose(c->set);
 		free(c->set);
@@ -837,12 +843,27 @@ int rotor_controller_run(struct rotor_controller *c, struct rotor_error *err)
 			next_fetch = now + interval;
 		}
 		pthread_mutex_lock(&c->lock);
+		size_t due = 0;
 		for (size_t i = 0; i < c->nms; i++) {
 			struct mstate *st = &c->ms[i];
 			if (!st->busy && !st->queued && st->next_due <= now) {
 				st->queued = 1;
 				c->queue[c->qlen++] = i;
+				due++;
 			}
+		}
+		/* The store reads of what fell due together, batched (one
+		 * recursive list per project and environment). Not more often
+		 * than the batch lives: a manifest that applied steps is due
+		 * again at once, and each new batch would be one more paced
+		 * read of the whole subtree. */
+		int64_t mono = rotor_process_ms() / 1000;
+		if (due > 1 && c->expect && (!c->last_expect || mono - c->last_expect >= 120)) {
+			c->last_expect = mono;
+			size_t k = 0;
+			for (size_t q = c->qlen - due; q < c->qlen; q++)
+				c->expect[k++] = c->ms[c->queue[q]].m;
+			rotor_engine_expect(c->engine, c->expect, k);
 		}
 		if (c->qlen)
 			pthread_cond_broadcast(&c->work);
@@ -874,6 +895,7 @@ void rotor_controller_free(struct rotor_controller *c)
 	}
 	free(c->ms);
 	free(c->queue);
+	free(c->expect);
 	rotor_config_free(c->cfg);
 	pthread_cond_destroy(&c->work);
 	pthread_cond_destroy(&c->idle);
