@@ -97,13 +97,7 @@ def main():
         print("  idle %.0f s: CPU %.3f s (%.2f%% of one core)" % (wall, cpu, 100.0 * cpu / wall))
         print("  RSS idle %.1f MiB, peak %.1f MiB" % (rss / 1024.0, hwm / 1024.0))
     finally:
-        for p in reversed(procs):
-            p.terminate()
-            try:
-                p.wait(30)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        shutil.rmtree(tmp, ignore_errors=True)
+        plan_scale.stop_all(procs, tmp)
 
 
 if __name__ == "__main__":

@@ -154,13 +154,7 @@ def main():
               " counts them), so moto spends %.1f ms of CPU a request"
               % (moto_cpu / (4 * n) * 1000))
     finally:
-        for p in procs:
-            p.terminate()
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        shutil.rmtree(tmp, ignore_errors=True)
+        plan_scale.stop_all(procs, tmp)
 
 
 if __name__ == "__main__":

@@ -86,6 +86,17 @@ def seed(aws, inf, n, etc):
         os.chmod(os.path.join(etc, user + ".env"), 0o600)
 
 
+def stop_all(procs, tmp, wait=30):
+    """Stops what a benchmark started (the last first) and removes its directory."""
+    for p in reversed(procs):
+        p.terminate()
+        try:
+            p.wait(wait)
+        except subprocess.TimeoutExpired:
+            p.kill()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
 def write_world(tmp, n, aws_port, inf_port, rps):
     etc = os.path.join(tmp, "etc")
     man = os.path.join(tmp, "manifests")
@@ -190,13 +201,7 @@ def run(rotor, n, latency_ms, parallel, rps):
                 "seeded": seeded, "summary": summary,
                 "cpu": ru.ru_utime + ru.ru_stime}
     finally:
-        for p in procs:
-            p.terminate()
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        shutil.rmtree(tmp, ignore_errors=True)
+        stop_all(procs, tmp)
 
 
 def main():
