@@ -20,6 +20,7 @@
 #include "rotor/config.h"
 #include "rotor/error.h"
 #include "rotor/timefmt.h"
+#include "util/tz.h"
 #include "yamldoc.h"
 
 static const char *const kind_words[] = {"AccessKeyRotation", NULL};
@@ -67,6 +68,9 @@ static void manifest_dispose(struct rotor_manifest *m)
 	for (size_t i = 0; i < m->nconsumers; i++)
 		consumer_dispose(&m->consumers[i]);
 	free(m->consumers);
+	for (size_t j = 0; j < m->nwindows; j++)
+		free(m->windows[j].time_zone);
+	free(m->windows);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -366,6 +370,97 @@ static void parse_consumers(struct yctx *c, const struct ydoc_node *n, struct ro
 	}
 }
 
+/* "HH:MM" (24:00 allowed as an end) into minutes; -1 if not. */
+static int parse_hhmm(const char *s)
+{
+	if (!s || strlen(s) != 5 || s[2] != ':' || !isdigit((unsigned char)s[0]) ||
+	    !isdigit((unsigned char)s[1]) || !isdigit((unsigned char)s[3]) ||
+	    !isdigit((unsigned char)s[4]))
+		return -1;
+	int h = (s[0] - '0') * 10 + (s[1] - '0'), mi = (s[3] - '0') * 10 + (s[4] - '0');
+	if (mi > 59 || h > 24 || (h == 24 && mi))
+		return -1;
+	return h * 60 + mi;
+}
+
+static void parse_windows(struct yctx *c, const struct ydoc_node *n, struct rotor_manifest *m)
+{
+	static const char *const day_names[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
+	if (!n || rotor_ynode_is_null(n))
+		return;
+	if (n->type != YDOC_SEQ || n->nitems == 0) {
+		rotor_yerr(c, n, "spec.windows must be a non-empty list of windows");
+		return;
+	}
+	if (n->nitems > ROTOR_MANIFEST_MAX_WINDOWS) {
+		rotor_yerr(c, n, "spec.windows has %zu entries; at most %d are allowed", n->nitems,
+		           ROTOR_MANIFEST_MAX_WINDOWS);
+		return;
+	}
+	m->windows = calloc(n->nitems, sizeof(*m->windows));
+	if (!m->windows) {
+		rotor_yerr(c, n, "out of memory");
+		return;
+	}
+	m->nwindows = n->nitems;
+	for (size_t i = 0; i < n->nitems; i++) {
+		struct rotor_window *w = &m->windows[i];
+		char what[64], field[96];
+		struct yfield f[] = {
+		    {"days", 1, NULL}, {"start", 1, NULL}, {"end", 1, NULL}, {"timeZone", 0, NULL}};
+		snprintf(what, sizeof(what), "spec.windows[%zu]", i);
+		w->pos = pos_of(c, n->items[i]);
+		if (rotor_ymap_fields(c, n->items[i], what, f, 4))
+			continue;
+		const struct ydoc_node *days = f[0].node;
+		if (days->type != YDOC_SEQ || days->nitems == 0)
+			rotor_yerr(c, days, "%s.days must be a non-empty list of mon..sun", what);
+		for (size_t d = 0; days->type == YDOC_SEQ && d < days->nitems; d++) {
+			const struct ydoc_node *dn = days->items[d];
+			int k = 7;
+			if (dn->type == YDOC_SCALAR && dn->value)
+				for (k = 0; k < 7 && strcasecmp(dn->value, day_names[k]) != 0; k++)
+					;
+			if (k == 7)
+				rotor_yerr(c, dn,
+				           "%s.days: \"%s\" is not one of mon, tue, wed, thu, fri, "
+				           "sat, sun",
+				           what,
+				           dn->type == YDOC_SCALAR && dn->value ? dn->value : "?");
+			else
+				w->days |= 1u << k;
+		}
+		char *start = NULL, *end = NULL;
+		snprintf(field, sizeof(field), "%s.start", what);
+		rotor_yget_string(c, f[1].node, field, &start);
+		snprintf(field, sizeof(field), "%s.end", what);
+		rotor_yget_string(c, f[2].node, field, &end);
+		w->start_min = parse_hhmm(start);
+		w->end_min = parse_hhmm(end);
+		if (start && (w->start_min < 0 || w->start_min >= 1440))
+			rotor_yerr(c, f[1].node,
+			           "%s.start \"%s\" is not a time of day (HH:MM, 24 h)", what,
+			           start);
+		if (end && w->end_min < 0)
+			rotor_yerr(c, f[2].node, "%s.end \"%s\" is not a time of day (HH:MM, 24 h)",
+			           what, end);
+		if (w->start_min >= 0 && w->end_min >= 0 && w->end_min <= w->start_min)
+			rotor_yerr(c, f[2].node,
+			           "%s: end (%s) must be after start (%s) on the same day; split a "
+			           "window across midnight into two",
+			           what, end, start);
+		free(start);
+		free(end);
+		snprintf(field, sizeof(field), "%s.timeZone", what);
+		if (f[3].node && rotor_yget_string(c, f[3].node, field, &w->time_zone) == 0 &&
+		    w->time_zone && !rotor_tz_name_valid(w->time_zone))
+			rotor_yerr(c, f[3].node, "%s \"%s\" is not an IANA time zone name", field,
+			           w->time_zone);
+		if (!w->time_zone)
+			w->time_zone = strdup("UTC");
+	}
+}
+
 static void parse_spec(struct yctx *c, const struct ydoc_node *n, struct rotor_manifest *m)
 {
 	struct yfield f[] = {
@@ -374,8 +469,9 @@ static void parse_spec(struct yctx *c, const struct ydoc_node *n, struct rotor_m
 	    {"deleteAfter", 0, NULL}, {"rotateRequestedAt", 0, NULL},
 	    {"suspend", 0, NULL},     {"mode", 0, NULL},
 	    {"store", 1, NULL},       {"consumers", 0, NULL},
+	    {"windows", 0, NULL},
 	};
-	if (rotor_ymap_fields(c, n, "spec", f, 10))
+	if (rotor_ymap_fields(c, n, "spec", f, 11))
 		return;
 	if (rotor_yget_string(c, f[0].node, "spec.user", &m->user) == 0 && m->user) {
 		m->user_pos = pos_of(c, f[0].node);
@@ -415,6 +511,7 @@ static void parse_spec(struct yctx *c, const struct ydoc_node *n, struct rotor_m
 	if (f[8].node && !rotor_ynode_is_null(f[8].node))
 		parse_store(c, f[8].node, m);
 	parse_consumers(c, f[9].node, m);
+	parse_windows(c, f[10].node, m);
 }
 
 static int add_file(struct rotor_manifest_set *set, const char *origin, const char **file)
@@ -779,6 +876,16 @@ int rotor_manifest_set_check_config(const struct rotor_manifest_set *set,
 		rotor_check_connection(d, cfg, &m->store.connection_pos, m->store.connection,
 		                       "infisical", "spec.store.infisical.connection",
 		                       rotor_config_infisical(cfg, m->store.connection) != NULL);
+		for (size_t j = 0; j < m->nwindows; j++) {
+			int32_t off;
+			const struct rotor_window *w = &m->windows[j];
+			if (rotor_tz_offset(w->time_zone, 0, &off) != 0)
+				rotor_diags_add(
+				    d, ROTOR_DIAG_ERROR, w->pos.file, w->pos.line, w->pos.col,
+				    "spec.windows: time zone \"%s\" is not known on this "
+				    "machine (an IANA name, with tzdata installed)",
+				    w->time_zone);
+		}
 		for (size_t j = 0; j < m->nconsumers; j++)
 			rotor_consumer_kind_of(m->consumers[j].kind)
 			    ->check_config(d, cfg, &m->consumers[j]);

@@ -883,10 +883,52 @@ static void compute(const struct rotor_manifest *m, const struct rotor_observed 
 		set_status(p, ROTOR_STATUS_RECONCILING, "%s", p->actions[0].reason);
 }
 
+/* spec.windows: outside every window, due changes wait for the next
+ * opening (the plan says when, and the forecast has it); repairing a store
+ * whose pair no longer authenticates may not wait, and says so. */
+static void gate_windows(const struct rotor_manifest *m, const struct rotor_observed *o,
+                         int64_t now, struct rotor_manifest_plan *p)
+{
+	int mutates = 0;
+	for (int a = 0; a < p->nactions; a++)
+		mutates |= rotor_action_mutates(p->actions[a].kind);
+	if (!m->nwindows || !mutates || rotor_window_open(m, now))
+		return;
+	char when[400], at[32] = "";
+	rotor_window_describe(m, when, sizeof(when));
+	if (o->store_known && o->store_has_akid && o->store_auth == 0) {
+		size_t n = strlen(p->status_reason);
+		snprintf(
+		    p->status_reason + n, sizeof(p->status_reason) - n,
+		    " (outside its rotation windows, %s: repairing a store whose pair no longer "
+		    "authenticates is allowed at any time)",
+		    when);
+		return;
+	}
+	int64_t next = rotor_window_next(m, now);
+	if (next)
+		rotor_time_format(at, sizeof(at), next);
+	p->nactions = 0;
+	p->rotation_due = 0;
+	/* what was due before the opening happens at the opening */
+	int k = 0;
+	for (int i = 0; i < p->nforecast; i++)
+		if (next && p->forecast[i].at > next)
+			p->forecast[k++] = p->forecast[i];
+	p->nforecast = k < ROTOR_PLAN_MAX_FORECAST ? k : ROTOR_PLAN_MAX_FORECAST - 1;
+	if (next)
+		forecast(p, ROTOR_FC_ROTATE, next, "",
+		         "the rotation window opens: the due changes are made then");
+	set_status(p, ROTOR_STATUS_WAITING,
+	           "outside its rotation windows (%s): the due changes wait for %s", when,
+	           next ? at : "a window that never opens within a week");
+}
+
 void rotor_plan_compute(const struct rotor_manifest *m, const struct rotor_observed *o, int64_t now,
                         struct rotor_manifest_plan *p)
 {
 	compute(m, o, now, p);
+	gate_windows(m, o, now, p);
 	/* The forecast reads as a timeline: earliest first (stable). */
 	for (int i = 1; i < p->nforecast; i++) {
 		struct rotor_forecast f = p->forecast[i];

@@ -461,6 +461,116 @@ static void test_rollback_refused_without_history(void **state)
 	check_invariants(f, "alpha");
 }
 
+/* ---- spec.windows ---------------------------------------------------------- */
+
+/* T0 is Monday 2026-06-01 00:00 UTC; Berlin is UTC+2 (CEST) then. */
+static const char WINDOWED[] = "apiVersion: rotor/v1\n"
+                               "kind: AccessKeyRotation\n"
+                               "metadata: {name: win}\n"
+                               "spec:\n"
+                               "  user: win\n"
+                               "  aws: prod\n"
+                               "  cadence: 30d\n"
+                               "  windows:\n"
+                               "    - {days: [tue], start: \"09:00\", end: \"10:00\", timeZone: "
+                               "Europe/Berlin}\n"
+                               "  store:\n"
+                               "    infisical: {connection: vault, projectId: p1, environment: "
+                               "prod, secretPath: /win}\n"
+                               "  consumers:\n"
+                               "    - {name: app, envFile: {path: /srv/win/app.env}}\n"
+                               "    - {name: job, envFile: {path: /srv/win/job.env}}\n";
+
+static void add_windowed(struct fx *f)
+{
+	struct rotor_diags d;
+	rotor_diags_init(&d);
+	assert_int_equal(rotor_manifest_parse(&f->set, "win.yaml", WINDOWED, strlen(WINDOWED), &d),
+	                 0);
+	assert_int_equal(rotor_manifest_set_check_config(&f->set, f->cfg, &d), 0);
+	rotor_diags_dispose(&d);
+	fake_user_add(&f->world, "win");
+}
+
+/* Outside every window due changes wait, and the plan says until when; at
+ * the opening (Tuesday 09:00 Berlin = 07:00 UTC) they are made. */
+static void test_window_holds_until_it_opens(void **state)
+{
+	struct fx *f = *state;
+	struct pass p;
+	add_windowed(f);
+	fake_key_add(&f->world, "win", T0 - 400 * D);
+	assert_int_equal(pass(f, "win", &p), 0);
+	assert_int_equal(p.plan.nactions, 0);
+	assert_int_equal(p.plan.status, ROTOR_STATUS_WAITING);
+	assert_non_null(strstr(p.plan.status_reason, "outside its rotation windows"));
+	assert_non_null(strstr(p.plan.status_reason, "tue 09:00-10:00 Europe/Berlin"));
+	assert_non_null(strstr(p.plan.status_reason, "2026-06-02T07:00:00Z"));
+	assert_int_equal(p.plan.forecast[0].at, T0 + D + 7 * H);
+	assert_null(stored_akid(f, "win"));
+	advance(f, D + 7 * H - 60); /* Tuesday 08:59 Berlin */
+	assert_int_equal(pass(f, "win", &p), 0);
+	assert_int_equal(p.rec.applied, 0);
+	advance(f, 60); /* 09:00 Berlin */
+	assert_int_equal(pass(f, "win", &p), 0);
+	assert_true(has_action(&p, ROTOR_ACT_CREATE));
+	assert_non_null(stored_akid(f, "win"));
+}
+
+/* Repairing a store whose pair no longer authenticates does not wait. */
+static void test_window_allows_repair(void **state)
+{
+	struct fx *f = *state;
+	struct pass p;
+	add_windowed(f);
+	advance(f, D + 7 * H); /* in the window: adopt */
+	converge(f, "win", &p);
+	char before[32];
+	snprintf(before, sizeof(before), "%s", stored_akid(f, "win"));
+	advance(f, 3 * H); /* 12:00 Berlin: closed */
+	fake_store_put(&f->world, spath("win", "AWS_SECRET_ACCESS_KEY"), "not-the-secret");
+	assert_int_equal(pass(f, "win", &p), 0);
+	assert_true(has_action(&p, ROTOR_ACT_CREATE));
+	assert_non_null(strstr(p.plan.status_reason, "allowed at any time"));
+	assert_string_not_equal(stored_akid(f, "win"), before);
+}
+
+/* Windows are validated like every field. */
+static void test_window_validation(void **state)
+{
+	struct fx *f = *state;
+	static const char *const bad[][2] = {
+	    {"{days: [funday], start: \"09:00\", end: \"10:00\"}", "is not one of mon"},
+	    {"{days: [mon], start: \"9am\", end: \"10:00\"}", "is not a time of day"},
+	    {"{days: [mon], start: \"10:00\", end: \"09:00\"}", "must be after start"},
+	    {"{days: [mon], start: \"09:00\", end: \"10:00\", timeZone: Mars/Olympus_Mons}",
+	     "is not known on this machine"},
+	    {"{days: [mon], start: \"09:00\", end: \"10:00\", timeZone: \"../etc/passwd\"}",
+	     "is not an IANA time zone name"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char doc[2048];
+		struct rotor_manifest_set set;
+		struct rotor_diags d;
+		snprintf(doc, sizeof(doc),
+		         "apiVersion: rotor/v1\nkind: AccessKeyRotation\nmetadata: {name: w}\n"
+		         "spec:\n  user: w\n  aws: prod\n  windows:\n    - %s\n  store:\n"
+		         "    infisical: {connection: vault, projectId: p1, environment: prod}\n",
+		         bad[i][0]);
+		rotor_manifest_set_init(&set);
+		rotor_diags_init(&d);
+		rotor_manifest_parse(&set, "w.yaml", doc, strlen(doc), &d);
+		rotor_manifest_set_check_config(&set, f->cfg, &d);
+		int found = 0;
+		for (size_t k = 0; k < d.n; k++)
+			found |= strstr(d.items[k].message, bad[i][1]) != NULL;
+		if (!found)
+			fail_msg("window %s: no diagnostic saying \"%s\"", bad[i][0], bad[i][1]);
+		rotor_diags_dispose(&d);
+		rotor_manifest_set_dispose(&set);
+	}
+}
+
 /* ---- each remote failing in turn -------------------------------------------- */
 
 struct failure {
@@ -569,6 +679,9 @@ int main(void)
 	    T(test_rollback_refused_without_history),
 	    cmocka_unit_test(test_each_remote_failing),
 	    T(test_crash_after_create),
+	    T(test_window_holds_until_it_opens),
+	    T(test_window_allows_repair),
+	    T(test_window_validation),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -80,6 +80,15 @@ struct rotor_infisical_store {
 	struct rotor_pos connection_pos;
 };
 
+/* spec.windows[]: when rotor may change the user. */
+#define ROTOR_MANIFEST_MAX_WINDOWS 16
+struct rotor_window {
+	unsigned days;          /* bit 0 Monday .. bit 6 Sunday */
+	int start_min, end_min; /* minutes of the local day; start < end <= 1440 */
+	char *time_zone;        /* IANA name; "UTC" by default */
+	struct rotor_pos pos;
+};
+
 struct rotor_manifest {
 	char *name; /* metadata.name: [a-z0-9-], 1..63 */
 	struct rotor_label *labels;
@@ -95,6 +104,8 @@ struct rotor_manifest {
 	struct rotor_infisical_store store;
 	struct rotor_consumer *consumers;
 	size_t nconsumers;
+	struct rotor_window *windows; /* none: any time */
+	size_t nwindows;
 	struct rotor_pos pos; /* the document's start */
 	struct rotor_pos name_pos, user_pos, aws_pos;
 	int skipped; /* parse only: not a manifest (a kind: Config) */

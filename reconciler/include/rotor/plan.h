@@ -98,6 +98,13 @@ struct rotor_plan_options {
 	int max_deletions; /* for the whole plan; default 10 */
 };
 
+/* spec.windows (window.c): whether rotor may change the user at t (always
+ * when there are no windows), the next moment one opens (0: none within a
+ * week), and "mon,tue 09:00-16:00 Europe/Berlin" for messages. */
+int rotor_window_open(const struct rotor_manifest *m, int64_t t);
+int64_t rotor_window_next(const struct rotor_manifest *m, int64_t now);
+void rotor_window_describe(const struct rotor_manifest *m, char *buf, size_t len);
+
 /* Plans one manifest. Pure. */
 void rotor_plan_compute(const struct rotor_manifest *m, const struct rotor_observed *obs,
                         int64_t now, struct rotor_manifest_plan *out);
