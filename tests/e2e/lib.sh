@@ -9,6 +9,12 @@ failed=0
 
 ok() { passed=$((passed + 1)); echo "ok - $*"; }
 not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
+# git_identity [EMAIL]: the commits a test makes get a fixed author and
+# committer (with fixed dates too, their ids are the same on every run).
+git_identity() {
+	export GIT_AUTHOR_NAME=rotor-test GIT_AUTHOR_EMAIL=${1:-test@example.invalid}
+	export GIT_COMMITTER_NAME=rotor-test GIT_COMMITTER_EMAIL=${1:-test@example.invalid}
+}
 # check LABEL CONDITION: ok when CONDITION (eval'd) holds; else not ok, with
 # the head of the last command's output ($out) as comments.
 check() {

@@ -12,8 +12,7 @@ command -v git >/dev/null || { echo "skip: git is not installed"; exit 77; }
 T=$(mktemp -d /tmp/rotor-diff.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 GOLDEN=$ROTOR_SOURCE_DIR/testdata/diff
-export GIT_AUTHOR_NAME=rotor-test GIT_AUTHOR_EMAIL=test@example.invalid
-export GIT_COMMITTER_NAME=rotor-test GIT_COMMITTER_EMAIL=test@example.invalid
+git_identity
 n=0
 commit() { # MESSAGE
 	n=$((n + 1))

@@ -19,8 +19,7 @@ export AWS_URL INF_URL PROJECT WORLD
 source "$(dirname "$0")/scenario.sh"
 command -v git >/dev/null || { echo "skip: git is not installed (scripts/deps.sh installs it)"; exit 77; }
 
-export GIT_AUTHOR_NAME=rotor-test GIT_AUTHOR_EMAIL=test@example.invalid
-export GIT_COMMITTER_NAME=rotor-test GIT_COMMITTER_EMAIL=test@example.invalid
+git_identity
 REPO=$WORLD/gitroot/repo
 mkdir -p "$REPO/aws"
 git -C "$REPO" init -q -b main

@@ -50,8 +50,7 @@ for _ in $(seq 1 100); do
 	sleep 0.05
 done
 
-export GIT_AUTHOR_NAME=rotor-test GIT_AUTHOR_EMAIL=test@example.invalid
-export GIT_COMMITTER_NAME=rotor-test GIT_COMMITTER_EMAIL=test@example.invalid
+git_identity
 mkdir -p "$T/repo/aws"
 git -C "$T/repo" init -q -b main
 cat >"$T/repo/aws/app.yaml" <<'YAML'

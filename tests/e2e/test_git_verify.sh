@@ -13,8 +13,7 @@ command -v git >/dev/null && command -v ssh-keygen >/dev/null ||
 	{ echo "skip: needs git and ssh-keygen (scripts/deps.sh installs them)"; exit 77; }
 T=$(mktemp -d /tmp/rotor-verify.XXXXXX)
 trap 'rm -rf "$T"' EXIT
-export GIT_AUTHOR_NAME=rotor-test GIT_AUTHOR_EMAIL=signer@example.invalid
-export GIT_COMMITTER_NAME=rotor-test GIT_COMMITTER_EMAIL=signer@example.invalid
+git_identity signer@example.invalid
 ssh-keygen -q -t ed25519 -N '' -C trusted -f "$T/trusted"
 ssh-keygen -q -t ed25519 -N '' -C intruder -f "$T/intruder"
 printf 'signer@example.invalid namespaces="git" %s\n' "$(cut -d' ' -f1,2 "$T/trusted.pub")" >"$T/allowed_signers"
