@@ -546,17 +546,25 @@ static void repo_key(const char *url, char *buf, size_t len)
 static enum MHD_Result webhook(struct rotor_controller *c, struct MHD_Connection *conn,
                                struct upload *u)
 {
+	unsigned char mac[32];
+	unsigned int maclen = 0;
+	char hex[65], want_ref[300], src[600], got[600];
+	/* the config (its secret, the source) read under the lock: SIGHUP may
+	 * swap it while this request runs */
+	pthread_mutex_lock(&c->lock);
 	const struct rotor_secret *secret = c->cfg->webhook_github_secret.value;
+	if (secret)
+		HMAC(EVP_sha256(), rotor_secret_bytes(secret), (int)rotor_secret_len(secret),
+		     (const unsigned char *)(u->data ? u->data : ""), u->len, mac, &maclen);
+	snprintf(want_ref, sizeof(want_ref), "refs/heads/%s",
+	         c->cfg->source.branch ? c->cfg->source.branch : "main");
+	repo_key(c->cfg->source.url, src, sizeof(src));
+	pthread_mutex_unlock(&c->lock);
 	if (!secret)
 		return reply(conn, 404, "text/plain", strdup("no webhook configured\n"), 22);
 	if (u->too_big)
 		return reply(conn, 413, "text/plain", strdup("body too large\n"), 15);
 	const char *sig = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Hub-Signature-256");
-	unsigned char mac[32];
-	unsigned int maclen = 0;
-	char hex[65];
-	HMAC(EVP_sha256(), rotor_secret_bytes(secret), (int)rotor_secret_len(secret),
-	     (const unsigned char *)(u->data ? u->data : ""), u->len, mac, &maclen);
 	for (unsigned i = 0; i < maclen; i++)
 		snprintf(hex + 2 * i, 3, "%02x", mac[i]);
 	if (!sig || strlen(sig) != 7 + 64 || strncmp(sig, "sha256=", 7) != 0 ||
@@ -570,10 +578,6 @@ static enum MHD_Result webhook(struct rotor_controller *c, struct MHD_Connection
 		return reply(conn, 200, "text/plain", strdup("pong\n"), 5);
 	json_error_t je;
 	json_t *body = json_loadb(u->data ? u->data : "", u->len, 0, &je);
-	char want_ref[300], src[600], got[600];
-	snprintf(want_ref, sizeof(want_ref), "refs/heads/%s",
-	         c->cfg->source.branch ? c->cfg->source.branch : "main");
-	repo_key(c->cfg->source.url, src, sizeof(src));
 	int ours = 0;
 	const char *ref = json_string_value(json_object_get(body, "ref"));
 	json_t *repo = json_object_get(body, "repository");
