@@ -44,6 +44,7 @@
 #include "rotor/reconcile.h"
 #include "rotor/secret.h"
 #include "rotor/source.h"
+#include "rotor/stats.h"
 #include "rotor/timefmt.h"
 
 #define BACKOFF_MIN_S 30
@@ -436,6 +437,18 @@ static char *render_metrics(struct rotor_controller *c, size_t *len)
 	        "# HELP rotor_source_fetch_errors_total Failed reads of the manifests.\n# TYPE "
 	        "rotor_source_fetch_errors_total counter\nrotor_source_fetch_errors_total %llu\n",
 	        (unsigned long long)c->fetch_errors);
+	fprintf(f, "# HELP rotor_remote_requests_total Requests sent, by remote (retries "
+	           "included).\n# TYPE rotor_remote_requests_total counter\n");
+	for (int r = 0; r < ROTOR_REMOTE__COUNT; r++)
+		fprintf(f, "rotor_remote_requests_total{remote=\"%s\"} %llu\n",
+		        rotor_remote_name((enum rotor_remote)r),
+		        (unsigned long long)rotor_stats_requests((enum rotor_remote)r));
+	fprintf(f, "# HELP rotor_remote_throttles_total Throttling replies, by remote.\n# TYPE "
+	           "rotor_remote_throttles_total counter\n");
+	for (int r = 0; r < ROTOR_REMOTE__COUNT; r++)
+		fprintf(f, "rotor_remote_throttles_total{remote=\"%s\"} %llu\n",
+		        rotor_remote_name((enum rotor_remote)r),
+		        (unsigned long long)rotor_stats_throttles((enum rotor_remote)r));
 	fprintf(f,
 	        "# HELP rotor_source_info The revision the controller works from.\n# TYPE "
 	        "rotor_source_info gauge\nrotor_source_info{revision=\"%s\"} 1\n",

@@ -99,6 +99,8 @@ check "webhook: a correctly signed push is accepted (202) and fetched at once" \
 out=$(get /metrics)
 check "/metrics counts reconciles and shows the manifest" \
 	'grep -q "^rotor_reconciles_total{result=\"success\"} [1-9]" <<<"$out" && grep -q "^rotor_manifest_ready{manifest=\"ctl\"}" <<<"$out" && grep -q "^rotor_source_fetch_errors_total [1-9]" <<<"$out"'
+check "/metrics counts requests by remote" \
+	'grep -q "^rotor_remote_requests_total{remote=\"iam\"} [1-9]" <<<"$out" && grep -q "^rotor_remote_requests_total{remote=\"sts\"} [1-9]" <<<"$out" && grep -q "^rotor_remote_requests_total{remote=\"infisical\"} [1-9]" <<<"$out" && grep -q "^rotor_remote_throttles_total{remote=\"iam\"} 0" <<<"$out"'
 if command -v promtool >/dev/null; then
 	check "promtool check metrics accepts /metrics" 'promtool check metrics <<<"$out" >/dev/null 2>&1'
 fi

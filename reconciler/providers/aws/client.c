@@ -17,6 +17,7 @@
 #include "rotor/clock.h"
 #include "rotor/log.h"
 #include "rotor/secret.h"
+#include "rotor/stats.h"
 #include "util/buf.h"
 #include "util/ratelimit.h"
 #include "util/retry.h"
@@ -26,6 +27,7 @@
 
 struct rotor_aws_client {
 	struct rotor_aws_client_options opts;
+	enum rotor_remote remote; /* for the request counts */
 	struct rotor_http *http;
 	char host[256];
 	char path[256];
@@ -48,6 +50,8 @@ int rotor_aws_client_new(struct rotor_aws_client **out, const struct rotor_aws_c
 	if (!c)
 		return rotor_error_set(err, ROTOR_ENOMEM, "out of memory");
 	c->opts = *opts;
+	c->remote =
+	    strcmp(opts->endpoint.service, "sts") == 0 ? ROTOR_REMOTE_STS : ROTOR_REMOTE_IAM;
 	if (!c->opts.clock)
 		c->opts.clock = rotor_clock_real();
 	/* host and path for signing, from the endpoint URL */
@@ -383,6 +387,8 @@ int rotor_aws_call_do(struct rotor_aws_client *c, struct aws_call *call, struct 
 		if (c->opts.bucket)
 			rotor_bucket_take(c->opts.bucket);
 		rc = attempt_once(c, call, &body, &res, err);
+		if (rc == 0 && res.status >= 200 && res.status < 300)
+			rotor_stats_request(c->remote, 0);
 		if (rc) {
 			/* Connection errors and timeouts: retry like the SDKs, except
 			 * for a call that must not run twice: the first may have
@@ -415,7 +421,9 @@ int rotor_aws_call_do(struct rotor_aws_client *c, struct aws_call *call, struct 
 		rotor_http_response_dispose(&res);
 		/* Throttled: every worker of this account slows down, not just
 		 * this one (the SDKs' adaptive mode). */
-		if (c->opts.bucket && (code[0] ? is_throttle(code) : status == 429))
+		int throttled = code[0] ? is_throttle(code) : status == 429;
+		rotor_stats_request(c->remote, throttled);
+		if (c->opts.bucket && throttled)
 			rotor_bucket_throttled(c->opts.bucket);
 		int retry =
 		    code[0] ? rotor_aws_error_retryable(code) : (status >= 500 || status == 429);

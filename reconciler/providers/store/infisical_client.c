@@ -25,6 +25,7 @@
 #include "rotor/lock.h"
 #include "rotor/log.h"
 #include "rotor/secret.h"
+#include "rotor/stats.h"
 #include "util/buf.h"
 #include "util/http.h"
 #include "util/retry.h"
@@ -263,6 +264,7 @@ static int send_raw(struct infisical *s, const char *method, const char *path, j
 	if (rc)
 		return rc;
 	r->status = res.status;
+	rotor_stats_request(ROTOR_REMOTE_INFISICAL, 0); /* a throttle is counted in wait_out_429 */
 	rotor_http_response_header(&res, "Retry-After", r->retry_after, sizeof(r->retry_after));
 	rotor_http_response_header(&res, "x-ratelimit-remaining", r->remaining,
 	                           sizeof(r->remaining));
@@ -410,6 +412,7 @@ static int wait_out_429(struct infisical *s, const struct reply *r, const char *
 {
 	if (!is_throttle(r))
 		return 0;
+	rotor_stats_request(ROTOR_REMOTE_INFISICAL, 1);
 	int64_t wait = rate_limit_wait(r, s->clock->now(s->clock));
 	enum rotor_retry_verdict v = rotor_retry_next(waits, wait);
 	if (v == ROTOR_RETRY_WAIT_TOO_LONG)
