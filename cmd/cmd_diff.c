@@ -216,7 +216,7 @@ int cmd_diff(int argc, char **argv)
 			status = EXIT_USAGE;
 			goto done;
 		}
-		cmd_git_source(cfg, &src);
+		rotor_git_source_of(cfg, &src);
 		if (rotor_git_fetch(&src, fetched, &err) != 0) {
 			fprintf(stderr, "rotor diff: %s\n", err.message);
 			status = EXIT_ERROR;

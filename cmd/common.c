@@ -1,8 +1,6 @@
 /* common.c: config and manifest loading shared by the commands. */
 #include "common.h"
 
-#include "rotor/gitsource.h"
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,69 +39,31 @@ int cmd_load_config(const char *path, struct rotor_config **out, struct rotor_di
 	return rc;
 }
 
-void cmd_git_source(const struct rotor_config *cfg, struct rotor_git_source *src)
-{
-	memset(src, 0, sizeof(*src));
-	src->url = cfg->source.url;
-	src->branch = cfg->source.branch;
-	src->path = cfg->source.path;
-	src->cache_dir = cfg->source.cache_dir;
-	src->token = cfg->source.token.value;
-	src->ssh_key = cfg->source.ssh_key.value;
-	src->known_hosts = cfg->source.known_hosts;
-	src->verify_allowed_signers = cfg->source.verify_allowed_signers;
-	src->verify_gpg_keyring = cfg->source.verify_gpg_keyring;
-}
-
 int cmd_load_manifests(struct rotor_manifest_set *set, char *const *paths, size_t npaths,
                        const struct rotor_config *cfg, const char *revision, char commit[41],
                        struct rotor_diags *diags, char *why, size_t why_len)
 {
-	int rc;
+	char got[41];
+	struct rotor_error err;
 	if (commit)
 		commit[0] = '\0';
-	if (npaths == 0) {
-		struct rotor_git_source src;
-		struct rotor_error err;
-		char head[41], got[41];
-		if (!cfg || !cfg->source.present) {
-			snprintf(why, why_len,
-			         "no PATH given and no source in the config: name manifest files "
-			         "or directories");
-			return ROTOR_EINVALID;
-		}
-		cmd_git_source(cfg, &src);
-		rotor_error_clear(&err);
-		rc = rotor_git_fetch(&src, head, &err);
-		if (!rc)
-			rc = rotor_manifest_load_git(set, &src, revision, got, diags, &err);
-		if (rc && rc != ROTOR_EINVALID) {
-			snprintf(why, why_len, "%s", err.message);
-			return rc;
-		}
-		if (commit)
-			snprintf(commit, 41, "%s", got);
-	} else {
-		if (revision) {
-			snprintf(why, why_len,
-			         "--revision reads the config's git source: give no PATH");
-			return ROTOR_EINVALID;
-		}
-		set->skip_path = cfg ? cfg->origin : NULL;
-		rc = rotor_manifest_load_paths(set, paths, npaths, diags);
+	if (npaths == 0 && (!cfg || !cfg->source.present)) {
+		snprintf(why, why_len,
+		         "no PATH given and no source in the config: name manifest files "
+		         "or directories");
+		return ROTOR_EINVALID;
 	}
-	if (rc == ROTOR_ENOMEM) {
-		snprintf(why, why_len, "out of memory reading manifests");
-		return rc;
+	if (npaths && revision) {
+		snprintf(why, why_len, "--revision reads the config's git source: give no PATH");
+		return ROTOR_EINVALID;
 	}
-	int rc2 = rotor_manifest_set_check(set, diags);
-	if (rc2 == ROTOR_ENOMEM) {
-		snprintf(why, why_len, "out of memory checking manifests");
-		return rc2;
-	}
-	if (cfg && rotor_manifest_set_check_config(set, cfg, diags) != 0)
-		rc2 = ROTOR_EINVALID;
-	return rc ? rc : rc2;
+	rotor_error_clear(&err);
+	int rc = rotor_manifest_load(set, cfg, paths, npaths, revision, got, diags, &err);
+	if (rc && rc != ROTOR_EINVALID)
+		snprintf(why, why_len, "%s", err.message);
+	else if (commit)
+		snprintf(commit, 41, "%s", got);
+	return rc;
 }
 
 int cmd_parse_count(const char *s)

@@ -22,9 +22,6 @@ int cmd_load_config(const char *path, struct rotor_config **out, struct rotor_di
 int cmd_load_manifests(struct rotor_manifest_set *set, char *const *paths, size_t npaths,
                        const struct rotor_config *cfg, const char *revision, char commit[41],
                        struct rotor_diags *diags, char *why, size_t why_len);
-/* The config's source block as the git source reads it. */
-struct rotor_git_source;
-void cmd_git_source(const struct rotor_config *cfg, struct rotor_git_source *src);
 
 /* Parses a whole number 0..1000000 (flags like --max-deletions); -1 if not. */
 int cmd_parse_count(const char *s);

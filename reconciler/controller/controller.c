@@ -36,7 +36,6 @@
 
 #include "rotor/clock.h"
 #include "rotor/engine.h"
-#include "rotor/gitsource.h"
 #include "rotor/lock.h"
 #include "rotor/log.h"
 #include "rotor/manifest.h"
@@ -125,32 +124,10 @@ static struct rotor_manifest_set *load_set(struct rotor_controller *c, char revi
 	}
 	rotor_manifest_set_init(set);
 	rotor_diags_init(&diags);
-	if (c->opts.npaths) {
-		set->skip_path = c->cfg->origin;
-		rc = rotor_manifest_load_paths(set, c->opts.paths, c->opts.npaths, &diags);
-	} else {
-		struct rotor_git_source src;
-		char head[41];
-		memset(&src, 0, sizeof(src));
-		src.url = c->cfg->source.url;
-		src.branch = c->cfg->source.branch;
-		src.path = c->cfg->source.path;
-		src.cache_dir = c->cfg->source.cache_dir;
-		src.token = c->cfg->source.token.value;
-		src.ssh_key = c->cfg->source.ssh_key.value;
-		src.known_hosts = c->cfg->source.known_hosts;
-		src.verify_allowed_signers = c->cfg->source.verify_allowed_signers;
-		src.verify_gpg_keyring = c->cfg->source.verify_gpg_keyring;
-		rc = rotor_git_fetch(&src, head, err);
-		if (!rc)
-			rc = rotor_manifest_load_git(set, &src, NULL, revision, &diags, err);
-		if (rc && rc != ROTOR_EINVALID)
-			goto fail;
-	}
-	if (!rc)
-		rc = rotor_manifest_set_check(set, &diags);
-	if (rotor_manifest_set_check_config(set, c->cfg, &diags) != 0 && !rc)
-		rc = ROTOR_EINVALID;
+	rc = rotor_manifest_load(set, c->cfg, c->opts.paths, c->opts.npaths, NULL, revision, &diags,
+	                         err);
+	if (rc && rc != ROTOR_EINVALID)
+		goto fail;
 	if (diags.nerrors) {
 		char first[512] = "";
 		rotor_diags_sort(&diags);

@@ -588,18 +588,24 @@ static int do_store(struct apply_ctx *c, struct rotor_error *err)
 	                                   &written, err);
 	if (rc)
 		return rc;
-	c->new_store_version = written.akid_version;
-	rotor_secret_free(c->st->store_secret);
-	c->st->store_secret = written.secret;
-	written.secret = NULL;
-	c->st->store_akid_version = written.akid_version;
-	c->st->store_secret_version = written.secret_version;
+	rotor_engine_take_written(c, &written);
 	struct rotor_error terr;
 	if (rotor_engine_update_record(c, c->new_id, 0, 0, &terr) != 0 ||
 	    rotor_engine_untag(c, ROTOR_TAG_INTENT, &terr) != 0)
 		rotor_log(ROTOR_LOG_WARN, c->m->name, "could not update rotor's record: %s",
 		          terr.message);
 	return 0;
+}
+
+void rotor_engine_take_written(struct apply_ctx *c, struct rotor_store_pair *written)
+{
+	c->new_store_version = written->akid_version;
+	rotor_secret_free(c->st->store_secret);
+	c->st->store_secret = written->secret;
+	written->secret = NULL;
+	c->st->store_akid_version = written->akid_version;
+	c->st->store_secret_version = written->secret_version;
+	rotor_store_pair_dispose(written);
 }
 
 static int do_propagate(struct apply_ctx *c, int i, struct rotor_error *err)

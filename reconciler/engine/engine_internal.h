@@ -91,6 +91,9 @@ void rotor_engine_audit(struct apply_ctx *c, const char *action, const char *key
 /* Sets one field of a key's record ('s' synced, 'i' inactive), keeping the others. */
 int rotor_engine_update_record(struct apply_ctx *c, const char *id, char field, int64_t value,
                                struct rotor_error *err);
+/* The pair just written to the store becomes the pass's new pair (its
+ * secret moves into c's state; written is disposed). */
+void rotor_engine_take_written(struct apply_ctx *c, struct rotor_store_pair *written);
 /* Removes a user tag (already gone counts as removed). */
 int rotor_engine_untag(struct apply_ctx *c, const char *key, struct rotor_error *err);
 /* Rollback's steps (rollback.c): reactivate the previous key, restore its

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "rotor/clock.h"
+#include "rotor/privdir.h"
 #include "rotor/timefmt.h"
 
 #define LOCK_POLL_MS 100
@@ -39,38 +40,10 @@ void rotor_state_dir(char *buf, size_t len, const char *cfg_dir)
 
 int rotor_state_dir_make(const char *dir, struct rotor_error *err)
 {
-	char path[PATH_MAX];
-	if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path))
-		return rotor_error_set(err, ROTOR_EIO, "state directory %s: path too long", dir);
-	for (char *p = path + 1;; p++) {
-		int end = *p == '\0';
-		if (*p == '/' || end) {
-			*p = '\0';
-			if (mkdir(path, 0700) != 0 && errno != EEXIST)
-				return rotor_error_set(err, ROTOR_EIO,
-				                       "cannot create the state directory %s: %s "
-				                       "(set stateDir in the config or "
-				                       "$ROTOR_STATE_DIR)",
-				                       path, strerror(errno));
-			if (end)
-				break;
-			*p = '/';
-		}
-	}
 	/* Lock files and login counts live here: another local user who could
-	 * write into it (a pre-created directory under a shared /tmp) could
-	 * hold every user's lock or block logins. Ours, and private. */
-	struct stat st;
-	memset(&st, 0, sizeof(st));
-	if (lstat(path, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
-	    (st.st_mode & 022) != 0)
-		return rotor_error_set(
-		    err, ROTOR_EIO,
-		    "the state directory %s is not a directory of this user that "
-		    "only it can write (owner %u, mode %04o): fix it, or set "
-		    "stateDir in the config or $ROTOR_STATE_DIR",
-		    path, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
-	return 0;
+	 * write into it could hold every user's lock or block logins. */
+	return rotor_private_dir_make(dir, "state directory",
+	                              "set stateDir in the config or $ROTOR_STATE_DIR", err);
 }
 
 /* A file name from the connection and the lower-cased user: IAM user names

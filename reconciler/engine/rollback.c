@@ -146,13 +146,7 @@ int rotor_engine_rollback_store(struct apply_ctx *c, const char *id, struct roto
 	}
 	/* From here the pass works with the restored pair. */
 	snprintf(c->new_id, sizeof(c->new_id), "%s", id);
-	c->new_store_version = written.akid_version;
-	rotor_secret_free(c->st->store_secret);
-	c->st->store_secret = written.secret;
-	written.secret = NULL;
-	c->st->store_akid_version = written.akid_version;
-	c->st->store_secret_version = written.secret_version;
-	rotor_store_pair_dispose(&written);
+	rotor_engine_take_written(c, &written);
 	return 0;
 }
 

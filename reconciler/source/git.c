@@ -25,6 +25,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "rotor/config.h"
+#include "rotor/privdir.h"
 #include "rotor/secret.h"
 #include "source/verify.h"
 
@@ -60,6 +62,20 @@ static int git_fail(struct rotor_error *err, int kind, const char *fmt, ...)
 	                       e && e->message ? e->message : "");
 }
 
+void rotor_git_source_of(const struct rotor_config *cfg, struct rotor_git_source *src)
+{
+	memset(src, 0, sizeof(*src));
+	src->url = cfg->source.url;
+	src->branch = cfg->source.branch;
+	src->path = cfg->source.path;
+	src->cache_dir = cfg->source.cache_dir;
+	src->token = cfg->source.token.value;
+	src->ssh_key = cfg->source.ssh_key.value;
+	src->known_hosts = cfg->source.known_hosts;
+	src->verify_allowed_signers = cfg->source.verify_allowed_signers;
+	src->verify_gpg_keyring = cfg->source.verify_gpg_keyring;
+}
+
 void rotor_git_default_cache(char *buf, size_t len)
 {
 	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
@@ -73,20 +89,6 @@ void rotor_git_default_cache(char *buf, size_t len)
 		snprintf(buf, len, "/tmp/rotor-%ld/git", (long)geteuid());
 }
 
-static int mkdirs(const char *path)
-{
-	char tmp[4096];
-	snprintf(tmp, sizeof(tmp), "%s", path);
-	for (char *p = tmp + 1; *p; p++)
-		if (*p == '/') {
-			*p = '\0';
-			if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
-				return -1;
-			*p = '/';
-		}
-	return mkdir(tmp, 0700) != 0 && errno != EEXIST ? -1 : 0;
-}
-
 /* <cache>/<16 hex of sha256(url)>.git */
 static int cache_path(const struct rotor_git_source *src, char *buf, size_t len,
                       struct rotor_error *err)
@@ -98,21 +100,12 @@ static int cache_path(const struct rotor_git_source *src, char *buf, size_t len,
 		snprintf(dir, sizeof(dir), "%s", src->cache_dir);
 	else
 		rotor_git_default_cache(dir, sizeof(dir));
-	if (mkdirs(dir) != 0)
-		return rotor_error_set(err, ROTOR_EIO,
-		                       "git source: cannot create the cache directory %s: %s "
-		                       "(source.cacheDir)",
-		                       dir, strerror(errno));
 	/* Another local user must not own (or be able to write) the cache:
 	 * it would control what rotor reads. */
-	struct stat st;
-	if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
-	    (st.st_mode & 022))
-		return rotor_error_set(err, ROTOR_EIO,
-		                       "git source: the cache directory %s must be a directory "
-		                       "owned by rotor's user and writable by it alone "
-		                       "(source.cacheDir)",
-		                       dir);
+	int rc =
+	    rotor_private_dir_make(dir, "git source's cache directory", "set source.cacheDir", err);
+	if (rc)
+		return rc;
 	EVP_Digest(src->url, strlen(src->url), md, &mdlen, EVP_sha256(), NULL);
 	int n = snprintf(buf, len, "%s/", dir);
 	for (int i = 0; i < 8 && n > 0 && (size_t)n < len; i++)

@@ -15,6 +15,23 @@ git_identity() {
 	export GIT_AUTHOR_NAME=rotor-test GIT_AUTHOR_EMAIL=${1:-test@example.invalid}
 	export GIT_COMMITTER_NAME=rotor-test GIT_COMMITTER_EMAIL=${1:-test@example.invalid}
 }
+# git_app_repo DIR: a new repository (branch main) holding one manifest,
+# aws/app.yaml (user raxx-app on aws-prod, stored in infisical-main),
+# added to nothing yet: the caller commits it its own way.
+git_app_repo() {
+	mkdir -p "$1/aws"
+	git -C "$1" init -q -b main
+	cat >"$1/aws/app.yaml" <<'YAML'
+apiVersion: rotor/v1
+kind: AccessKeyRotation
+metadata: {name: app}
+spec:
+  user: raxx-app
+  aws: aws-prod
+  store:
+    infisical: {connection: infisical-main, projectId: p1, environment: prod, secretPath: /app}
+YAML
+}
 # check LABEL CONDITION: ok when CONDITION (eval'd) holds; else not ok, with
 # the head of the last command's output ($out) as comments.
 check() {

@@ -51,18 +51,7 @@ for _ in $(seq 1 100); do
 done
 
 git_identity
-mkdir -p "$T/repo/aws"
-git -C "$T/repo" init -q -b main
-cat >"$T/repo/aws/app.yaml" <<'YAML'
-apiVersion: rotor/v1
-kind: AccessKeyRotation
-metadata: {name: app}
-spec:
-  user: raxx-app
-  aws: aws-prod
-  store:
-    infisical: {connection: infisical-main, projectId: p1, environment: prod, secretPath: /app}
-YAML
+git_app_repo "$T/repo"
 git -C "$T/repo" add -A && git -C "$T/repo" commit -qm app
 HEAD_ID=$(git -C "$T/repo" rev-parse HEAD)
 

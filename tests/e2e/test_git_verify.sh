@@ -17,18 +17,7 @@ git_identity signer@example.invalid
 ssh-keygen -q -t ed25519 -N '' -C trusted -f "$T/trusted"
 ssh-keygen -q -t ed25519 -N '' -C intruder -f "$T/intruder"
 printf 'signer@example.invalid namespaces="git" %s\n' "$(cut -d' ' -f1,2 "$T/trusted.pub")" >"$T/allowed_signers"
-mkdir -p "$T/repo/aws"
-git -C "$T/repo" init -q -b main
-cat >"$T/repo/aws/app.yaml" <<'YAML'
-apiVersion: rotor/v1
-kind: AccessKeyRotation
-metadata: {name: app}
-spec:
-  user: raxx-app
-  aws: aws-prod
-  store:
-    infisical: {connection: infisical-main, projectId: p1, environment: prod, secretPath: /app}
-YAML
+git_app_repo "$T/repo"
 signed_commit() { # KEY MESSAGE
 	git -C "$T/repo" add -A
 	git -C "$T/repo" -c gpg.format=ssh -c user.signingkey="$1" commit -q -S -m "$2"

@@ -258,19 +258,27 @@ static int a_create(void *h, const char *user, struct rotor_iam_key *key,
 	CALL_END
 }
 
+/* The user's key, or IAM's NoSuchEntity for a missing user or key. */
+static int user_key_locked(struct fake_world *w, const char *user, const char *id,
+                           struct fake_user **u, struct fake_key **k, struct rotor_error *err)
+{
+	*u = user_locked(w, user);
+	*k = key_locked(*u, id);
+	if (*k)
+		return 0;
+	return *u ? rotor_error_set(err, ROTOR_ENOTFOUND,
+	                            "The Access Key with id %s cannot be found.", id)
+	          : no_user(err, user);
+}
+
 static int a_update(void *h, const char *user, const char *id, int active, struct rotor_error *err)
 {
 	CALL_BEGIN("update_access_key")
-	struct fake_user *u = user_locked(w, user);
-	struct fake_key *k = key_locked(u, id);
-	if (!k) {
-		rc = u ? rotor_error_set(err, ROTOR_ENOTFOUND,
-		                         "The Access Key with id %s cannot "
-		                         "be found.",
-		                         id)
-		       : no_user(err, user);
+	struct fake_user *u;
+	struct fake_key *k;
+	rc = user_key_locked(w, user, id, &u, &k, err);
+	if (rc)
 		goto out;
-	}
 	k->active = active;
 	w->calls_update++;
 	CALL_END
@@ -279,16 +287,11 @@ static int a_update(void *h, const char *user, const char *id, int active, struc
 static int a_delete(void *h, const char *user, const char *id, struct rotor_error *err)
 {
 	CALL_BEGIN("delete_access_key")
-	struct fake_user *u = user_locked(w, user);
-	struct fake_key *k = key_locked(u, id);
-	if (!k) {
-		rc = u ? rotor_error_set(err, ROTOR_ENOTFOUND,
-		                         "The Access Key with id %s cannot "
-		                         "be found.",
-		                         id)
-		       : no_user(err, user);
+	struct fake_user *u;
+	struct fake_key *k;
+	rc = user_key_locked(w, user, id, &u, &k, err);
+	if (rc)
 		goto out;
-	}
 	int i = (int)(k - u->keys);
 	memmove(&u->keys[i], &u->keys[i + 1], (size_t)(u->nkeys - i - 1) * sizeof(*k));
 	u->nkeys--;

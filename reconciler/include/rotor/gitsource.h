@@ -32,6 +32,7 @@
 #define ROTOR_GIT_MAX_ENTRIES 200000 /* tree entries visited, of any kind */
 #define ROTOR_GIT_MAX_DEPTH 32       /* directory levels below the walked path */
 
+struct rotor_config;
 struct rotor_secret;
 
 struct rotor_git_source {
@@ -46,6 +47,10 @@ struct rotor_git_source {
 	const char *verify_allowed_signers; /* SSH signatures (ssh-keygen -Y verify) */
 	const char *verify_gpg_keyring;     /* OpenPGP signatures (gpgv) */
 };
+
+/* The config's `source:` block as a source (borrowing cfg's strings and
+ * secrets: valid while cfg is). */
+void rotor_git_source_of(const struct rotor_config *cfg, struct rotor_git_source *src);
 
 /* $XDG_CACHE_HOME/rotor/git, ~/.cache/rotor/git, or /var/lib/rotor/git for
  * root. */

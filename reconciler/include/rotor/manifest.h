@@ -151,6 +151,15 @@ int rotor_manifest_load_git_local(struct rotor_manifest_set *set, const char *di
                                   char *const *paths, size_t npaths, char commit[41],
                                   struct rotor_diags *diags, struct rotor_error *err);
 
+/* Every manifest a run reads: under paths, or (npaths 0) from cfg's git
+ * source, fetched first, at rev (NULL: the branch head; *commit gets the
+ * commit read, "" for paths); then checked across the set and, with cfg,
+ * against it. ROTOR_EINVALID (diags say why), or another error in err
+ * (the fetch, no such commit, out of memory). */
+int rotor_manifest_load(struct rotor_manifest_set *set, const struct rotor_config *cfg,
+                        char *const *paths, size_t npaths, const char *rev, char commit[41],
+                        struct rotor_diags *diags, struct rotor_error *err);
+
 /* Checks against a controller config: connections exist and have the right
  * kind, envFile paths lie inside an allowed directory, reload names exist. */
 int rotor_manifest_set_check_config(const struct rotor_manifest_set *set,

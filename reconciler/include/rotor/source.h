@@ -1,8 +1,8 @@
 /*
- * source.h: where manifests come from. Today: files and directories on
- * disk (the git source of the controller comes later). A source reads
+ * source.h: where manifests come from: files and directories on disk
+ * (here), or a git repository (rotor/gitsource.h). A source reads
  * bytes and hands them on as (origin, bytes); it never interprets them:
- * parsing is desired/'s (rotor_manifest_load_paths composes the two).
+ * parsing is desired/'s (rotor_manifest_load composes the two).
  */
 /* Thread rules: a walk runs on its caller's thread; it keeps no state between walks. */
 #ifndef ROTOR_SOURCE_H
