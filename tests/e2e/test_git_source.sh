@@ -67,6 +67,11 @@ SRCPATH=nowhere with_source "file://$REPO"
 run plan
 check "file: a missing path fails and says so" '[ $rc = 1 ] && grep -q "has no directory nowhere (source.path)" <<<"$out"'
 with_source "file://$REPO"
+chmod 0777 "$WORLD/gitcache"
+run plan
+check "file: a cache directory others may write is refused, naming it and the fix" \
+	'[ $rc = 1 ] && grep -q "cache directory $WORLD/gitcache is not a directory of this user that only it can write (owner [0-9]*, mode 0777): fix it, or set source.cacheDir" <<<"$out"'
+chmod 0700 "$WORLD/gitcache"
 printf 'apiVersion: rotor/v1\nkind: AccessKeyRotation\nmetadata: {name: Bad_Name}\nspec: {user: x}\n' >"$REPO/aws/bad.yaml"
 git -C "$REPO" add -A && git -C "$REPO" commit -qm "bad"
 BAD=$(git -C "$REPO" rev-parse --short=7 HEAD)
