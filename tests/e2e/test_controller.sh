@@ -9,6 +9,8 @@
 #    error and the last good revision stays;
 #  - /status is JSON with each manifest's status; /metrics is Prometheus
 #    text (checked by promtool when installed) with the reconciles counted;
+#  - `rotor apply` run while the controller runs, with a rotation due:
+#    exactly one rotation, invariants intact;
 #  - SIGTERM stops it with exit 0, invariants intact.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/world.sh"
@@ -95,6 +97,25 @@ out=$(hook "$(sign "$BODY")")
 wait_for 20 'grep -q "\"revision\": \"$C3\"" <<<"$(get /status)"'
 check "webhook: a correctly signed push is accepted (202) and fetched at once" \
 	'[ "$out" = 202 ] && grep -q "\"revision\": \"$C3\"" <<<"$(get /status)"'
+
+# ---- the CLI alongside the controller: one mutator per user -------------------
+# A rotation falls due while `rotor apply` runs on the same source: whichever
+# takes the user's lock first rotates, the other finds nothing to do.
+wait_for 20 '[ "$(env_akid ctl)" = "$(akid_of ctl)" ]'
+V0=$(q versions /ctl AWS_ACCESS_KEY_ID)
+K0=$(akid_of ctl)
+clock_advance $((26 * 86400)) # past the 25d cadence
+"$ROTOR_BIN" apply --config "$WORLD/ctl.yaml" >"$WORLD/cli-apply.out" 2>&1
+rc=$?
+cat "$WORLD/cli-apply.out" >>"$LOG"
+wait_for 30 '[ "$(akid_of ctl)" != "$K0" ] && [ "$(env_akid ctl)" = "$(akid_of ctl)" ]'
+sleep 2 # let a second pass (the controller's or the CLI's) show itself if it happens
+q secrets >>"$WORLD/secrets.seen"
+check "controller + rotor apply: apply exits 0" '[ $rc = 0 ]'
+check "controller + rotor apply: exactly one rotation, the env file follows" \
+	'[ "$(q versions /ctl AWS_ACCESS_KEY_ID)" = $((V0 + 1)) ] && [ "$(env_akid ctl)" = "$(akid_of ctl)" ]'
+check "controller + rotor apply: invariants hold, LimitExceeded never hit" \
+	'[ -z "$(q inv raxx-ctl /ctl)" ] && [ "$(q limit_exceeded)" = 0 ]'
 
 out=$(get /metrics)
 check "/metrics counts reconciles and shows the manifest" \
