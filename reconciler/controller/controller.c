@@ -287,11 +287,15 @@ static void reconcile_one(struct rotor_controller *c, struct mstate *st)
 		b++;
 	c->hist[b]++;
 	c->hist_sum += took;
+	int failures = st->failures;
 	pthread_mutex_unlock(&c->lock);
-	if (failed)
+	if (failed) {
+		char when[32];
+		rotor_time_format(when, sizeof(when), next);
 		rotor_log(ROTOR_LOG_WARN, st->m->name,
-		          "reconcile failed (%d in a row); retrying at %s", st->failures,
-		          "the back-off's end");
+		          "reconcile failed (%d in a row): %s; retrying at %s", failures,
+		          rc ? err.message : rec.observe_error, when);
+	}
 	rotor_reconcile_dispose(&rec);
 	rotor_deletion_budget_dispose(&budget);
 	free(obs);

@@ -11,7 +11,10 @@
 #    text (checked by promtool when installed) with the reconciles counted;
 #  - `rotor apply` run while the controller runs, with a rotation due:
 #    exactly one rotation, invariants intact;
-#  - SIGTERM stops it with exit 0, invariants intact.
+#  - a failing step backs off, logging the remote's error and the retry
+#    time, then completes; the old key is deactivated and deleted on time;
+#  - SIGTERM in the middle of a rotation (the new pair's store write slow):
+#    exit 0 in bounded time, invariants intact, and a restart converges.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/world.sh"
 world_start 2026-01-01T00:00:00Z || exit 1
@@ -49,6 +52,7 @@ wait_for() { # SECONDS CONDITION: polls CONDITION (eval'd) twice a second
 		eval "$2" && return 0
 		sleep 0.5
 	done
+	echo "# waited $1 s in vain for: $2"
 	return 1
 }
 wait_for 20 'get /healthz >/dev/null 2>&1'
@@ -126,12 +130,59 @@ if command -v promtool >/dev/null; then
 	check "promtool check metrics accepts /metrics" 'promtool check metrics <<<"$out" >/dev/null 2>&1'
 fi
 
+# ---- a failing step backs off, saying why and when ------------------------------
+# First the CLI's predecessor goes on time: deactivated (1h; the first try
+# meets a ConcurrentModification and backs off), then deleted (1d).
+CUR=$(akid_of ctl) # (q serves one call at a time: never two in one pipeline)
+PREV=$(q keys raxx-ctl | awk '{print $1}' | grep -vxF "$CUR")
+aws_ctl POST faults '{"rules": [{"match": "UpdateAccessKey", "kind": "error", "count": 1, "status": 409, "code": "ConcurrentModification", "message": "Rate of concurrent changes exceeded"}]}' >/dev/null
+clock_advance 7200
+wait_for 30 'grep -q "reconcile failed (1 in a row)" "$WORLD/controller.out"'
+out=$(grep "reconcile failed" "$WORLD/controller.out")
+check "a failed reconcile is logged with the remote's error and when it retries" \
+	'grep -q "reconcile failed (1 in a row): .*UpdateAccessKey.*ConcurrentModification.*; retrying at 2026-" <<<"$out"'
+clock_advance 120 # past the back-off (30 s +-20%)
+wait_for 30 '[ "$(key_status raxx-ctl "$PREV")" = Inactive ]'
+clock_advance $((2 * 86400))
+wait_for 30 '[ "$(q keys raxx-ctl | wc -l)" = 1 ]'
+check "after the back-off it deactivates, then deletes the predecessor on time" \
+	'[ "$(q keys raxx-ctl | awk "{print \$1}")" = "$(akid_of ctl)" ] && [ -n "$PREV" ]'
+
+# ---- SIGTERM in the middle of a rotation -----------------------------------
+# The store answers the write of the new pair after 3 s, so the controller
+# is caught with a new key created and not yet stored: the stop lets the
+# step in flight finish, exits 0 in bounded time, and a restarted
+# controller converges.
+KEYS_BEFORE=$(q keys raxx-ctl | awk '{print $1}')
+inf_ctl POST faults '{"rules": [{"match": "batch_update", "kind": "latency", "latency_ms": 3000, "count": 1}, {"match": "batch_create", "kind": "latency", "latency_ms": 3000, "count": 1}]}' >/dev/null
+clock_advance $((26 * 86400))
+new_key_seen() { q keys raxx-ctl | awk '{print $1}' | grep -qvxF "$KEYS_BEFORE"; }
+wait_for 20 new_key_seen
+out="keys now: $(q keys raxx-ctl | tr '\n' ' '); stored: $(akid_of ctl); before: $KEYS_BEFORE"
+check "SIGTERM test: caught with a new key created, not yet stored" \
+	'new_key_seen && [ "$(akid_of ctl)" = "$KEYS_BEFORE" ]'
+T0=$SECONDS
+kill -TERM "$CTL"
+wait_for 30 '! kill -0 "$CTL" 2>/dev/null'
+wait "$CTL"
+rc=$?
+check "SIGTERM mid-rotation stops it with exit 0 within 30 s" '[ $rc = 0 ] && [ $((SECONDS - T0)) -le 30 ]'
+check "invariants hold after the stop" '[ -z "$(q inv raxx-ctl /ctl)" ] && [ "$(q limit_exceeded)" = 0 ]'
+inf_ctl DELETE faults >/dev/null
+cat "$WORLD/controller.out" >>"$LOG"
+"$ROTOR_BIN" controller --config "$WORLD/ctl.yaml" >"$WORLD/controller.out" 2>&1 &
+CTL=$!
+echo "$CTL" >>"$WORLD/pids"
+wait_for 20 '[ "$(get /readyz)" = ready ]'
+wait_for 30 'new_key_seen && [ "$(env_akid ctl)" = "$(akid_of ctl)" ] && [ "$(q keys raxx-ctl | awk "{print \$1}" | grep -vxF "$KEYS_BEFORE")" = "$(akid_of ctl)" ]'
+check "restarted, it converges: the new key stored and in the env file" \
+	'[ "$(q keys raxx-ctl | awk "{print \$1}" | grep -vxF "$KEYS_BEFORE")" = "$(akid_of ctl)" ] && [ "$(env_akid ctl)" = "$(akid_of ctl)" ]'
 kill -TERM "$CTL"
 wait_for 30 '! kill -0 "$CTL" 2>/dev/null'
 wait "$CTL"
 rc=$?
 check "SIGTERM stops it with exit 0" '[ $rc = 0 ]'
-check "invariants hold after the stop" '[ -z "$(q inv raxx-ctl /ctl)" ] && [ "$(q limit_exceeded)" = 0 ]'
+check "invariants hold at the end" '[ -z "$(q inv raxx-ctl /ctl)" ] && [ "$(q limit_exceeded)" = 0 ]'
 q secrets >>"$WORLD/secrets.seen" # every secret IAM holds now
 cat "$WORLD/controller.out" >>"$LOG" # the controller's own output is scanned too
 no_secret_leaked
