@@ -238,8 +238,22 @@ static void reconcile_one(struct rotor_controller *c, struct mstate *st)
 	o.budget = &budget;
 	rotor_error_clear(&err);
 	int64_t start_ms = rotor_process_ms(), now = now_s(c);
+	char revision[sizeof(c->revision)];
+	pthread_mutex_lock(&c->lock);
+	memcpy(revision, c->revision, sizeof(revision));
+	pthread_mutex_unlock(&c->lock);
 	rotor_reconcile_init(&rec, st->m, obs, &es, plan);
-	int rc = rotor_reconcile_one(c->engine, &rec, now, &o, &err);
+	rotor_reconcile_plan(c->engine, &rec, now, &o);
+	es.revision = revision[0] ? revision : NULL; /* the audit log's */
+	int rc = rotor_reconcile_apply(c->engine, &rec, &err);
+	if (rc == ROTOR_ESTOPPED) {
+		rotor_log(ROTOR_LOG_INFO, st->m->name, "%s", err.message);
+		rotor_reconcile_dispose(&rec);
+		rotor_deletion_budget_dispose(&budget);
+		free(obs);
+		free(plan);
+		return;
+	}
 	double took = (double)(rotor_process_ms() - start_ms) / 1000.0;
 	int64_t next, after = now_s(c);
 	int held = obs->held_by[0] != '\0';
@@ -710,6 +724,7 @@ int rotor_controller_new(struct rotor_controller **out, struct rotor_config *cfg
 	}
 	struct rotor_engine_options eo;
 	memset(&eo, 0, sizeof(eo));
+	eo.stop = &c->stopping;
 	int rc = rotor_engine_new(&c->engine, cfg, &eo, err);
 	if (rc) {
 		rotor_controller_free(c);
@@ -760,6 +775,7 @@ static void reload_config(struct rotor_controller *c)
 	struct rotor_engine *engine = NULL;
 	struct rotor_engine_options eo;
 	memset(&eo, 0, sizeof(eo));
+	eo.stop = &c->stopping;
 	if (rotor_engine_new(&engine, cfg, &eo, &err) != 0) {
 		rotor_log(ROTOR_LOG_ERROR, "controller", "config reload refused: %s", err.message);
 		rotor_config_free(cfg);

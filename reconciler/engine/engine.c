@@ -472,7 +472,7 @@ void rotor_engine_audit(struct apply_ctx *c, const char *action, const char *key
 	                        version,
 	                        consumer,
 	                        err ? err->message : NULL,
-	                        c->e->opts.revision};
+	                        c->st && c->st->revision ? c->st->revision : c->e->opts.revision};
 	rotor_audit_write(&c->e->audit, &x);
 }
 
@@ -910,6 +910,14 @@ int rotor_engine_apply(struct rotor_engine *e, const struct rotor_manifest *m,
 	for (int i = 0; !rc && i < plan->nactions; i++) {
 		const struct rotor_action *a = &plan->actions[i];
 		const char *name = rotor_action_name(a->kind);
+		if (i > 0 && e->opts.stop && atomic_load(e->opts.stop)) {
+			rc = rotor_error_set(
+			    err, ROTOR_ESTOPPED,
+			    "stopped before %s (%d of %d steps done): the next pass "
+			    "resumes from there",
+			    name, i, plan->nactions);
+			break;
+		}
 		const char *consumer = a->consumer >= 0 ? m->consumers[a->consumer].name : NULL;
 		rc = apply_one(&c, a, err);
 		const char *key = a->kind == ROTOR_ACT_CREATE || a->kind == ROTOR_ACT_VALIDATE ||

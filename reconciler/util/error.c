@@ -104,6 +104,8 @@ const char *rotor_error_code_name(int code)
 		return "io";
 	case ROTOR_EINTERNAL:
 		return "internal";
+	case ROTOR_ESTOPPED:
+		return "stopped";
 	default:
 		return "unknown";
 	}

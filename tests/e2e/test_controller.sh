@@ -167,6 +167,9 @@ wait_for 30 '! kill -0 "$CTL" 2>/dev/null'
 wait "$CTL"
 rc=$?
 check "SIGTERM mid-rotation stops it with exit 0 within 30 s" '[ $rc = 0 ] && [ $((SECONDS - T0)) -le 30 ]'
+out="stored: $(akid_of ctl); env file: $(env_akid ctl); log: $(grep -o 'stopped before [^"]*' "$WORLD/controller.out")"
+check "SIGTERM: the step in flight (the store write) finished, the next (the env file) did not start" \
+	'[ "$(akid_of ctl)" != "$KEYS_BEFORE" ] && [ "$(env_akid ctl)" = "$KEYS_BEFORE" ] && grep -q "stopped before propagate" <<<"$out"'
 check "invariants hold after the stop" '[ -z "$(q inv raxx-ctl /ctl)" ] && [ "$(q limit_exceeded)" = 0 ]'
 inf_ctl DELETE faults >/dev/null
 cat "$WORLD/controller.out" >>"$LOG"
@@ -182,6 +185,9 @@ wait_for 30 '! kill -0 "$CTL" 2>/dev/null'
 wait "$CTL"
 rc=$?
 check "SIGTERM stops it with exit 0" '[ $rc = 0 ]'
+out=$(grep '"action":"create"' "$WORLD/audit.jsonl")
+check "the audit log records each mutation with the revision it followed" \
+	'[ -n "$out" ] && ! grep -q "\"revision\":null" "$WORLD/audit.jsonl" && grep -q "\"revision\":\"$C3\"" <<<"$out"'
 check "invariants hold at the end" '[ -z "$(q inv raxx-ctl /ctl)" ] && [ "$(q limit_exceeded)" = 0 ]'
 q secrets >>"$WORLD/secrets.seen" # every secret IAM holds now
 cat "$WORLD/controller.out" >>"$LOG" # the controller's own output is scanned too

@@ -661,6 +661,35 @@ static void test_crash_after_create(void **state)
 	check_invariants(f, "alpha");
 }
 
+/* A stop asked (the controller's SIGTERM) lets the step in flight finish
+ * and starts no other: the pass ends with ROTOR_ESTOPPED after exactly one
+ * step, and the next pass resumes from the progress record. */
+static void test_stop_between_steps(void **state)
+{
+	struct fx *f = *state;
+	struct pass p;
+	atomic_int stop = 1; /* asked before the first step: that one still runs */
+	struct rotor_engine *stopping = NULL;
+	struct rotor_engine_options o = {0};
+	struct rotor_error err;
+	o.clock = &f->clock;
+	o.providers = fake_providers();
+	o.stop = &stop;
+	assert_int_equal(rotor_engine_new(&stopping, f->cfg, &o, &err), 0);
+	fake_key_add(&f->world, "alpha", T0 - 400 * D);
+	struct rotor_engine *normal = f->e;
+	f->e = stopping;
+	assert_int_equal(pass(f, "alpha", &p), ROTOR_ESTOPPED);
+	f->e = normal;
+	rotor_engine_free(stopping);
+	assert_true(p.plan.nactions > 2);
+	assert_int_equal(p.rec.applied, 1);
+	assert_non_null(strstr(p.err.message, "stopped before"));
+	assert_null(stored_akid(f, "alpha")); /* the store step never started */
+	converge(f, "alpha", &p);
+	check_invariants(f, "alpha");
+}
+
 int main(void)
 {
 	rotor_log_setup(NULL, getenv("ROTOR_TEST_LOG") ? ROTOR_LOG_DEBUG : ROTOR_LOG_OFF,
@@ -679,6 +708,7 @@ int main(void)
 	    T(test_rollback_refused_without_history),
 	    cmocka_unit_test(test_each_remote_failing),
 	    T(test_crash_after_create),
+	    T(test_stop_between_steps),
 	    T(test_window_holds_until_it_opens),
 	    T(test_window_allows_repair),
 	    T(test_window_validation),

@@ -22,6 +22,7 @@
 #ifndef ROTOR_ENGINE_H
 #define ROTOR_ENGINE_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -45,6 +46,11 @@ struct rotor_engine_options {
 	/* The providers to build over (internal providers/registry.h); NULL:
 	 * rotor's own. Tests pass fakes. */
 	const struct rotor_providers *providers;
+	/* When set and non-zero, apply stops before its next step (the step in
+	 * flight always finishes: never half a step) with ROTOR_ESTOPPED; the
+	 * progress record makes the next pass resume from there. The
+	 * controller's SIGTERM. */
+	const atomic_int *stop;
 };
 
 int rotor_engine_new(struct rotor_engine **out, const struct rotor_config *cfg,
@@ -59,6 +65,10 @@ struct rotor_engine_state {
 	int64_t store_akid_version, store_secret_version;
 	int suspended_by_rollback; /* the rotor-suspended tag is set */
 	char suspended_note[128];
+	/* The manifests' revision for the audit log when it differs from the
+	 * engine's (opts.revision): a controller follows new revisions with one
+	 * engine. Set by the caller after observe; borrowed. */
+	const char *revision;
 };
 void rotor_engine_state_dispose(struct rotor_engine_state *st);
 

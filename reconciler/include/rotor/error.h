@@ -30,6 +30,7 @@ enum rotor_error_code {
 	ROTOR_ENOMEM = -8,     /* allocation failed */
 	ROTOR_EIO = -9,        /* local file or process failure */
 	ROTOR_EINTERNAL = -10, /* a bug in rotor */
+	ROTOR_ESTOPPED = -11,  /* stopped on request between two steps (SIGTERM) */
 };
 
 /* Sizes are generous for one line and small enough for the stack. */
