@@ -68,6 +68,9 @@ struct mstate {
 	char held_by[ROTOR_OBS_ERROR_MAX];
 	int64_t key_created; /* the current key's creation; 0 unknown */
 	int64_t next_action; /* the forecast's earliest step; 0 none */
+	struct rotor_forecast forecast[ROTOR_PLAN_MAX_FORECAST]; /* the last pass's */
+	int nforecast;
+	char revision[41]; /* the revision the last pass followed */
 };
 
 struct rotor_controller {
@@ -266,12 +269,14 @@ static void reconcile_one(struct rotor_controller *c, struct mstate *st)
 			b *= 2;
 		next = after + jitter(b < BACKOFF_MAX_S ? b : BACKOFF_MAX_S);
 	} else {
-		next = after + c->cfg->resync;
+		next = after + jitter(c->cfg->resync); /* drift healing: spread out */
 		for (int k = 0; k < plan->nforecast; k++)
 			if (plan->forecast[k].at > after && plan->forecast[k].at < next)
 				next = plan->forecast[k].at;
 		if (rec.applied && plan->nactions)
 			next = after; /* look again at once: the next step may be due now */
+		else if (obs->suspended_by_rollback && after + HELD_RETRY_S < next)
+			next = after + HELD_RETRY_S; /* notice a `rotor resume` soon */
 	}
 	pthread_mutex_lock(&c->lock);
 	st->ran = 1;
@@ -284,6 +289,9 @@ static void reconcile_one(struct rotor_controller *c, struct mstate *st)
 	         failed ? (rc ? err.message : rec.observe_error) : "");
 	st->failures = failed ? st->failures + 1 : 0;
 	st->next_due = next;
+	memcpy(st->forecast, plan->forecast, sizeof(st->forecast));
+	st->nforecast = plan->nforecast;
+	memcpy(st->revision, revision, sizeof(st->revision));
 	st->next_action = 0;
 	for (int k = 0; k < plan->nforecast; k++)
 		if (!st->next_action || plan->forecast[k].at < st->next_action)
@@ -453,6 +461,46 @@ static char *render_metrics(struct rotor_controller *c, size_t *len)
 	return buf;
 }
 
+static json_t *condition(const char *type, int on, const char *reason, const char *message)
+{
+	json_t *j = json_object();
+	json_object_set_new(j, "type", json_string(type));
+	json_object_set_new(j, "status", json_string(on ? "True" : "False"));
+	json_object_set_new(j, "reason", json_string(reason));
+	json_object_set_new(j, "message", json_string(message));
+	return j;
+}
+
+/* Kubernetes-style conditions: Ready (in sync, nothing due), Reconciling
+ * (work pending, waiting for a window or a slot, or retrying after a
+ * failure), Stalled (rotor will not act without a human). Caller holds
+ * c->lock. */
+static json_t *conditions_of(const struct mstate *st)
+{
+	json_t *a = json_array();
+	const char *why = st->last_error[0] ? st->last_error
+	                  : st->held_by[0]  ? st->held_by
+	                                    : st->reason;
+	const char *reason = !st->ran                                 ? "NotYetReconciled"
+	                     : st->held_by[0]                         ? "LockedByAnother"
+	                     : st->last_error[0]                      ? "ReconcileFailed"
+	                     : st->status == ROTOR_STATUS_READY       ? "InSync"
+	                     : st->status == ROTOR_STATUS_RECONCILING ? "ActionsPending"
+	                     : st->status == ROTOR_STATUS_WAITING     ? "Waiting"
+	                     : st->status == ROTOR_STATUS_STALLED     ? "Stalled"
+	                     : st->status == ROTOR_STATUS_SUSPENDED   ? "Suspended"
+	                                                              : "Unknown";
+	int ok = st->ran && !st->held_by[0] && !st->last_error[0];
+	int stalled = ok && st->status == ROTOR_STATUS_STALLED;
+	int ready = ok && st->status == ROTOR_STATUS_READY;
+	int suspended = ok && st->status == ROTOR_STATUS_SUSPENDED; /* none of the three */
+	json_array_append_new(a, condition("Ready", ready, reason, why));
+	json_array_append_new(
+	    a, condition("Reconciling", !ready && !stalled && !suspended, reason, why));
+	json_array_append_new(a, condition("Stalled", stalled, reason, why));
+	return a;
+}
+
 static char *render_status(struct rotor_controller *c)
 {
 	char t[32];
@@ -487,6 +535,22 @@ static char *render_status(struct rotor_controller *c)
 		rotor_time_format(t, sizeof(t), st->next_due);
 		json_object_set_new(j, "nextReconcile", json_string(t));
 		json_object_set_new(j, "failures", json_integer(st->failures));
+		json_object_set_new(j, "revision",
+		                    st->revision[0] ? json_string(st->revision) : json_null());
+		json_object_set_new(j, "conditions", conditions_of(st));
+		json_t *next = json_array();
+		for (int k = 0; k < st->nforecast; k++) {
+			const struct rotor_forecast *fc = &st->forecast[k];
+			json_t *n = json_object();
+			rotor_time_format(t, sizeof(t), fc->at);
+			json_object_set_new(n, "step", json_string(rotor_forecast_name(fc->kind)));
+			json_object_set_new(n, "at", json_string(t));
+			json_object_set_new(n, "keyId",
+			                    fc->key_id[0] ? json_string(fc->key_id) : json_null());
+			json_object_set_new(n, "note", json_string(fc->note));
+			json_array_append_new(next, n);
+		}
+		json_object_set_new(j, "nextSteps", next);
 		json_array_append_new(list, j);
 	}
 	pthread_mutex_unlock(&c->lock);

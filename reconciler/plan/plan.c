@@ -28,6 +28,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "rotor/timefmt.h"
@@ -910,15 +911,22 @@ static void gate_windows(const struct rotor_manifest *m, const struct rotor_obse
 		rotor_time_format(at, sizeof(at), next);
 	p->nactions = 0;
 	p->rotation_due = 0;
-	/* what was due before the opening happens at the opening */
-	int k = 0;
-	for (int i = 0; i < p->nforecast; i++)
-		if (next && p->forecast[i].at > next)
-			p->forecast[k++] = p->forecast[i];
-	p->nforecast = k < ROTOR_PLAN_MAX_FORECAST ? k : ROTOR_PLAN_MAX_FORECAST - 1;
+	/* What was due before the opening happens at the opening; what follows
+	 * is dated from there: the forecast of a pass made at the opening (a
+	 * pass now would date the next rotation from now, too early). */
+	struct rotor_manifest_plan *later = next ? malloc(sizeof(*later)) : NULL;
+	p->nforecast = 0;
 	if (next)
 		forecast(p, ROTOR_FC_ROTATE, next, "",
 		         "the rotation window opens: the due changes are made then");
+	if (later) {
+		memset(later, 0, sizeof(*later));
+		compute(m, o, next, later);
+		for (int i = 0; i < later->nforecast && p->nforecast < ROTOR_PLAN_MAX_FORECAST; i++)
+			if (later->forecast[i].at > next)
+				p->forecast[p->nforecast++] = later->forecast[i];
+		free(later);
+	}
 	set_status(p, ROTOR_STATUS_WAITING,
 	           "outside its rotation windows (%s): the due changes wait for %s", when,
 	           next ? at : "a window that never opens within a week");

@@ -66,7 +66,7 @@ static const char *status_colour(enum rotor_status s)
 	}
 }
 
-static const char *forecast_name(enum rotor_forecast_kind k)
+const char *rotor_forecast_name(enum rotor_forecast_kind k)
 {
 	switch (k) {
 	case ROTOR_FC_ROTATE:
@@ -175,7 +175,7 @@ void rotor_plan_render_text_blocks(FILE *f, const struct rotor_manifest_plan *pl
 			const struct rotor_forecast *fc = &p->forecast[k];
 			rotor_time_format(t, sizeof(t), fc->at);
 			fprintf(f, "    %s %s %-10s %s: %s\n", k ? "     " : "next:", t,
-			        forecast_name(fc->kind), forecast_target(fc), fc->note);
+			        rotor_forecast_name(fc->kind), forecast_target(fc), fc->note);
 		}
 		fputc('\n', f);
 	}
@@ -276,7 +276,7 @@ static void render_markdown(FILE *f, const struct rotor_manifest_plan *plans, si
 		if (p->nforecast) { /* the forecast is in time order */
 			rotor_time_format(t, sizeof(t), p->forecast[0].at);
 			const struct rotor_forecast *fc = &p->forecast[0];
-			fprintf(f, "%s %s %s%s%s", t, forecast_name(fc->kind),
+			fprintf(f, "%s %s %s%s%s", t, rotor_forecast_name(fc->kind),
 			        fc->key_id[0] ? "`" : "", forecast_target(fc),
 			        fc->key_id[0] ? "`" : "");
 		} else {
@@ -321,7 +321,7 @@ static void render_markdown(FILE *f, const struct rotor_manifest_plan *plans, si
 		for (int k = 0; k < p->nforecast; k++) {
 			const struct rotor_forecast *fc = &p->forecast[k];
 			rotor_time_format(t, sizeof(t), fc->at);
-			fprintf(f, "- %s %s %s%s%s: ", t, forecast_name(fc->kind),
+			fprintf(f, "- %s %s %s%s%s: ", t, rotor_forecast_name(fc->kind),
 			        fc->key_id[0] ? "`" : "", forecast_target(fc),
 			        fc->key_id[0] ? "`" : "");
 			md_escape(f, fc->note);
@@ -415,8 +415,9 @@ static int render_json(FILE *f, const struct rotor_manifest_plan *plans, size_t 
 		}
 		for (int k = 0; k < p->nforecast; k++) {
 			const struct rotor_forecast *x = &p->forecast[k];
-			json_t *jf = json_pack("{s:s, s:o, s:s}", "kind", forecast_name(x->kind),
-			                       "at", time_or_null(x->at), "note", x->note);
+			json_t *jf =
+			    json_pack("{s:s, s:o, s:s}", "kind", rotor_forecast_name(x->kind), "at",
+			              time_or_null(x->at), "note", x->note);
 			json_object_set_new(jf, "keyId",
 			                    x->key_id[0] ? json_string(x->key_id) : json_null());
 			json_array_append_new(fc, jf);

@@ -507,6 +507,16 @@ static void test_window_holds_until_it_opens(void **state)
 	assert_non_null(strstr(p.plan.status_reason, "tue 09:00-10:00 Europe/Berlin"));
 	assert_non_null(strstr(p.plan.status_reason, "2026-06-02T07:00:00Z"));
 	assert_int_equal(p.plan.forecast[0].at, T0 + D + 7 * H);
+	/* what follows is dated from the opening, not from now */
+	int later = 0;
+	for (int i = 1; i < p.plan.nforecast; i++) {
+		assert_true(p.plan.forecast[i].at > T0 + D + 7 * H);
+		if (p.plan.forecast[i].kind == ROTOR_FC_ROTATE) {
+			assert_int_equal(p.plan.forecast[i].at, T0 + D + 7 * H + 30 * D);
+			later = 1;
+		}
+	}
+	assert_true(later);
 	assert_null(stored_akid(f, "win"));
 	advance(f, D + 7 * H - 60); /* Tuesday 08:59 Berlin */
 	assert_int_equal(pass(f, "win", &p), 0);

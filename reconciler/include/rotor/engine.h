@@ -63,8 +63,6 @@ struct rotor_engine_state {
 	char user_arn[320];
 	struct rotor_secret *store_secret; /* the store's current secret, or NULL */
 	int64_t store_akid_version, store_secret_version;
-	int suspended_by_rollback; /* the rotor-suspended tag is set */
-	char suspended_note[128];
 	/* The manifests' revision for the audit log when it differs from the
 	 * engine's (opts.revision): a controller follows new revisions with one
 	 * engine. Set by the caller after observe; borrowed. */

@@ -123,6 +123,7 @@ int rotor_plan_applies(const struct rotor_manifest_plan *p);
 const char *rotor_action_name(enum rotor_action_kind kind);
 const char *rotor_status_name(enum rotor_status s);
 const char *rotor_role_name(enum rotor_key_role r);
+const char *rotor_forecast_name(enum rotor_forecast_kind k); /* "rotate", "deactivate", "delete" */
 /* 1 for actions that change something outside rotor. */
 int rotor_action_mutates(enum rotor_action_kind kind);
 
