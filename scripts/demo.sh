@@ -2,7 +2,8 @@
 # The main job: builds rotor and runs a whole key rotation on the local
 # test doubles (IAM/STS and Infisical on loopback, sharing a simulated
 # clock with rotor), narrating each step: adoption, create, validate,
-# store, propagate, deactivate, delete, then a second rotation at cadence.
+# store, propagate, deactivate, delete, then a second rotation at cadence,
+# then the controller doing the next one on its own from a git repository.
 # Stops everything it started. Takes well under two minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -68,6 +69,77 @@ show_world
 
 say "rotor status after the second rotation"
 "$ROTOR" status "$M"
+
+say "6. The controller — the same job with no human: rotor controller follows a git repository"
+REPO=$WORLD/gitroot/repo
+mkdir -p "$REPO/aws"
+git -C "$REPO" init -q -b main
+cp "$M/s3-backup-writer.yaml" "$REPO/aws/"
+git -C "$REPO" add -A
+git -C "$REPO" -c user.name=demo -c user.email=demo@example.invalid commit -qm "s3-backup-writer"
+PORT=$("$ROTOR_PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+{
+	cat "$WORLD/rotor.yaml"
+	printf 'source:\n  url: "file://%s"\n  path: aws\n  cacheDir: %s\n  interval: 1m\n' "$REPO" "$WORLD/gitcache"
+	printf 'controller:\n  workers: 2\n  resync: 10m\n  listen: "127.0.0.1:%s"\n' "$PORT"
+} >"$WORLD/controller.yaml"
+echo "The config gains a source (the git repository) and a controller block:"
+sed -n '/^source:/,$p' "$WORLD/controller.yaml" | sed 's/^/  /'
+"$ROTOR" controller --config "$WORLD/controller.yaml" >"$WORLD/controller.log" 2>&1 &
+CTL=$!
+get() { curl -sS --max-time 5 "http://127.0.0.1:$PORT$1" 2>/dev/null || true; }
+until_true() { # SECONDS CONDITION
+	local end=$((SECONDS + $1))
+	until eval "$2"; do
+		[ $SECONDS -lt "$end" ] || { echo "(gave up waiting after $1 s: $2)"; return 0; }
+		sleep 0.5
+	done
+}
+summary() { # /status in one line per manifest
+	get /status | "$ROTOR_PYTHON" -c '
+import json, sys
+d = json.load(sys.stdin)
+print("  revision", (d["revision"] or "none")[:12])
+for m in d["manifests"]:
+    nxt = ", ".join("%s %s" % (s["step"], s["at"]) for s in m["nextSteps"])
+    print("  %s: %s: %s\n    next: %s" % (m["name"], m["status"], m["reason"], nxt or "-"))'
+}
+until_true 20 '[ "$(get /readyz)" = "ready" ]'
+until_true 20 'get /status | grep -q "\"lastPass\": \"2"'
+echo "curl http://127.0.0.1:$PORT/status (summarised):"
+summary
+echo; echo "Time passes (the simulated clock); nobody runs rotor by hand."
+echo "An hour later the controller deactivates the replaced key (its deactivateAfter grace is over):"
+clock_advance 4000
+echo "(clock: $(clock_now))"
+until_true 30 'iam_keys "$U" | grep -q Inactive'
+show_world
+echo "A day later it deletes it (deleteAfter):"
+clock_advance 86400
+echo "(clock: $(clock_now))"
+until_true 30 '[ "$(iam_keys "$U" | wc -l)" = 1 ]'
+show_world
+BEFORE=$(store_akid)
+echo "Thirty days later the key reaches its cadence: the controller rotates it:"
+clock_advance $((30 * 86400))
+echo "(clock: $(clock_now))"
+until_true 30 '[ "$(store_akid)" != "$BEFORE" ] && grep -q "$(store_akid)" "$WORLD/etc/s3-backup-writer.env"'
+show_world
+echo "curl http://127.0.0.1:$PORT/status (summarised):"
+summary
+echo "curl http://127.0.0.1:$PORT/metrics (an excerpt):"
+get /metrics | grep -E '^rotor_(reconciles_total|actions_total|key_age_seconds|next_action_seconds)' | sed 's/^/  /'
+echo "The controller's log (JSON lines when not on a terminal; the messages):"
+"$ROTOR_PYTHON" -c '
+import json, sys
+for line in open(sys.argv[1]):
+    try:
+        j = json.loads(line)
+    except ValueError:
+        continue
+    print("  %s %s: %s" % (j.get("level", ""), j.get("scope", j.get("manifest", "")), j.get("msg", j.get("message", ""))))' "$WORLD/controller.log" | tail -n 12
+kill -TERM "$CTL"
+wait "$CTL" && echo "SIGTERM: the controller stopped cleanly (exit 0)."
 
 say "The audit log (one JSON line per mutation, never a secret):"
 sed 's/^/  /' "$WORLD/audit.jsonl"

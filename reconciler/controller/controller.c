@@ -97,7 +97,8 @@ struct rotor_controller {
 	int64_t last_fetch;
 	uint64_t fetch_errors;
 	/* metrics (guarded by lock) */
-	uint64_t reconciles_ok, reconciles_failed, reconciles_held, actions;
+	uint64_t reconciles_ok, reconciles_failed, reconciles_held;
+	uint64_t actions[ROTOR_ACT__COUNT][2]; /* by kind: [0] succeeded, [1] failed */
 	uint64_t hist[NBUCKETS + 1];
 	double hist_sum;
 	pthread_t workers[MAX_WORKERS];
@@ -303,7 +304,9 @@ static void reconcile_one(struct rotor_controller *c, struct mstate *st)
 	c->reconciles_ok += st->last_ok != 0;
 	c->reconciles_failed += failed != 0;
 	c->reconciles_held += held != 0;
-	c->actions += (uint64_t)rec.applied;
+	for (int i = 0; i < plan->nactions && i <= rec.applied; i++)
+		if (i < rec.applied || rc) /* the first not applied is the one that failed */
+			c->actions[plan->actions[i].kind][i < rec.applied ? 0 : 1]++;
 	size_t b = 0;
 	while (b < NBUCKETS && took > BUCKETS[b])
 		b++;
@@ -311,6 +314,20 @@ static void reconcile_one(struct rotor_controller *c, struct mstate *st)
 	c->hist_sum += took;
 	int failures = st->failures;
 	pthread_mutex_unlock(&c->lock);
+	if (rec.applied) { /* what it did, in one line: the audit log has the details */
+		char done[600];
+		size_t used = 0;
+		for (int i = 0; i < rec.applied && i < plan->nactions && used < sizeof(done); i++) {
+			const struct rotor_action *a = &plan->actions[i];
+			const char *what =
+			    a->consumer >= 0 ? st->m->consumers[a->consumer].name : a->key_id;
+			used += (size_t)snprintf(done + used, sizeof(done) - used, "%s%s%s%s",
+			                         i ? ", " : "", rotor_action_name(a->kind),
+			                         *what ? " " : "", what);
+		}
+		rotor_log(ROTOR_LOG_INFO, st->m->name, "applied %d step%s at %.12s: %s",
+		          rec.applied, rec.applied == 1 ? "" : "s", revision, done);
+	}
 	if (failed) {
 		char when[32];
 		rotor_time_format(when, sizeof(when), next);
@@ -383,10 +400,13 @@ static char *render_metrics(struct rotor_controller *c, size_t *len)
 	        "rotor_reconciles_total{result=\"locked\"} %llu\n",
 	        (unsigned long long)c->reconciles_ok, (unsigned long long)c->reconciles_failed,
 	        (unsigned long long)c->reconciles_held);
-	fprintf(f,
-	        "# HELP rotor_actions_total Actions applied.\n# TYPE rotor_actions_total "
-	        "counter\nrotor_actions_total %llu\n",
-	        (unsigned long long)c->actions);
+	fprintf(f, "# HELP rotor_actions_total Steps applied, by action and result.\n"
+	           "# TYPE rotor_actions_total counter\n");
+	for (int k = 0; k < ROTOR_ACT__COUNT; k++)
+		for (int r = 0; r < 2; r++)
+			fprintf(f, "rotor_actions_total{action=\"%s\",result=\"%s\"} %llu\n",
+			        rotor_action_name((enum rotor_action_kind)k),
+			        r ? "error" : "success", (unsigned long long)c->actions[k][r]);
 	fprintf(f, "# HELP rotor_reconcile_duration_seconds How long one manifest's reconcile "
 	           "took.\n# TYPE rotor_reconcile_duration_seconds histogram\n");
 	uint64_t cum = 0;
@@ -733,24 +753,44 @@ static int start_http(struct rotor_controller *c, struct rotor_error *err)
 	const char *listen = c->opts.listen ? c->opts.listen : c->cfg->listen;
 	if (!listen || strcmp(listen, "none") == 0)
 		return 0;
+	/* HOST:PORT with an IPv4 address or localhost, or [IPv6]:PORT */
 	char host[64];
 	const char *colon = strrchr(listen, ':');
 	if (!colon || (size_t)(colon - listen) >= sizeof(host))
 		return rotor_error_set(err, ROTOR_EINVALID,
 		                       "controller.listen \"%s\" is not HOST:PORT", listen);
 	snprintf(host, sizeof(host), "%.*s", (int)(colon - listen), listen);
-	struct sockaddr_in addr;
-	memset(&addr, 0, sizeof(addr));
-	addr.sin_family = AF_INET;
-	addr.sin_port = htons((uint16_t)atoi(colon + 1));
-	if (inet_pton(AF_INET, strcmp(host, "localhost") == 0 ? "127.0.0.1" : host,
-	              &addr.sin_addr) != 1)
-		return rotor_error_set(err, ROTOR_EINVALID,
-		                       "controller.listen: \"%s\" is not an IPv4 address", host);
-	c->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, on_request, c,
-	                          MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-	                          MHD_OPTION_CONNECTION_LIMIT, (unsigned int)32,
-	                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10,
+	uint16_t port = (uint16_t)atoi(colon + 1);
+	struct sockaddr_storage ss;
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD;
+	memset(&ss, 0, sizeof(ss));
+	size_t hl = strlen(host);
+	if (hl > 2 && host[0] == '[' && host[hl - 1] == ']') {
+		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+		char v6[64];
+		snprintf(v6, sizeof(v6), "%.*s", (int)(hl - 2), host + 1);
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons(port);
+		if (inet_pton(AF_INET6, v6, &a6->sin6_addr) != 1)
+			return rotor_error_set(err, ROTOR_EINVALID,
+			                       "controller.listen: \"%s\" is not an IPv6 address",
+			                       v6);
+		flags |= MHD_USE_IPv6;
+	} else {
+		struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons(port);
+		if (inet_pton(AF_INET, strcmp(host, "localhost") == 0 ? "127.0.0.1" : host,
+		              &a4->sin_addr) != 1)
+			return rotor_error_set(
+			    err, ROTOR_EINVALID,
+			    "controller.listen: \"%s\" is not an IPv4 address (write "
+			    "[ADDRESS]:PORT for IPv6)",
+			    host);
+	}
+	c->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, c, MHD_OPTION_SOCK_ADDR,
+	                          (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
+	                          (unsigned int)32, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10,
 	                          MHD_OPTION_NOTIFY_COMPLETED, on_completed, c, MHD_OPTION_END);
 	if (!c->mhd)
 		return rotor_error_set(err, ROTOR_EIO, "controller: cannot listen on %s", listen);
@@ -956,7 +996,7 @@ int rotor_controller_run(struct rotor_controller *c, struct rotor_error *err)
 	for (int i = 0; i < c->nworkers; i++)
 		pthread_join(c->workers[i], NULL);
 	c->nworkers = 0;
-	rotor_log(ROTOR_LOG_INFO, "controller", "stopped: every action in flight finished");
+	rotor_log(ROTOR_LOG_INFO, "controller", "stopped: every step in flight finished");
 	return 0;
 }
 

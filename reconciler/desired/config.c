@@ -17,6 +17,7 @@
  */
 #include "rotor/config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -1191,6 +1192,22 @@ static void get_listen(struct cparse *c, const struct ydoc_node *n, char **out)
 	if (split_host_port(s, strlen(s), 1, &host, &hostlen, &why)) {
 		rotor_yerr(&c->y, n, "%s: \"%s\" %s; write HOST:PORT such as 127.0.0.1:9464", what,
 		           s, why);
+		free(s);
+		return;
+	}
+	/* an address to bind, not a name to resolve: IPv4, [IPv6] or localhost */
+	char addr[64], in[sizeof(struct in6_addr)];
+	const char *colon = strrchr(s, ':');
+	size_t al = (size_t)(colon - s);
+	int v6 = al > 2 && s[0] == '[' && s[al - 1] == ']';
+	snprintf(addr, sizeof(addr), "%.*s", (int)(v6 ? al - 2 : al), v6 ? s + 1 : s);
+	if (al >= sizeof(addr) ||
+	    (v6 ? inet_pton(AF_INET6, addr, in) != 1
+	        : strcmp(addr, "localhost") != 0 && inet_pton(AF_INET, addr, in) != 1)) {
+		rotor_yerr(&c->y, n,
+		           "%s: \"%s\" is not an address to listen on; write IPv4:PORT such as "
+		           "127.0.0.1:9464, [IPv6]:PORT such as [::1]:9464, or localhost:PORT",
+		           what, s);
 		free(s);
 		return;
 	}

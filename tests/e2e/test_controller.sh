@@ -45,7 +45,8 @@ export ROTOR_WEBHOOK_SECRET=whsec-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d
 "$ROTOR_BIN" controller --config "$WORLD/ctl.yaml" >"$WORLD/controller.out" 2>&1 &
 CTL=$!
 echo "$CTL" >>"$WORLD/pids"
-get() { curl -sS --max-time 5 "http://127.0.0.1:$PORT$1"; }
+HOSTP=127.0.0.1
+get() { curl -gsS --max-time 5 "http://$HOSTP:$PORT$1"; }
 wait_for() { # SECONDS CONDITION: polls CONDITION (eval'd) twice a second
 	local end=$((SECONDS + $1))
 	while [ $SECONDS -lt "$end" ]; do
@@ -58,7 +59,7 @@ wait_for() { # SECONDS CONDITION: polls CONDITION (eval'd) twice a second
 wait_for 20 'get /healthz >/dev/null 2>&1'
 out=$(get /healthz)
 check "/healthz answers" '[ "$out" = ok ]'
-wait_for 20 '[ "$(get /readyz)" = ready ]'
+wait_for 20 '[ "$(get /readyz 2>/dev/null)" = ready ]'
 out=$(get /readyz)
 check "/readyz once the source was read" '[ "$out" = ready ]'
 
@@ -97,6 +98,12 @@ out=$(hook "sha256=$(printf '%064d' 0)")
 sleep 2
 check "webhook: a bad signature is refused (401) and nothing is fetched" \
 	'[ "$out" = 401 ] && grep -q "\"revision\": \"$C1\"" <<<"$(get /status)"'
+OTHER=$(printf '{"ref": "refs/heads/other", "repository": {"clone_url": "file://%s.git"}}' "$REPO")
+out=$(curl -sS --max-time 5 -X POST -H "X-GitHub-Event: push" -H "X-Hub-Signature-256: $(sign "$OTHER")" \
+	--data-binary "$OTHER" "http://127.0.0.1:$PORT/hooks/github")
+sleep 1
+check "webhook: a signed push to another branch is ignored (202, nothing fetched)" \
+	'grep -q "^ignored" <<<"$out" && grep -q "\"revision\": \"$C1\"" <<<"$(get /status)"'
 out=$(hook "$(sign "$BODY")")
 wait_for 20 'grep -q "\"revision\": \"$C3\"" <<<"$(get /status)"'
 check "webhook: a correctly signed push is accepted (202) and fetched at once" \
@@ -124,6 +131,8 @@ check "controller + rotor apply: invariants hold, LimitExceeded never hit" \
 out=$(get /metrics)
 check "/metrics counts reconciles and shows the manifest" \
 	'grep -q "^rotor_reconciles_total{result=\"success\"} [1-9]" <<<"$out" && grep -q "^rotor_manifest_ready{manifest=\"ctl\"}" <<<"$out" && grep -q "^rotor_source_fetch_errors_total [1-9]" <<<"$out"'
+check "/metrics counts steps by action and result" \
+	'grep -q "^rotor_actions_total{action=\"create\",result=\"success\"} [1-9]" <<<"$out" && grep -q "^rotor_actions_total{action=\"deactivate\",result=\"error\"} 0" <<<"$out"'
 check "/metrics counts requests by remote" \
 	'grep -q "^rotor_remote_requests_total{remote=\"iam\"} [1-9]" <<<"$out" && grep -q "^rotor_remote_requests_total{remote=\"sts\"} [1-9]" <<<"$out" && grep -q "^rotor_remote_requests_total{remote=\"infisical\"} [1-9]" <<<"$out" && grep -q "^rotor_remote_throttles_total{remote=\"iam\"} 0" <<<"$out"'
 if command -v promtool >/dev/null; then
@@ -147,6 +156,10 @@ clock_advance $((2 * 86400))
 wait_for 30 '[ "$(q keys raxx-ctl | wc -l)" = 1 ]'
 check "after the back-off it deactivates, then deletes the predecessor on time" \
 	'[ "$(q keys raxx-ctl | awk "{print \$1}")" = "$(akid_of ctl)" ] && [ -n "$PREV" ]'
+
+out=$(get /metrics)
+check "/metrics: the failed deactivation is counted as an error" \
+	'grep -q "^rotor_actions_total{action=\"deactivate\",result=\"error\"} 1$" <<<"$out" && grep -q "^rotor_reconciles_total{result=\"error\"} [1-9]" <<<"$out"'
 
 # ---- SIGTERM in the middle of a rotation -----------------------------------
 # The store answers the write of the new pair after 3 s, so the controller
@@ -173,10 +186,21 @@ check "SIGTERM: the step in flight (the store write) finished, the next (the env
 check "invariants hold after the stop" '[ -z "$(q inv raxx-ctl /ctl)" ] && [ "$(q limit_exceeded)" = 0 ]'
 inf_ctl DELETE faults >/dev/null
 cat "$WORLD/controller.out" >>"$LOG"
-"$ROTOR_BIN" controller --config "$WORLD/ctl.yaml" >"$WORLD/controller.out" 2>&1 &
+# the restart listens on IPv6 loopback where the machine has it
+LISTEN=()
+if "$ROTOR_PYTHON" -c 'import socket; s=socket.socket(socket.AF_INET6); s.bind(("::1", 0))' 2>/dev/null; then
+	HOSTP="[::1]"
+	LISTEN=(--listen "[::1]:$PORT")
+fi
+"$ROTOR_BIN" controller --config "$WORLD/ctl.yaml" "${LISTEN[@]}" >"$WORLD/controller.out" 2>&1 &
 CTL=$!
 echo "$CTL" >>"$WORLD/pids"
-wait_for 20 '[ "$(get /readyz)" = ready ]'
+wait_for 20 '[ "$(get /readyz 2>/dev/null)" = ready ]'
+if [ "$HOSTP" = "[::1]" ]; then
+	check "listen on [::1]:PORT (IPv6): /readyz answers there" '[ "$(get /readyz)" = ready ]'
+else
+	echo "# skip: no IPv6 loopback here; the IPv6 listen is not tested"
+fi
 wait_for 30 'new_key_seen && [ "$(env_akid ctl)" = "$(akid_of ctl)" ] && [ "$(q keys raxx-ctl | awk "{print \$1}" | grep -vxF "$KEYS_BEFORE")" = "$(akid_of ctl)" ]'
 check "restarted, it converges: the new key stored and in the env file" \
 	'[ "$(q keys raxx-ctl | awk "{print \$1}" | grep -vxF "$KEYS_BEFORE")" = "$(akid_of ctl)" ] && [ "$(env_akid ctl)" = "$(akid_of ctl)" ]'

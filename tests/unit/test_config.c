@@ -435,6 +435,14 @@ static const struct bad_case bad_cases[] = {
      NULL},
     {HEADER "controller:\n  listen: localhost\n", 4, 11,
      "controller.listen: \"localhost\" has no port", NULL},
+    {HEADER "controller:\n  listen: rotor.internal:9464\n", 4, 11,
+     "controller.listen: \"rotor.internal:9464\" is not an address to listen on; write "
+     "IPv4:PORT such as 127.0.0.1:9464, [IPv6]:PORT such as [::1]:9464, or localhost:PORT",
+     NULL},
+    {HEADER "controller:\n  listen: \"[::g]:9464\"\n", 4, 11,
+     "controller.listen: \"[::g]:9464\" is not an address to listen on; write "
+     "IPv4:PORT such as 127.0.0.1:9464, [IPv6]:PORT such as [::1]:9464, or localhost:PORT",
+     NULL},
     {HEADER "controller:\n  resync: 0s\n", 4, 11, "controller.resync must be at least 1s, not 0s",
      NULL},
     {HEADER "controller:\n  resync: 10\n", 4, 11, "controller.resync: invalid duration", NULL},
@@ -594,6 +602,20 @@ static struct rotor_config *parse_ok(const char *yaml)
 	return cfg;
 }
 
+/* controller.listen takes IPv6 in brackets, and 0.0.0.0 for a pod's probes */
+static void test_listen_addresses(void **state)
+{
+	(void)state;
+	const char *ok[] = {"[::1]:9464", "[::]:9464", "0.0.0.0:9464", "localhost:9464"};
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		char yaml[512];
+		snprintf(yaml, sizeof(yaml), HEADER "controller:\n  listen: \"%s\"\n", ok[i]);
+		struct rotor_config *cfg = parse_ok(yaml);
+		assert_string_equal(cfg->listen, ok[i]);
+		rotor_config_free(cfg);
+	}
+}
+
 static void test_resolve_env_and_file(void **state)
 {
 	(void)state;
@@ -737,6 +759,7 @@ int main(void)
 	    cmocka_unit_test(test_many_errors_all_reported),
 	    cmocka_unit_test(test_warnings),
 	    cmocka_unit_test(test_size_cap),
+	    cmocka_unit_test(test_listen_addresses),
 	    cmocka_unit_test(test_resolve_env_and_file),
 	    cmocka_unit_test(test_resolve_group_readable_file_warns),
 	    cmocka_unit_test(test_resolve_missing),
