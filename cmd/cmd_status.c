@@ -49,6 +49,9 @@ static void print_manifest(const struct session *s, size_t i, int64_t now)
 		       o->store_auth == 1   ? ", authenticates"
 		       : o->store_auth == 0 ? ", DOES NOT AUTHENTICATE"
 		                            : "");
+	if (p->consumers && p->holding_akid[0])
+		printf("  sync:    %d/%d consumers hold %s\n", p->consumers_holding, p->consumers,
+		       p->holding_akid);
 	for (int c = 0; c < o->nconsumers; c++) {
 		const char *st = o->consumers[c].state == ROTOR_CONSUMER_IN_SYNC   ? "in sync"
 		                 : o->consumers[c].state == ROTOR_CONSUMER_DRIFTED ? "drifted"

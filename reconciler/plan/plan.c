@@ -937,6 +937,11 @@ void rotor_plan_compute(const struct rotor_manifest *m, const struct rotor_obser
 {
 	compute(m, o, now, p);
 	gate_windows(m, o, now, p);
+	p->consumers = o->nconsumers;
+	for (int i = 0; i < o->nconsumers; i++)
+		p->consumers_holding += o->consumers[i].state == ROTOR_CONSUMER_IN_SYNC;
+	if (o->store_known && o->store_has_akid)
+		snprintf(p->holding_akid, sizeof(p->holding_akid), "%s", o->store_akid);
 	/* The forecast reads as a timeline: earliest first (stable). */
 	for (int i = 1; i < p->nforecast; i++) {
 		struct rotor_forecast f = p->forecast[i];

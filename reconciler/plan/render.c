@@ -161,6 +161,9 @@ void rotor_plan_render_text_blocks(FILE *f, const struct rotor_manifest_plan *pl
 		fprintf(f, "    status: %s%s%s%s%s\n", opts->color ? status_colour(p->status) : "",
 		        rotor_status_name(p->status), reset, detail ? ": " : "",
 		        detail ? detail : "");
+		if (p->consumers && p->holding_akid[0])
+			fprintf(f, "    %d/%d consumers hold %s\n", p->consumers_holding,
+			        p->consumers, p->holding_akid);
 		for (int a = 0; a < p->nactions; a++) {
 			const struct rotor_action *x = &p->actions[a];
 			action_target(target, sizeof(target), p, x);
@@ -371,6 +374,11 @@ static int render_json(FILE *f, const struct rotor_manifest_plan *plans, size_t 
 		json_object_set_new(j, "mode", json_string(rotor_mode_name(m->mode)));
 		json_object_set_new(j, "status", json_string(rotor_status_name(p->status)));
 		json_object_set_new(j, "statusReason", json_string(p->status_reason));
+		if (p->consumers) {
+			json_object_set_new(j, "consumersHolding",
+			                    json_integer(p->consumers_holding));
+			json_object_set_new(j, "consumersTotal", json_integer(p->consumers));
+		}
 		json_object_set_new(j, "rotationDue", json_boolean(p->rotation_due));
 		json_object_set_new(j, "dueReason",
 		                    p->due_reason[0] ? json_string(p->due_reason) : json_null());

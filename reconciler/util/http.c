@@ -262,6 +262,15 @@ int64_t rotor_http_parse_retry_after(const char *value, int64_t now)
 	return when <= now ? 0 : (when - now) * 1000;
 }
 
+enum rotor_http_verdict rotor_http_classify_none(void *ctx, const struct rotor_http_response *res,
+                                                 int64_t *retry_after_ms)
+{
+	(void)ctx;
+	(void)res;
+	(void)retry_after_ms;
+	return ROTOR_HTTP_DONE;
+}
+
 enum rotor_http_verdict rotor_http_classify_default(void *ctx,
                                                     const struct rotor_http_response *res,
                                                     int64_t *retry_after_ms)

@@ -130,6 +130,11 @@ enum rotor_http_verdict rotor_http_classify_default(void *ctx,
                                                     const struct rotor_http_response *res,
                                                     int64_t *retry_after_ms);
 
+/* A classifier that hands every response to the caller (which retries
+ * itself: Infisical's and the consumer kinds' own loops). */
+enum rotor_http_verdict rotor_http_classify_none(void *ctx, const struct rotor_http_response *res,
+                                                 int64_t *retry_after_ms);
+
 /* Percent-encodes s with the RFC 3986 unreserved set into b. */
 int rotor_http_urlencode(struct rotor_buf *b, const char *s, size_t len);
 /* The same for an application/x-www-form-urlencoded body: a space is '+'

@@ -26,6 +26,6 @@ uint64_t rotor_stats_throttles(enum rotor_remote r)
 
 const char *rotor_remote_name(enum rotor_remote r)
 {
-	static const char *const names[] = {"iam", "sts", "infisical"};
+	static const char *const names[] = {"iam", "sts", "infisical", "heroku", "github"};
 	return (unsigned)r < ROTOR_REMOTE__COUNT ? names[r] : "unknown";
 }

@@ -185,6 +185,17 @@ YAML
 	export HOME="$WORLD" ROTOR_STATE_DIR="$WORLD/state" # locks: one world, one state dir
 }
 
+# world_heroku: the Heroku double too, its connection heroku-test in
+# rotor.yaml (token from $HEROKU_API_TOKEN, allowed every app); sets HEROKU_URL.
+HEROKU_TOKEN=heroku-test-token-0000000000000000000000
+world_heroku() {
+	_start_double HEROKU heroku_double.py || return 1
+	heroku_ctl POST tokens "{\"token\": \"$HEROKU_TOKEN\", \"apps\": \"*\"}" >/dev/null
+	sed -i "/^connections:\$/a\\  heroku:\n    heroku-test:\n      apiUrl: \"$HEROKU_URL\"\n      token: {env: HEROKU_API_TOKEN}" "$WORLD/rotor.yaml"
+	export HEROKU_API_TOKEN=$HEROKU_TOKEN
+}
+heroku_ctl() { _ctl "$HEROKU_URL" "$@"; }
+
 # A manifest for USER with an env-file consumer and the given durations.
 write_manifest() { # NAME USER CADENCE DEACTIVATE DELETE [EXTRA_SPEC_LINES]
 	mkdir -p "$WORLD/manifests"

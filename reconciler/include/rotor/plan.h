@@ -92,6 +92,11 @@ struct rotor_manifest_plan {
 	char due_reason[160];
 	enum rotor_key_role roles[ROTOR_OBS_MAX_KEYS]; /* per observed key */
 	int deletions_held;                            /* deletions dropped by --max-deletions */
+	/* "1/2 consumers hold AKIA...": consumers in sync with the stored
+	 * pair, of how many, and that pair's key id ("" when the store is
+	 * empty or unknown) */
+	int consumers, consumers_holding;
+	char holding_akid[32];
 };
 
 struct rotor_plan_options {

@@ -1,9 +1,10 @@
 /*
  * consumer.h: the consumers of a key pair (Heroku config vars, GitHub
  * Actions secrets, env files), behind a table of function pointers so a
- * new kind is one new file. Today only env files are implemented; Heroku
- * and GitHub are observed as "unknown (not supported yet)", which holds
- * deactivation back rather than pretending they are in sync.
+ * new kind is one new file (envfile.c, heroku.c; the REST plumbing the
+ * token-authenticated kinds share is restapi.h). A kind not built yet
+ * (GitHub Actions) is observed as "unknown (not supported yet)", which
+ * holds deactivation back rather than pretending it is in sync.
  */
 /* Thread rules: a kind's ops are built once per engine (open) and are
  * read-only after: env-file ops hold a private copy of the envFiles part of
@@ -73,6 +74,7 @@ struct rotor_consumer_provider {
 };
 
 extern const struct rotor_consumer_provider rotor_envfile_provider;
+extern const struct rotor_consumer_provider rotor_heroku_provider; /* heroku.c */
 
 /* Env files: only inside cfg's allowed directories; every other line kept;
  * written atomically (temp file in the same directory, fsync, rename, fsync

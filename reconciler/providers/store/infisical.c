@@ -741,7 +741,7 @@ int rotor_infisical_new(struct rotor_store *out, const struct rotor_infisical_op
 		 * Still capped. */
 		http.max_response = INFISICAL_MAX_RESPONSE;
 	}
-	http.classify = rotor_inf_classify;
+	http.classify = rotor_http_classify_none; /* send_raw retries itself */
 	http.classify_ctx = NULL;
 	http.clock = s->clock;
 	s->max_wait_ms = http.retry_after_max_ms > 0 ? http.retry_after_max_ms : 120000;

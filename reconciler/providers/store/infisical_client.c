@@ -77,18 +77,6 @@ static void read_error_fields(struct reply *r)
 	}
 }
 
-/* Every reply comes back here: a 429's wait may be named only in the
- * message, and a 5xx that outlasts the retries must still be reported
- * with the body's error and reqId (send_raw retries 5xx itself). */
-enum rotor_http_verdict rotor_inf_classify(void *ctx, const struct rotor_http_response *res,
-                                           int64_t *retry_after_ms)
-{
-	(void)ctx;
-	(void)res;
-	(void)retry_after_ms;
-	return ROTOR_HTTP_DONE;
-}
-
 #define SERVER_ERROR_ATTEMPTS 3
 
 /* Sleeps until the next request may go (the pacing interval after the

@@ -68,9 +68,6 @@ struct reply {
 void rotor_inf_reply_dispose(struct reply *r);
 /* A string member of a JSON object, "" when absent. */
 const char *rotor_inf_jstr(const json_t *o, const char *key);
-/* The transport's classifier: every reply goes back to the client. */
-enum rotor_http_verdict rotor_inf_classify(void *ctx, const struct rotor_http_response *res,
-                                           int64_t *retry_after_ms);
 /* An error from a reply: "WHAT: HTTP N code (request R): HINT; Infisical
  * says "..."". fail_reply picks the kind from the status. */
 int rotor_inf_fail_reply_as(int kind, const struct reply *r, const char *what, const char *hint,
