@@ -304,9 +304,9 @@ static void reconcile_one(struct rotor_controller *c, struct mstate *st)
 	c->reconciles_ok += st->last_ok != 0;
 	c->reconciles_failed += failed != 0;
 	c->reconciles_held += held != 0;
-	for (int i = 0; i < plan->nactions && i <= rec.applied; i++)
-		if (i < rec.applied || rc) /* the first not applied is the one that failed */
-			c->actions[plan->actions[i].kind][i < rec.applied ? 0 : 1]++;
+	for (int i = 0; i < plan->nactions; i++)
+		if (es.outcome[i])
+			c->actions[plan->actions[i].kind][es.outcome[i] == 2]++;
 	size_t b = 0;
 	while (b < NBUCKETS && took > BUCKETS[b])
 		b++;
@@ -317,12 +317,14 @@ static void reconcile_one(struct rotor_controller *c, struct mstate *st)
 	if (rec.applied) { /* what it did, in one line: the audit log has the details */
 		char done[600];
 		size_t used = 0;
-		for (int i = 0; i < rec.applied && i < plan->nactions && used < sizeof(done); i++) {
+		for (int i = 0, n = 0; i < plan->nactions && used < sizeof(done); i++) {
 			const struct rotor_action *a = &plan->actions[i];
+			if (es.outcome[i] != 1)
+				continue;
 			const char *what =
 			    a->consumer >= 0 ? st->m->consumers[a->consumer].name : a->key_id;
 			used += (size_t)snprintf(done + used, sizeof(done) - used, "%s%s%s%s",
-			                         i ? ", " : "", rotor_action_name(a->kind),
+			                         n++ ? ", " : "", rotor_action_name(a->kind),
 			                         *what ? " " : "", what);
 		}
 		rotor_log(ROTOR_LOG_INFO, st->m->name, "applied %d step%s at %.12s: %s",

@@ -715,12 +715,31 @@ static void parse_infisical(struct cparse *c, const struct ydoc_node *key,
 	           &s->requests_per_minute);
 }
 
-/* Heroku and GitHub: an API URL with a default, and a token. */
+/* github's app: {id, installationId, privateKey}. */
+static void parse_github_app(struct cparse *c, const struct ydoc_node *n, const char *what,
+                             struct rotor_token_connection *t)
+{
+	struct yfield f[] = {{"id", 1, NULL}, {"installationId", 1, NULL}, {"privateKey", 1, NULL}};
+	char fw[WHAT_MAX];
+	if (rotor_ymap_fields(&c->y, n, what, f, NFIELDS(f)))
+		return;
+	if (rotor_yget_int(&c->y, f[0].node, field(fw, what, "id"), 1, INT64_MAX / 2, &t->app_id) !=
+	    0)
+		t->app_id = 0;
+	if (rotor_yget_int(&c->y, f[1].node, field(fw, what, "installationId"), 1, INT64_MAX / 2,
+	                   &t->installation_id) != 0)
+		t->installation_id = 0;
+	get_secret_ref(c, f[2].node, field(fw, what, "privateKey"), &t->app_private_key);
+}
+
+/* Heroku and GitHub: an API URL with a default, and a token (GitHub: or
+ * an App installation). */
 static void parse_token_connection(struct cparse *c, const char *kind, const char *default_url,
                                    struct rotor_token_connection **items, size_t *n,
                                    const struct ydoc_node *key, const struct ydoc_node *val)
 {
-	struct yfield f[] = {{"apiUrl", 0, NULL}, {"token", 1, NULL}};
+	int github = strcmp(kind, "github") == 0;
+	struct yfield f[] = {{"apiUrl", 0, NULL}, {"token", !github, NULL}, {"app", 0, NULL}};
 	char what[WHAT_MAX], fw[WHAT_MAX];
 	struct rotor_token_connection *t = grow(c, *items, *n, sizeof(*t));
 	if (!t)
@@ -731,10 +750,19 @@ static void parse_token_connection(struct cparse *c, const char *kind, const cha
 	t->api_url = xstrdup(c, default_url);
 	t->pos = pos_of(c, key);
 	snprintf(what, sizeof(what), "connections.%s.%s", kind, key->value);
-	if (rotor_ymap_fields(&c->y, val, what, f, NFIELDS(f)))
+	if (rotor_ymap_fields(&c->y, val, what, f, NFIELDS(f) - !github))
 		return;
 	get_api_url(c, f[0].node, field(fw, what, "apiUrl"), &t->api_url);
 	get_secret_ref(c, f[1].node, field(fw, what, "token"), &t->token);
+	if (github && f[2].node)
+		parse_github_app(c, f[2].node, field(fw, what, "app"), t);
+	if (github && !f[1].node == !f[2].node)
+		rotor_yerr(
+		    &c->y, val,
+		    "%s needs exactly one of token (a fine-grained token with Secrets: read and "
+		    "write) and app (a GitHub App installation: {id, installationId, "
+		    "privateKey})",
+		    what);
 }
 
 static void parse_heroku(struct cparse *c, const struct ydoc_node *key, const struct ydoc_node *val)
@@ -1384,6 +1412,7 @@ static void free_token_connections(struct rotor_token_connection *t, size_t n)
 		free(t[i].name);
 		free(t[i].api_url);
 		dispose_ref(&t[i].token);
+		dispose_ref(&t[i].app_private_key);
 	}
 	free(t);
 }

@@ -169,6 +169,9 @@ int rotor_config_resolve_secrets(struct rotor_config *cfg, int severity, struct 
 	for (size_t i = 0; i < cfg->ngithub; i++) {
 		snprintf(what, sizeof(what), "connections.github.%s.token", cfg->github[i].name);
 		resolve_ref(&r, &cfg->github[i].token, what);
+		snprintf(what, sizeof(what), "connections.github.%s.app.privateKey",
+		         cfg->github[i].name);
+		resolve_ref(&r, &cfg->github[i].app_private_key, what);
 	}
 	resolve_ref(&r, &cfg->source.token, "source.auth.token");
 	resolve_ref(&r, &cfg->source.ssh_key, "source.auth.sshKey");

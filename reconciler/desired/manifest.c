@@ -43,6 +43,11 @@ static void consumer_dispose(struct rotor_consumer *c)
 	free(c->app);
 	free(c->repository);
 	free(c->environment);
+	free(c->organization);
+	free(c->visibility);
+	for (size_t i = 0; i < c->nselected; i++)
+		free(c->selected[i]);
+	free(c->selected);
 	free(c->path);
 	free(c->reload);
 	free(c->akid_name);

@@ -212,9 +212,22 @@ static const struct rotor_consumer_ops *consumer_ops(const struct rotor_engine *
 static struct rotor_consumer_ref consumer_ref(const struct rotor_manifest *m,
                                               const struct rotor_consumer *c)
 {
-	struct rotor_consumer_ref r = {c->name,       m->name,        c->connection, c->app,
-	                               c->repository, c->environment, c->path,       c->reload,
-	                               c->akid_name,  c->secret_name};
+	struct rotor_consumer_ref r;
+	memset(&r, 0, sizeof(r));
+	r.name = c->name;
+	r.manifest = m->name;
+	r.connection = c->connection;
+	r.app = c->app;
+	r.repository = c->repository;
+	r.environment = c->environment;
+	r.organization = c->organization;
+	r.visibility = c->visibility;
+	r.selected = c->selected;
+	r.nselected = c->nselected;
+	r.path = c->path;
+	r.reload = c->reload;
+	r.akid_name = c->akid_name;
+	r.secret_name = c->secret_name;
 	return r;
 }
 
@@ -285,6 +298,15 @@ static void observe_tags(const struct rotor_tags *tags, const struct rotor_manif
 		if (strcmp(k, ROTOR_TAG_SUSPENDED) == 0) {
 			obs->suspended_by_rollback = 1;
 			snprintf(obs->suspended_note, sizeof(obs->suspended_note), "%s", v);
+			continue;
+		}
+		if (strncmp(k, ROTOR_TAG_CONSUMER, strlen(ROTOR_TAG_CONSUMER)) == 0) {
+			for (size_t i = 0; i < m->nconsumers && i < ROTOR_MANIFEST_MAX_CONSUMERS;
+			     i++)
+				if (strcmp(k + strlen(ROTOR_TAG_CONSUMER), m->consumers[i].name) ==
+				    0)
+					snprintf(obs->consumers[i].record,
+					         sizeof(obs->consumers[i].record), "%s", v);
 			continue;
 		}
 		int known = 0;
@@ -399,7 +421,7 @@ static void observe_consumers(struct rotor_engine *e, const struct rotor_manifes
 			continue;
 		}
 		struct rotor_consumer_pair want = {c->akid_name, obs->store_akid, c->secret_name,
-		                                   st->store_secret};
+		                                   st->store_secret, oc->record};
 		struct rotor_consumer_ref ref = consumer_ref(m, c);
 		if (ops->observe(ops->ctx, &ref, &want, &oc->state, oc->detail, sizeof(oc->detail),
 		                 &err) != 0) {
@@ -617,14 +639,23 @@ static int do_propagate(struct apply_ctx *c, int i, struct rotor_error *err)
 		                       "consumer %s: %s consumers are not supported by this rotor "
 		                       "yet",
 		                       k->name, rotor_consumer_kind_name(k->kind));
-	struct rotor_consumer_pair pair = {k->akid_name,
-	                                   c->new_id[0] ? c->new_id : c->obs->store_akid,
-	                                   k->secret_name, c->st->store_secret};
+	struct rotor_consumer_pair pair = {
+	    k->akid_name, c->new_id[0] ? c->new_id : c->obs->store_akid, k->secret_name,
+	    c->st->store_secret, c->obs->consumers[i].record};
+	char record[ROTOR_CONSUMER_RECORD_MAX] = "", key[128];
 	if (!pair.secret)
 		return rotor_error_set(err, ROTOR_EINVALID, "consumer %s: the store holds no pair",
 		                       k->name);
 	struct rotor_consumer_ref ref = consumer_ref(c->m, k);
-	int rc = ops->write(ops->ctx, &ref, &pair, err);
+	int rc = ops->write(ops->ctx, &ref, &pair, record, sizeof(record), err);
+	if (!rc && record[0]) {
+		/* remembered with the user, like every record: a failure here
+		 * leaves the consumer unrecorded, so the next pass writes it
+		 * again (a harmless rewrite) */
+		snprintf(key, sizeof(key), "%s%s", ROTOR_TAG_CONSUMER, k->name);
+		struct rotor_tag t = {key, record};
+		rc = AWS(c->aws, tag_user, c->m->user, &t, 1, err);
+	}
 	if (rc)
 		rotor_error_prefix(err, "consumer %s", k->name);
 	return rc;
@@ -907,9 +938,14 @@ int rotor_engine_apply(struct rotor_engine *e, const struct rotor_manifest *m,
 	rc = rotor_engine_aws_take(e, m->aws, &c.aws, err);
 	if (!rc)
 		rc = rotor_engine_store_conn(e, m->store.connection, &c.store, err);
+	struct rotor_error first;
+	int first_rc = 0, failed_consumers = 0;
+	memset(st->outcome, 0, sizeof(st->outcome));
 	for (int i = 0; !rc && i < plan->nactions; i++) {
 		const struct rotor_action *a = &plan->actions[i];
 		const char *name = rotor_action_name(a->kind);
+		if (first_rc && a->kind != ROTOR_ACT_PROPAGATE)
+			break; /* after a failed propagation, only the other propagations */
 		if (i > 0 && e->opts.stop && atomic_load(e->opts.stop)) {
 			rc = rotor_error_set(
 			    err, ROTOR_ESTOPPED,
@@ -936,8 +972,27 @@ int rotor_engine_apply(struct rotor_engine *e, const struct rotor_manifest *m,
 			        key && *key ? key : (consumer ? consumer : ""),
 			        consumer && key && *key ? " → " : "",
 			        consumer && key && *key ? consumer : "");
+		st->outcome[i] = rc ? 2 : 1;
 		if (!rc)
 			(*applied)++;
+		if (rc && a->kind == ROTOR_ACT_PROPAGATE && rc != ROTOR_ESTOPPED) {
+			if (!first_rc++)
+				first = *err; /* reported; the next consumers still get the pair */
+			else
+				failed_consumers++;
+			rotor_error_clear(err);
+			rc = 0;
+		}
+	}
+	if (!rc && first_rc) {
+		*err = first;
+		rc = first.code ? first.code : ROTOR_EINTERNAL;
+		if (failed_consumers) {
+			size_t n = strlen(err->message);
+			snprintf(err->message + n, sizeof(err->message) - n,
+			         " (and %d more consumer%s failed: see the steps above)",
+			         failed_consumers, failed_consumers == 1 ? "" : "s");
+		}
 	}
 	rotor_engine_aws_give(e, c.aws);
 	rotor_secret_free(c.new_secret);

@@ -20,7 +20,7 @@ PROJECT=6a1c2f3e-8b9d-4c1a-9e2f-3d4c5b6a7e8f
 _start_double() { # NAME SCRIPT ARGS... -> sets ${NAME}_URL
 	local name=$1 script=$2
 	shift 2
-	"$ROTOR_PYTHON" "$ROTOR_SOURCE_DIR/tests/doubles/$script" --port 0 --lifetime 900 \
+	"${DOUBLE_PYTHON:-$ROTOR_PYTHON}" "$ROTOR_SOURCE_DIR/tests/doubles/$script" --port 0 --lifetime 900 \
 		--clock-file "$WORLD/clock" "$@" >"$WORLD/$name.out" 2>"$WORLD/$name.err" &
 	local pid=$!
 	echo "$pid" >>"$WORLD/pids"
@@ -195,6 +195,32 @@ world_heroku() {
 	export HEROKU_API_TOKEN=$HEROKU_TOKEN
 }
 heroku_ctl() { _ctl "$HEROKU_URL" "$@"; }
+
+# world_github: the GitHub double (it decrypts sealed boxes: PyNaCl, which
+# Debian's python3-nacl gives /usr/bin/python3), its connections in
+# rotor.yaml: github-test (token $GITHUB_TOKEN_TEST, every target) and
+# github-app (a GitHub App, id 4242, installation 777, a fresh RSA key);
+# sets GITHUB_URL, GH_PYTHON. Returns 77 when no Python has PyNaCl.
+GITHUB_TOKEN=github_pat_test_0000000000000000000000
+world_github() {
+	GH_PYTHON=
+	for p in "$ROTOR_PYTHON" /usr/bin/python3; do
+		"$p" -c 'import nacl.public' 2>/dev/null && { GH_PYTHON=$p; break; }
+	done
+	if [ -z "$GH_PYTHON" ]; then
+		echo "skip: no Python with PyNaCl for the GitHub double (apt-get install python3-nacl)"
+		return 77
+	fi
+	DOUBLE_PYTHON=$GH_PYTHON _start_double GITHUB github_double.py || return 1
+	github_ctl POST tokens "{\"token\": \"$GITHUB_TOKEN\", \"scopes\": \"*\"}" >/dev/null
+	openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$WORLD/gh-app.pem" 2>/dev/null &&
+		chmod 600 "$WORLD/gh-app.pem" &&
+		openssl pkey -in "$WORLD/gh-app.pem" -pubout -out "$WORLD/gh-app.pub" 2>/dev/null || return 1
+	github_ctl POST apps "$("$ROTOR_PYTHON" -c 'import json, sys; print(json.dumps({"id": 4242, "installation_id": 777, "public_key_pem": open(sys.argv[1]).read()}))' "$WORLD/gh-app.pub")" >/dev/null
+	sed -i "/^connections:\$/a\\  github:\n    github-test:\n      apiUrl: \"$GITHUB_URL\"\n      token: {env: GITHUB_TOKEN_TEST}\n    github-app:\n      apiUrl: \"$GITHUB_URL\"\n      app: {id: 4242, installationId: 777, privateKey: {file: $WORLD/gh-app.pem}}" "$WORLD/rotor.yaml"
+	export GITHUB_TOKEN_TEST=$GITHUB_TOKEN
+}
+github_ctl() { _ctl "$GITHUB_URL" "$@"; }
 
 # A manifest for USER with an env-file consumer and the given durations.
 write_manifest() { # NAME USER CADENCE DEACTIVATE DELETE [EXTRA_SPEC_LINES]

@@ -71,7 +71,7 @@ static void write_pair(const struct rotor_consumer_ops *ops, const struct rotor_
                        size_t size)
 {
 	const char *const secrets[] = {value, NULL}; /* what rotor holds meanwhile */
-	struct rotor_consumer_pair pair = {NULL, akid, NULL, NULL};
+	struct rotor_consumer_pair pair = {NULL, akid, NULL, NULL, ""};
 	struct rotor_secret *secret = NULL;
 	struct rotor_error err;
 	char unreadable[1200];
@@ -80,7 +80,8 @@ static void write_pair(const struct rotor_consumer_ops *ops, const struct rotor_
 		abort();
 	pair.secret = secret;
 	fuzz_poison_stack();
-	int rc = ops->write(ops->ctx, c, &pair, &err);
+	char record[ROTOR_CONSUMER_RECORD_MAX];
+	int rc = ops->write(ops->ctx, c, &pair, record, sizeof(record), &err);
 	fuzz_report(akid, rc, &err);
 	fuzz_check_error(&err, secrets, data, size);
 	snprintf(unreadable, sizeof(unreadable), "envFile \"%s\": read back after the write",
@@ -100,7 +101,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct rotor_config cfg;
 	struct rotor_consumer_ref c;
 	struct rotor_consumer_ops ops;
-	struct rotor_consumer_pair want = {NULL, "AKIAFUZZOLDKEY000001", NULL, NULL};
+	struct rotor_consumer_pair want = {NULL, "AKIAFUZZOLDKEY000001", NULL, NULL, ""};
 	struct rotor_secret *old = NULL;
 	struct rotor_error err;
 	enum rotor_consumer_state state;

@@ -716,8 +716,11 @@ static int c_observe(void *ctx, const struct rotor_consumer_ref *c,
 }
 
 static int c_write(void *ctx, const struct rotor_consumer_ref *c,
-                   const struct rotor_consumer_pair *pair, struct rotor_error *err)
+                   const struct rotor_consumer_pair *pair, char *record, size_t record_len,
+                   struct rotor_error *err)
 {
+	(void)record_len;
+	record[0] = '\0';
 	struct fake_world *w = ctx;
 	pthread_mutex_lock(&w->lock);
 	int rc = fault(w, "consumer_write", err);

@@ -700,6 +700,32 @@ static void test_stop_between_steps(void **state)
 	check_invariants(f, "alpha");
 }
 
+/* One consumer's write failing does not leave the others behind: the
+ * propagations after it are made, nothing after them (record-sync), the
+ * pass fails naming the first; the next pass writes the one that failed. */
+static void test_failed_consumer_does_not_block_others(void **state)
+{
+	struct fx *f = *state;
+	struct pass p;
+	fake_key_add(&f->world, "alpha", T0 - 400 * D);
+	fake_fail(&f->world, "consumer_write", 0, 1, ROTOR_EAUTH, "forbidden");
+	assert_int_not_equal(pass(f, "alpha", &p), 0);
+	assert_non_null(strstr(p.err.message, "forbidden"));
+	const char *akid = stored_akid(f, "alpha");
+	assert_non_null(akid);
+	assert_null(fake_consumer_get(&f->world, "/srv/alpha/app.env")); /* the one that failed */
+	const struct fake_consumer_value *job = fake_consumer_get(&f->world, "/srv/alpha/job.env");
+	assert_non_null(job); /* the one after it: written */
+	assert_string_equal(job->akid, akid);
+	/* record-sync did not run: the next pass still has work (app) */
+	assert_int_equal(pass(f, "alpha", &p), 0);
+	assert_true(has_action(&p, ROTOR_ACT_PROPAGATE));
+	assert_true(has_action(&p, ROTOR_ACT_RECORD_SYNC));
+	converge(f, "alpha", &p);
+	check_invariants(f, "alpha");
+	assert_int_equal(fake_consumer_get(&f->world, "/srv/alpha/job.env")->writes, 1);
+}
+
 int main(void)
 {
 	rotor_log_setup(NULL, getenv("ROTOR_TEST_LOG") ? ROTOR_LOG_DEBUG : ROTOR_LOG_OFF,
@@ -719,6 +745,7 @@ int main(void)
 	    cmocka_unit_test(test_each_remote_failing),
 	    T(test_crash_after_create),
 	    T(test_stop_between_steps),
+	    T(test_failed_consumer_does_not_block_others),
 	    T(test_window_holds_until_it_opens),
 	    T(test_window_allows_repair),
 	    T(test_window_validation),

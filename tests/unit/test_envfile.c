@@ -156,7 +156,8 @@ static enum rotor_consumer_state observe(struct fx *f, char *detail, size_t len)
 static int do_write(struct fx *f)
 {
 	rotor_error_clear(&f->err);
-	int rc = f->ops.write(f->ops.ctx, &f->consumer, &f->pair, &f->err);
+	char record[ROTOR_CONSUMER_RECORD_MAX];
+	int rc = f->ops.write(f->ops.ctx, &f->consumer, &f->pair, record, sizeof(record), &f->err);
 	assert_clean(f->err.message);
 	return rc;
 }

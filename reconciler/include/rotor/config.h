@@ -80,7 +80,11 @@ struct rotor_infisical_connection {
 struct rotor_token_connection { /* heroku and github */
 	char *name;
 	char *api_url;                 /* default per kind */
-	struct rotor_secret_ref token; /* required */
+	struct rotor_secret_ref token; /* required, but for a GitHub App */
+	/* github only: a GitHub App installation instead of a token
+	 * (app: {id, installationId, privateKey}) */
+	int64_t app_id, installation_id;         /* 0: no app */
+	struct rotor_secret_ref app_private_key; /* PEM, RSA */
 	struct rotor_pos pos;
 };
 

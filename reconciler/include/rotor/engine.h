@@ -67,6 +67,8 @@ struct rotor_engine_state {
 	 * engine's (opts.revision): a controller follows new revisions with one
 	 * engine. Set by the caller after observe; borrowed. */
 	const char *revision;
+	/* apply: per plan action, 1 done, 2 failed, 0 not attempted */
+	unsigned char outcome[ROTOR_PLAN_MAX_ACTIONS];
 };
 void rotor_engine_state_dispose(struct rotor_engine_state *st);
 
@@ -86,7 +88,10 @@ int rotor_engine_observe(struct rotor_engine *e, const struct rotor_manifest *m,
 
 /* Applies plan's actions in order. Returns 0 when all succeeded, else the
  * first failure (prefixed with the manifest name); later actions are not
- * attempted. *applied counts the actions done. One line per action goes to
+ * attempted, except that a failed propagation does not keep the
+ * propagations after it from being made (consumers are independent: one
+ * failing must not leave the others behind); nothing after them runs.
+ * *applied counts the actions done; st->outcome says which. One line per action goes to
  * progress, or to the engine's (opts.progress) when progress is NULL: a
  * concurrent pass gives each manifest a stream of its own, so that output
  * stays in manifest order. */
@@ -111,6 +116,9 @@ int rotor_engine_resume(struct rotor_engine *e, const struct rotor_manifest *m, 
 
 #define ROTOR_TAG_INTENT "rotor-intent"
 #define ROTOR_TAG_SUSPENDED "rotor-suspended"
+/* + a consumer's name: what its last write recorded (kinds whose values
+ * cannot be read back; consumer.h) */
+#define ROTOR_TAG_CONSUMER "rotor:consumer:"
 
 /* "rotor v1 m=NAME c=TIME s=TIME i=TIME sv=N" (absent fields left out). */
 void rotor_record_format(char *buf, size_t len, const struct rotor_key_record *r);

@@ -58,13 +58,17 @@ struct rotor_label {
 struct rotor_consumer {
 	char *name; /* unique within the manifest */
 	enum rotor_consumer_kind kind;
-	char *connection;  /* heroku/github connection name; NULL for envFile */
-	char *app;         /* heroku: app name or id */
-	char *repository;  /* github: "owner/repo" */
-	char *environment; /* github: optional environment name */
-	char *path;        /* envFile: absolute path */
-	char *reload;      /* envFile: optional reload command name */
-	char *akid_name;   /* variable names; default the store's */
+	char *connection;   /* heroku/github connection name; NULL for envFile */
+	char *app;          /* heroku: app name or id */
+	char *repository;   /* github: "owner/repo" */
+	char *environment;  /* github: optional environment name */
+	char *organization; /* github: an organisation secret instead of a repository's */
+	char *visibility;   /* github organisation: all | private | selected */
+	char **selected;    /* github organisation, visibility selected: owner/name */
+	size_t nselected;
+	char *path;      /* envFile: absolute path */
+	char *reload;    /* envFile: optional reload command name */
+	char *akid_name; /* variable names; default the store's */
 	char *secret_name;
 	struct rotor_pos pos; /* the consumer's entry */
 	struct rotor_pos connection_pos, path_pos, reload_pos;

@@ -49,6 +49,7 @@ enum rotor_consumer_state {
 struct rotor_obs_consumer {
 	enum rotor_consumer_state state;
 	char detail[ROTOR_OBS_ERROR_MAX]; /* why unknown, or what drifted */
+	char record[256]; /* its last write's record (tag rotor:consumer:NAME), "" none */
 };
 
 struct rotor_observed {

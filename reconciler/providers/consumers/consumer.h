@@ -1,10 +1,10 @@
 /*
  * consumer.h: the consumers of a key pair (Heroku config vars, GitHub
  * Actions secrets, env files), behind a table of function pointers so a
- * new kind is one new file (envfile.c, heroku.c; the REST plumbing the
- * token-authenticated kinds share is restapi.h). A kind not built yet
- * (GitHub Actions) is observed as "unknown (not supported yet)", which
- * holds deactivation back rather than pretending it is in sync.
+ * new kind is one new file (envfile.c, heroku.c, github.c; the REST
+ * plumbing the token-authenticated kinds share is restapi.h). A kind not
+ * built yet is observed as "unknown (not supported yet)", which holds
+ * deactivation back rather than pretending it is in sync.
  */
 /* Thread rules: a kind's ops are built once per engine (open) and are
  * read-only after: env-file ops hold a private copy of the envFiles part of
@@ -27,15 +27,19 @@ struct rotor_config;
  * the manifest by the engine (a provider never sees a manifest). Unused
  * fields of other kinds are NULL. */
 struct rotor_consumer_ref {
-	const char *name;        /* the consumer's name in its manifest, for messages */
-	const char *manifest;    /* the manifest's name, for log lines */
-	const char *connection;  /* heroku/github: the config connection's name */
-	const char *app;         /* heroku */
-	const char *repository;  /* github: owner/repo */
-	const char *environment; /* github: optional */
-	const char *path;        /* envFile: absolute path */
-	const char *reload;      /* envFile: optional reload command name */
-	const char *akid_name;   /* variable names: NULL takes the pair's, else defaults */
+	const char *name;         /* the consumer's name in its manifest, for messages */
+	const char *manifest;     /* the manifest's name, for log lines */
+	const char *connection;   /* heroku/github: the config connection's name */
+	const char *app;          /* heroku */
+	const char *repository;   /* github: owner/repo */
+	const char *environment;  /* github: optional */
+	const char *organization; /* github: an organisation secret (then no repository) */
+	const char *visibility;   /* github organisation: all | private | selected */
+	char *const *selected;    /* github organisation, selected: owner/name */
+	size_t nselected;
+	const char *path;      /* envFile: absolute path */
+	const char *reload;    /* envFile: optional reload command name */
+	const char *akid_name; /* variable names: NULL takes the pair's, else defaults */
 	const char *secret_name;
 };
 
@@ -45,7 +49,13 @@ struct rotor_consumer_pair {
 	const char *akid;
 	const char *secret_name;
 	const struct rotor_secret *secret;
+	/* observe: what this consumer's last write recorded ("" none): a kind
+	 * whose values cannot be read back (GitHub secrets) decides from it */
+	const char *record;
 };
+
+/* The longest record a write may return: an IAM tag value (256) */
+#define ROTOR_CONSUMER_RECORD_MAX 256
 
 struct rotor_consumer_ops {
 	const char *kind;
@@ -54,9 +64,15 @@ struct rotor_consumer_ops {
 	int (*observe)(void *ctx, const struct rotor_consumer_ref *c,
 	               const struct rotor_consumer_pair *want, enum rotor_consumer_state *state,
 	               char *detail, size_t detail_len, struct rotor_error *err);
-	/* Writes the pair, then verifies it the way the kind allows. */
+	/* Writes the pair, then verifies it the way the kind allows. A kind
+	 * that needs to remember its write (to tell its own write from a
+	 * later one by someone else) puts a record in record (at most
+	 * ROTOR_CONSUMER_RECORD_MAX, IAM tag value characters); the engine
+	 * keeps it in the user's tag rotor:consumer:NAME and hands it back
+	 * to observe. "" leaves none. */
 	int (*write)(void *ctx, const struct rotor_consumer_ref *c,
-	             const struct rotor_consumer_pair *pair, struct rotor_error *err);
+	             const struct rotor_consumer_pair *pair, char *record, size_t record_len,
+	             struct rotor_error *err);
 	void *ctx;
 };
 
@@ -75,6 +91,7 @@ struct rotor_consumer_provider {
 
 extern const struct rotor_consumer_provider rotor_envfile_provider;
 extern const struct rotor_consumer_provider rotor_heroku_provider; /* heroku.c */
+extern const struct rotor_consumer_provider rotor_github_provider; /* github.c */
 
 /* Env files: only inside cfg's allowed directories; every other line kept;
  * written atomically (temp file in the same directory, fsync, rename, fsync

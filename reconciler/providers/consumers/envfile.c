@@ -928,8 +928,11 @@ done:
 }
 
 static int envfile_write(void *ctx, const struct rotor_consumer_ref *c,
-                         const struct rotor_consumer_pair *pair, struct rotor_error *err)
+                         const struct rotor_consumer_pair *pair, char *record, size_t record_len,
+                         struct rotor_error *err)
 {
+	(void)record_len;
+	record[0] = '\0'; /* read back: no record needed */
 	const struct rotor_config *cfg = ctx;
 	const struct rotor_reload_command *reload = NULL;
 	struct names n;

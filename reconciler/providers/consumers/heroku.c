@@ -211,8 +211,11 @@ static int check_held(json_t *vars, const struct rotor_consumer_ref *c,
 }
 
 static int heroku_write(void *ctx, const struct rotor_consumer_ref *c,
-                        const struct rotor_consumer_pair *p, struct rotor_error *err)
+                        const struct rotor_consumer_pair *p, char *record, size_t record_len,
+                        struct rotor_error *err)
 {
+	(void)record_len;
+	record[0] = '\0'; /* read back: no record needed */
 	const char *an, *sn;
 	char req_id[96] = "";
 	json_t *vars = NULL;

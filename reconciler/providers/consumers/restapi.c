@@ -143,13 +143,22 @@ int rest_call(struct rest_conn *c, const char *method, const char *path, const c
               size_t body_len, int write, const char *what, struct rest_reply *r,
               struct rotor_error *err)
 {
+	return rest_call_as(c, c->bearer, method, path, body, body_len, write, what, r, err);
+}
+
+int rest_call_as(struct rest_conn *c,
+                 int (*make_bearer)(struct rest_conn *c, char *out, size_t len,
+                                    struct rotor_error *err),
+                 const char *method, const char *path, const char *body, size_t body_len, int write,
+                 const char *what, struct rest_reply *r, struct rotor_error *err)
+{
 	struct rotor_clock *clock = c->clock;
 	struct rotor_http_options o;
 	struct rotor_http *h = NULL;
 	struct rotor_http_request req;
 	char url[2048], bearer[4096], extra[160], retry_after[64];
 	memset(r, 0, sizeof(*r));
-	if (!c->token)
+	if (!c->token && !make_bearer)
 		return rotor_error_set(
 		    err, ROTOR_EAUTH,
 		    "%s: the token of %s connection %s is not set (its {env: ...} "
@@ -166,7 +175,18 @@ int rest_call(struct rest_conn *c, const char *method, const char *path, const c
 		return rc;
 	memset(&req, 0, sizeof(req));
 	snprintf(url, sizeof(url), "%s%s", c->base, path);
-	snprintf(bearer, sizeof(bearer), "Bearer %s", rotor_secret_bytes(c->token));
+	if (make_bearer) {
+		memcpy(bearer, "Bearer ", 7);
+		rc = make_bearer(c, bearer + 7, sizeof(bearer) - 7, err);
+		if (rc) {
+			rotor_wipe(bearer, sizeof(bearer));
+			rotor_http_free(h);
+			rotor_error_prefix(err, "%s", what);
+			return rc;
+		}
+	} else {
+		snprintf(bearer, sizeof(bearer), "Bearer %s", rotor_secret_bytes(c->token));
+	}
 	req.method = method;
 	req.url = url;
 	req.what = what;
@@ -225,6 +245,8 @@ int rest_call(struct rest_conn *c, const char *method, const char *path, const c
 	}
 	rotor_wipe(bearer, sizeof(bearer));
 	rotor_http_free(h);
+	if (!rc && r->status == 401 && c->rejected && make_bearer == c->bearer)
+		c->rejected(c);
 	if (rc)
 		return rc;
 	if (r->status >= 200 && r->status < 300 && r->status != 204 && !r->json) {

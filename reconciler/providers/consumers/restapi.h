@@ -47,10 +47,15 @@ struct rest_conn {
 	char *base;                 /* API base URL, no trailing '/' */
 	struct rotor_secret *token; /* NULL: not set (every call then fails, saying so) */
 	pthread_mutex_t lock;
-	int64_t remaining;         /* the last reply's remaining budget; -1 unknown */
-	int64_t reset_at;          /* epoch seconds the budget refills; 0 unknown */
-	int64_t last_start_ms;     /* monotonic ms of the last request */
-	long timeout_ms;           /* one attempt; default 30000 */
+	int64_t remaining;     /* the last reply's remaining budget; -1 unknown */
+	int64_t reset_at;      /* epoch seconds the budget refills; 0 unknown */
+	int64_t last_start_ms; /* monotonic ms of the last request */
+	long timeout_ms;       /* one attempt; default 30000 */
+	/* Instead of token: makes the bearer credential for a call (a GitHub
+	 * App's installation token); told when a reply was 401 (drop a
+	 * cached credential). */
+	int (*bearer)(struct rest_conn *c, char *out, size_t len, struct rotor_error *err);
+	void (*rejected)(struct rest_conn *c);
 	struct rotor_clock *clock; /* sleeping and pacing; default the real clock */
 };
 
@@ -75,6 +80,13 @@ void rest_conn_dispose(struct rest_conn *c);
 int rest_call(struct rest_conn *c, const char *method, const char *path, const char *body,
               size_t body_len, int write, const char *what, struct rest_reply *r,
               struct rotor_error *err);
+/* The same with another bearer maker (a GitHub App's JWT for the call
+ * that exchanges it). */
+int rest_call_as(struct rest_conn *c,
+                 int (*make_bearer)(struct rest_conn *c, char *out, size_t len,
+                                    struct rotor_error *err),
+                 const char *method, const char *path, const char *body, size_t body_len, int write,
+                 const char *what, struct rest_reply *r, struct rotor_error *err);
 void rest_reply_dispose(struct rest_reply *r);
 
 /* Turns a non-2xx reply into an error: "WHAT: HTTP 404 not_found (request
