@@ -13,6 +13,8 @@
 #include "common.h"
 #include "rotor/config.h"
 #include "rotor/controller.h"
+#include "rotor/log.h"
+#include "session.h"
 
 static struct rotor_controller *running;
 
@@ -59,6 +61,7 @@ int cmd_controller(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
+	session_log_setup(ROTOR_LOG_INFO); /* a service: its steps are logged */
 	const char *path = cmd_config_path(config_flag, 1);
 	if (!path) {
 		fprintf(stderr, "rotor controller: no config: pass --config FILE or set "
@@ -84,7 +87,7 @@ int cmd_controller(int argc, char **argv)
 	rotor_error_clear(&err);
 	if (rotor_controller_new(&c, cfg, &o, &err) != 0) {
 		fprintf(stderr, "rotor controller: %s\n", err.message);
-		return EXIT_ERROR;
+		return err.code == ROTOR_EINVALID ? EXIT_INVALID : EXIT_ERROR;
 	}
 	running = c;
 	struct sigaction sa;
@@ -99,5 +102,7 @@ int cmd_controller(int argc, char **argv)
 		fprintf(stderr, "rotor controller: %s\n", err.message);
 	running = NULL;
 	rotor_controller_free(c);
+	if (rc == ROTOR_EINVALID) /* a listen address it cannot use */
+		return listen ? EXIT_USAGE : EXIT_INVALID;
 	return rc ? EXIT_ERROR : EXIT_OK;
 }

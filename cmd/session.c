@@ -14,17 +14,17 @@
 #include "rotor/secret.h"
 #include "rotor/timefmt.h"
 
-void session_log_setup(void)
+void session_log_setup(enum rotor_log_level default_level)
 {
 	const char *lvl = getenv("ROTOR_LOG_LEVEL");
 	const char *fmt = getenv("ROTOR_LOG_FORMAT");
-	int level = lvl ? rotor_log_level_parse(lvl) : ROTOR_LOG_WARN;
+	int level = lvl ? rotor_log_level_parse(lvl) : (int)default_level;
 	enum rotor_log_format f = ROTOR_LOG_AUTO;
 	if (fmt && strcmp(fmt, "json") == 0)
 		f = ROTOR_LOG_JSON;
 	else if (fmt && strcmp(fmt, "text") == 0)
 		f = ROTOR_LOG_TEXT;
-	rotor_log_setup(NULL, level < 0 ? ROTOR_LOG_WARN : (enum rotor_log_level)level, f, NULL);
+	rotor_log_setup(NULL, level < 0 ? default_level : (enum rotor_log_level)level, f, NULL);
 }
 
 static int label_matches(const struct rotor_manifest *m, const char *selector)
@@ -48,7 +48,7 @@ int session_open(struct session *s, const struct session_options *o)
 	rotor_manifest_set_init(&s->set);
 	rotor_diags_init(&diags);
 	rotor_json_init();
-	session_log_setup();
+	session_log_setup(ROTOR_LOG_WARN);
 	int status = EXIT_OK;
 	const char *path = cmd_config_path(o->config, 1);
 	if (o->selector && !strchr(o->selector, '=')) {

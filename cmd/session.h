@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rotor/log.h"
+
 #include "rotor/config.h"
 #include "rotor/engine.h"
 #include "rotor/lock.h"
@@ -91,6 +93,8 @@ int session_common_flag(int opt, const char *arg, struct session_options *o);
 int session_lock_wait_flag(const char *arg, struct session_options *o);
 
 /* Sets up logging from ROTOR_LOG_LEVEL / ROTOR_LOG_FORMAT. */
-void session_log_setup(void);
+/* ROTOR_LOG_LEVEL (else default_level) and ROTOR_LOG_FORMAT (json|text;
+ * else JSON when stderr is not a terminal). */
+void session_log_setup(enum rotor_log_level default_level);
 
 #endif

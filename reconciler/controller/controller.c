@@ -450,6 +450,13 @@ static char *render_metrics(struct rotor_controller *c, size_t *len)
 			fprintf(f, "rotor_key_age_seconds{manifest=\"%s\"} %lld\n", name,
 			        (long long)(now - c->ms[i].key_created));
 		}
+	fprintf(f, "# HELP rotor_manifest_cadence_seconds The manifest's rotation cadence (for "
+	           "alerts on keys older than it).\n# TYPE rotor_manifest_cadence_seconds gauge\n");
+	for (size_t i = 0; i < c->nms; i++) {
+		metric_escape(name, sizeof(name), c->ms[i].m->name);
+		fprintf(f, "rotor_manifest_cadence_seconds{manifest=\"%s\"} %lld\n", name,
+		        (long long)c->ms[i].m->cadence);
+	}
 	fprintf(f, "# HELP rotor_next_action_seconds Seconds until the manifest's next "
 	           "forecast step.\n# TYPE rotor_next_action_seconds gauge\n");
 	for (size_t i = 0; i < c->nms; i++)
@@ -533,6 +540,29 @@ static char *render_status(struct rotor_controller *c)
 	json_object_set_new(root, "ready", json_boolean(c->ready));
 	json_object_set_new(root, "sourceError",
 	                    c->source_error[0] ? json_string(c->source_error) : json_null());
+	{ /* the source's own conditions: Ready (a good revision is followed),
+	   * Stalled (the latest fetch or revision failed: the last good one is
+	   * still followed) */
+		json_t *src = json_object(), *conds = json_array();
+		int bad_revision = strstr(c->source_error, "invalid") != NULL;
+		const char *why = c->source_error[0] ? c->source_error : "";
+		if (c->last_fetch)
+			rotor_time_format(t, sizeof(t), c->last_fetch);
+		json_object_set_new(src, "lastFetch", c->last_fetch ? json_string(t) : json_null());
+		json_object_set_new(src, "fetchErrors", json_integer((json_int_t)c->fetch_errors));
+		json_array_append_new(conds, condition("Ready", c->ready && !c->source_error[0],
+		                                       c->source_error[0] ? "Stalled"
+		                                       : c->ready         ? "Followed"
+		                                                          : "NotYetRead",
+		                                       why));
+		json_array_append_new(conds, condition("Stalled", c->source_error[0] != '\0',
+		                                       !c->source_error[0] ? "Followed"
+		                                       : bad_revision      ? "InvalidRevision"
+		                                                           : "FetchFailed",
+		                                       why));
+		json_object_set_new(src, "conditions", conds);
+		json_object_set_new(root, "source", src);
+	}
 	for (size_t i = 0; i < c->nms; i++) {
 		const struct mstate *st = &c->ms[i];
 		json_t *j = json_object();
@@ -700,6 +730,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (strcmp(url, "/hooks/github") == 0 && strcmp(method, "POST") == 0) {
 		struct upload *u = *state;
 		if (!u) { /* the first call: headers only */
+			const char *cl =
+			    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+			if (cl && strtoull(cl, NULL, 10) > WEBHOOK_BODY_MAX) /* refused unread */
+				return reply(conn, 413, "text/plain", strdup("body too large\n"),
+				             15);
 			u = calloc(1, sizeof(*u));
 			if (!u)
 				return MHD_NO;
@@ -762,7 +797,15 @@ static int start_http(struct rotor_controller *c, struct rotor_error *err)
 		return rotor_error_set(err, ROTOR_EINVALID,
 		                       "controller.listen \"%s\" is not HOST:PORT", listen);
 	snprintf(host, sizeof(host), "%.*s", (int)(colon - listen), listen);
-	uint16_t port = (uint16_t)atoi(colon + 1);
+	char *end = NULL;
+	long pl = strtol(colon + 1, &end, 10);
+	if (!colon[1] || *end || pl < 0 || pl > 65535)
+		return rotor_error_set(
+		    err, ROTOR_EINVALID,
+		    "controller.listen \"%s\": the port must be a number between 0 "
+		    "and 65535",
+		    listen);
+	uint16_t port = (uint16_t)pl;
 	struct sockaddr_storage ss;
 	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD;
 	memset(&ss, 0, sizeof(ss));
@@ -896,6 +939,10 @@ static void reload_config(struct rotor_controller *c)
 	c->cfg = cfg;
 	for (size_t i = 0; i < c->nms; i++)
 		c->ms[i].next_due = now_s(c);
+	/* the manifests again, against the new config (its source may have
+	 * moved, its connections changed): even at the same revision */
+	c->revision[0] = '\0';
+	atomic_store(&c->fetch_now, 1);
 	pthread_mutex_unlock(&c->lock);
 	rotor_engine_free(old);
 	rotor_config_free(oldcfg);
@@ -950,11 +997,12 @@ int rotor_controller_run(struct rotor_controller *c, struct rotor_error *err)
 	for (c->nworkers = 0; c->nworkers < n; c->nworkers++)
 		if (pthread_create(&c->workers[c->nworkers], NULL, worker_main, c) != 0)
 			break;
-	int64_t interval = c->cfg->source.present ? c->cfg->source.interval : 60;
 	int64_t next_fetch = 0;
 	while (!atomic_load(&c->stopping)) {
 		if (atomic_exchange(&c->reload_asked, 0))
 			reload_config(c);
+		/* read each time: a reload may change it */
+		int64_t interval = c->cfg->source.present ? c->cfg->source.interval : 60;
 		int64_t now = now_s(c);
 		if (atomic_exchange(&c->fetch_now, 0))
 			next_fetch = 0; /* a signed webhook: a push to the source's branch */
@@ -978,13 +1026,19 @@ int rotor_controller_run(struct rotor_controller *c, struct rotor_error *err)
 		 * again at once, and each new batch would be one more paced
 		 * read of the whole subtree. */
 		int64_t mono = rotor_process_ms() / 1000;
+		size_t k = 0;
 		if (due > 1 && c->expect && (!c->last_expect || mono - c->last_expect >= 120)) {
 			c->last_expect = mono;
-			size_t k = 0;
 			for (size_t q = c->qlen - due; q < c->qlen; q++)
 				c->expect[k++] = c->ms[c->queue[q]].m;
-			rotor_engine_expect(c->engine, c->expect, k);
 		}
+		pthread_mutex_unlock(&c->lock);
+		/* outside the lock (the store's read may take a while; /status and
+		 * the workers must not wait): c->expect and the manifests change
+		 * only on this thread */
+		if (k)
+			rotor_engine_expect(c->engine, c->expect, k);
+		pthread_mutex_lock(&c->lock);
 		if (c->qlen)
 			pthread_cond_broadcast(&c->work);
 		pthread_mutex_unlock(&c->lock);

@@ -72,7 +72,10 @@ void rotor_reconcile_plan(struct rotor_engine *e, struct rotor_reconcile *rec, i
 		 * until the pass ends, so nothing another local rotor does can
 		 * fall between what this pass sees and what it does. */
 		if (rotor_reconcile_lock(rec, opts, &err) != 0) {
-			snprintf(o->held_by, sizeof(o->held_by), "%s", err.message);
+			/* held by another rotor: retried as such; any other lock
+			 * failure (the state directory unwritable) is an error */
+			if (err.code == ROTOR_ECONFLICT)
+				snprintf(o->held_by, sizeof(o->held_by), "%s", err.message);
 			observe_failed(rec, err.message);
 		} else if (rotor_engine_observe(e, m, o, rec->state, &err) != 0) {
 			observe_failed(rec, err.message);

@@ -41,6 +41,11 @@ PORT=$("$ROTOR_PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1"
 	printf '  webhook:\n    github: {secret: {env: ROTOR_WEBHOOK_SECRET}}\n'
 } >"$WORLD/ctl.yaml"
 
+ROTOR_WEBHOOK_SECRET=x "$ROTOR_BIN" controller --config "$WORLD/ctl.yaml" --listen 127.0.0.1:foo >"$WORLD/bad-listen.out" 2>&1
+rc=$?
+out=$(cat "$WORLD/bad-listen.out")
+check "--listen with a port that is not a number: exit 2, saying so" \
+	'[ $rc = 2 ] && grep -q "the port must be a number" <<<"$out"'
 export ROTOR_WEBHOOK_SECRET=whsec-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')
 "$ROTOR_BIN" controller --config "$WORLD/ctl.yaml" >"$WORLD/controller.out" 2>&1 &
 CTL=$!
@@ -82,6 +87,8 @@ wait_for 30 '"$ROTOR_PYTHON" -c "import json,sys; d=json.load(sys.stdin); assert
 out=$(get /status)
 check "an invalid revision is not applied: /status names the error, the last good revision stays" \
 	'grep -q "are invalid" <<<"$out" && grep -q "Bad_Name" <<<"$out" && grep -q "\"revision\": \"$C1\"" <<<"$out"'
+out=$("$ROTOR_PYTHON" -c 'import json,sys; d=json.load(sys.stdin); c={x["type"]: x for x in d["source"]["conditions"]}; print(c["Stalled"]["status"], c["Stalled"]["reason"], c["Ready"]["status"])' <<<"$out")
+check "/status: the source is Stalled (InvalidRevision), not Ready" '[ "$out" = "True InvalidRevision False" ]'
 
 # ---- POST /hooks/github: a signed push fetches at once; a bad signature does not
 git -C "$REPO" rm -q aws/bad.yaml
@@ -94,6 +101,9 @@ hook() { # SIGNATURE -> HTTP status
 	curl -sS -o /dev/null -w '%{http_code}' --max-time 5 -X POST -H "X-GitHub-Event: push" \
 		-H "X-Hub-Signature-256: $1" --data-binary "$BODY" "http://127.0.0.1:$PORT/hooks/github"
 }
+out=$(head -c 1100000 /dev/zero | curl -sS -o /dev/null -w '%{http_code}' --max-time 5 -X POST -H "X-GitHub-Event: push" \
+	-H "X-Hub-Signature-256: sha256=00" --data-binary @- "http://127.0.0.1:$PORT/hooks/github")
+check "webhook: a body over 1 MiB is refused (413) before it is read" '[ "$out" = 413 ]'
 out=$(hook "sha256=$(printf '%064d' 0)")
 sleep 2
 check "webhook: a bad signature is refused (401) and nothing is fetched" \
@@ -131,6 +141,8 @@ check "controller + rotor apply: invariants hold, LimitExceeded never hit" \
 out=$(get /metrics)
 check "/metrics counts reconciles and shows the manifest" \
 	'grep -q "^rotor_reconciles_total{result=\"success\"} [1-9]" <<<"$out" && grep -q "^rotor_manifest_ready{manifest=\"ctl\"}" <<<"$out" && grep -q "^rotor_source_fetch_errors_total [1-9]" <<<"$out"'
+check "/metrics has what the alert rules use (deploy/kubernetes/rotor-prometheusrule.yaml)" \
+	'grep -q "^rotor_manifest_cadence_seconds{manifest=\"ctl\"} 2160000$" <<<"$out" && grep -q "^rotor_key_age_seconds{manifest=\"ctl\"} [0-9]" <<<"$out" && grep -q "^rotor_manifest_stalled{manifest=\"ctl\"} 0" <<<"$out"'
 check "/metrics counts steps by action and result" \
 	'grep -q "^rotor_actions_total{action=\"create\",result=\"success\"} [1-9]" <<<"$out" && grep -q "^rotor_actions_total{action=\"deactivate\",result=\"error\"} 0" <<<"$out"'
 check "/metrics counts requests by remote" \

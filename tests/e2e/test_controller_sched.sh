@@ -12,7 +12,9 @@
 #    and converges once the user exists;
 #  - the CLI alongside, many times: `rotor rotate` racing the controller's
 #    own deactivation and deletion, then `rotor rollback` and `rotor resume`:
-#    exactly one rotation per rotate, never LimitExceeded, never a stray.
+#    exactly one rotation per rotate, never LimitExceeded, never a stray;
+#  - a user locked by another rotor shows as locked in /status and /metrics;
+#  - SIGHUP: an invalid config refused, a new one applied with its manifests.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/world.sh"
 world_start 2026-01-03T00:00:00Z || exit 1 # a Saturday
@@ -175,6 +177,47 @@ wait_for 30 '[ "$(mf heal "m[\"status\"]")" = Ready ] && [ "$(nkeys raxx-heal)" 
 out="$(mf heal 'm["status"], m["reason"], m["nextSteps"]'); keys: $(q keys raxx-heal | tr '\n' ' ')"
 check "after rotor resume the controller converges again: the rolled-back key stays, the other is deleted" \
 	'[ $rc = 0 ] && converged_case heal && [ "$(akid_of heal)" = "$PREVK" ] && [ "$(nkeys raxx-heal)" = 1 ] && [ -z "$(q inv raxx-heal /heal)" ] && [ -z "$(q stale raxx-heal)" ] && [ "$(q limit_exceeded)" = 0 ]'
+
+# ---- a user locked by someone else: retried, and shown as such ------------------
+LOCKF=$(ls "$WORLD"/state/locks/*raxx-win*.lock 2>/dev/null | head -n 1)
+if [ -n "$LOCKF" ] && command -v flock >/dev/null; then
+	echo "a human's rotor rotate on another shell" >"$LOCKF"
+	flock -x "$LOCKF" -c 'sleep 6' &
+	FL=$!
+	echo "$FL" >>"$WORLD/pids"
+	sleep 0.5
+	clock_advance $((13 * 60)) # win's resync falls due while its lock is held
+	wait_for 20 '[ "$(mf win "m[\"lastResult\"]")" = locked ]'
+	out=$(mf win 'm["lastResult"], m["heldBy"], cond["Reconciling"]["reason"]')
+	check "a user locked by another rotor: /status says locked, by whom (LockedByAnother)" \
+		'grep -q "^(.locked., .*a human.s rotor rotate on another shell.*LockedByAnother" <<<"$out"'
+	check "/metrics counts the locked reconcile" \
+		'grep -q "^rotor_reconciles_total{result=\"locked\"} [1-9]" <<<"$(get /metrics)"'
+	wait "$FL"
+	clock_advance 60 # past the 30 s retry
+	wait_for 20 '[ "$(mf win "m[\"lastResult\"]")" = success ]'
+	check "once the lock is free the controller reconciles it" '[ "$(mf win "m[\"lastResult\"]")" = success ]'
+else
+	echo "# skip: no lock file or no flock(1): the locked case is not tested here"
+fi
+
+# ---- SIGHUP: a bad config is refused and the old one kept; a good one is applied,
+# manifests re-read against it at once (even at the same revision) -------------
+cp "$WORLD/ctl.yaml" "$WORLD/ctl.good"
+printf 'bogus: 1\n' >>"$WORLD/ctl.yaml"
+kill -HUP "$CTL"
+wait_for 20 'grep -q "config reload refused" "$WORLD/controller.out"'
+out=$(grep "config reload refused" "$WORLD/controller.out")
+check "SIGHUP with an invalid config: refused, saying why; the controller keeps working" \
+	'grep -q "bogus" <<<"$out" && [ "$(get /readyz)" = ready ]'
+mkdir -p "$REPO/only-heal" && cp "$REPO/aws/heal.yaml" "$REPO/only-heal/"
+git -C "$REPO" add -A && git -C "$REPO" commit -qm "a directory with heal alone"
+sed 's#^  path: aws$#  path: only-heal#' "$WORLD/ctl.good" >"$WORLD/ctl.yaml"
+kill -HUP "$CTL"
+wait_for 20 '[ "$(get /status | "$ROTOR_PYTHON" -c "import json,sys; print(len(json.load(sys.stdin)[\"manifests\"]))")" = 1 ]'
+out=$(get /status)
+check "SIGHUP with a new source.path: reloaded, the manifests re-read from it at once" \
+	'grep -q "config reloaded" "$WORLD/controller.out" && [ "$("$ROTOR_PYTHON" -c "import json,sys; d=json.load(sys.stdin); print([m[\"name\"] for m in d[\"manifests\"]])" <<<"$out")" = "['"'"'heal'"'"']" ]'
 
 kill -TERM "$CTL"
 wait_for 30 '! kill -0 "$CTL" 2>/dev/null'
