@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libcurl4-openssl-dev libssl-dev libyaml-dev
       libgit2-dev libjansson-dev libexpat1-dev libsodium-dev libmicrohttpd-dev
-      libcmocka-dev python3 python3-nacl clang clang-format git openssh-server
+      libssh2-1-dev libcmocka-dev python3 python3-nacl clang clang-format git openssh-server
       openssh-client gnupg gpgv prometheus curl)
 missing=()
 for p in "${pkgs[@]}"; do

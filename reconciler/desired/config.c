@@ -62,6 +62,9 @@ struct cparse {
 	struct yctx y;            /* file name, diagnostics, error count */
 	struct rotor_config *cfg; /* being filled; freed by the caller on error */
 	int oom;                  /* an allocation of ours failed */
+	/* where allowedDirs and reload are being read: "envFiles", or an ssh
+	 * connection's "connections.ssh.NAME" (then cfg is its files part) */
+	const char *files;
 };
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -475,6 +478,9 @@ static const struct rotor_pos *find_connection(const struct rotor_config *cfg, c
 	for (size_t i = 0; !pos && i < cfg->ngithub; i++)
 		if (same_name(cfg->github[i].name, name))
 			pos = &cfg->github[i].pos, *kind = "github";
+	for (size_t i = 0; !pos && i < cfg->nssh; i++)
+		if (same_name(cfg->ssh[i].name, name))
+			pos = &cfg->ssh[i].pos, *kind = "ssh";
 	return pos;
 }
 
@@ -777,6 +783,59 @@ static void parse_github(struct cparse *c, const struct ydoc_node *key, const st
 	                       key, val);
 }
 
+static void parse_allowed_dirs(struct cparse *c, const struct ydoc_node *n);
+static void parse_reloads(struct cparse *c, const struct ydoc_node *n);
+
+/* connections.ssh.NAME: a host, a user and its key, the pinned host keys,
+ * and what manifests may name there (allowedDirs, reload), read with the
+ * envFiles parsers into the connection's own files part. */
+static void parse_ssh(struct cparse *c, const struct ydoc_node *key, const struct ydoc_node *val)
+{
+	struct yfield f[] = {{"address", 1, NULL},    {"port", 0, NULL},
+	                     {"user", 1, NULL},       {"privateKey", 1, NULL},
+	                     {"knownHosts", 1, NULL}, {"allowedDirs", 1, NULL},
+	                     {"reload", 0, NULL}};
+	char what[WHAT_MAX], fw[WHAT_MAX];
+	struct rotor_ssh_connection *s = grow(c, c->cfg->ssh, c->cfg->nssh, sizeof(*s));
+	if (!s)
+		return;
+	c->cfg->ssh = s;
+	s = &s[c->cfg->nssh++];
+	s->name = xstrdup(c, key->value);
+	s->port = 22;
+	s->pos = pos_of(c, key);
+	s->files = calloc(1, sizeof(*s->files));
+	if (!s->files) {
+		c->oom = 1;
+		return;
+	}
+	s->files->env_file_mode = 0600;
+	snprintf(what, sizeof(what), "connections.ssh.%s", key->value);
+	if (rotor_ymap_fields(&c->y, val, what, f, NFIELDS(f)))
+		return;
+	if (f[0].node &&
+	    rotor_yget_string(&c->y, f[0].node, field(fw, what, "address"), &s->address) == 0 &&
+	    (has_space_or_control(s->address) || strchr(s->address, '/') || !s->address[0]))
+		rotor_yerr(&c->y, f[0].node,
+		           "%s.address must be a host name or address, not \"%s\"", what,
+		           s->address);
+	get_int_in(c, f[1].node, field(fw, what, "port"), 1, 65535, &s->port);
+	if (f[2].node &&
+	    rotor_yget_string(&c->y, f[2].node, field(fw, what, "user"), &s->user) == 0 &&
+	    (has_space_or_control(s->user) || !s->user[0] || s->user[0] == '-'))
+		rotor_yerr(&c->y, f[2].node, "%s.user \"%s\" is not a user name", what, s->user);
+	get_secret_ref(c, f[3].node, field(fw, what, "privateKey"), &s->private_key);
+	get_file_path(c, f[4].node, field(fw, what, "knownHosts"), &s->known_hosts);
+	struct rotor_config *outer = c->cfg;
+	const char *files = c->files;
+	c->cfg = s->files;
+	c->files = what;
+	parse_allowed_dirs(c, f[5].node);
+	parse_reloads(c, f[6].node);
+	c->cfg = outer;
+	c->files = files;
+}
+
 /* connections.<kind>: a map of names, each parsed by `one`. */
 static void parse_connection_kind(struct cparse *c, const struct ydoc_node *map, const char *kind,
                                   void (*one)(struct cparse *, const struct ydoc_node *,
@@ -800,10 +859,8 @@ static void parse_connection_kind(struct cparse *c, const struct ydoc_node *map,
 static void parse_connections(struct cparse *c, const struct ydoc_node *n)
 {
 	struct yfield f[] = {
-	    {"aws", 0, NULL},
-	    {"infisical", 0, NULL},
-	    {"heroku", 0, NULL},
-	    {"github", 0, NULL},
+	    {"aws", 0, NULL},    {"infisical", 0, NULL}, {"heroku", 0, NULL},
+	    {"github", 0, NULL}, {"ssh", 0, NULL},
 	};
 	if (!(n = present(n)) || rotor_ymap_fields(&c->y, n, "connections", f, NFIELDS(f)))
 		return;
@@ -811,6 +868,7 @@ static void parse_connections(struct cparse *c, const struct ydoc_node *n)
 	parse_connection_kind(c, f[1].node, "infisical", parse_infisical);
 	parse_connection_kind(c, f[2].node, "heroku", parse_heroku);
 	parse_connection_kind(c, f[3].node, "github", parse_github);
+	parse_connection_kind(c, f[4].node, "ssh", parse_ssh);
 }
 
 /* ---- envFiles ---------------------------------------------------------- */
@@ -875,12 +933,12 @@ static void parse_allowed_dirs(struct cparse *c, const struct ydoc_node *n)
 		return;
 	if (n->type != YDOC_SEQ) {
 		rotor_yerr(&c->y, n,
-		           "envFiles.allowedDirs must be a list of absolute directories, not %s",
-		           node_kind(n));
+		           "%s.allowedDirs must be a list of absolute directories, not %s",
+		           c->files, node_kind(n));
 		return;
 	}
 	for (size_t i = 0; i < n->nitems; i++) {
-		snprintf(what, sizeof(what), "envFiles.allowedDirs[%zu]", i);
+		snprintf(what, sizeof(what), "%s.allowedDirs[%zu]", c->files, i);
 		add_allowed_dir(c, n->items[i], what);
 	}
 }
@@ -932,13 +990,12 @@ static void parse_reload(struct cparse *c, const struct ydoc_node *key, const st
 	const struct rotor_reload_command *first = find_reload(c->cfg, key->value);
 	struct rotor_reload_command *r;
 	if (!valid_name(key))
-		rotor_yerr(
-		    &c->y, key,
-		    "envFiles.reload: command name \"%s\" must be 1 to 63 letters, digits, - or _",
-		    key->value);
+		rotor_yerr(&c->y, key,
+		           "%s.reload: command name \"%s\" must be 1 to 63 letters, digits, - or _",
+		           c->files, key->value);
 	if (first)
 		rotor_yerr(&c->y, key,
-		           "envFiles.reload.%s is defined twice (first at line %d, column %d)",
+		           "%s.reload.%s is defined twice (first at line %d, column %d)", c->files,
 		           key->value, first->pos.line, first->pos.col);
 	r = grow(c, c->cfg->reloads, c->cfg->nreloads, sizeof(*r));
 	if (!r)
@@ -948,7 +1005,7 @@ static void parse_reload(struct cparse *c, const struct ydoc_node *key, const st
 	r->name = xstrdup(c, key->value);
 	r->timeout = DEFAULT_RELOAD_TIMEOUT;
 	r->pos = pos_of(c, key);
-	snprintf(what, sizeof(what), "envFiles.reload.%s", key->value);
+	snprintf(what, sizeof(what), "%s.reload.%s", c->files, key->value);
 	if (rotor_ymap_fields(&c->y, val, what, f, NFIELDS(f)))
 		return;
 	get_argv(c, f[0].node, field(fw, what, "argv"), r);
@@ -962,8 +1019,8 @@ static void parse_reloads(struct cparse *c, const struct ydoc_node *n)
 	if (n->type != YDOC_MAP) {
 		rotor_yerr(
 		    &c->y, n,
-		    "envFiles.reload must be a mapping of command names to {argv, timeout}, not %s",
-		    node_kind(n));
+		    "%s.reload must be a mapping of command names to {argv, timeout}, not %s",
+		    c->files, node_kind(n));
 		return;
 	}
 	for (size_t i = 0; i < n->npairs; i++)
@@ -995,6 +1052,7 @@ static void parse_env_file_mode(struct cparse *c, const struct ydoc_node *n)
 static void parse_env_files(struct cparse *c, const struct ydoc_node *n)
 {
 	struct yfield f[] = {{"allowedDirs", 0, NULL}, {"reload", 0, NULL}, {"mode", 0, NULL}};
+	c->files = "envFiles";
 	if (!(n = present(n)) || rotor_ymap_fields(&c->y, n, "envFiles", f, NFIELDS(f)))
 		return;
 	parse_allowed_dirs(c, f[0].node);
@@ -1443,6 +1501,15 @@ void rotor_config_free(struct rotor_config *cfg)
 	free(cfg->infisical);
 	free_token_connections(cfg->heroku, cfg->nheroku);
 	free_token_connections(cfg->github, cfg->ngithub);
+	for (size_t i = 0; i < cfg->nssh; i++) {
+		free(cfg->ssh[i].name);
+		free(cfg->ssh[i].address);
+		free(cfg->ssh[i].user);
+		dispose_ref(&cfg->ssh[i].private_key);
+		free(cfg->ssh[i].known_hosts);
+		rotor_config_free(cfg->ssh[i].files);
+	}
+	free(cfg->ssh);
 	for (size_t i = 0; i < cfg->nallowed_dirs; i++)
 		free(cfg->allowed_dirs[i]);
 	free(cfg->allowed_dirs);
@@ -1510,6 +1577,15 @@ const struct rotor_token_connection *rotor_config_github(const struct rotor_conf
                                                          const char *name)
 {
 	return cfg ? find_token_connection(cfg->github, cfg->ngithub, name) : NULL;
+}
+
+const struct rotor_ssh_connection *rotor_config_ssh(const struct rotor_config *cfg,
+                                                    const char *name)
+{
+	for (size_t i = 0; cfg && name && i < cfg->nssh; i++)
+		if (same_name(cfg->ssh[i].name, name))
+			return &cfg->ssh[i];
+	return NULL;
 }
 
 const struct rotor_reload_command *rotor_config_reload(const struct rotor_config *cfg,

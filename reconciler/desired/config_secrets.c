@@ -173,6 +173,10 @@ int rotor_config_resolve_secrets(struct rotor_config *cfg, int severity, struct 
 		         cfg->github[i].name);
 		resolve_ref(&r, &cfg->github[i].app_private_key, what);
 	}
+	for (size_t i = 0; i < cfg->nssh; i++) {
+		snprintf(what, sizeof(what), "connections.ssh.%s.privateKey", cfg->ssh[i].name);
+		resolve_ref(&r, &cfg->ssh[i].private_key, what);
+	}
 	resolve_ref(&r, &cfg->source.token, "source.auth.token");
 	resolve_ref(&r, &cfg->source.ssh_key, "source.auth.sshKey");
 	resolve_ref(&r, &cfg->webhook_github_secret, "controller.webhook.github.secret");

@@ -1,5 +1,7 @@
-/* consumer_envfile.c: `envFile: {path, reload?}` (consumer_kind.h): a file
- * on this machine, inside one of the config's envFiles.allowedDirs. */
+/* consumer_envfile.c: `envFile: {path, reload?, ssh?}` (consumer_kind.h): a
+ * file on this machine, inside one of the config's envFiles.allowedDirs, or
+ * with ssh on that connection's host, inside its own allowedDirs and with
+ * one of its own reload commands. */
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -23,6 +25,9 @@ static void parse(struct yctx *c, const struct ydoc_node *const *nodes,
 	snprintf(field, sizeof(field), "%s.reload", what);
 	if (rotor_yget_string(c, nodes[1], field, &out->reload) == 0 && nodes[1])
 		out->reload_pos = rotor_ypos(c, nodes[1]);
+	snprintf(field, sizeof(field), "%s.ssh", what);
+	if (rotor_yget_string(c, nodes[2], field, &out->ssh) == 0 && nodes[2])
+		out->ssh_pos = rotor_ypos(c, nodes[2]);
 }
 
 /* Lexical check that path has no "." or ".." parts and lies below dir. */
@@ -68,8 +73,19 @@ static int symlink_below(const char *path, const char *dir, char *buf, size_t le
 static void check_config(struct rotor_diags *d, const struct rotor_config *cfg,
                          const struct rotor_consumer *k)
 {
-	const char *dir = NULL;
-	char link[4096];
+	const char *dir = NULL, *origin = cfg->origin;
+	char link[4096], where[200];
+	const char *dirs_field = "envFiles.allowedDirs", *reload_field = "envFiles.reload";
+	if (k->ssh) {
+		const struct rotor_ssh_connection *s = rotor_config_ssh(cfg, k->ssh);
+		rotor_check_connection(d, cfg, &k->ssh_pos, k->ssh, "ssh", "envFile.ssh",
+		                       s != NULL);
+		if (!s)
+			return;
+		cfg = s->files; /* that host's directories and commands */
+		snprintf(where, sizeof(where), "connections.ssh.%s.", s->name);
+		dirs_field = "allowedDirs", reload_field = "reload";
+	}
 	for (size_t i = 0; i < cfg->nallowed_dirs && !dir; i++)
 		if (path_inside(k->path, cfg->allowed_dirs[i]))
 			dir = cfg->allowed_dirs[i];
@@ -80,12 +96,13 @@ static void check_config(struct rotor_diags *d, const struct rotor_config *cfg,
 			snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "",
 			         cfg->allowed_dirs[i]);
 		}
-		rotor_diags_add(
-		    d, ROTOR_DIAG_ERROR, k->path_pos.file, k->path_pos.line, k->path_pos.col,
-		    "envFile path \"%s\" is not inside an allowed directory (%s; set "
-		    "by envFiles.allowedDirs in %s); '.' and '..' are not allowed",
-		    k->path, cfg->nallowed_dirs ? list : "none configured", cfg->origin);
-	} else if (symlink_below(k->path, dir, link, sizeof(link))) {
+		rotor_diags_add(d, ROTOR_DIAG_ERROR, k->path_pos.file, k->path_pos.line,
+		                k->path_pos.col,
+		                "envFile path \"%s\" is not inside an allowed directory (%s; set "
+		                "by %s%s in %s); '.' and '..' are not allowed",
+		                k->path, cfg->nallowed_dirs ? list : "none configured",
+		                k->ssh ? where : "", dirs_field, origin);
+	} else if (!k->ssh && symlink_below(k->path, dir, link, sizeof(link))) {
 		rotor_diags_add(d, ROTOR_DIAG_ERROR, k->path_pos.file, k->path_pos.line,
 		                k->path_pos.col,
 		                "envFile path \"%s\" passes through the symbolic link %s; rotor "
@@ -96,19 +113,24 @@ static void check_config(struct rotor_diags *d, const struct rotor_config *cfg,
 		rotor_diags_add(d, ROTOR_DIAG_ERROR, k->reload_pos.file, k->reload_pos.line,
 		                k->reload_pos.col,
 		                "envFile reload \"%s\" is not defined in %s (add it "
-		                "under envFiles.reload)",
-		                k->reload, cfg->origin);
+		                "under %s%s)",
+		                k->reload, origin, k->ssh ? where : "", reload_field);
 }
 
 static void targets(const struct rotor_consumer *k, consumer_target_fn add, void *ctx)
 {
 	char path[1024], key[1100];
 	rotor_canon_path(path, sizeof(path), k->path ? k->path : "");
-	snprintf(key, sizeof(key), "envfile\x1f%s", path);
-	add(ctx, &k->path_pos, "env file", path, key);
+	snprintf(key, sizeof(key), "envfile\x1f%s\x1f%s", k->ssh ? k->ssh : "", path);
+	add(ctx, &k->path_pos, k->ssh ? "env file over ssh" : "env file", path, key);
 }
 
 const struct consumer_kind rotor_consumer_kind_envfile = {
-    "envFile", ROTOR_CONSUMER_ENVFILE, {{"path", 1}, {"reload", 0}}, 2, parse, check_config,
+    "envFile",
+    ROTOR_CONSUMER_ENVFILE,
+    {{"path", 1}, {"reload", 0}, {"ssh", 0}},
+    3,
+    parse,
+    check_config,
     targets,
 };

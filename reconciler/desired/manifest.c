@@ -50,6 +50,7 @@ static void consumer_dispose(struct rotor_consumer *c)
 	free(c->selected);
 	free(c->path);
 	free(c->reload);
+	free(c->ssh);
 	free(c->akid_name);
 	free(c->secret_name);
 }

@@ -226,6 +226,7 @@ static struct rotor_consumer_ref consumer_ref(const struct rotor_manifest *m,
 	r.nselected = c->nselected;
 	r.path = c->path;
 	r.reload = c->reload;
+	r.ssh = c->ssh;
 	r.akid_name = c->akid_name;
 	r.secret_name = c->secret_name;
 	return r;

@@ -222,6 +222,48 @@ world_github() {
 }
 github_ctl() { _ctl "$GITHUB_URL" "$@"; }
 
+# world_sshd: a real OpenSSH sshd on loopback (throwaway ed25519 host key,
+# rotor's own ed25519 key authorised, internal SFTP), run as the user the
+# tests run as (as root in CI: then it needs /run/sshd, created here), and
+# its connection host-test in rotor.yaml (allowedDirs $WORLD/remote, reload
+# commands restart-app, which appends to $WORLD/remote-reloads, and broken,
+# which exits 1). Sets SSH_PORT, SSHD_PID. Returns 77 when sshd is missing.
+world_sshd() {
+	local d=$WORLD/sshd
+	if [ ! -x /usr/sbin/sshd ] || ! command -v ssh-keygen >/dev/null; then
+		echo "skip: OpenSSH's sshd is not installed (apt-get install openssh-server)"
+		return 77
+	fi
+	mkdir -p "$d" "$WORLD/remote" && chmod 700 "$d"
+	[ "$(id -u)" != 0 ] || mkdir -p /run/sshd
+	ssh-keygen -q -t ed25519 -N '' -f "$d/host_ed25519" && ssh-keygen -q -t ed25519 -N '' -f "$d/rotor_key" || return 1
+	cp "$d/rotor_key.pub" "$d/authorized_keys"
+	SSH_PORT=$("$ROTOR_PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	cat >"$d/sshd_config" <<CFG
+Port $SSH_PORT
+ListenAddress 127.0.0.1
+HostKey $d/host_ed25519
+PidFile $d/sshd.pid
+AuthorizedKeysFile $d/authorized_keys
+StrictModes no
+UsePAM no
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+Subsystem sftp internal-sftp
+LogLevel ERROR
+CFG
+	/usr/sbin/sshd -D -e -f "$d/sshd_config" 2>"$d/sshd.log" &
+	SSHD_PID=$!
+	echo "$SSHD_PID" >>"$WORLD/pids"
+	for _ in $(seq 1 100); do
+		"$ROTOR_PYTHON" -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$SSH_PORT" 2>/dev/null && break
+		sleep 0.05
+	done
+	printf '[127.0.0.1]:%s %s\n' "$SSH_PORT" "$(cut -d' ' -f1,2 "$d/host_ed25519.pub")" >"$d/known_hosts"
+	sed -i "/^connections:\$/a\\  ssh:\n    host-test:\n      address: 127.0.0.1\n      port: $SSH_PORT\n      user: $(id -un)\n      privateKey: {file: $d/rotor_key}\n      knownHosts: $d/known_hosts\n      allowedDirs: [$WORLD/remote]\n      reload:\n        restart-app: {argv: [sh, -c, 'echo reloaded >> $WORLD/remote-reloads'], timeout: 10s}\n        broken: {argv: ['false']}" "$WORLD/rotor.yaml"
+}
+
 # A manifest for USER with an env-file consumer and the given durations.
 write_manifest() { # NAME USER CADENCE DEACTIVATE DELETE [EXTRA_SPEC_LINES]
 	mkdir -p "$WORLD/manifests"

@@ -88,6 +88,20 @@ struct rotor_token_connection { /* heroku and github */
 	struct rotor_pos pos;
 };
 
+/* connections.ssh.NAME: a host whose env files rotor keeps, over SSH. */
+struct rotor_ssh_connection {
+	char *name;
+	char *address; /* host name or address */
+	int port;      /* default 22 */
+	char *user;
+	struct rotor_secret_ref private_key; /* required: the key rotor logs in with */
+	char *known_hosts;                   /* required: the pinned host key(s) */
+	/* what a manifest may name on that host: a config of its own holding
+	 * only allowed_dirs, reloads and env_file_mode (the envFiles shape) */
+	struct rotor_config *files;
+	struct rotor_pos pos;
+};
+
 struct rotor_reload_command {
 	char *name;
 	char **argv; /* NULL-terminated, at least one element */
@@ -121,6 +135,8 @@ struct rotor_config {
 	size_t nheroku;
 	struct rotor_token_connection *github;
 	size_t ngithub;
+	struct rotor_ssh_connection *ssh;
+	size_t nssh;
 	char **allowed_dirs; /* envFiles.allowedDirs, absolute, normalised */
 	size_t nallowed_dirs;
 	struct rotor_reload_command *reloads;
@@ -159,6 +175,8 @@ const struct rotor_token_connection *rotor_config_heroku(const struct rotor_conf
                                                          const char *name);
 const struct rotor_token_connection *rotor_config_github(const struct rotor_config *cfg,
                                                          const char *name);
+const struct rotor_ssh_connection *rotor_config_ssh(const struct rotor_config *cfg,
+                                                    const char *name);
 const struct rotor_reload_command *rotor_config_reload(const struct rotor_config *cfg,
                                                        const char *name);
 /* Which kind of connection a name is, for "names a heroku connection, not

@@ -68,10 +68,11 @@ struct rotor_consumer {
 	size_t nselected;
 	char *path;      /* envFile: absolute path */
 	char *reload;    /* envFile: optional reload command name */
+	char *ssh;       /* envFile: the ssh connection of its host; NULL: this machine */
 	char *akid_name; /* variable names; default the store's */
 	char *secret_name;
 	struct rotor_pos pos; /* the consumer's entry */
-	struct rotor_pos connection_pos, path_pos, reload_pos;
+	struct rotor_pos connection_pos, path_pos, reload_pos, ssh_pos;
 };
 
 struct rotor_infisical_store {

@@ -39,6 +39,7 @@ struct rotor_consumer_ref {
 	size_t nselected;
 	const char *path;      /* envFile: absolute path */
 	const char *reload;    /* envFile: optional reload command name */
+	const char *ssh;       /* envFile: the ssh connection of its host; NULL: this machine */
 	const char *akid_name; /* variable names: NULL takes the pair's, else defaults */
 	const char *secret_name;
 };

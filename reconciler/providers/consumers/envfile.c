@@ -34,6 +34,7 @@
 #include <openssl/rand.h>
 
 #include "providers/consumers/consumer.h"
+#include "providers/consumers/envfile.h"
 #include "providers/consumers/reload.h"
 #include "rotor/clock.h"
 #include "rotor/config.h"
@@ -42,7 +43,7 @@
 #include "rotor/secret.h"
 #include "util/buf.h"
 
-#define ENVFILE_MAX ((size_t)1024 * 1024) /* the largest env file read or written */
+#define ENVFILE_MAX ROTOR_ENVFILE_MAX
 #define TEMP_TRIES 8
 
 /* ---- path safety --------------------------------------------------------- */
@@ -643,6 +644,54 @@ static int content_build(const struct rotor_buf *old, const struct names *n,
 	return rc;
 }
 
+/* ---- the same for a file elsewhere (sshfile.c) ----------------------------- */
+
+int rotor_envfile_content_state(const struct rotor_buf *content, const struct rotor_consumer_ref *c,
+                                const struct rotor_consumer_pair *want,
+                                enum rotor_consumer_state *state, char *detail, size_t len,
+                                struct rotor_error *err)
+{
+	struct names n;
+	enum var_state akid, secret;
+	int rc = names_resolve(c, want, &n, err);
+	if (rc)
+		return rc;
+	if (content_compare(content, &n, want, &akid, &secret) != 0)
+		return rotor_error_set(err, ROTOR_ENOMEM, "envFile \"%s\": out of memory comparing",
+		                       c->path);
+	*state = akid == VAR_EQUAL && secret == VAR_EQUAL ? ROTOR_CONSUMER_IN_SYNC
+	                                                  : ROTOR_CONSUMER_DRIFTED;
+	if (*state == ROTOR_CONSUMER_DRIFTED)
+		drift_describe(detail, len, &n, akid, secret);
+	return 0;
+}
+
+int rotor_envfile_content_with(const struct rotor_buf *old, const struct rotor_consumer_ref *c,
+                               const struct rotor_consumer_pair *pair, struct rotor_buf *out,
+                               struct rotor_error *err)
+{
+	struct names n;
+	enum var_state akid, secret;
+	int rc = names_resolve(c, pair, &n, err);
+	if (rc)
+		return rc;
+	rc = content_build(old, &n, pair, out);
+	if (rc == ROTOR_ELIMIT)
+		return rotor_error_set(err, rc,
+		                       "envFile \"%s\": the new content would pass %zu bytes",
+		                       c->path, ENVFILE_MAX);
+	if (rc || content_compare(out, &n, pair, &akid, &secret) != 0)
+		return rotor_error_set(err, ROTOR_ENOMEM, "envFile \"%s\": out of memory", c->path);
+	if (akid != VAR_EQUAL || secret != VAR_EQUAL)
+		return rotor_error_set(
+		    err, ROTOR_EINVALID,
+		    "envFile \"%s\": the file's other lines would garble the pair "
+		    "rotor writes (a quote opened and never closed?): fix the file; "
+		    "nothing was written",
+		    c->path);
+	return 0;
+}
+
 /* ---- writing ------------------------------------------------------------- */
 
 static int write_all(int fd, const char *p, size_t n)
@@ -801,6 +850,16 @@ static int envfile_observe(void *ctx, const struct rotor_consumer_ref *c,
 	}
 	*state = ROTOR_CONSUMER_UNKNOWN;
 	detail[0] = '\0';
+	if (c->ssh) {
+		const struct rotor_ssh_connection *s = rotor_config_ssh(cfg, c->ssh);
+		if (!s)
+			return rotor_error_set(
+			    err, ROTOR_EINVALID,
+			    "envFile \"%s\": no ssh connection named \"%s\" in the "
+			    "config",
+			    c->path, c->ssh);
+		return rotor_sshfile_observe(s, c, want, state, detail, detail_len, err);
+	}
 	rotor_buf_init(&content, ENVFILE_MAX);
 	int rc = names_resolve(c, want, &n, err);
 	if (!rc)
@@ -936,6 +995,16 @@ static int envfile_write(void *ctx, const struct rotor_consumer_ref *c,
 	const struct rotor_config *cfg = ctx;
 	const struct rotor_reload_command *reload = NULL;
 	struct names n;
+	if (c->ssh) {
+		const struct rotor_ssh_connection *s = rotor_config_ssh(cfg, c->ssh);
+		if (!s)
+			return rotor_error_set(
+			    err, ROTOR_EINVALID,
+			    "envFile \"%s\": no ssh connection named \"%s\" in the "
+			    "config",
+			    c->path, c->ssh);
+		return rotor_sshfile_write(s, c, pair, err);
+	}
 	int rc = names_resolve(c, pair, &n, err);
 	if (rc)
 		return rc;
@@ -984,6 +1053,26 @@ static struct rotor_config *envfiles_copy(const struct rotor_config *cfg)
 			ok = d->name && d->argv;
 			for (size_t j = 0; ok && j < r->argc; j++, d->argc++)
 				ok = (d->argv[j] = strdup(r->argv[j])) != NULL;
+		}
+	}
+	if (ok && cfg->nssh) { /* env files on other hosts: each connection's own part */
+		c->ssh = calloc(cfg->nssh, sizeof(*c->ssh));
+		ok = c->ssh != NULL;
+		for (size_t i = 0; ok && i < cfg->nssh; i++, c->nssh++) {
+			const struct rotor_ssh_connection *s = &cfg->ssh[i];
+			struct rotor_ssh_connection *d = &c->ssh[i];
+			d->port = s->port;
+			d->pos = s->pos;
+			d->name = strdup(s->name);
+			d->address = s->address ? strdup(s->address) : NULL;
+			d->user = s->user ? strdup(s->user) : NULL;
+			d->known_hosts = s->known_hosts ? strdup(s->known_hosts) : NULL;
+			d->files = envfiles_copy(s->files);
+			d->private_key.kind = s->private_key.kind;
+			ok = d->name && d->address && d->user && d->known_hosts && d->files &&
+			     (!s->private_key.value ||
+			      rotor_secret_dup(&d->private_key.value, s->private_key.value, NULL) ==
+			          0);
 		}
 	}
 	if (!ok) {

@@ -213,10 +213,9 @@ static int target_of(struct gh *h, const struct rotor_consumer_ref *c, struct ta
 		if (c->connection && strcmp(h->conns[i].rest.name, c->connection) == 0)
 			t->g = &h->conns[i];
 	if (!t->g)
-		return rotor_error_set(
-		    err, ROTOR_EINVALID,
-		    "consumer %s: no github connection named \"%s\" in the config", c->name,
-		    c->connection ? c->connection : "");
+		return rotor_error_set(err, ROTOR_EINVALID,
+		                       "no github connection named \"%s\" in the config",
+		                       c->connection ? c->connection : "");
 	if (c->organization) {
 		rest_path_escape(org, sizeof(org), c->organization);
 		snprintf(t->base, sizeof(t->base), "/orgs/%s/actions/secrets", org);
@@ -269,7 +268,7 @@ static int call(struct target *t, const char *method, const char *suffix, const 
 {
 	char path[800];
 	snprintf(path, sizeof(path), "%s%s", t->base, suffix);
-	snprintf(what, wlen, "consumer %s: GitHub %s %s", t->c->name, method, path);
+	snprintf(what, wlen, "GitHub %s %s", method, path);
 	return rest_call(&t->g->rest, method, path, body, len, body != NULL, what, r, err);
 }
 
@@ -411,7 +410,7 @@ static int repo_ids(struct target *t, json_t *ids, struct rotor_error *err)
 		struct rest_reply r;
 		split_repo(t->c->selected[i], owner, sizeof(owner), name, sizeof(name));
 		snprintf(path, sizeof(path), "/repos/%s/%s", owner, name);
-		snprintf(what, sizeof(what), "consumer %s: GitHub GET %s", t->c->name, path);
+		snprintf(what, sizeof(what), "GitHub GET %s", path);
 		int rc = rest_call(&t->g->rest, "GET", path, NULL, 0, 0, what, &r, err);
 		if (rc)
 			return rc;
@@ -438,8 +437,7 @@ static int put_secret(struct target *t, const char *name, const void *value, siz
 	char suffix[200], what[900];
 	struct rest_reply r;
 	if (vlen > VALUE_MAX)
-		return rotor_error_set(err, ROTOR_EINVALID, "consumer %s: %s is larger than 48 KB",
-		                       t->c->name, name);
+		return rotor_error_set(err, ROTOR_EINVALID, "%s is larger than 48 KB", name);
 	size_t sealed_len = crypto_box_SEALBYTES + vlen;
 	unsigned char *sealed = malloc(sealed_len);
 	size_t b64_len = sodium_base64_ENCODED_LEN(sealed_len, sodium_base64_VARIANT_ORIGINAL);
@@ -447,8 +445,7 @@ static int put_secret(struct target *t, const char *name, const void *value, siz
 	if (!sealed || !b64 || crypto_box_seal(sealed, value, vlen, pk) != 0) {
 		free(sealed);
 		free(b64);
-		return rotor_error_set(err, ROTOR_ENOMEM, "consumer %s: sealing %s failed",
-		                       t->c->name, name);
+		return rotor_error_set(err, ROTOR_ENOMEM, "sealing %s failed", name);
 	}
 	sodium_bin2base64(b64, b64_len, sealed, sealed_len, sodium_base64_VARIANT_ORIGINAL);
 	free(sealed);
@@ -509,11 +506,10 @@ static int gh_write(void *ctx, const struct rotor_consumer_ref *c,
 	if (!rc)
 		rc = secret_updated(&t, sn, us, sizeof(us), err);
 	if (!rc && (!ua[0] || !us[0]))
-		rc =
-		    rotor_error_set(err, ROTOR_EINVALID,
-		                    "consumer %s: GitHub accepted the secrets but %s does not list "
-		                    "them afterwards; rotor tries again on its next pass",
-		                    c->name, t.label);
+		rc = rotor_error_set(err, ROTOR_EINVALID,
+		                     "GitHub accepted the secrets but %s does not list them "
+		                     "afterwards; rotor tries again on its next pass",
+		                     t.label);
 	if (!rc)
 		snprintf(record, rlen, "v1 k=%s a=%s s=%s", p->akid, ua, us);
 	return rc;

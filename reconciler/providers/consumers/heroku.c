@@ -96,7 +96,7 @@ static int config_vars(struct heroku *h, const struct rotor_consumer_ref *c, con
 	struct rest_reply r;
 	struct rest_conn *conn = conn_of(h, c->connection ? c->connection : "");
 	*vars = NULL;
-	snprintf(what, sizeof(what), "consumer %s: Heroku %s /apps/%s/config-vars", c->name, method,
+	snprintf(what, sizeof(what), "Heroku %s /apps/%s/config-vars", method,
 	         c->app ? c->app : "");
 	if (!conn)
 		return rotor_error_set(err, ROTOR_EINVALID,
@@ -203,11 +203,11 @@ static int check_held(json_t *vars, const struct rotor_consumer_ref *c,
 		return 0;
 	describe(detail, sizeof(detail), an, a, got, sn, s);
 	rotor_error_set_remote(err, 200, NULL, req_id);
-	return rotor_error_set(err, ROTOR_EINVALID,
-	                       "consumer %s: Heroku app %s %s does not hold the new pair: %s "
-	                       "(request %s); rotor leaves the old key Active and tries again on "
-	                       "its next pass",
-	                       c->name, c->app, when, detail, req_id[0] ? req_id : "without id");
+	return rotor_error_set(
+	    err, ROTOR_EINVALID,
+	    "Heroku app %s %s does not hold the new pair: %s (request %s); rotor "
+	    "leaves the old key Active and tries again on its next pass",
+	    c->app, when, detail, req_id[0] ? req_id : "without id");
 }
 
 static int heroku_write(void *ctx, const struct rotor_consumer_ref *c,
