@@ -346,7 +346,7 @@ crash_kill_in_call() { # FUNC LABEL ARGS...
 # answers 127: every check bit set, so no caller takes it for a pass.
 _crash_checker_start() {
 	AWS_URL=$AWS_URL INF_URL=$INF_URL WORLD=$WORLD CRASH_PRIV=$CRASH_PRIV PROJECT=$PROJECT \
-		CRASH_KNOWN_SECRETS="$MANAGER_SECRET $INF_CLIENT_SECRET" \
+		CRASH_KNOWN_SECRETS="$MANAGER_SECRET $INF_CLIENT_SECRET ${CRASH_KNOWN_SECRETS:-}" \
 		world_py_start CHECK "$CRASH_PRIV/check.py"
 }
 _crash_py() { world_py CHECK "$@"; } # COMMAND ARGS...

@@ -15,7 +15,18 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/world.sh"
 source "$(dirname "$0")/crashlib.sh"
+# the consumers' credentials are secrets too (the scanner's extra list)
+export CRASH_KNOWN_SECRETS="$HEROKU_TOKEN $GITHUB_TOKEN"
 crash_world_start 2026-01-01T00:00:00Z || exit 1
+# every consumer kind: Heroku, GitHub (by token and by App) where PyNaCl is
+# there, an env file over SSH where sshd is
+world_heroku || exit 1
+GH=1 SSH=1
+world_github || GH=0
+world_sshd || SSH=0
+heroku_ctl POST apps '{"name": "raxx-hyg"}' >/dev/null
+[ $GH = 0 ] || github_ctl POST repos '{"full_name": "raxx/hyg"}' >/dev/null
+REMOTE=$WORLD/remote/hyg.env
 export ROTOR_VALIDATE_TIMEOUT_MS=20000 ROTOR_LOG_LEVEL=debug ROTOR_LOG_FORMAT=text
 RUNTMP=$(mktemp -d /tmp/rotor-hygiene-tmp.XXXXXX)
 ENVDUMP=$(mktemp -d /tmp/rotor-hygiene-env.XXXXXX) # outside the world: checked on its own
@@ -41,6 +52,10 @@ open(path, "w").write("".join(out))
 PY
 crash_manifest $N $U 30d 1h 1d
 sed -i 's/reload: crashgate/reload: envdump/' "$M/$N.yaml"
+printf '    - name: api\n      heroku: {connection: heroku-test, app: raxx-hyg}\n' >>"$M/$N.yaml"
+[ $GH = 0 ] || printf '    - name: ci\n      githubActions: {connection: github-test, repository: raxx/hyg}\n    - name: ci-app\n      githubActions: {connection: github-app, repository: raxx/hyg, accessKeyIdName: APP_AKID, secretAccessKeyName: APP_SECRET}\n' >>"$M/$N.yaml"
+[ $SSH = 0 ] || printf '    - name: host\n      envFile: {ssh: host-test, path: %s, reload: restart-app}\n' "$REMOTE" >>"$M/$N.yaml"
+echo "# consumers: env file, Heroku$([ $GH = 1 ] && echo ", GitHub (token, App)")$([ $SSH = 1 ] && echo ", env file over SSH")"
 
 step=0
 # Runs one rotor command with TMPDIR fresh; collects secrets before and after.
@@ -118,8 +133,8 @@ import json, sys
 s = json.load(open(sys.argv[1])).values()
 print(sum(1 for l in s if l.startswith("the secret of") and sys.argv[2] in l),
       sum(1 for l in s if not l.startswith("the secret of")))' "$CRASH_PRIV/secrets.json" "$U")
-check "collected the secrets of the user's 4 keys and 2 controller credentials ($nkeys, $nctl)" \
-	'[ "$nkeys" -ge 4 ] && [ "$nctl" -ge 2 ]'
+check "collected the secrets of the user's 4 keys and 4 controller credentials: AWS, Infisical, Heroku, GitHub ($nkeys, $nctl)" \
+	'[ "$nkeys" -ge 4 ] && [ "$nctl" -ge 4 ]'
 check "the scanner finds the pair in the consumer (positive control)" '! crash_scan "$ENVF" >/dev/null'
 check "debug logging was on (stderr has debug lines)" 'cat "$OUT"/*.err | grep -qi debug'
 json_ok=1
@@ -127,17 +142,25 @@ for f in "$OUT"/*-json.out; do "$ROTOR_PYTHON" -m json.tool "$f" >/dev/null 2>&1
 check "every plan --format json output is JSON" '[ $json_ok = 1 ]'
 check "the reload command ran" '[ -n "$(ls "$ENVDUMP")" ]'
 
+check "every consumer holds the final pair (the hygiene covers them all)" \
+	'curl -sS "$HEROKU_URL/_control/state" | grep -q "\"AWS_ACCESS_KEY_ID\": \"$(store_akid)\"" && { [ $SSH = 0 ] || grep -q "^AWS_ACCESS_KEY_ID=$(store_akid)$" "$REMOTE"; }'
+
 # The checks proper.
 leaks=$(crash_scan --allow "$ENVF" "$OUT")
 check "no secret in rotor's stdout or stderr (any command), plan JSON included" '[ -z "$leaks" ]' || echo "$leaks"
 leaks=$(crash_scan "$WORLD/audit.jsonl")
 check "no secret in the audit log" '[ -z "$leaks" ]' || echo "$leaks"
-leaks=$(crash_scan --allow "$ENVF" "$WORLD")
-check "no secret in any file under the world dir but the consumer" '[ -z "$leaks" ]' || echo "$leaks"
+leaks=$(crash_scan --allow "$ENVF" --allow "$REMOTE" "$WORLD")
+check "no secret in any file under the world dir (the SSH host's included) but the two env files" '[ -z "$leaks" ]' || echo "$leaks"
 leaks=$(crash_scan "$RUNTMP")
 check "no secret under \$TMPDIR ($(find "$RUNTMP" -type f | wc -l) files)" '[ -z "$leaks" ]' || echo "$leaks"
 leaks=$(crash_scan --allow "$ENVF" "$ENVF")
 check "the consumer holds no controller credential" '[ -z "$leaks" ]' || echo "$leaks"
+# credentials that only exist at run time: GitHub installation tokens, and
+# rotor's SSH key (one of its lines)
+KEYLINE=$(sed -n 3p "$WORLD/sshd/rotor_key" 2>/dev/null)
+leaks=$(grep -rlE "ghs_[0-9a-f]{32}" "$OUT" "$WORLD/audit.jsonl" "$RUNTMP" 2>/dev/null; [ -z "$KEYLINE" ] || grep -rlF -- "$KEYLINE" "$OUT" "$WORLD/audit.jsonl" "$RUNTMP" "$WORLD/remote" 2>/dev/null)
+check "no GitHub installation token or SSH key line in any output, the audit log, \$TMPDIR or the host's files" '[ -z "$leaks" ]' || echo "$leaks"
 leaks=$(crash_scan "$ENVDUMP" | sed "s#appears in $ENVDUMP/#appears in the environment of reload #")
 check "the reload command's environment holds no secret (rotor must not pass its own credentials on)" \
 	'[ -z "$leaks" ]' || echo "$leaks"
