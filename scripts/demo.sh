@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job: builds rotor and runs a whole key rotation on the local
 # test doubles (IAM/STS and Infisical on loopback, sharing a simulated
-# clock with rotor), narrating each step: adoption, create, validate,
+# clock with rotor) and of Heroku and GitHub, narrating each step:
+# adoption, create, validate,
 # store, propagate, deactivate, delete, then a second rotation at cadence,
 # then the controller doing the next one on its own from a git repository.
 # Stops everything it started. Takes well under two minutes.
@@ -23,8 +24,11 @@ fi
 show_world() {
 	echo "  IAM keys of $U:"
 	iam_keys "$U" | sed 's/^/    /'
-	echo "  the store (Infisical /aws) holds: $(store_akid)"
-	echo "  the app's env file holds:          $(sed -n 's/^AWS_ACCESS_KEY_ID=//p' "$WORLD/etc/s3-backup-writer.env" 2>/dev/null || true)"
+	echo "  the store (Infisical /aws) holds:      $(store_akid)"
+	echo "  the app's env file holds:              $(sed -n 's/^AWS_ACCESS_KEY_ID=//p' "$WORLD/etc/s3-backup-writer.env" 2>/dev/null || true)"
+	echo "  Heroku app raxx-backup's config var:   $(curl -sS "$HEROKU_URL/_control/state" | "$ROTOR_PYTHON" -c 'import json,sys; d=json.load(sys.stdin)["apps"]["raxx-backup"]; print(d["vars"].get("AWS_ACCESS_KEY_ID", "-"), "(release %d)" % d["releases"])')"
+	[ -z "${GITHUB_URL:-}" ] ||
+		echo "  GitHub secret of raxx/backup:          $(curl -sS "$GITHUB_URL/_control/state" | "$ROTOR_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["targets"]["raxx/backup"]["secrets"].get("AWS_ACCESS_KEY_ID", {}).get("value", "-"))') (as the double decrypts it)"
 }
 
 say "Starting the IAM/STS and Infisical test doubles on loopback (simulated clock: 2026-01-01T00:00:00Z)"
@@ -34,7 +38,19 @@ aws_ctl POST users "{\"name\": \"$U\", \"keys\": [{\"created\": \"2025-09-15T08:
 aws_ctl POST settings '{"propagation_delay": 2}' >/dev/null
 echo "IAM user $U exists with one hand-made key, 108 days old, used yesterday by S3."
 echo "Its secret is in nobody's store yet: rotor will adopt it."
+world_heroku
+heroku_ctl POST apps '{"name": "raxx-backup"}' >/dev/null
+GITHUB_URL=
+if world_github >/dev/null; then
+	github_ctl POST repos '{"full_name": "raxx/backup"}' >/dev/null
+else
+	GITHUB_URL=
+	echo "(no Python with PyNaCl here: the GitHub consumer is left out; apt-get install python3-nacl)"
+fi
 write_manifest s3-backup-writer "$U" 30d 1h 1d
+printf '    - name: api\n      heroku: {connection: heroku-test, app: raxx-backup}\n' >>"$WORLD/manifests/s3-backup-writer.yaml"
+[ -z "$GITHUB_URL" ] ||
+	printf '    - name: ci\n      githubActions: {connection: github-test, repository: raxx/backup}\n' >>"$WORLD/manifests/s3-backup-writer.yaml"
 M=$WORLD/manifests
 echo; echo "The manifest an operator commits to git:"; sed 's/^/  /' "$M/s3-backup-writer.yaml"
 show_world
@@ -42,14 +58,14 @@ show_world
 say "1. rotor plan — what would change, and why (plan never mutates)"
 "$ROTOR" plan "$M" || true
 
-say "2. rotor apply — adopt: create a key, validate it with STS (IAM takes ~2s to propagate it), store the pair, propagate it"
+say "2. rotor apply — adopt: create a key, validate it with STS (IAM takes ~2s to propagate it), store the pair, propagate it to every consumer (env file, Heroku: one write, one restart; GitHub: sealed with the repository's public key)"
 "$ROTOR" apply "$M"
 show_world
 
-say "rotor status — the old key stays Active for the 1h grace (deactivateAfter)"
+say "rotor status — every consumer holds the new key; the old key stays Active for the 1h grace (deactivateAfter)"
 "$ROTOR" status "$M"
 
-say "3. One hour and a bit later: every consumer holds the new key and the old one was not used since — deactivate"
+say "3. One hour and a bit later: every consumer (N/N) holds the new key and the old one was not used since — deactivate"
 clock_advance 4000
 echo "(clock: $(clock_now))"
 "$ROTOR" apply "$M"
@@ -127,8 +143,8 @@ until_true 30 '[ "$(store_akid)" != "$BEFORE" ] && grep -q "$(store_akid)" "$WOR
 show_world
 echo "curl http://127.0.0.1:$PORT/status (summarised):"
 summary
-echo "curl http://127.0.0.1:$PORT/metrics (an excerpt):"
-get /metrics | grep -E '^rotor_(reconciles_total|actions_total|key_age_seconds|next_action_seconds)' | sed 's/^/  /'
+echo "curl http://127.0.0.1:$PORT/metrics (an excerpt: the non-zero counters and the gauges):"
+get /metrics | grep -E '^rotor_(reconciles_total|actions_total|key_age_seconds|next_action_seconds|remote_requests_total)' | grep -v ' 0$' | sed 's/^/  /'
 echo "The controller's log (JSON lines when not on a terminal; the messages):"
 "$ROTOR_PYTHON" -c '
 import json, sys
