@@ -26,6 +26,7 @@ int cmd_diff(int argc, char **argv);
 int cmd_controller(int argc, char **argv);
 int cmd_apply(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_discover(int argc, char **argv);
 int cmd_rotate(int argc, char **argv);
 int cmd_rollback(int argc, char **argv);
 int cmd_resume(int argc, char **argv);

@@ -745,6 +745,22 @@ class State:
                                     for k, v in user.tags.items()]))
         return [("User", fields)]
 
+    def act_ListUsers(self, p, params, now):
+        """Every user (the manager too), by name, PathPrefix filtered; paged
+        with Marker/MaxItems; no tags (GetUser has them)."""
+        prefix = params.get("PathPrefix", "/")
+        if not prefix.startswith("/") or len(prefix) > 512:
+            raise validation(prefix, "pathPrefix",
+                             "Member must satisfy regular expression pattern: \\u002F[\\u0021-\\u007F]*")
+        self.require_manager(p, "iam:ListUsers", "arn:aws:iam::%s:user%s" % (ACCOUNT, prefix))
+        users = sorted((u for u in self.users.values() if u.path.startswith(prefix)),
+                       key=lambda u: u.name.lower())
+        page, marker = self.page(users, params, "users")
+        return [("Users", [("member", [("Path", u.path), ("UserName", u.name),
+                                       ("UserId", u.user_id), ("Arn", u.arn),
+                                       ("CreateDate", iso(u.created))]) for u in page]),
+                ("IsTruncated", marker is not None), ("Marker", marker)]
+
     def act_ListUserTags(self, p, params, now):
         user = self.user_param(p, params, "ListUserTags")
         tags, marker = self.page(list(user.tags.items()), params, "tags")
@@ -857,7 +873,8 @@ class State:
 
 
 IAM_ACTIONS = ("ListAccessKeys", "CreateAccessKey", "UpdateAccessKey", "DeleteAccessKey",
-               "GetAccessKeyLastUsed", "GetUser", "ListUserTags", "TagUser", "UntagUser")
+               "GetAccessKeyLastUsed", "GetUser", "ListUsers", "ListUserTags", "TagUser",
+               "UntagUser")
 STS_ACTIONS = ("GetCallerIdentity", "AssumeRole", "AssumeRoleWithWebIdentity")
 ACTIONS = {"iam": IAM_ACTIONS, "sts": STS_ACTIONS}
 

@@ -275,6 +275,33 @@ def pagination_with_page_size_one():
 
 
 @test
+def list_users_paged_and_by_path():
+    user_with_keys("lu-a", 1, path="/ci/")
+    user_with_keys("lu-b", 0)
+    user_with_keys("lu-c", 2, path="/ci/deep/")
+    names, marker, pages = [], None, 0
+    while True:
+        params = {"MaxItems": "1"}
+        if marker:
+            params["Marker"] = marker
+        st, root = call("ListUsers", params)
+        eq(st, 200, "ListUsers page")
+        pages += 1
+        names += [e.text for e in root.findall(".//Users/member/UserName")]
+        assert root.find(".//Tags") is None, "ListUsers returns no tags"
+        if text(root, ".//IsTruncated") != "true":
+            break
+        marker = text(root, ".//Marker")
+    assert {"lu-a", "lu-b", "lu-c"} <= set(names), names
+    eq(pages, len(names), "one user per page")
+    st, root = call("ListUsers", {"PathPrefix": "/ci/"})
+    eq(sorted(e.text for e in root.findall(".//UserName")), ["lu-a", "lu-c"], "PathPrefix")
+    eq(text(root, ".//Users/member/Path"), "/ci/", "Path")
+    st, _ = call("ListUsers", {"PathPrefix": "ci"})
+    eq(st, 400, "a PathPrefix without its leading / is a ValidationError")
+
+
+@test
 def tags_round_trip_and_limit():
     user_with_keys("frank", 0)
     st, _ = call("TagUser", {"UserName": "frank", "Tags.member.1.Key": "AKIAEXAMPLE000000001",

@@ -42,7 +42,7 @@ def value(folder, name, st=None):
             vs = s.get("versions") or []
             return vs[-1].get("secretValue") if vs else None
     return None
-READS_AWS = {"GetUser", "ListAccessKeys", "GetAccessKeyLastUsed", "ListUserTags",
+READS_AWS = {"GetUser", "ListAccessKeys", "GetAccessKeyLastUsed", "ListUserTags", "ListUsers",
              "GetCallerIdentity"}
 READS_INF = {"login", "renew", "list", "get", "folders"}
 def main(cmd, args):

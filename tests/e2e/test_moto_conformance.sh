@@ -252,7 +252,9 @@ def main(cmd, args):
                 ("MANAGER", "rotor-manager", doc),
                 ("NODELETE", "rotor-manager-nodelete", policy_without(doc, "iam:DeleteAccessKey")),
                 ("WIDE", "rotor-manager-wide",
-                 policy_resource(doc, "arn:aws:iam::%s:user/*" % ACCOUNT))):
+                 policy_resource(doc, "arn:aws:iam::%s:user/*" % ACCOUNT)),
+                ("DISCOVER", "rotor-discover",
+                 open(os.path.join(os.path.dirname(args[0]), "aws-policy-discover.json")).read())):
             m = make_manager(a, name, d)
             print("%s_AKID=%s %s_SECRET=%s" % (var, m["AccessKeyId"], var, m["SecretAccessKey"]))
     elif cmd == "user":  # NAME PATH NKEYS [use] -> the key ids
@@ -387,6 +389,7 @@ rotor() {
 	manager) akid=$MANAGER_AKID secret=$MANAGER_SECRET ;;
 	nodelete) akid=$NODELETE_AKID secret=$NODELETE_SECRET ;;
 	wide) akid=$WIDE_AKID secret=$WIDE_SECRET ;;
+	discover) akid=$DISCOVER_AKID secret=$DISCOVER_SECRET ;;
 	esac
 	out=$(AWS_ACCESS_KEY_ID=$akid AWS_SECRET_ACCESS_KEY=$secret ROTOR_LOG_LEVEL=info \
 		NO_COLOR=1 "$ROTOR_BIN" "$@" 2>&1)
@@ -426,6 +429,12 @@ WOLD=$(admin user raxx-wait /rotor-managed/ 1 use)
 admin user raxx-stray /rotor-managed/ 0 >/dev/null
 # outside: a user outside /rotor-managed/, out of the manager's reach.
 admin user raxx-outside / 1 >/dev/null
+# rotor discover under docs/aws-policy-discover.json, one user per page:
+# every user, the used key's last use, the one outside the managed path too.
+rotor discover discover --aws moto --page-size 1 --format json
+check "discover (moto, read-only policy): every user, paged one at a time, exit 0" \
+	'[ $rc = 0 ] && "$ROTOR_PYTHON" -c "import json,sys; d=json.load(sys.stdin); u={x[\"user\"]: x for x in d[\"users\"]}; assert {\"raxx-backup\", \"raxx-wait\", \"raxx-stray\", \"raxx-outside\", \"rotor-manager\"} <= set(u), u.keys(); assert u[\"raxx-backup\"][\"keys\"][0][\"lastUsed\"], u[\"raxx-backup\"]; assert u[\"raxx-stray\"][\"keys\"] == []" <<<"$out"' ||
+	echo "$out" | head -20
 manifest adopt raxx-backup 25s 5s 5s envfile
 manifest wait raxx-wait 15s 1s 1h
 manifest stray raxx-stray 1h 1h 1h

@@ -179,6 +179,15 @@ struct rotor_iam_user {
 };
 void rotor_iam_user_dispose(struct rotor_iam_user *u);
 
+#define ROTOR_IAM_MARKER_MAX 2048
+/* One page of ListUsers under path_prefix (NULL: "/"), at most max_items
+ * (1..1000; 0: IAM's default of 100) into users[0..cap): no tags (GetUser
+ * has them). marker: "" for the first page; next_marker: "" when the list
+ * is complete. IAM may answer fewer items than asked while more exist. */
+int rotor_iam_list_users(struct rotor_aws_client *iam, const char *path_prefix, int max_items,
+                         const char *marker, struct rotor_iam_user *users, size_t cap, size_t *n,
+                         char next_marker[ROTOR_IAM_MARKER_MAX], struct rotor_error *err);
+
 /* Every page, sorted by creation date. Errors: ROTOR_ENOTFOUND (no such
  * user), ROTOR_EAUTH, and the transport's. */
 int rotor_iam_list_access_keys(struct rotor_aws_client *iam, const char *user,

@@ -157,6 +157,71 @@ int rotor_iam_list_access_keys(struct rotor_aws_client *iam, const char *user,
 	                       IAM_MAX_PAGES);
 }
 
+int rotor_iam_list_users(struct rotor_aws_client *iam, const char *path_prefix, int max_items,
+                         const char *marker, struct rotor_iam_user *users, size_t cap, size_t *n,
+                         char next_marker[ROTOR_IAM_MARKER_MAX], struct rotor_error *err)
+{
+	struct aws_call call;
+	struct xnode *root = NULL;
+	char max[16];
+	int rc = 0;
+	*n = 0;
+	next_marker[0] = '\0';
+	memset(&call, 0, sizeof(call));
+	set_what(&call, "ListUsers", path_prefix ? path_prefix : "/");
+	if (path_prefix && strcmp(path_prefix, "/") != 0)
+		rotor_aws_call_param(&call, "PathPrefix", path_prefix);
+	if (max_items > 0) {
+		snprintf(max, sizeof(max), "%d", max_items);
+		rotor_aws_call_param(&call, "MaxItems", max);
+	}
+	if (marker && marker[0])
+		rotor_aws_call_param(&call, "Marker", marker);
+	rc = rotor_aws_call_do(iam, &call, &root, err);
+	if (rc)
+		return rc;
+	const struct xnode *result = rotor_xml_child(root, "ListUsersResult");
+	const struct xnode *list = rotor_xml_child(result, "Users");
+	if (!result) {
+		rotor_xml_free(root);
+		return rotor_error_set(err, ROTOR_EINVALID, "%s: the reply has no ListUsersResult",
+		                       call.what);
+	}
+	for (size_t i = 0; list && i < list->nkids && !rc; i++) {
+		const struct xnode *m = list->kids[i];
+		if (strcmp(m->name, "member") != 0)
+			continue;
+		if (*n >= cap) {
+			rc = rotor_error_set(err, ROTOR_EINVALID,
+			                     "%s: the reply lists more than %zu users in one page "
+			                     "(IAM answers at most 1000)",
+			                     call.what, cap);
+			break;
+		}
+		struct rotor_iam_user *u = &users[*n];
+		memset(u, 0, sizeof(*u));
+		rotor_xml_copy(m, "UserName", u->name, sizeof(u->name));
+		rotor_xml_copy(m, "UserId", u->user_id, sizeof(u->user_id));
+		rotor_xml_copy(m, "Arn", u->arn, sizeof(u->arn));
+		rotor_xml_copy(m, "Path", u->path, sizeof(u->path));
+		rc = parse_date(m, "CreateDate", &u->created, call.what, err);
+		if (!rc && !u->name[0])
+			rc = rotor_error_set(err, ROTOR_EINVALID,
+			                     "%s: a user in the reply has no name", call.what);
+		if (!rc)
+			(*n)++;
+	}
+	if (!rc && is_true(result, "IsTruncated")) {
+		rotor_xml_copy(result, "Marker", next_marker, ROTOR_IAM_MARKER_MAX);
+		if (!next_marker[0])
+			rc = rotor_error_set(err, ROTOR_EINVALID,
+			                     "%s: the reply says IsTruncated but gives no Marker",
+			                     call.what);
+	}
+	rotor_xml_free(root);
+	return rc;
+}
+
 int rotor_iam_create_access_key(struct rotor_aws_client *iam, const char *user,
                                 struct rotor_iam_key *key, struct rotor_secret **secret,
                                 struct rotor_error *err)

@@ -155,6 +155,14 @@ static int q_get_user(void *h, const char *user, struct rotor_iam_user *out,
 	return rotor_iam_get_user(IAM(h), user, out, err);
 }
 
+static int q_list_users(void *h, const char *path_prefix, int max_items, const char *marker,
+                        struct rotor_iam_user *users, size_t cap, size_t *n,
+                        char next_marker[ROTOR_IAM_MARKER_MAX], struct rotor_error *err)
+{
+	return rotor_iam_list_users(IAM(h), path_prefix, max_items, marker, users, cap, n,
+	                            next_marker, err);
+}
+
 static int q_list_tags(void *h, const char *user, struct rotor_tags *out, struct rotor_error *err)
 {
 	return rotor_iam_list_user_tags(IAM(h), user, out, err);
@@ -186,7 +194,7 @@ static int q_validate(void *h, const struct rotor_aws_credentials *key, const ch
 
 static const struct rotor_aws_api query_api = {
     q_list_keys, q_create, q_update, q_delete,   q_last_used, q_get_user,
-    q_list_tags, q_tag,    q_untag,  q_identity, q_validate,
+    q_list_tags, q_tag,    q_untag,  q_identity, q_validate,  q_list_users,
 };
 
 const struct rotor_aws_provider rotor_aws_query_provider = {

@@ -56,6 +56,10 @@ struct rotor_aws_api {
 	/* rotor_sts_validate_key: retried until timeout_ms on the engine's clock. */
 	int (*validate_key)(void *h, const struct rotor_aws_credentials *key,
 	                    const char *expected_arn, int64_t timeout_ms, struct rotor_error *err);
+	/* rotor_iam_list_users: one page (rotor discover). */
+	int (*list_users)(void *h, const char *path_prefix, int max_items, const char *marker,
+	                  struct rotor_iam_user *users, size_t cap, size_t *n,
+	                  char next_marker[ROTOR_IAM_MARKER_MAX], struct rotor_error *err);
 };
 
 struct rotor_aws_provider {
