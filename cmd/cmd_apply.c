@@ -59,6 +59,12 @@ static void apply_one(void *ctx, size_t i)
 			        applied == 1 ? "" : "s");
 		if (f)
 			fclose(f);
+		rotor_notify_reconcile(s->notifier, s->win[i], &s->plans[i], &s->obs[i],
+		                       &s->states[i], o->rc ? err.message : NULL, s->now);
+	} else {
+		rotor_notify_reconcile(
+		    s->notifier, s->win[i], &s->plans[i], &s->obs[i], NULL,
+		    s->win_recs[i].observe_failed ? s->win_recs[i].observe_error : NULL, s->now);
 	}
 	pthread_mutex_lock(&j->lock);
 	o->done = 1;

@@ -123,6 +123,12 @@ int session_open(struct session *s, const struct session_options *o)
 		fprintf(stderr, "rotor %s: %s\n", o->command, err.message);
 		status = EXIT_ERROR;
 	}
+	/* notifications: only what changes things tells anyone */
+	if (!status && s->mutates && rotor_state_dir_make(s->state_dir, &err) == 0 &&
+	    rotor_notifier_open(&s->notifier, s->cfg, s->state_dir, &err) != 0) {
+		fprintf(stderr, "rotor %s: %s\n", o->command, err.message);
+		status = EXIT_INVALID;
+	}
 done:
 	rotor_diags_dispose(&diags);
 	if (status)
@@ -226,6 +232,10 @@ int session_pass(struct session *s, int rotate_now, int max_deletions, int whole
 
 void session_close(struct session *s)
 {
+	/* what is queued goes out first (bounded: a sink that is down costs at
+	 * most this long, and never the pass's result) */
+	const char *drain = getenv("ROTOR_NOTIFY_DRAIN_MS");
+	rotor_notifier_close(s->notifier, drain && atoll(drain) > 0 ? atoll(drain) : 10000);
 	for (size_t i = 0; s->recs && i < s->nrecs; i++)
 		rotor_reconcile_dispose(&s->recs[i]);
 	free(s->recs);

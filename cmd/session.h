@@ -15,6 +15,7 @@
 #include "rotor/engine.h"
 #include "rotor/lock.h"
 #include "rotor/manifest.h"
+#include "rotor/notify.h"
 #include "rotor/plan.h"
 #include "rotor/reconcile.h"
 
@@ -58,6 +59,7 @@ struct session {
 	int64_t lock_wait_ms;
 	const char *command;
 	char state_dir[4096];
+	struct rotor_notifier *notifier; /* commands that mutate, when the config has sinks */
 };
 
 /* "manifests: URL, branch B, at commit SHA" when they came from the git

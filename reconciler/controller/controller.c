@@ -16,6 +16,7 @@
  * or an engine that is being freed.
  */
 #include "rotor/controller.h"
+#include "rotor/notify.h"
 
 #include "rotor/diff.h"
 
@@ -77,6 +78,7 @@ struct rotor_controller {
 	struct rotor_config *cfg;
 	struct rotor_controller_options opts;
 	struct rotor_engine *engine;
+	struct rotor_notifier *notifier; /* the config's sinks, or NULL */
 	struct rotor_clock *clock;
 	char state_dir[4096];
 	/* the current good manifests and their schedule (guarded by lock) */
@@ -314,6 +316,8 @@ static void reconcile_one(struct rotor_controller *c, struct mstate *st)
 	c->hist_sum += took;
 	int failures = st->failures;
 	pthread_mutex_unlock(&c->lock);
+	rotor_notify_reconcile(c->notifier, st->m, plan, obs, &es,
+	                       failed ? (rc ? err.message : rec.observe_error) : NULL, after);
 	if (rec.applied) { /* what it did, in one line: the audit log has the details */
 		char done[600];
 		size_t used = 0;
@@ -450,6 +454,23 @@ static char *render_metrics(struct rotor_controller *c, size_t *len)
 			fprintf(f, "rotor_key_age_seconds{manifest=\"%s\"} %lld\n", name,
 			        (long long)(now - c->ms[i].key_created));
 		}
+	if (rotor_notifier_sinks(c->notifier)) {
+		fprintf(f, "# HELP rotor_notifications_total Notifications by sink and result "
+		           "(sent, failed after every retry, deduplicated).\n# TYPE "
+		           "rotor_notifications_total counter\n");
+		for (size_t i = 0; i < rotor_notifier_sinks(c->notifier); i++) {
+			uint64_t sent, failed, dedup;
+			rotor_notifier_counts(c->notifier, i, &sent, &failed, &dedup);
+			metric_escape(name, sizeof(name), rotor_notifier_sink_name(c->notifier, i));
+			fprintf(
+			    f,
+			    "rotor_notifications_total{sink=\"%s\",result=\"sent\"} %llu\n"
+			    "rotor_notifications_total{sink=\"%s\",result=\"failed\"} %llu\n"
+			    "rotor_notifications_total{sink=\"%s\",result=\"deduplicated\"} %llu\n",
+			    name, (unsigned long long)sent, name, (unsigned long long)failed, name,
+			    (unsigned long long)dedup);
+		}
+	}
 	fprintf(f, "# HELP rotor_manifest_cadence_seconds The manifest's rotation cadence (for "
 	           "alerts on keys older than it).\n# TYPE rotor_manifest_cadence_seconds gauge\n");
 	for (size_t i = 0; i < c->nms; i++) {
@@ -875,6 +896,8 @@ int rotor_controller_new(struct rotor_controller **out, struct rotor_config *cfg
 	memset(&eo, 0, sizeof(eo));
 	eo.stop = &c->stopping;
 	int rc = rotor_engine_new(&c->engine, cfg, &eo, err);
+	if (!rc && (rc = rotor_state_dir_make(c->state_dir, err)) == 0)
+		rc = rotor_notifier_open(&c->notifier, cfg, c->state_dir, err);
 	if (rc) {
 		rotor_controller_free(c);
 		return rc;
@@ -925,8 +948,11 @@ static void reload_config(struct rotor_controller *c)
 	struct rotor_engine_options eo;
 	memset(&eo, 0, sizeof(eo));
 	eo.stop = &c->stopping;
-	if (rotor_engine_new(&engine, cfg, &eo, &err) != 0) {
+	struct rotor_notifier *notifier = NULL;
+	if (rotor_engine_new(&engine, cfg, &eo, &err) != 0 ||
+	    rotor_notifier_open(&notifier, cfg, c->state_dir, &err) != 0) {
 		rotor_log(ROTOR_LOG_ERROR, "controller", "config reload refused: %s", err.message);
+		rotor_engine_free(engine);
 		rotor_config_free(cfg);
 		return;
 	}
@@ -935,8 +961,10 @@ static void reload_config(struct rotor_controller *c)
 		pthread_cond_wait(&c->idle, &c->lock);
 	struct rotor_engine *old = c->engine;
 	struct rotor_config *oldcfg = c->cfg;
+	struct rotor_notifier *oldn = c->notifier;
 	c->engine = engine;
 	c->cfg = cfg;
+	c->notifier = notifier;
 	for (size_t i = 0; i < c->nms; i++)
 		c->ms[i].next_due = now_s(c);
 	/* the manifests again, against the new config (its source may have
@@ -944,6 +972,7 @@ static void reload_config(struct rotor_controller *c)
 	c->revision[0] = '\0';
 	atomic_store(&c->fetch_now, 1);
 	pthread_mutex_unlock(&c->lock);
+	rotor_notifier_close(oldn, 10000); /* what the old sinks still hold goes out */
 	rotor_engine_free(old);
 	rotor_config_free(oldcfg);
 	rotor_log(ROTOR_LOG_INFO, "controller", "config reloaded from %s", c->opts.config_path);
@@ -1062,6 +1091,7 @@ void rotor_controller_free(struct rotor_controller *c)
 		return;
 	if (c->mhd)
 		MHD_stop_daemon(c->mhd);
+	rotor_notifier_close(c->notifier, 10000);
 	rotor_engine_free(c->engine);
 	if (c->set) {
 		rotor_manifest_set_dispose(c->set);

@@ -1329,6 +1329,122 @@ static void parse_audit(struct cparse *c, const struct ydoc_node *n)
 	get_file_path(c, f[0].node, "audit.path", &c->cfg->audit_path);
 }
 
+/* ---- notifications ----------------------------------------------------- */
+
+const char *rotor_notify_event_name(enum rotor_notify_event e)
+{
+	static const char *const names[] = {"rotated", "deactivated", "deleted", "held",
+	                                    "stalled", "failed",      "overdue", "reminder"};
+	return (unsigned)e < ROTOR_EV__COUNT ? names[e] : "unknown";
+}
+
+static void parse_sink(struct cparse *c, const struct ydoc_node *n, size_t idx)
+{
+	struct yfield f[] = {{"name", 1, NULL},         {"webhook", 0, NULL},
+	                     {"slack", 0, NULL},        {"events", 0, NULL},
+	                     {"selector", 0, NULL},     {"dedup", 0, NULL},
+	                     {"overdueGrace", 0, NULL}, {"remindBefore", 0, NULL}};
+	char what[WHAT_MAX], fw[WHAT_MAX];
+	struct rotor_notify_sink *s =
+	    grow(c, c->cfg->notifications, c->cfg->nnotifications, sizeof(*s));
+	if (!s)
+		return;
+	c->cfg->notifications = s;
+	s = &s[c->cfg->nnotifications++];
+	s->dedup = 6 * 3600;
+	s->overdue_grace = 86400;
+	s->remind_before = 3 * 86400;
+	s->pos = pos_of(c, n);
+	snprintf(what, sizeof(what), "notifications[%zu]", idx);
+	if (rotor_ymap_fields(&c->y, n, what, f, NFIELDS(f)))
+		return;
+	if (rotor_yget_string(&c->y, f[0].node, field(fw, what, "name"), &s->name) == 0 &&
+	    !valid_name(f[0].node))
+		rotor_yerr(&c->y, f[0].node,
+		           "%s.name \"%s\" must be 1 to 63 letters, digits, - or _", what, s->name);
+	for (size_t i = 0; i < idx && s->name; i++)
+		if (c->cfg->notifications[i].name &&
+		    strcmp(c->cfg->notifications[i].name, s->name) == 0)
+			rotor_yerr(&c->y, f[0].node, "%s.name \"%s\" is used twice", what, s->name);
+	if (!f[1].node == !f[2].node)
+		rotor_yerr(&c->y, n, "%s needs exactly one of webhook and slack", what);
+	if (f[1].node) {
+		struct yfield w[] = {{"url", 1, NULL}, {"secret", 0, NULL}};
+		if (rotor_ymap_fields(&c->y, f[1].node, field(fw, what, "webhook"), w,
+		                      NFIELDS(w)) == 0) {
+			get_secret_ref(c, w[0].node, field(fw, what, "webhook.url"), &s->url);
+			get_secret_ref(c, w[1].node, field(fw, what, "webhook.secret"), &s->secret);
+		}
+	} else if (f[2].node) {
+		struct yfield w[] = {{"url", 1, NULL}};
+		s->slack = 1;
+		if (rotor_ymap_fields(&c->y, f[2].node, field(fw, what, "slack"), w, NFIELDS(w)) ==
+		    0)
+			get_secret_ref(c, w[0].node, field(fw, what, "slack.url"), &s->url);
+	}
+	if (f[3].node) {
+		if (f[3].node->type != YDOC_SEQ || !f[3].node->nitems) {
+			rotor_yerr(&c->y, f[3].node, "%s.events must be a list of events", what);
+		} else {
+			for (size_t i = 0; i < f[3].node->nitems; i++) {
+				const struct ydoc_node *e = f[3].node->items[i];
+				int k = 0;
+				while (e->type == YDOC_SCALAR && k < ROTOR_EV__COUNT &&
+				       strcmp(e->value,
+				              rotor_notify_event_name((enum rotor_notify_event)k)))
+					k++;
+				if (k == ROTOR_EV__COUNT)
+					rotor_yerr(&c->y, e,
+					           "%s.events[%zu] must be one of rotated, "
+					           "deactivated, deleted, "
+					           "held, stalled, failed, overdue, reminder",
+					           what, i);
+				else
+					s->events |= 1u << k;
+			}
+		}
+	}
+	if (f[4].node) {
+		if (f[4].node->type != YDOC_MAP || !f[4].node->npairs) {
+			rotor_yerr(&c->y, f[4].node,
+			           "%s.selector must be a mapping of label to value", what);
+		} else {
+			size_t np = f[4].node->npairs;
+			s->selector_keys = calloc(np, sizeof(char *));
+			s->selector_values = calloc(np, sizeof(char *));
+			if (!s->selector_keys || !s->selector_values) {
+				c->oom = 1;
+				return;
+			}
+			for (size_t i = 0; i < np; i++) {
+				s->selector_keys[i] = xstrdup(c, f[4].node->pairs[i].key->value);
+				rotor_yget_string(&c->y, f[4].node->pairs[i].value,
+				                  field(fw, what, "selector"),
+				                  &s->selector_values[i]);
+				s->nselector++;
+			}
+		}
+	}
+	get_duration_in(c, f[5].node, field(fw, what, "dedup"), 0, INT64_MAX, &s->dedup);
+	get_duration_in(c, f[6].node, field(fw, what, "overdueGrace"), 0, INT64_MAX,
+	                &s->overdue_grace);
+	get_duration_in(c, f[7].node, field(fw, what, "remindBefore"), 0, INT64_MAX,
+	                &s->remind_before);
+}
+
+static void parse_notifications(struct cparse *c, const struct ydoc_node *n)
+{
+	if (!(n = present(n)))
+		return;
+	if (n->type != YDOC_SEQ) {
+		rotor_yerr(&c->y, n,
+		           "notifications must be a list of sinks ({name, webhook|slack, ...})");
+		return;
+	}
+	for (size_t i = 0; i < n->nitems; i++)
+		parse_sink(c, n->items[i], i);
+}
+
 /* ---- the document ------------------------------------------------------ */
 
 static void check_header(struct cparse *c, const struct ydoc_node *root,
@@ -1359,7 +1475,7 @@ static void parse_root(struct cparse *c, const struct ydoc_node *root)
 	struct yfield f[] = {
 	    {"apiVersion", 0, NULL}, {"kind", 0, NULL},     {"connections", 0, NULL},
 	    {"envFiles", 0, NULL},   {"source", 0, NULL},   {"controller", 0, NULL},
-	    {"audit", 0, NULL},      {"stateDir", 0, NULL},
+	    {"audit", 0, NULL},      {"stateDir", 0, NULL}, {"notifications", 0, NULL},
 	};
 	if (rotor_ymap_fields(&c->y, root, "the config", f, NFIELDS(f)))
 		return;
@@ -1373,6 +1489,7 @@ static void parse_root(struct cparse *c, const struct ydoc_node *root)
 	parse_source(c, f[4].node);
 	parse_controller(c, f[5].node);
 	parse_audit(c, f[6].node);
+	parse_notifications(c, f[8].node);
 }
 
 /* The config is one document. Empty documents (a trailing ---) are ignored;
@@ -1510,6 +1627,19 @@ void rotor_config_free(struct rotor_config *cfg)
 		rotor_config_free(cfg->ssh[i].files);
 	}
 	free(cfg->ssh);
+	for (size_t i = 0; i < cfg->nnotifications; i++) {
+		struct rotor_notify_sink *s = &cfg->notifications[i];
+		free(s->name);
+		dispose_ref(&s->url);
+		dispose_ref(&s->secret);
+		for (size_t j = 0; j < s->nselector; j++) {
+			free(s->selector_keys[j]);
+			free(s->selector_values[j]);
+		}
+		free(s->selector_keys);
+		free(s->selector_values);
+	}
+	free(cfg->notifications);
 	for (size_t i = 0; i < cfg->nallowed_dirs; i++)
 		free(cfg->allowed_dirs[i]);
 	free(cfg->allowed_dirs);

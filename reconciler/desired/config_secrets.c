@@ -180,6 +180,12 @@ int rotor_config_resolve_secrets(struct rotor_config *cfg, int severity, struct 
 	resolve_ref(&r, &cfg->source.token, "source.auth.token");
 	resolve_ref(&r, &cfg->source.ssh_key, "source.auth.sshKey");
 	resolve_ref(&r, &cfg->webhook_github_secret, "controller.webhook.github.secret");
+	for (size_t i = 0; i < cfg->nnotifications; i++) {
+		snprintf(what, sizeof(what), "notifications.%s.url", cfg->notifications[i].name);
+		resolve_ref(&r, &cfg->notifications[i].url, what);
+		snprintf(what, sizeof(what), "notifications.%s.secret", cfg->notifications[i].name);
+		resolve_ref(&r, &cfg->notifications[i].secret, what);
+	}
 	if (r.oom)
 		return ROTOR_ENOMEM;
 	return r.failed && severity == ROTOR_DIAG_ERROR ? ROTOR_EINVALID : 0;

@@ -997,6 +997,7 @@ int rotor_engine_apply(struct rotor_engine *e, const struct rotor_manifest *m,
 	}
 	rotor_engine_aws_give(e, c.aws);
 	rotor_secret_free(c.new_secret);
+	snprintf(st->new_key, sizeof(st->new_key), "%s", c.new_id);
 	if (rc)
 		rotor_error_prefix(err, "%s", m->name);
 	return rc;

@@ -612,6 +612,7 @@ static void plan_steady(const struct rotor_manifest *m, const struct rotor_obser
 				continue;
 			}
 			if (k->last_used > synced) {
+				p->held_use = 1;
 				last_use(used, sizeof(used), k);
 				fmt_time(a, sizeof(a), synced);
 				set_status(

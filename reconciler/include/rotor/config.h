@@ -102,6 +102,34 @@ struct rotor_ssh_connection {
 	struct rotor_pos pos;
 };
 
+/* notifications[]: where rotor tells people what it did or could not do. */
+enum rotor_notify_event {
+	ROTOR_EV_ROTATED = 0,
+	ROTOR_EV_DEACTIVATED,
+	ROTOR_EV_DELETED,
+	ROTOR_EV_HELD,     /* the old key was used after the switch */
+	ROTOR_EV_STALLED,  /* rotor will not act without a human */
+	ROTOR_EV_FAILED,   /* a pass failed, with the error */
+	ROTOR_EV_OVERDUE,  /* a key older than its cadence plus a grace */
+	ROTOR_EV_REMINDER, /* a rotation comes that needs a human (observe mode) */
+	ROTOR_EV__COUNT
+};
+const char *rotor_notify_event_name(enum rotor_notify_event e);
+
+struct rotor_notify_sink {
+	char *name;
+	int slack;                      /* 1: a Slack incoming webhook; 0: a generic JSON webhook */
+	struct rotor_secret_ref url;    /* required */
+	struct rotor_secret_ref secret; /* webhook: optional HMAC-SHA256 key */
+	unsigned events;                /* bit per enum rotor_notify_event; 0: all */
+	char **selector_keys, **selector_values; /* manifest labels that must all match */
+	size_t nselector;
+	int64_t dedup; /* the same event for the same manifest: not again within; default 6h */
+	int64_t overdue_grace; /* overdue past cadence + this; default 1d */
+	int64_t remind_before; /* reminder this long before the rotation; default 3d */
+	struct rotor_pos pos;
+};
+
 struct rotor_reload_command {
 	char *name;
 	char **argv; /* NULL-terminated, at least one element */
@@ -137,6 +165,8 @@ struct rotor_config {
 	size_t ngithub;
 	struct rotor_ssh_connection *ssh;
 	size_t nssh;
+	struct rotor_notify_sink *notifications;
+	size_t nnotifications;
 	char **allowed_dirs; /* envFiles.allowedDirs, absolute, normalised */
 	size_t nallowed_dirs;
 	struct rotor_reload_command *reloads;

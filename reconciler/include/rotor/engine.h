@@ -69,6 +69,7 @@ struct rotor_engine_state {
 	const char *revision;
 	/* apply: per plan action, 1 done, 2 failed, 0 not attempted */
 	unsigned char outcome[ROTOR_PLAN_MAX_ACTIONS];
+	char new_key[32]; /* apply: the key it created ("" none) */
 };
 void rotor_engine_state_dispose(struct rotor_engine_state *st);
 

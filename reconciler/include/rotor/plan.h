@@ -97,6 +97,7 @@ struct rotor_manifest_plan {
 	 * empty or unknown) */
 	int consumers, consumers_holding;
 	char holding_akid[32];
+	int held_use; /* Stalled because the predecessor was used after the switch */
 };
 
 struct rotor_plan_options {
