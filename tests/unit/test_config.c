@@ -449,6 +449,13 @@ static const struct bad_case bad_cases[] = {
     {HEADER "audit:\n  path: var/log/rotor.jsonl\n", 4, 9,
      "audit.path must be an absolute path, not \"var/log/rotor.jsonl\"", NULL},
     {HEADER "audit:\n  file: /var/log/rotor.jsonl\n", 4, 3, "audit.path is required", NULL},
+    /* notifications */
+    {HEADER "notifications:\n  - name: a\n", 4, 5,
+     "notifications[0] needs exactly one of webhook and slack", NULL},
+    {HEADER "notifications:\n  - name: a\n    slack: {url: {env: X}}\n    events: [nope]\n", 6, 14,
+     "notifications[0].events[0] must be one of rotated, deactivated, deleted, held, stalled, "
+     "failed, overdue, reminder",
+     NULL},
 };
 
 static void test_each_error(void **state)
