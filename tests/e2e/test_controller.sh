@@ -34,11 +34,19 @@ git -C "$REPO" add -A && git -C "$REPO" commit -qm "ctl"
 C1=$(git -C "$REPO" rev-parse HEAD)
 OLD=$(q keys raxx-ctl | awk '{print $1}')
 PORT=$("$ROTOR_PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+# a notification receiver (the controller notifies as it goes)
+RLOG=$WORLD/received.jsonl
+: >"$RLOG"
+"$ROTOR_PYTHON" "$ROTOR_SOURCE_DIR/tests/e2e/receiver.py" --port 0 --lifetime 300 --log "$RLOG" >"$WORLD/receiver.out" 2>&1 &
+echo $! >>"$WORLD/pids"
+for _ in $(seq 1 100); do grep -q '^PORT' "$WORLD/receiver.out" && break; sleep 0.05; done
+export HOOK_URL="http://127.0.0.1:$(sed -n 's/^PORT //p' "$WORLD/receiver.out")/hook/ok"
 {
 	cat "$WORLD/rotor.yaml"
 	printf 'source:\n  url: "file://%s"\n  path: aws\n  cacheDir: %s\n  interval: 10s\n' "$REPO" "$WORLD/gitcache"
 	printf 'controller:\n  workers: 2\n  resync: 10m\n  listen: "127.0.0.1:%s"\n' "$PORT"
 	printf '  webhook:\n    github: {secret: {env: ROTOR_WEBHOOK_SECRET}}\n'
+	printf 'notifications:\n  - name: hook\n    webhook: {url: {env: HOOK_URL}}\n    dedup: 0s\n'
 } >"$WORLD/ctl.yaml"
 
 ROTOR_WEBHOOK_SECRET=x "$ROTOR_BIN" controller --config "$WORLD/ctl.yaml" --listen 127.0.0.1:foo >"$WORLD/bad-listen.out" 2>&1
@@ -166,6 +174,12 @@ clock_advance 120 # past the back-off (30 s +-20%)
 wait_for 30 '[ "$(key_status raxx-ctl "$PREV")" = Inactive ]'
 clock_advance $((2 * 86400))
 wait_for 30 '[ "$(q keys raxx-ctl | wc -l)" = 1 ]'
+received() { "$ROTOR_PYTHON" -c 'import json, sys; print(" ".join(json.loads(l)["body"] and json.loads(json.loads(l)["body"])["event"] for l in open(sys.argv[1])))' "$RLOG"; }
+out=$(received)
+check "the controller notified: rotated, deactivated, the failed pass (with its error), deleted" \
+	'grep -qw rotated <<<"$out" && grep -qw deactivated <<<"$out" && grep -qw failed <<<"$out" && grep -qw deleted <<<"$out" && grep -q ConcurrentModification "$RLOG"'
+check "/metrics counts the notifications sent" \
+	'grep -q "^rotor_notifications_total{sink=\"hook\",result=\"sent\"} [1-9]" <<<"$(get /metrics)"'
 check "after the back-off it deactivates, then deletes the predecessor on time" \
 	'[ "$(q keys raxx-ctl | awk "{print \$1}")" = "$(akid_of ctl)" ] && [ -n "$PREV" ]'
 
