@@ -62,25 +62,11 @@ int cmd_controller(int argc, char **argv)
 		}
 	}
 	session_log_setup(ROTOR_LOG_INFO); /* a service: its steps are logged */
-	const char *path = cmd_config_path(config_flag, 1);
-	if (!path) {
-		fprintf(stderr, "rotor controller: no config: pass --config FILE or set "
-		                "$ROTOR_CONFIG\n");
-		return EXIT_USAGE;
-	}
-	struct rotor_diags diags;
+	const char *path = NULL;
 	struct rotor_config *cfg = NULL;
-	rotor_diags_init(&diags);
-	if (cmd_load_config(path, &cfg, &diags) == 0)
-		rotor_config_resolve_secrets(cfg, ROTOR_DIAG_ERROR, &diags);
-	if (diags.nerrors) {
-		rotor_diags_sort(&diags);
-		rotor_diags_print(&diags, stderr);
-		rotor_diags_dispose(&diags);
-		rotor_config_free(cfg);
-		return EXIT_INVALID;
-	}
-	rotor_diags_dispose(&diags);
+	int status = cmd_config_resolved("controller", config_flag, &path, &cfg);
+	if (status)
+		return status;
 	struct rotor_controller_options o = {path, argv + optind, (size_t)(argc - optind), listen};
 	struct rotor_controller *c = NULL;
 	struct rotor_error err;

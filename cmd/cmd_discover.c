@@ -504,25 +504,12 @@ int cmd_discover(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	session_log_setup(ROTOR_LOG_WARN);
-	const char *path = cmd_config_path(config_flag, 1);
-	if (!path) {
-		fprintf(stderr,
-		        "rotor discover: no config: pass --config FILE or set $ROTOR_CONFIG\n");
-		return EXIT_USAGE;
-	}
-	struct rotor_diags diags;
+	const char *path = NULL;
 	struct rotor_config *cfg = NULL;
-	rotor_diags_init(&diags);
-	if (cmd_load_config(path, &cfg, &diags) == 0)
-		rotor_config_resolve_secrets(cfg, ROTOR_DIAG_ERROR, &diags);
-	if (diags.nerrors) {
-		rotor_diags_sort(&diags);
-		rotor_diags_print(&diags, stderr);
-		rotor_diags_dispose(&diags);
-		rotor_config_free(cfg);
-		return EXIT_INVALID;
-	}
-	rotor_diags_dispose(&diags);
+	int loaded = cmd_config_resolved("discover", config_flag, &path, &cfg);
+	if (loaded)
+		return loaded;
+	struct rotor_diags diags;
 	if (aws && !rotor_config_aws(cfg, aws)) {
 		fprintf(stderr, "rotor discover: no aws connection named \"%s\" in %s\n", aws,
 		        path);

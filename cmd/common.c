@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "commands.h"
 #include "rotor/error.h"
 #include "rotor/source.h"
 
@@ -76,4 +77,29 @@ int cmd_parse_count(const char *s)
 	if (*end || v < 0 || v > 1000000)
 		return -1;
 	return (int)v;
+}
+
+int cmd_config_resolved(const char *command, const char *flag, const char **path,
+                        struct rotor_config **out)
+{
+	struct rotor_diags diags;
+	*out = NULL;
+	*path = cmd_config_path(flag, 1);
+	if (!*path) {
+		fprintf(stderr, "rotor %s: no config: pass --config FILE or set $ROTOR_CONFIG\n",
+		        command);
+		return EXIT_USAGE;
+	}
+	rotor_diags_init(&diags);
+	if (cmd_load_config(*path, out, &diags) == 0)
+		rotor_config_resolve_secrets(*out, ROTOR_DIAG_ERROR, &diags);
+	int bad = diags.nerrors != 0;
+	if (bad) {
+		rotor_diags_sort(&diags);
+		rotor_diags_print(&diags, stderr);
+		rotor_config_free(*out);
+		*out = NULL;
+	}
+	rotor_diags_dispose(&diags);
+	return bad ? EXIT_INVALID : EXIT_OK;
 }

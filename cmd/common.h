@@ -16,6 +16,13 @@ const char *cmd_config_path(const char *flag, int use_default);
 /* Reads and parses the config at path; problems go to diags. */
 int cmd_load_config(const char *path, struct rotor_config **out, struct rotor_diags *diags);
 
+/* For commands without a session (controller, discover): the config from
+ * --config/$ROTOR_CONFIG/./rotor.yaml, parsed and its secrets resolved;
+ * problems printed on stderr. Returns EXIT_OK with *out and *path set, or
+ * the exit status to return (EXIT_USAGE: no config; EXIT_INVALID). */
+int cmd_config_resolved(const char *command, const char *flag, const char **path,
+                        struct rotor_config **out);
+
 /* Loads the manifests from PATHs, or from the config's source when there
  * are none. Returns 0, ROTOR_EINVALID (diags say why) or another error
  * with a message in why. */

@@ -107,6 +107,20 @@ static int dedup(struct rotor_notifier *n, const char *key, int64_t now, int64_t
 	return seen;
 }
 
+/* The real-time moment ms from now, for pthread_cond_timedwait. */
+static struct timespec in_ms(int64_t ms)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	return ts;
+}
+
 /* ---- sending -------------------------------------------------------------------------- */
 
 static char *payload(const struct sink *s, const struct item *it, const char *delivery)
@@ -204,15 +218,7 @@ static void deliver(struct rotor_notifier *n, struct item *it)
 			break;
 		}
 		if (attempt < ATTEMPTS) { /* 1, 2, 4 s; a stop cuts the wait short */
-			struct timespec ts;
-			int64_t ms = n->backoff_ms << (attempt - 1);
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += ms / 1000;
-			ts.tv_nsec += (ms % 1000) * 1000000;
-			if (ts.tv_nsec >= 1000000000) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000;
-			}
+			struct timespec ts = in_ms(n->backoff_ms << (attempt - 1));
 			pthread_mutex_lock(&n->lock);
 			if (!n->stopping)
 				pthread_cond_timedwait(&n->cond, &n->lock, &ts);
@@ -496,14 +502,7 @@ void rotor_notifier_close(struct rotor_notifier *n, int64_t wait_ms)
 {
 	if (!n)
 		return;
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += wait_ms / 1000;
-	ts.tv_nsec += (wait_ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
+	struct timespec ts = in_ms(wait_ms);
 	pthread_mutex_lock(&n->lock);
 	n->stopping = 1; /* deliver what is queued ... */
 	pthread_cond_broadcast(&n->cond);

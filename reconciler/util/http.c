@@ -262,6 +262,23 @@ int64_t rotor_http_parse_retry_after(const char *value, int64_t now)
 	return when <= now ? 0 : (when - now) * 1000;
 }
 
+int rotor_http_status_kind(long status)
+{
+	switch (status) {
+	case 401:
+	case 403:
+		return ROTOR_EAUTH;
+	case 404:
+		return ROTOR_ENOTFOUND;
+	case 409:
+		return ROTOR_ECONFLICT;
+	case 429:
+		return ROTOR_ETHROTTLED;
+	default:
+		return status >= 500 ? ROTOR_ETRANSIENT : ROTOR_EINVALID;
+	}
+}
+
 enum rotor_http_verdict rotor_http_classify_none(void *ctx, const struct rotor_http_response *res,
                                                  int64_t *retry_after_ms)
 {

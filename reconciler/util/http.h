@@ -130,6 +130,10 @@ enum rotor_http_verdict rotor_http_classify_default(void *ctx,
                                                     const struct rotor_http_response *res,
                                                     int64_t *retry_after_ms);
 
+/* The rotor error kind of a non-2xx status: 401/403 auth, 404 not found,
+ * 409 conflict, 429 throttled, 5xx transient, any other invalid. */
+int rotor_http_status_kind(long status);
+
 /* A classifier that hands every response to the caller (which retries
  * itself: Infisical's and the consumer kinds' own loops). */
 enum rotor_http_verdict rotor_http_classify_none(void *ctx, const struct rotor_http_response *res,

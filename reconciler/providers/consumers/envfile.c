@@ -832,6 +832,18 @@ static int file_replace(const struct target *t, const char *path, const struct r
 
 /* ---- the consumer -------------------------------------------------------- */
 
+/* The ssh connection of the host c lives on (envFile.ssh), or NULL with err. */
+static const struct rotor_ssh_connection *
+ssh_of(const struct rotor_config *cfg, const struct rotor_consumer_ref *c, struct rotor_error *err)
+{
+	const struct rotor_ssh_connection *s = rotor_config_ssh(cfg, c->ssh);
+	if (!s)
+		rotor_error_set(err, ROTOR_EINVALID,
+		                "envFile \"%s\": no ssh connection named \"%s\" in the config",
+		                c->path, c->ssh);
+	return s;
+}
+
 static int envfile_observe(void *ctx, const struct rotor_consumer_ref *c,
                            const struct rotor_consumer_pair *want, enum rotor_consumer_state *state,
                            char *detail, size_t detail_len, struct rotor_error *err)
@@ -851,14 +863,9 @@ static int envfile_observe(void *ctx, const struct rotor_consumer_ref *c,
 	*state = ROTOR_CONSUMER_UNKNOWN;
 	detail[0] = '\0';
 	if (c->ssh) {
-		const struct rotor_ssh_connection *s = rotor_config_ssh(cfg, c->ssh);
-		if (!s)
-			return rotor_error_set(
-			    err, ROTOR_EINVALID,
-			    "envFile \"%s\": no ssh connection named \"%s\" in the "
-			    "config",
-			    c->path, c->ssh);
-		return rotor_sshfile_observe(s, c, want, state, detail, detail_len, err);
+		const struct rotor_ssh_connection *s = ssh_of(cfg, c, err);
+		return s ? rotor_sshfile_observe(s, c, want, state, detail, detail_len, err)
+		         : err->code;
 	}
 	rotor_buf_init(&content, ENVFILE_MAX);
 	int rc = names_resolve(c, want, &n, err);
@@ -996,14 +1003,8 @@ static int envfile_write(void *ctx, const struct rotor_consumer_ref *c,
 	const struct rotor_reload_command *reload = NULL;
 	struct names n;
 	if (c->ssh) {
-		const struct rotor_ssh_connection *s = rotor_config_ssh(cfg, c->ssh);
-		if (!s)
-			return rotor_error_set(
-			    err, ROTOR_EINVALID,
-			    "envFile \"%s\": no ssh connection named \"%s\" in the "
-			    "config",
-			    c->path, c->ssh);
-		return rotor_sshfile_write(s, c, pair, err);
+		const struct rotor_ssh_connection *s = ssh_of(cfg, c, err);
+		return s ? rotor_sshfile_write(s, c, pair, err) : err->code;
 	}
 	int rc = names_resolve(c, pair, &n, err);
 	if (rc)

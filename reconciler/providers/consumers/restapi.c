@@ -261,23 +261,6 @@ int rest_call_as(struct rest_conn *c,
 	return rc;
 }
 
-static int kind_for(long status)
-{
-	switch (status) {
-	case 401:
-	case 403:
-		return ROTOR_EAUTH;
-	case 404:
-		return ROTOR_ENOTFOUND;
-	case 409:
-		return ROTOR_ECONFLICT;
-	case 429:
-		return ROTOR_ETHROTTLED;
-	default:
-		return status >= 500 ? ROTOR_ETRANSIENT : ROTOR_EINVALID;
-	}
-}
-
 int rest_fail(const struct rest_conn *c, const struct rest_reply *r, const char *what,
               const char *hint, struct rotor_error *err)
 {
@@ -287,7 +270,8 @@ int rest_fail(const struct rest_conn *c, const struct rest_reply *r, const char 
 		         strlen(r->message) > 140 ? "..." : "");
 	rotor_error_set_remote(err, (int)r->status, r->code[0] ? r->code : NULL,
 	                       r->request_id[0] ? r->request_id : NULL);
-	return rotor_error_set(err, kind_for(r->status), "%s: HTTP %ld%s%s (request %s): %s%s",
-	                       what, r->status, r->code[0] ? " " : "", r->code,
+	return rotor_error_set(err, rotor_http_status_kind(r->status),
+	                       "%s: HTTP %ld%s%s (request %s): %s%s", what, r->status,
+	                       r->code[0] ? " " : "", r->code,
 	                       r->request_id[0] ? r->request_id : "without id", hint, says);
 }

@@ -280,27 +280,6 @@ static int send_raw(struct infisical *s, const char *method, const char *path, j
 	return 0;
 }
 
-static int kind_for(long status)
-{
-	switch (status) {
-	case 400:
-		return ROTOR_EINVALID;
-	case 401:
-	case 403:
-		return ROTOR_EAUTH;
-	case 404:
-		return ROTOR_ENOTFOUND;
-	case 409:
-		return ROTOR_ECONFLICT;
-	case 422:
-		return ROTOR_EINVALID;
-	case 429:
-		return ROTOR_ETHROTTLED;
-	default:
-		return status >= 500 ? ROTOR_ETRANSIENT : ROTOR_EINVALID;
-	}
-}
-
 /* Servers of October-November 2024 answer a malformed request with 401
  * ValidationFailure: a bug in the request, not a credential problem. */
 static int is_validation_401(const struct reply *r)
@@ -335,7 +314,7 @@ int rotor_inf_fail_reply(const struct reply *r, const char *what, const char *hi
 {
 	int kind = is_validation_401(r) ? ROTOR_EINVALID
 	           : is_throttle(r)     ? ROTOR_ETHROTTLED
-	                                : kind_for(r->status);
+	                                : rotor_http_status_kind(r->status);
 	return rotor_inf_fail_reply_as(kind, r, what, hint, err);
 }
 
