@@ -284,6 +284,8 @@ static void print_csv(const struct walk *w)
 
 struct scaffold {
 	const char *dir, *store_connection, *project, *environment, *path_template;
+	char (*used)[64]; /* manifest names given in this run */
+	size_t nused;
 };
 
 /* A manifest name from a user name: [a-z0-9-], 1..63, no leading or
@@ -353,11 +355,24 @@ static void store_path(char *out, size_t len, const char *tpl, const struct foun
 		out[n - 1] = '\0';
 }
 
-static int scaffold_one(const struct scaffold *s, const struct found *f,
-                        const struct rotor_config *cfg, int *written, int *kept)
+static int scaffold_one(struct scaffold *s, const struct found *f, const struct rotor_config *cfg,
+                        int *written, int *kept)
 {
-	char name[64], file[4096], secret_path[1024], text[4096];
-	manifest_name(name, sizeof(name), f->u.name);
+	char name[64], base[64], file[4096], secret_path[1024], text[4096];
+	manifest_name(base, sizeof(base), f->u.name);
+	/* two users may map to one name (ci.bot and ci-bot, or one user in two
+	 * accounts under --all): the later ones get -2, -3 ... */
+	snprintf(name, sizeof(name), "%s", base);
+	for (int k = 2;; k++) {
+		size_t i = 0;
+		while (i < s->nused && strcmp(s->used[i], name) != 0)
+			i++;
+		if (i == s->nused)
+			break;
+		snprintf(name, sizeof(name), "%.55s-%d", base, k);
+	}
+	if (s->used)
+		snprintf(s->used[s->nused++], sizeof(s->used[0]), "%s", name);
 	snprintf(file, sizeof(file), "%s/%s.yaml", s->dir, name);
 	store_path(secret_path, sizeof(secret_path), s->path_template, f, name);
 	snprintf(text, sizeof(text),
@@ -430,7 +445,7 @@ int cmd_discover(int argc, char **argv)
 	};
 	const char *config_flag = NULL, *aws = NULL, *older = "90d", *prefix = NULL,
 	           *format = "text";
-	struct scaffold sc = {NULL, NULL, NULL, NULL, "/aws/{name}"};
+	struct scaffold sc = {NULL, NULL, NULL, NULL, "/aws/{name}", NULL, 0};
 	int all = 0, page_size = 0, opt;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
@@ -604,6 +619,7 @@ int cmd_discover(int argc, char **argv)
 		print_text(&w, older);
 	if (sc.dir) {
 		int written = 0, kept = 0;
+		sc.used = calloc(w.n ? w.n : 1, sizeof(*sc.used));
 		for (size_t i = 0; i < w.n; i++)
 			if (w.items[i].group <= 1 &&
 			    scaffold_one(&sc, &w.items[i], cfg, &written, &kept))
@@ -611,6 +627,7 @@ int cmd_discover(int argc, char **argv)
 		fprintf(stderr,
 		        "rotor discover: scaffolded %d manifest%s in %s (%d existing kept)\n",
 		        written, written == 1 ? "" : "s", sc.dir, kept);
+		free(sc.used);
 	}
 	free(w.items);
 	rotor_engine_free(e);

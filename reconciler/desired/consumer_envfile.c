@@ -21,6 +21,8 @@ static void parse(struct yctx *c, const struct ydoc_node *const *nodes,
 		if (out->path[0] != '/')
 			rotor_yerr(c, nodes[0], "%s must be an absolute path, not \"%s\"", field,
 			           out->path);
+		else if (strlen(out->path) > 1024)
+			rotor_yerr(c, nodes[0], "%s is longer than 1024 characters", field);
 	}
 	snprintf(field, sizeof(field), "%s.reload", what);
 	if (rotor_yget_string(c, nodes[1], field, &out->reload) == 0 && nodes[1])
@@ -55,6 +57,8 @@ static int path_inside(const char *path, const char *dir)
 static int symlink_below(const char *path, const char *dir, char *buf, size_t len)
 {
 	size_t n = strlen(dir);
+	if (strlen(path) >= len)
+		return 0; /* too long to check here: refused by validation (1024) */
 	snprintf(buf, len, "%s", path);
 	for (size_t i = n + 1; i <= strlen(path); i++) {
 		if (path[i] != '/' && path[i] != '\0')

@@ -134,12 +134,37 @@ static void parse(struct yctx *c, const struct ydoc_node *const *nodes,
 		check_github_name(c, sak, out->secret_name);
 }
 
+/* 0 when name is a valid GitHub secret name. */
+static int github_name_ok(const char *name)
+{
+	int ok = name && *name && !isdigit((unsigned char)*name) && strncasecmp(name, "GITHUB_", 7);
+	for (const char *p = name; ok && *p; p++)
+		ok = isalnum((unsigned char)*p) || *p == '_';
+	return ok ? 0 : -1;
+}
+
 static void check_config(struct rotor_diags *d, const struct rotor_config *cfg,
                          const struct rotor_consumer *k)
 {
 	rotor_check_connection(d, cfg, &k->connection_pos, k->connection, "github",
 	                       "githubActions.connection",
 	                       rotor_config_github(cfg, k->connection) != NULL);
+	/* the names as they will be written, the store's when the consumer
+	 * names none: GitHub's rules, and two names, not one in two cases */
+	const char *names[2] = {k->akid_name, k->secret_name};
+	for (int i = 0; i < 2; i++)
+		if (names[i] && github_name_ok(names[i]) != 0)
+			rotor_diags_add(
+			    d, ROTOR_DIAG_ERROR, k->pos.file, k->pos.line, k->pos.col,
+			    "consumer %s: \"%s\" is not a GitHub secret name (letters, digits "
+			    "and '_', not starting with a digit or GITHUB_): set "
+			    "accessKeyIdName/secretAccessKeyName for this consumer",
+			    k->name, names[i]);
+	if (names[0] && names[1] && strcasecmp(names[0], names[1]) == 0)
+		rotor_diags_add(d, ROTOR_DIAG_ERROR, k->pos.file, k->pos.line, k->pos.col,
+		                "consumer %s: \"%s\" and \"%s\" are one GitHub secret (names are "
+		                "case-insensitive)",
+		                k->name, names[0], names[1]);
 }
 
 /* Both secrets: repositories, environments and secret names are

@@ -51,7 +51,8 @@ struct rotor_notifier {
 	char dedup_file[4200], lock_file[4200];
 	pthread_mutex_t lock;
 	pthread_cond_t cond, idle;
-	struct item *queue; /* ring */
+	pthread_cond_t stop; /* signalled when stopping changes: cuts a back-off short */
+	struct item *queue;  /* ring */
 	size_t head, len;
 	int stopping, busy, thread_ok;
 	int orphan;         /* closed while a send was in flight: the sender frees it all */
@@ -133,7 +134,22 @@ static char *payload(const struct sink *s, const struct item *it, const char *de
 		snprintf(text, sizeof(text), "rotor: *%s* `%s` (IAM user %s on %s)%s%s%s: %s",
 		         rotor_notify_event_name(it->kind), it->manifest, it->user, it->aws,
 		         it->key[0] ? ", key " : "", it->key, "", it->message);
-		j = json_pack("{s:s}", "text", text);
+		char esc[4200];
+		size_t o = 0;
+		for (const char *p = text; *p && o + 6 < sizeof(esc); p++) {
+			const char *e = *p == '&'   ? "&amp;"
+			                : *p == '<' ? "&lt;"
+			                : *p == '>' ? "&gt;"
+			                            : NULL;
+			if (e) {
+				memcpy(esc + o, e, strlen(e));
+				o += strlen(e);
+			} else {
+				esc[o++] = *p;
+			}
+		}
+		esc[o] = '\0';
+		j = json_pack("{s:s}", "text", esc);
 	} else {
 		j = json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:s, s:s}", "event",
 		              rotor_notify_event_name(it->kind), "manifest", it->manifest, "user",
@@ -220,8 +236,8 @@ static void deliver(struct rotor_notifier *n, struct item *it)
 		if (attempt < ATTEMPTS) { /* 1, 2, 4 s; a stop cuts the wait short */
 			struct timespec ts = in_ms(n->backoff_ms << (attempt - 1));
 			pthread_mutex_lock(&n->lock);
-			if (!n->stopping)
-				pthread_cond_timedwait(&n->cond, &n->lock, &ts);
+			if (n->stopping != 2) /* a drain still waits out the back-off */
+				pthread_cond_timedwait(&n->stop, &n->lock, &ts);
 			int stop = n->stopping == 2;
 			pthread_mutex_unlock(&n->lock);
 			if (stop)
@@ -318,17 +334,23 @@ static void enqueue(struct rotor_notifier *n, size_t si, const struct rotor_mani
 		return;
 	}
 	pthread_mutex_lock(&n->lock);
+	char dropped[sizeof(it.dedup_key)] = "";
 	if (n->len == QUEUE_MAX) { /* never block a pass: the oldest goes */
+		struct item *old = &n->queue[n->head];
+		n->sinks[old->sink].failed++;
+		memcpy(dropped, old->dedup_key, sizeof(dropped));
 		n->head = (n->head + 1) % QUEUE_MAX;
 		n->len--;
-		n->sinks[n->queue[n->head].sink].failed++;
-		rotor_log(ROTOR_LOG_WARN, "notify",
-		          "queue full: the oldest notification was dropped");
 	}
 	n->queue[(n->head + n->len) % QUEUE_MAX] = it;
 	n->len++;
 	pthread_cond_signal(&n->cond);
 	pthread_mutex_unlock(&n->lock);
+	if (dropped[0]) { /* not sent: a later pass may send it */
+		dedup(n, dropped, 0, 0, 1);
+		rotor_log(ROTOR_LOG_WARN, "notify",
+		          "queue full: the oldest notification was dropped");
+	}
 }
 
 void rotor_notify_reconcile(struct rotor_notifier *n, const struct rotor_manifest *m,
@@ -406,6 +428,18 @@ void rotor_notify_reconcile(struct rotor_notifier *n, const struct rotor_manifes
 
 /* ---- life cycle ---------------------------------------------------------------------------- */
 
+/* http://127.0.0.1, localhost or [::1], then a port or a path: this machine. */
+static int loopback_http(const char *u)
+{
+	static const char *const hosts[] = {"http://127.0.0.1", "http://localhost", "http://[::1]"};
+	for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
+		size_t n = strlen(hosts[i]);
+		if (strncmp(u, hosts[i], n) == 0 && (u[n] == ':' || u[n] == '/' || u[n] == '\0'))
+			return 1;
+	}
+	return 0;
+}
+
 static void free_sinks(struct rotor_notifier *n)
 {
 	for (size_t i = 0; i < n->nsinks; i++) {
@@ -444,6 +478,7 @@ int rotor_notifier_open(struct rotor_notifier **out, const struct rotor_config *
 	pthread_mutex_init(&n->lock, NULL);
 	pthread_cond_init(&n->cond, NULL);
 	pthread_cond_init(&n->idle, NULL);
+	pthread_cond_init(&n->stop, NULL);
 	int rc = 0;
 	for (size_t i = 0; i < cfg->nnotifications && !rc; i++, n->nsinks++) {
 		const struct rotor_notify_sink *c = &cfg->notifications[i];
@@ -461,9 +496,7 @@ int rotor_notifier_open(struct rotor_notifier **out, const struct rotor_config *
 			break;
 		}
 		const char *u = rotor_secret_bytes(c->url.value);
-		if (strncmp(u, "https://", 8) != 0 && strncmp(u, "http://127.0.0.1", 16) != 0 &&
-		    strncmp(u, "http://localhost", 16) != 0 &&
-		    strncmp(u, "http://[::1]", 12) != 0) {
+		if (strncmp(u, "https://", 8) != 0 && !loopback_http(u)) {
 			rc = rotor_error_set(
 			    err, ROTOR_EINVALID,
 			    "notifications.%s: the url must be https:// (plain http "
@@ -509,25 +542,36 @@ void rotor_notifier_close(struct rotor_notifier *n, int64_t wait_ms)
 	while ((n->len || n->busy) && pthread_cond_timedwait(&n->idle, &n->lock, &ts) != ETIMEDOUT)
 		;
 	size_t left = n->len + (size_t)n->busy;
-	int in_flight = n->busy;
+	int in_flight = n->busy, thread_ok = n->thread_ok;
+	pthread_t thread = n->thread;
+	/* what was never sent gives its dedup slot back: a later pass sends it */
+	size_t nleft = n->len;
+	struct item *unsent = nleft ? malloc(nleft * sizeof(*unsent)) : NULL;
+	for (size_t i = 0; unsent && i < nleft; i++)
+		unsent[i] = n->queue[(n->head + i) % QUEUE_MAX];
+	n->len = 0;
 	n->stopping = 2; /* ... then stop, mid-retry if need be */
 	/* a send still in flight (a slow sink) is not waited for: the sender
 	 * thread frees everything when it returns (never, if the process
-	 * exits first) */
-	n->orphan = in_flight && n->thread_ok;
+	 * exits first); nothing of n is read here after the unlock */
+	n->orphan = in_flight && thread_ok;
+	for (size_t i = 0; unsent && i < nleft; i++)
+		dedup(n, unsent[i].dedup_key, 0, 0, 1); /* files only: n's lock is not taken */
 	pthread_cond_broadcast(&n->cond);
+	pthread_cond_broadcast(&n->stop);
+	if (in_flight && thread_ok)
+		pthread_detach(thread);
 	pthread_mutex_unlock(&n->lock);
+	free(unsent);
 	if (left)
 		rotor_log(
 		    ROTOR_LOG_WARN, "notify",
 		    "%zu notification%s not delivered before exit (the sinks were slow or down)",
 		    left, left == 1 ? "" : "s");
-	if (in_flight && n->thread_ok) {
-		pthread_detach(n->thread);
+	if (in_flight && thread_ok)
 		return;
-	}
-	if (n->thread_ok)
-		pthread_join(n->thread, NULL);
+	if (thread_ok)
+		pthread_join(thread, NULL);
 	free_notifier(n);
 }
 
@@ -536,6 +580,7 @@ static void free_notifier(struct rotor_notifier *n)
 	pthread_mutex_destroy(&n->lock);
 	pthread_cond_destroy(&n->cond);
 	pthread_cond_destroy(&n->idle);
+	pthread_cond_destroy(&n->stop);
 	free_sinks(n);
 	free(n->queue);
 	free(n);

@@ -24,6 +24,8 @@ aws_ctl POST users "{\"name\": \"raxx-new\", \"keys\": [{\"created\": \"2025-12-
 aws_ctl POST users '{"name": "raxx-nokeys", "keys": []}' >/dev/null
 aws_ctl POST users '{"name": "raxx-two", "keys": [{"created": "2025-03-01T00:00:00Z", "status": "Inactive"}, {"created": "2025-12-01T00:00:00Z"}]}' >/dev/null
 new_case managed raxx-managed '[{"created": "2024-12-01T00:00:00Z"}]'
+aws_ctl POST users '{"name": "raxx.dup", "keys": [{"created": "2025-12-30T00:00:00Z"}]}' >/dev/null
+aws_ctl POST users '{"name": "raxx-dup", "keys": [{"created": "2025-12-30T00:00:00Z"}]}' >/dev/null
 SEQ=$(q seq)
 
 run discover --aws aws-test --page-size 2 --format json "$WORLD/m/managed"
@@ -31,8 +33,8 @@ printf '%s\n' "$out" >"$WORLD/discover.json"
 check "discover --format json exits 0 and is JSON" \
 	'[ $rc = 0 ] && "$ROTOR_PYTHON" -m json.tool "$WORLD/discover.json" >/dev/null'
 J() { "$ROTOR_PYTHON" -c 'import json, sys; d = json.load(open(sys.argv[1])); u = {x["user"]: x for x in d["users"]}; print(eval(sys.argv[2]))' "$WORLD/discover.json" "$1"; }
-check "every user is listed (7 with rotor's own), though ListUsers answered two at a time" \
-	'[ "$(J "len(d[\"users\"])")" = 7 ] && [ "$(q calls $SEQ | grep -c "IAM ListUsers")" = 4 ]'
+check "every user is listed (9 with rotor's own), though ListUsers answered two at a time" \
+	'[ "$(J "len(d[\"users\"])")" = 9 ] && [ "$(q calls $SEQ | grep -c "IAM ListUsers")" = 5 ]'
 check "unmanaged users with keys older than 90d first, the oldest key first" \
 	'[ "$(J "[x[\"user\"] for x in d[\"users\"]][:3]")" = "['"'"'raxx-old2'"'"', '"'"'raxx-two'"'"', '"'"'raxx-old1'"'"']" ]'
 check "the managed user names its manifest; the new and the keyless ones come after" \
@@ -42,6 +44,9 @@ check "each key: status, age and last use (time, service, region)" \
 out=$(q writes $SEQ)
 check "read-only: no mutating call reached IAM or Infisical" '[ -z "$out" ]'
 
+run discover --all --page-size 3 --format json "$WORLD/m/managed"
+check "--all walks every AWS connection of the config (here one): the same users" \
+	'[ $rc = 0 ] && [ "$("$ROTOR_PYTHON" -c "import json,sys; print(sorted(u[\"user\"] for u in json.load(sys.stdin)[\"users\"]))" <<<"$out")" = "$(J "sorted(u)")" ]'
 run discover --aws aws-test --path-prefix /ci/ --format csv
 check "--path-prefix /ci/ and csv: a header and raxx-old1's one key" \
 	'[ $rc = 0 ] && [ "$(wc -l <<<"$out")" = 2 ] && grep -q "^connection,user,path,managed_by" <<<"$out" && grep -q "^aws-test,raxx-old1,/ci/,,true,AKIA" <<<"$out"'
@@ -50,7 +55,7 @@ check "markdown: a table; with --older-than 400d nothing is flagged" \
 	'[ $rc = 0 ] && grep -q "^| | connection | user |" <<<"$out" && ! grep -q "^| :warning:" <<<"$out"'
 run discover --aws aws-test "$WORLD/m/managed"
 check "text: a summary line and the flagged users marked !" \
-	'[ $rc = 0 ] && grep -q "^7 users, 6 with access keys; 3 unmanaged with a key older than 90d" <<<"$out" && grep -q "^! aws-test/raxx-old2" <<<"$out"'
+	'[ $rc = 0 ] && grep -q "^9 users, 8 with access keys; 3 unmanaged with a key older than 90d" <<<"$out" && grep -q "^! aws-test/raxx-old2" <<<"$out"'
 
 # ---- --scaffold ------------------------------------------------------------------------
 mkdir -p "$WORLD/scaffold"
@@ -58,7 +63,9 @@ printf '# mine\n' >"$WORLD/scaffold/raxx-old2.yaml"
 run discover --aws aws-test --scaffold "$WORLD/scaffold" --project "$PROJECT" --environment prod \
 	--store-path '/aws/{path}/{user}' "$WORLD/m/managed"
 check "scaffold: one manifest per unmanaged user with keys; an existing file kept" \
-	'[ $rc = 0 ] && [ "$(ls "$WORLD/scaffold" | wc -l)" = 5 ] && [ "$(cat "$WORLD/scaffold/raxx-old2.yaml")" = "# mine" ] && grep -q "raxx-old2.yaml exists: not overwritten" <<<"$out" && [ ! -e "$WORLD/scaffold/raxx-managed.yaml" ] && [ ! -e "$WORLD/scaffold/raxx-nokeys.yaml" ]'
+	'[ $rc = 0 ] && [ "$(ls "$WORLD/scaffold" | wc -l)" = 7 ] && [ "$(cat "$WORLD/scaffold/raxx-old2.yaml")" = "# mine" ] && grep -q "raxx-old2.yaml exists: not overwritten" <<<"$out" && [ ! -e "$WORLD/scaffold/raxx-managed.yaml" ] && [ ! -e "$WORLD/scaffold/raxx-nokeys.yaml" ]'
+check "raxx.dup and raxx-dup map to one name: the second gets -2, nothing is lost" \
+	'[ -e "$WORLD/scaffold/raxx-dup.yaml" ] && [ -e "$WORLD/scaffold/raxx-dup-2.yaml" ] && [ "$(cat "$WORLD/scaffold/raxx-dup.yaml" "$WORLD/scaffold/raxx-dup-2.yaml" | grep -c "^  user: \"raxx[.-]dup\"$")" = 2 ]'
 check "scaffolded manifests: observe mode, the store path from the template" \
 	'grep -q "^  mode: observe$" "$WORLD/scaffold/raxx-old1.yaml" && grep -q "secretPath: \"/aws/ci/raxx-old1\"" "$WORLD/scaffold/raxx-old1.yaml" && grep -q "secretPath: \"/aws/raxx-new\"" "$WORLD/scaffold/raxx-new.yaml"'
 rm "$WORLD/scaffold/raxx-old2.yaml"

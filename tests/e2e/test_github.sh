@@ -60,6 +60,11 @@ all_hold() { # AKID SECRET: every GitHub target holds that pair
 run validate --config "$WORLD/rotor.yaml" "$M"
 check "the manifest with repository, environment, organisation and App consumers validates" '[ $rc = 0 ]'
 
+printf 'apiVersion: rotor/v1\nkind: AccessKeyRotation\nmetadata: {name: badgh}\nspec:\n  user: x\n  aws: aws-test\n  store:\n    infisical: {connection: infisical-test, projectId: p, environment: prod}\n  consumers:\n    - name: c\n      githubActions: {connection: github-test, repository: raxx/api, accessKeyIdName: deploy_key, secretAccessKeyName: DEPLOY_KEY}\n' >"$WORLD/badgh.yaml"
+run validate --config "$WORLD/rotor.yaml" "$WORLD/badgh.yaml"
+check "two names that are one GitHub secret (case-insensitive) are refused at validation" \
+	'[ $rc = 3 ] && grep -q "\"deploy_key\" and \"DEPLOY_KEY\" are one GitHub secret" <<<"$out"'
+
 # ---- adoption ----------------------------------------------------------------------
 run apply "$M"
 NEW=$(akid_of gh)

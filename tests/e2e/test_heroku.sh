@@ -63,6 +63,15 @@ run apply "$M"
 check "drift healed by one write; the env file in sync untouched" \
 	'[ $rc = 0 ] && [ "$(hk_akid)" = "$NEW" ] && [ "$(releases)" = 3 ] && [ "$(stat -c "%Y %i" "$WORLD/etc/hk.env")" = "$ENV_BEFORE" ]'
 
+# the secret pasted into the key id's variable: drift, and never shown
+SEC=$(q secret /hk AWS_SECRET_ACCESS_KEY)
+heroku_ctl POST vars "{\"app\": \"raxx-api\", \"vars\": {\"AWS_ACCESS_KEY_ID\": \"$SEC\"}}" >/dev/null
+run status "$M"
+check "a secret in the key id's variable: drift, shown as 'not an access key id', never its value" \
+	'grep -q "AWS_ACCESS_KEY_ID holds a value that is not an access key id" <<<"$out" && ! grep -qF -- "${SEC:0:12}" <<<"$out"'
+run apply "$M"
+check "and healed" '[ $rc = 0 ] && [ "$(hk_akid)" = "$NEW" ]'
+
 # ---- failures, each leaving the others correct ----------------------------------------
 clock_advance 7200 # the predecessor is deactivated (both consumers hold the new key)
 run apply "$M"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Notifications (issue 21) from `rotor apply`, received by a local HTTP
 # receiver (tests/e2e/receiver.py):
-#  - a generic webhook gets rotated, deactivated, stalled, failed, overdue
-#    and reminder events with their fields, signed (HMAC-SHA256 of the body,
+#  - a generic webhook gets rotated, deactivated, held, stalled, failed,
+#    overdue and reminder events with their fields, signed (HMAC-SHA256 of the body,
 #    checked here), never a secret;
 #  - a Slack sink gets only the events it asks for, for the manifests its
 #    label selector picks;
@@ -107,6 +107,19 @@ check "overdue: a key older than its cadence plus a day" \
 	'[ "$(R "len(ev(\"overdue\"))")" -ge 1 ] && R "ev(\"overdue\")[0][\"message\"]" | grep -q "old (cadence 30d)"'
 check "reminder: a rotation due that rotor will not make (observe mode)" \
 	'[ "$(R "len(ev(\"reminder\"))")" = 1 ] && R "ev(\"reminder\")[0][\"message\"]" | grep -q "observe mode"'
+
+# ---- held: the old key used after every consumer switched --------------------------------
+new_case hold raxx-hold '[{"created": "2025-10-01T00:00:00Z"}]'
+labels hold platform
+OLDH=$(q keys raxx-hold | awk '{print $1}')
+run apply "$WORLD/m/hold"
+clock_advance 600
+aws_ctl POST use "{\"access_key_id\": \"$OLDH\", \"service\": \"s3\", \"region\": \"eu-west-1\"}" >/dev/null
+clock_advance 7200
+run apply "$WORLD/m/hold"
+sleep 0.3
+check "held: the old key used after the switch, who used it (service, region), to the webhook and to Slack" \
+	'[ "$(R "len(ev(\"held\"))")" = 1 ] && R "ev(\"held\")[0][\"message\"]" | grep -q "$OLDH (the predecessor) was last used .* by s3 in eu-west-1" && R "[x[\"json\"][\"text\"] for x in slack]" | grep -q "held.*hold"'
 
 # ---- retries, a receiver down, a slow one ------------------------------------------------
 export HOOK_URL="http://127.0.0.1:$RPORT/hook/fail/2"

@@ -52,9 +52,12 @@ check "status: 2/2 consumers hold the key" 'grep -q "2/2 consumers hold $NEW" <<
 
 # ---- a hand edit is healed --------------------------------------------------------
 sed -i 's/^AWS_ACCESS_KEY_ID=.*/AWS_ACCESS_KEY_ID=AKIAEDITEDBYHAND0000/' "$REMOTE"
+cp "$REMOTE" "$WORLD/remote/.app.env.rotor-0011223344556677" # a killed rotor's temp file
 run apply "$M"
 check "a hand edit on the host is healed (and reloaded)" \
 	'[ $rc = 0 ] && [ "$(remote_akid)" = "$NEW" ] && [ "$(reloads)" = 2 ]'
+check "a temp file an interrupted rotor left beside it (with the secret) is removed" \
+	'[ ! -e "$WORLD/remote/.app.env.rotor-0011223344556677" ]'
 
 # ---- host keys ---------------------------------------------------------------------
 cp "$WORLD/sshd/known_hosts" "$WORLD/sshd/known_hosts.good"

@@ -161,6 +161,33 @@ static void test_throttle_waited_out(void **state)
 	assert_int_equal(count_of("t2"), 4);
 }
 
+/* A 403 that says it is a (secondary) rate limit, without retry-after:
+ * waited out and sent again; a 403 that does not is a permission error,
+ * returned at once. */
+static void test_secondary_rate_limit_403(void **state)
+{
+	struct fx *f = *state;
+	struct rest_reply r;
+	struct rotor_error err;
+	rotor_error_clear(&err);
+	int rc = rest_call(&f->conn, "PUT",
+	                   "/flaky/s1/1/403?body=%7B%22message%22%3A%22You%20have%20"
+	                   "exceeded%20a%20secondary%20rate%20limit%22%7D",
+	                   "{}", 2, 1, "PUT thing", &r, &err);
+	assert_int_equal(rc, ROTOR_EINVALID); /* reached the 200 "hello" */
+	assert_int_equal(count_of("s1"), 2);
+	assert_int_equal(f->clock.slept_ms, 2000);
+	rotor_error_clear(&err);
+	rc = rest_call(&f->conn, "PUT",
+	               "/flaky/s2/1/403?body=%7B%22message%22%3A%22Resource%20not%20"
+	               "accessible%22%7D",
+	               "{}", 2, 1, "PUT thing", &r, &err);
+	assert_int_equal(rc, 0);
+	assert_int_equal(r.status, 403);
+	rest_reply_dispose(&r);
+	assert_int_equal(count_of("s2"), 1);
+}
+
 /* One attempt that outlasts the timeout: a read gives up after its
  * attempts with a transport error naming the call. */
 static void test_timeout(void **state)
@@ -219,6 +246,7 @@ int main(void)
 	    T(test_throttle_waited_out),
 	    T(test_timeout),
 	    T(test_no_token),
+	    T(test_secondary_rate_limit_403),
 	    T(test_fail_message),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -138,8 +138,14 @@ static enum held compare_akid(json_t *vars, const char *name, const char *want, 
 	got[0] = '\0';
 	if (!v)
 		return MISSING;
-	/* a key id is not a secret: it names what the app holds */
-	snprintf(got, glen, "%.32s", v);
+	/* a key id is not a secret: it names what the app holds; anything else
+	 * (the secret pasted in the wrong variable) is never shown */
+	size_t n = strlen(v);
+	int keyish =
+	    n >= 16 && n <= 32 && (strncmp(v, "AKIA", 4) == 0 || strncmp(v, "ASIA", 4) == 0);
+	for (size_t i = 0; keyish && i < n; i++)
+		keyish = (v[i] >= 'A' && v[i] <= 'Z') || (v[i] >= '0' && v[i] <= '9');
+	snprintf(got, glen, "%s", keyish ? v : "a value that is not an access key id");
 	return strcmp(v, want) == 0 ? EQUAL : DIFFERS;
 }
 
@@ -173,7 +179,7 @@ static int heroku_observe(void *ctx, const struct rotor_consumer_ref *c,
                           char *detail, size_t detail_len, struct rotor_error *err)
 {
 	const char *an, *sn;
-	char got[40];
+	char got[64];
 	json_t *vars = NULL;
 	names_of(c, want, &an, &sn);
 	int rc = config_vars(ctx, c, "GET", NULL, 0, &vars, NULL, 0, err);
@@ -196,7 +202,7 @@ static int check_held(json_t *vars, const struct rotor_consumer_ref *c,
                       const struct rotor_consumer_pair *p, const char *an, const char *sn,
                       const char *when, const char *req_id, struct rotor_error *err)
 {
-	char got[40], detail[400];
+	char got[64], detail[400];
 	enum held a = compare_akid(vars, an, p->akid, got, sizeof(got));
 	enum held s = compare_secret(vars, sn, p->secret);
 	if (a == EQUAL && s == EQUAL)

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "rotor/clock.h"
 #include "rotor/log.h"
@@ -88,9 +89,25 @@ static void pace(struct rest_conn *c, struct rotor_clock *clock)
 	}
 }
 
-static int is_throttle(const struct rest_reply *r, const char *retry_after, int64_t remaining)
+/* A throttling reply: 429; or a 403 that names a wait, has nothing left in
+ * its window, or says it is a (secondary) rate limit (GitHub: "You have
+ * exceeded a secondary rate limit", "API rate limit exceeded"). A 403
+ * without any of those is a permission error. */
+/* s contains word, ignoring ASCII case. */
+static int contains_nocase(const char *s, const char *word)
 {
-	return r->status == 429 || (r->status == 403 && (retry_after[0] || remaining == 0));
+	size_t n = strlen(word);
+	for (; *s; s++)
+		if (strncasecmp(s, word, n) == 0)
+			return 1;
+	return 0;
+}
+
+static int is_throttle(const struct rest_reply *r, const char *retry_after)
+{
+	return r->status == 429 ||
+	       (r->status == 403 &&
+	        (retry_after[0] || r->remaining == 0 || contains_nocase(r->message, "rate limit")));
 }
 
 static void read_error(const struct rest_conn *c, struct rest_reply *r)
@@ -117,17 +134,21 @@ static int attempt(struct rest_conn *c, struct rotor_http *h, const struct rotor
 		return rc;
 	memset(r, 0, sizeof(*r));
 	r->status = res.status;
+	r->remaining = -1;
 	rotor_http_response_header(&res, c->vendor->request_id_header, r->request_id,
 	                           sizeof(r->request_id));
 	retry_after[0] = '\0';
 	rotor_http_response_header(&res, "Retry-After", retry_after, ra_len);
-	pthread_mutex_lock(&c->lock);
 	if (rotor_http_response_header(&res, c->vendor->remaining_header, v, sizeof(v)))
-		c->remaining = strtoll(v, NULL, 10);
+		r->remaining = strtoll(v, NULL, 10);
 	if (c->vendor->reset_header &&
 	    rotor_http_response_header(&res, c->vendor->reset_header, v, sizeof(v)))
-		c->reset_at = strtoll(v, NULL, 10);
-	int64_t remaining = c->remaining;
+		r->reset_at = strtoll(v, NULL, 10);
+	pthread_mutex_lock(&c->lock);
+	if (r->remaining >= 0)
+		c->remaining = r->remaining;
+	if (r->reset_at)
+		c->reset_at = r->reset_at;
 	pthread_mutex_unlock(&c->lock);
 	if (res.body.len) {
 		json_error_t je;
@@ -135,7 +156,7 @@ static int attempt(struct rest_conn *c, struct rotor_http *h, const struct rotor
 	}
 	rotor_http_response_dispose(&res);
 	read_error(c, r);
-	rotor_stats_request(c->vendor->remote, is_throttle(r, retry_after, remaining));
+	rotor_stats_request(c->vendor->remote, is_throttle(r, retry_after));
 	return 0;
 }
 
@@ -212,10 +233,13 @@ int rest_call_as(struct rest_conn *c,
 			if (write || rc != ROTOR_ETRANSIENT || n >= ATTEMPTS)
 				break;
 			wait = SERVER_RETRY_MS << (n - 1);
-		} else if (is_throttle(r, retry_after, c->remaining)) {
+		} else if (is_throttle(r, retry_after)) {
 			wait = retry_after[0]
 			           ? rotor_http_parse_retry_after(retry_after, clock->now(clock))
 			           : -1;
+			/* a window used up: until it resets (GitHub's x-ratelimit-reset) */
+			if (wait < 0 && r->remaining == 0 && r->reset_at)
+				wait = (r->reset_at - clock->now(clock)) * 1000;
 			if (wait < 0)
 				wait = (int64_t)SERVER_RETRY_MS << n; /* 2, 4, 8 s */
 			if (n >= ATTEMPTS || wait > WAIT_MAX_MS) {

@@ -65,6 +65,8 @@ struct rest_reply {
 	char request_id[96];
 	char code[64];     /* the vendor's error code ("not_found"), or "" */
 	char message[256]; /* the vendor's error message, or "" */
+	int64_t remaining; /* this reply's remaining budget; -1 not said */
+	int64_t reset_at;  /* this reply's window reset (epoch s); 0 not said */
 };
 
 /* Fills c (copying name, base and the token). 0 or ROTOR_ENOMEM. */

@@ -286,8 +286,11 @@ static int check_path(struct ssh *s, int *exists, struct rotor_error *err)
 		                       "('.' and '..' are not allowed)",
 		                       s->what);
 	char buf[4096];
-	snprintf(buf, sizeof(buf), "%s", path);
 	size_t total = strlen(path);
+	if (total >= sizeof(buf))
+		return rotor_error_set(err, ROTOR_EINVALID, "%s: the path is longer than %zu bytes",
+		                       s->what, sizeof(buf) - 1);
+	snprintf(buf, sizeof(buf), "%s", path);
 	for (size_t i = strlen(dir) + 1; i <= total; i++) {
 		if (path[i] != '/' && path[i] != '\0')
 			continue;
@@ -355,13 +358,23 @@ static int read_file(struct ssh *s, const char *path, struct rotor_buf *out,
 static int run(struct ssh *s, char *const *argv, size_t argc, long timeout_s, const char *label,
                struct rotor_error *err)
 {
-	char cmd[4096];
+	char cmd[8192];
 	size_t o = 0;
-	for (size_t i = 0; i < argc && o + 8 < sizeof(cmd); i++) {
-		cmd[o++] = i ? ' ' : '\'';
+	for (size_t i = 0; i < argc; i++) {
+		/* each word single-quoted; a quote inside becomes '\'' */
+		size_t need = 3;
+		for (const char *p = argv[i]; *p; p++)
+			need += *p == '\'' ? 4 : 1;
+		if (o + need + 1 >= sizeof(cmd)) /* never cut a command short */
+			return rotor_error_set(
+			    err, ROTOR_EINVALID,
+			    "%s: %s is longer than rotor sends (%zu bytes): nothing "
+			    "was run",
+			    s->what, label, sizeof(cmd));
 		if (i)
-			cmd[o++] = '\'';
-		for (const char *p = argv[i]; *p && o + 6 < sizeof(cmd); p++) {
+			cmd[o++] = ' ';
+		cmd[o++] = '\'';
+		for (const char *p = argv[i]; *p; p++) {
 			if (*p == '\'') {
 				memcpy(cmd + o, "'\\''", 4);
 				o += 4;
@@ -410,6 +423,33 @@ static int run(struct ssh *s, char *const *argv, size_t argc, long timeout_s, co
 		libssh2_channel_free(ch);
 	libssh2_session_set_timeout(s->session, SESSION_TIMEOUT_MS);
 	return rc;
+}
+
+/* Temp files an earlier rotor left beside the file (killed between the
+ * write and the rename): they may hold a secret, so they go. The per-user
+ * lock makes sure no other rotor is writing this file now. */
+static void sweep_temps(struct ssh *s)
+{
+	const char *path = s->c->path;
+	const char *slash = strrchr(path, '/');
+	char dir[4096], prefix[300], name[512], victim[4700];
+	snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	snprintf(prefix, sizeof(prefix), ".%s.rotor-", slash + 1);
+	LIBSSH2_SFTP_HANDLE *d =
+	    libssh2_sftp_open_ex(s->sftp, dir, (unsigned)strlen(dir), 0, 0, LIBSSH2_SFTP_OPENDIR);
+	if (!d)
+		return;
+	LIBSSH2_SFTP_ATTRIBUTES a;
+	while (libssh2_sftp_readdir(d, name, sizeof(name), &a) > 0) {
+		if (strncmp(name, prefix, strlen(prefix)) != 0)
+			continue;
+		snprintf(victim, sizeof(victim), "%s/%s", dir, name);
+		if (libssh2_sftp_unlink_ex(s->sftp, victim, (unsigned)strlen(victim)) == 0)
+			rotor_log(ROTOR_LOG_INFO, s->c->name,
+			          "removed %s on %s: a temp file an interrupted rotor left", victim,
+			          s->conn->address);
+	}
+	libssh2_sftp_closedir(d);
 }
 
 /* content into path: a temp file beside it (exclusive, 0600), fsync, then
@@ -521,8 +561,10 @@ int rotor_sshfile_write(const struct rotor_ssh_connection *conn, const struct ro
 		rc = read_file(&s, c->path, &old, err);
 	if (!rc)
 		rc = rotor_envfile_content_with(&old, c, pair, &next, err);
-	if (!rc)
+	if (!rc) {
+		sweep_temps(&s);
 		rc = replace(&s, &next, err);
+	}
 	if (!rc && reload) {
 		char label[200];
 		snprintf(label, sizeof(label), "the reload command %s", reload->name);
