@@ -114,6 +114,12 @@ HEROKU_API_TOKEN=not-the-token run plan "$M"
 check "a rejected token: plan names Heroku's 401 unauthorized and the fix" \
 	'grep -q "HTTP 401 unauthorized (request [0-9a-f-]*): the connection.s token is invalid" <<<"$out"'
 
+heroku_ctl POST faults '{"rules": [{"match": "config-vars:GET", "kind": "error", "count": 1, "status": 403, "code": "two_factor", "message": "Two-factor code is required."}]}' >/dev/null
+run plan "$M"
+check "Heroku's id, not only its status, picks the hint (two_factor)" \
+	'grep -q "HTTP 403 two_factor (request [0-9a-f-]*): the app requires two-factor authentication" <<<"$out"'
+heroku_ctl DELETE faults >/dev/null
+
 # a 429 is waited out (one throttling reply, then the write goes through)
 heroku_ctl POST faults '{"rules": [{"match": "config-vars:PATCH", "kind": "throttle", "count": 1}]}' >/dev/null
 heroku_ctl POST vars '{"app": "raxx-api", "vars": {"AWS_ACCESS_KEY_ID": "AKIAEDITEDBYHAND0001"}}' >/dev/null

@@ -79,6 +79,20 @@ static const char *hint_for(long status)
 	}
 }
 
+/* Heroku's error id says more than the status for some replies. */
+static const char *hint_for_reply(const struct rest_reply *r)
+{
+	if (strcmp(r->code, "two_factor") == 0)
+		return "the app requires two-factor authentication: use a token of an authorization "
+		       "made for it (heroku authorizations:create)";
+	if (strcmp(r->code, "suspended") == 0)
+		return "the account or the app is suspended: rotor cannot change its config vars";
+	if (strcmp(r->code, "delinquent") == 0 || r->status == 402)
+		return "the account is delinquent (billing): Heroku refuses changes until it is "
+		       "settled";
+	return hint_for(r->status);
+}
+
 /* The two names, the manifest's own or the pair's. */
 static void names_of(const struct rotor_consumer_ref *c, const struct rotor_consumer_pair *p,
                      const char **akid, const char **secret)
@@ -110,7 +124,7 @@ static int config_vars(struct heroku *h, const struct rotor_consumer_ref *c, con
 	if (req_id)
 		snprintf(req_id, rlen, "%s", r.request_id);
 	if (r.status != 200) {
-		rc = rest_fail(conn, &r, what, hint_for(r.status), err);
+		rc = rest_fail(conn, &r, what, hint_for_reply(&r), err);
 		rest_reply_dispose(&r);
 		return rc;
 	}
