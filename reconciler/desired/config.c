@@ -745,7 +745,8 @@ static void parse_token_connection(struct cparse *c, const char *kind, const cha
                                    const struct ydoc_node *key, const struct ydoc_node *val)
 {
 	int github = strcmp(kind, "github") == 0;
-	struct yfield f[] = {{"apiUrl", 0, NULL}, {"token", !github, NULL}, {"app", 0, NULL}};
+	struct yfield f[] = {{"apiUrl", 0, NULL}, {"token", !github, NULL}, {"timeout", 0, NULL},
+	                     {"app", 0, NULL}};
 	char what[WHAT_MAX], fw[WHAT_MAX];
 	struct rotor_token_connection *t = grow(c, *items, *n, sizeof(*t));
 	if (!t)
@@ -754,15 +755,17 @@ static void parse_token_connection(struct cparse *c, const char *kind, const cha
 	t = &t[(*n)++];
 	t->name = xstrdup(c, key->value);
 	t->api_url = xstrdup(c, default_url);
+	t->timeout = 30;
 	t->pos = pos_of(c, key);
 	snprintf(what, sizeof(what), "connections.%s.%s", kind, key->value);
 	if (rotor_ymap_fields(&c->y, val, what, f, NFIELDS(f) - !github))
 		return;
 	get_api_url(c, f[0].node, field(fw, what, "apiUrl"), &t->api_url);
 	get_secret_ref(c, f[1].node, field(fw, what, "token"), &t->token);
-	if (github && f[2].node)
-		parse_github_app(c, f[2].node, field(fw, what, "app"), t);
-	if (github && !f[1].node == !f[2].node)
+	get_duration_in(c, f[2].node, field(fw, what, "timeout"), 1, 600, &t->timeout);
+	if (github && f[3].node)
+		parse_github_app(c, f[3].node, field(fw, what, "app"), t);
+	if (github && !f[1].node == !f[3].node)
 		rotor_yerr(
 		    &c->y, val,
 		    "%s needs exactly one of token (a fine-grained token with Secrets: read and "

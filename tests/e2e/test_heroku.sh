@@ -120,6 +120,20 @@ check "Heroku's id, not only its status, picks the hint (two_factor)" \
 	'grep -q "HTTP 403 two_factor (request [0-9a-f-]*): the app requires two-factor authentication" <<<"$out"'
 heroku_ctl DELETE faults >/dev/null
 
+# a timeout (the connection's timeout: 3s): the write is not re-sent; the
+# next pass writes once
+heroku_ctl POST faults '{"rules": [{"match": "config-vars:PATCH", "kind": "hang", "count": 1, "latency_ms": 6000}]}' >/dev/null
+heroku_ctl POST vars '{"app": "raxx-api", "vars": {"AWS_ACCESS_KEY_ID": "AKIAEDITEDBYHAND0003"}}' >/dev/null
+R0=$(releases)
+T0=$SECONDS
+run apply "$M"
+check "a Heroku write that times out: the pass fails within the timeout, names the call, nothing re-sent" \
+	'[ $rc = 1 ] && grep -q "Heroku PATCH /apps/raxx-api/config-vars.*[Tt]ime" <<<"$out" && [ $((SECONDS - T0)) -le 6 ] && [ "$(releases)" = "$R0" ]'
+heroku_ctl DELETE faults >/dev/null
+sleep 3 # the double lets the held request go
+run apply "$M"
+check "after the timeout, the next pass writes once" '[ $rc = 0 ] && [ "$(releases)" = $((R0 + 1)) ] && [ "$(hk_akid)" = "$(akid_of hk)" ]'
+
 # a 429 is waited out (one throttling reply, then the write goes through)
 heroku_ctl POST faults '{"rules": [{"match": "config-vars:PATCH", "kind": "throttle", "count": 1}]}' >/dev/null
 heroku_ctl POST vars '{"app": "raxx-api", "vars": {"AWS_ACCESS_KEY_ID": "AKIAEDITEDBYHAND0001"}}' >/dev/null

@@ -9,6 +9,8 @@
 #    seen, nothing sent; a stopped sshd is a clear connection error;
 #  - a reload that fails puts the old file back: the consumer stays on the
 #    old key, which stays Active;
+#  - rotor killed (-9) while the host runs the reload: invariants hold, no
+#    temp file is left, the next passes converge;
 #  - the secret is on the host only in the target file.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/world.sh"
@@ -91,10 +93,36 @@ run apply "$M"
 check "while the remote file lags, the old key stays Active" '[ "$(key_status raxx-sh "$K0")" = Active ]'
 sed -i 's/reload: broken}/reload: restart-app}/' "$WORLD/m/sh/sh.yaml"
 
+# ---- killed (-9) while the host runs the reload (the file replaced) ----------
+sed -i 's/reload: restart-app}/reload: gated}/' "$WORLD/m/sh/sh.yaml"
+run apply "$M" # the lagging file catches up (the gate is open)
+clock_advance 7200
+run apply "$M"
+clock_advance $((2 * 86400))
+run apply "$M"
+KK=$(akid_of sh)
+touch "$WORLD/remote-gate"
+rm -f "$WORLD/remote-gate-reached"
+clock_advance $((31 * 86400))
+"$ROTOR_BIN" apply "$M" >"$WORLD/killed.out" 2>&1 &
+KP=$!
+for _ in $(seq 1 200); do [ -e "$WORLD/remote-gate-reached" ] && break; sleep 0.05; done
+kill -9 "$KP"
+wait "$KP" 2>/dev/null
+rm -f "$WORLD/remote-gate"
+check "killed in the remote reload: the invariants hold, the old key Active, no temp file on the host" \
+	'[ -e "$WORLD/remote-gate-reached" ] && [ -z "$(q inv raxx-sh /sh)" ] && [ "$(key_status raxx-sh "$KK")" = Active ] && [ -z "$(ls -A "$WORLD/remote" | grep -v "^app.env$")" ]'
+run apply "$M"
+run apply "$M"
+check "after the kill, the next passes converge: the remote file holds the stored pair" \
+	'[ $rc = 0 ] && [ "$(remote_akid)" = "$(akid_of sh)" ] && [ "$(akid_of sh)" != "$KK" ]'
+sed -i 's/reload: gated}/reload: restart-app}/' "$WORLD/m/sh/sh.yaml"
+
+KD=$(remote_akid)
 kill "$SSHD_PID" && wait "$SSHD_PID" 2>/dev/null
 run plan "$M"
 check "sshd down: a clear connection error; the file untouched" \
-	'grep -q "ssh .*@127.0.0.1:$SSH_PORT .*cannot connect: Connection refused" <<<"$out" && [ "$(remote_akid)" = "$K0" ]'
+	'grep -q "ssh .*@127.0.0.1:$SSH_PORT .*cannot connect: Connection refused" <<<"$out" && [ "$(remote_akid)" = "$KD" ]'
 /usr/sbin/sshd -D -e -f "$WORLD/sshd/sshd_config" 2>>"$WORLD/sshd/sshd.log" &
 SSHD_PID=$!
 echo "$SSHD_PID" >>"$WORLD/pids"

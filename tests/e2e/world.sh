@@ -191,7 +191,7 @@ HEROKU_TOKEN=heroku-test-token-0000000000000000000000
 world_heroku() {
 	_start_double HEROKU heroku_double.py || return 1
 	heroku_ctl POST tokens "{\"token\": \"$HEROKU_TOKEN\", \"apps\": \"*\"}" >/dev/null
-	sed -i "/^connections:\$/a\\  heroku:\n    heroku-test:\n      apiUrl: \"$HEROKU_URL\"\n      token: {env: HEROKU_API_TOKEN}" "$WORLD/rotor.yaml"
+	sed -i "/^connections:\$/a\\  heroku:\n    heroku-test:\n      apiUrl: \"$HEROKU_URL\"\n      token: {env: HEROKU_API_TOKEN}\n      timeout: 3s" "$WORLD/rotor.yaml"
 	export HEROKU_API_TOKEN=$HEROKU_TOKEN
 }
 heroku_ctl() { _ctl "$HEROKU_URL" "$@"; }
@@ -226,8 +226,8 @@ github_ctl() { _ctl "$GITHUB_URL" "$@"; }
 # rotor's own ed25519 key authorised, internal SFTP), run as the user the
 # tests run as (as root in CI: then it needs /run/sshd, created here), and
 # its connection host-test in rotor.yaml (allowedDirs $WORLD/remote, reload
-# commands restart-app, which appends to $WORLD/remote-reloads, and broken,
-# which exits 1). Sets SSH_PORT, SSHD_PID. Returns 77 when sshd is missing.
+# commands restart-app, which appends to $WORLD/remote-reloads, broken,
+# which exits 1, and gated, which waits while $WORLD/remote-gate exists). Sets SSH_PORT, SSHD_PID. Returns 77 when sshd is missing.
 world_sshd() {
 	local d=$WORLD/sshd
 	if [ ! -x /usr/sbin/sshd ] || ! command -v ssh-keygen >/dev/null; then
@@ -261,7 +261,7 @@ CFG
 		sleep 0.05
 	done
 	printf '[127.0.0.1]:%s %s\n' "$SSH_PORT" "$(cut -d' ' -f1,2 "$d/host_ed25519.pub")" >"$d/known_hosts"
-	sed -i "/^connections:\$/a\\  ssh:\n    host-test:\n      address: 127.0.0.1\n      port: $SSH_PORT\n      user: $(id -un)\n      privateKey: {file: $d/rotor_key}\n      knownHosts: $d/known_hosts\n      allowedDirs: [$WORLD/remote]\n      reload:\n        restart-app: {argv: [sh, -c, 'echo reloaded >> $WORLD/remote-reloads'], timeout: 10s}\n        broken: {argv: ['false']}" "$WORLD/rotor.yaml"
+	sed -i "/^connections:\$/a\\  ssh:\n    host-test:\n      address: 127.0.0.1\n      port: $SSH_PORT\n      user: $(id -un)\n      privateKey: {file: $d/rotor_key}\n      knownHosts: $d/known_hosts\n      allowedDirs: [$WORLD/remote]\n      reload:\n        restart-app: {argv: [sh, -c, 'echo reloaded >> $WORLD/remote-reloads'], timeout: 10s}\n        broken: {argv: ['false']}\n        gated: {argv: [sh, -c, 'touch $WORLD/remote-gate-reached; while [ -e $WORLD/remote-gate ]; do sleep 0.05; done'], timeout: 60s}" "$WORLD/rotor.yaml"
 }
 
 # A manifest for USER with an env-file consumer and the given durations.

@@ -81,6 +81,7 @@ struct rotor_token_connection { /* heroku and github */
 	char *name;
 	char *api_url;                 /* default per kind */
 	struct rotor_secret_ref token; /* required, but for a GitHub App */
+	int64_t timeout;               /* one request, seconds; default 30 */
 	/* github only: a GitHub App installation instead of a token
 	 * (app: {id, installationId, privateKey}) */
 	int64_t app_id, installation_id;         /* 0: no app */

@@ -557,6 +557,7 @@ static int gh_open(struct rotor_consumer_ops *ops, const struct rotor_config *cf
 		int rc = rest_conn_init(&g->rest, &github, t->name, t->api_url,
 		                        t->app_id ? NULL : t->token.value, err);
 		pthread_mutex_init(&g->lock, NULL);
+		g->rest.timeout_ms = t->timeout > 0 ? t->timeout * 1000 : 30000;
 		h->n++;
 		if (!rc && t->app_id) {
 			g->app_id = t->app_id;

@@ -83,7 +83,8 @@ static const char *hint_for(long status)
 static const char *hint_for_reply(const struct rest_reply *r)
 {
 	if (strcmp(r->code, "two_factor") == 0)
-		return "the app requires two-factor authentication: use a token of an authorization "
+		return "the app requires two-factor authentication: use a token of an "
+		       "authorization "
 		       "made for it (heroku authorizations:create)";
 	if (strcmp(r->code, "suspended") == 0)
 		return "the account or the app is suspended: rotor cannot change its config vars";
@@ -300,6 +301,7 @@ static int heroku_open(struct rotor_consumer_ops *ops, const struct rotor_config
 		const struct rotor_token_connection *t = &cfg->heroku[i];
 		int rc =
 		    rest_conn_init(&h->conns[i], &heroku, t->name, t->api_url, t->token.value, err);
+		h->conns[i].timeout_ms = t->timeout > 0 ? t->timeout * 1000 : 30000;
 		if (rc) {
 			heroku_close(ops);
 			return rc;
