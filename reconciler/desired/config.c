@@ -745,8 +745,8 @@ static void parse_token_connection(struct cparse *c, const char *kind, const cha
                                    const struct ydoc_node *key, const struct ydoc_node *val)
 {
 	int github = strcmp(kind, "github") == 0;
-	struct yfield f[] = {{"apiUrl", 0, NULL}, {"token", !github, NULL}, {"timeout", 0, NULL},
-	                     {"app", 0, NULL}};
+	struct yfield f[] = {
+	    {"apiUrl", 0, NULL}, {"token", !github, NULL}, {"timeout", 0, NULL}, {"app", 0, NULL}};
 	char what[WHAT_MAX], fw[WHAT_MAX];
 	struct rotor_token_connection *t = grow(c, *items, *n, sizeof(*t));
 	if (!t)
