@@ -401,6 +401,16 @@ class ControlRoutes:
     log and the shared clock. Mixed into a double's handler, whose server
     has .faults, .state.calls and .clock."""
 
+    def do_any(self):
+        """/_control/... to the control routes, anything else to the double's
+        own self.api()."""
+        if urllib.parse.urlsplit(self.path).path.startswith("/_control/"):
+            self.control()
+        else:
+            self.api()
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_any
+
     def control(self):
         """Dispatches /_control/ROUTE to c_METHOD_ROUTE under the state lock."""
         url = urllib.parse.urlsplit(self.path)

@@ -154,14 +154,6 @@ def verify_jwt(jwt, pem, now):
 class Handler(doublelib.ControlRoutes, doublelib.QuietHandler):
     server_version = "github-double/1"
 
-    def do_any(self):
-        if urllib.parse.urlsplit(self.path).path.startswith("/_control/"):
-            self.control()
-        else:
-            self.api()
-
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_any
-
     def reply(self, status, obj, headers):
         if status == 204:
             self.send_response(204)

@@ -105,14 +105,6 @@ def vars_size(v):
 class Handler(doublelib.ControlRoutes, doublelib.QuietHandler):
     server_version = "heroku-double/1"
 
-    def do_any(self):
-        if urllib.parse.urlsplit(self.path).path.startswith("/_control/"):
-            self.control()
-        else:
-            self.api()
-
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_any
-
     def reply(self, status, obj, headers):
         doublelib.send_body(self, status, json.dumps(obj) + "\n", "application/json", headers)
 

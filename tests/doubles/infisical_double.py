@@ -800,14 +800,6 @@ def match_route(method, path):
 class Handler(doublelib.ControlRoutes, doublelib.QuietHandler):
     server_version = "infisical-double/1"
 
-    def do_any(self):
-        if urllib.parse.urlsplit(self.path).path.startswith("/_control/"):
-            self.control()
-        else:
-            self.api()
-
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_any
-
     # -- the API
 
     def api(self):
