@@ -302,12 +302,21 @@ static void observe_tags(const struct rotor_tags *tags, const struct rotor_manif
 			continue;
 		}
 		if (strncmp(k, ROTOR_TAG_CONSUMER, strlen(ROTOR_TAG_CONSUMER)) == 0) {
+			int mine = 0;
 			for (size_t i = 0; i < m->nconsumers && i < ROTOR_MANIFEST_MAX_CONSUMERS;
 			     i++)
 				if (strcmp(k + strlen(ROTOR_TAG_CONSUMER), m->consumers[i].name) ==
-				    0)
+				    0) {
 					snprintf(obs->consumers[i].record,
 					         sizeof(obs->consumers[i].record), "%s", v);
+					mine = 1;
+				}
+			/* the record of a consumer that left the manifest: forgotten,
+			 * so tags never fill up (IAM allows 50) */
+			if (!mine && obs->nstale < ROTOR_OBS_MAX_KEYS &&
+			    strlen(k) < sizeof(obs->stale_records[0]))
+				snprintf(obs->stale_records[obs->nstale++],
+				         sizeof(obs->stale_records[0]), "%s", k);
 			continue;
 		}
 		int known = 0;
@@ -321,7 +330,8 @@ static void observe_tags(const struct rotor_tags *tags, const struct rotor_manif
 		struct rotor_key_record r;
 		if (!known && obs->nstale < ROTOR_OBS_MAX_KEYS && rotor_aws_key_id_valid(k) &&
 		    rotor_record_parse(v, &r) == 0 && strcmp(r.manifest, m->name) == 0)
-			snprintf(obs->stale_records[obs->nstale++], 32, "%s", k);
+			snprintf(obs->stale_records[obs->nstale++], sizeof(obs->stale_records[0]),
+			         "%s", k);
 	}
 }
 

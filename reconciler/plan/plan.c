@@ -878,9 +878,16 @@ static void compute(const struct rotor_manifest *m, const struct rotor_observed 
 	if (p->status == ROTOR_STATUS_STALLED || p->status == ROTOR_STATUS_UNKNOWN ||
 	    p->status == ROTOR_STATUS_SUSPENDED || o->rollback)
 		return;
-	for (int i = 0; i < o->nstale; i++)
-		add(p, ROTOR_ACT_FORGET_RECORD, o->stale_records[i], -1,
-		    "forget rotor's record of %s: IAM no longer has that key", o->stale_records[i]);
+	for (int i = 0; i < o->nstale; i++) {
+		const char *r = o->stale_records[i];
+		if (strncmp(r, "rotor:consumer:", 15) == 0)
+			add(p, ROTOR_ACT_FORGET_RECORD, r, -1,
+			    "forget rotor's record of consumer %s: it is no longer in the manifest",
+			    r + 15);
+		else
+			add(p, ROTOR_ACT_FORGET_RECORD, r, -1,
+			    "forget rotor's record of %s: IAM no longer has that key", r);
+	}
 	if (o->nstale && p->status == ROTOR_STATUS_READY)
 		set_status(p, ROTOR_STATUS_RECONCILING, "%s", p->actions[0].reason);
 }

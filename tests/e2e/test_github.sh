@@ -153,6 +153,27 @@ GITHUB_TOKEN_TEST=not-the-token run plan "$M"
 check "a rejected token: plan names GitHub's 401 Bad credentials and the fix" \
 	'grep -q "HTTP 401 (request [^)]*): the connection.s token is invalid or expired.*Bad credentials" <<<"$out"'
 
+# a consumer leaves the manifest: its record tag is forgotten (tags never fill up)
+check "the environment consumer has a record tag" '[ -n "$(q tag raxx-gh rotor:consumer:ci-prod)" ]'
+"$ROTOR_PYTHON" - "$M/gh.yaml" <<'PY'
+import sys
+p = sys.argv[1]
+lines = open(p).read().splitlines(True)
+out, skip = [], 0
+for l in lines:
+    if l.strip() == "- name: ci-prod":
+        skip = 2  # its line and the githubActions line
+    if skip:
+        skip -= 1
+        continue
+    out.append(l)
+open(p, "w").write("".join(out))
+PY
+plan "a consumer removed" "$M"
+check "plan: forget the record of the consumer that left" 'grep -q "forget rotor.s record of consumer ci-prod: it is no longer in the manifest" <<<"$out"'
+run apply "$M"
+check "apply removes its tag" '[ $rc = 0 ] && [ -z "$(q tag raxx-gh rotor:consumer:ci-prod)" ] && [ -n "$(q tag raxx-gh rotor:consumer:ci)" ]'
+
 check "invariants hold at the end" '[ -z "$(q inv raxx-gh /gh)" ] && [ "$(q limit_exceeded)" = 0 ]'
 q secrets >>"$WORLD/secrets.seen"
 no_secret_leaked

@@ -83,8 +83,10 @@ struct rotor_observed {
 	int64_t rollback_prev_akid_version;       /* the store version holding it */
 	char rollback_error[ROTOR_OBS_ERROR_MAX]; /* why the history could not be read */
 	/* housekeeping and trouble */
-	char problem[ROTOR_OBS_ERROR_MAX];          /* the first part that failed to load, or "" */
-	char stale_records[ROTOR_OBS_MAX_KEYS][32]; /* record tags of keys IAM no longer has */
+	char problem[ROTOR_OBS_ERROR_MAX]; /* the first part that failed to load, or "" */
+	/* record tags nothing needs any more: of keys IAM no longer has, and of
+	 * consumers no longer in the manifest (rotor:consumer:NAME) */
+	char stale_records[ROTOR_OBS_MAX_KEYS][96];
 	int nstale;
 };
 

@@ -41,7 +41,9 @@ enum rotor_action_kind {
 
 struct rotor_action {
 	enum rotor_action_kind kind;
-	char key_id[32];  /* the key acted on ("" for the key CREATE makes) */
+	/* the key acted on ("" for the key CREATE makes); FORGET_RECORD: the
+	 * record tag's key (a key id, or rotor:consumer:NAME) */
+	char key_id[96];
 	int consumer;     /* PROPAGATE: index into the manifest's consumers; else -1 */
 	char reason[320]; /* one line a reviewer understands */
 };
