@@ -94,6 +94,13 @@ struct rotor_controller {
 	pthread_mutex_t lock;
 	pthread_cond_t work, idle;
 	atomic_int stopping, reload_asked, fetch_now;
+	/* the source is fetched on a thread of its own (a git server that
+	 * stalls must not stall scheduling or a stop): fetching while it runs;
+	 * installing while a new set waits for the workers (no new work is
+	 * handed out meanwhile); expecting while the loop's batched store read
+	 * uses the current manifests (guarded by lock) */
+	atomic_int fetching;
+	int installing, expecting;
 	int ready;
 	char source_error[ROTOR_ERROR_MSG_MAX];
 	int64_t last_fetch;
@@ -1000,8 +1007,10 @@ static void refresh_manifests(struct rotor_controller *c)
 		free(set);
 		return;
 	}
-	while (c->busy)
+	c->installing = 1;
+	while (c->busy || c->expecting)
 		pthread_cond_wait(&c->idle, &c->lock);
+	c->installing = 0;
 	int changed = !c->set || strcmp(revision, c->revision) != 0 || c->set->n != set->n;
 	if (install_set(c, set, revision) != 0) {
 		rotor_manifest_set_dispose(set);
@@ -1013,6 +1022,14 @@ static void refresh_manifests(struct rotor_controller *c)
 			          set->n == 1 ? "" : "s", revision[0] ? " at " : "", revision);
 	}
 	pthread_mutex_unlock(&c->lock);
+}
+
+static void *fetch_main(void *arg)
+{
+	struct rotor_controller *c = arg;
+	refresh_manifests(c);
+	atomic_store(&c->fetching, 0);
+	return NULL;
 }
 
 int rotor_controller_run(struct rotor_controller *c, struct rotor_error *err)
@@ -1028,20 +1045,28 @@ int rotor_controller_run(struct rotor_controller *c, struct rotor_error *err)
 			break;
 	int64_t next_fetch = 0;
 	while (!atomic_load(&c->stopping)) {
-		if (atomic_exchange(&c->reload_asked, 0))
+		/* a reload swaps the config a fetch in flight reads: after it */
+		if (!atomic_load(&c->fetching) && atomic_exchange(&c->reload_asked, 0))
 			reload_config(c);
 		/* read each time: a reload may change it */
 		int64_t interval = c->cfg->source.present ? c->cfg->source.interval : 60;
 		int64_t now = now_s(c);
 		if (atomic_exchange(&c->fetch_now, 0))
 			next_fetch = 0; /* a signed webhook: a push to the source's branch */
-		if (now >= next_fetch) {
-			refresh_manifests(c);
+		if (now >= next_fetch && !atomic_load(&c->fetching)) {
+			pthread_t t;
+			atomic_store(&c->fetching, 1);
+			if (pthread_create(&t, NULL, fetch_main, c) == 0) {
+				pthread_detach(t);
+			} else { /* no thread: fetch here */
+				refresh_manifests(c);
+				atomic_store(&c->fetching, 0);
+			}
 			next_fetch = now + interval;
 		}
 		pthread_mutex_lock(&c->lock);
 		size_t due = 0;
-		for (size_t i = 0; i < c->nms; i++) {
+		for (size_t i = 0; !c->installing && i < c->nms; i++) {
 			struct mstate *st = &c->ms[i];
 			if (!st->busy && !st->queued && st->next_due <= now) {
 				st->queued = 1;
@@ -1061,13 +1086,16 @@ int rotor_controller_run(struct rotor_controller *c, struct rotor_error *err)
 			for (size_t q = c->qlen - due; q < c->qlen; q++)
 				c->expect[k++] = c->ms[c->queue[q]].m;
 		}
+		c->expecting = k > 0;
 		pthread_mutex_unlock(&c->lock);
 		/* outside the lock (the store's read may take a while; /status and
-		 * the workers must not wait): c->expect and the manifests change
-		 * only on this thread */
+		 * the workers must not wait); a new set is not installed meanwhile
+		 * (expecting) */
 		if (k)
 			rotor_engine_expect(c->engine, c->expect, k);
 		pthread_mutex_lock(&c->lock);
+		c->expecting = 0;
+		pthread_cond_broadcast(&c->idle);
 		if (c->qlen)
 			pthread_cond_broadcast(&c->work);
 		pthread_mutex_unlock(&c->lock);
@@ -1089,6 +1117,15 @@ void rotor_controller_free(struct rotor_controller *c)
 {
 	if (!c)
 		return;
+	if (atomic_load(&c->fetching)) {
+		/* a fetch that does not end (a stalled git server: libgit2 1.5 has
+		 * no timeout) is not waited for; the process is about to exit */
+		rotor_log(ROTOR_LOG_WARN, "controller",
+		          "a fetch of the source is still in flight: not waited for");
+		if (c->mhd)
+			MHD_stop_daemon(c->mhd);
+		return;
+	}
 	if (c->mhd)
 		MHD_stop_daemon(c->mhd);
 	rotor_notifier_close(c->notifier, 10000);
