@@ -5,7 +5,7 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config libcurl4-openssl-dev libssl-dev libyaml-dev
       libgit2-dev libjansson-dev libexpat1-dev libsodium-dev libmicrohttpd-dev
       libssh2-1-dev libcmocka-dev python3 python3-nacl clang clang-format git openssh-server
-      openssh-client gnupg gpgv prometheus curl)
+      openssh-client gnupg gpgv prometheus curl openssl)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
