@@ -93,7 +93,7 @@ git -C "$REPO" init -q -b main
 cp "$M/s3-backup-writer.yaml" "$REPO/aws/"
 git -C "$REPO" add -A
 git -C "$REPO" -c user.name=demo -c user.email=demo@example.invalid commit -qm "s3-backup-writer"
-PORT=$("$ROTOR_PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 {
 	cat "$WORLD/rotor.yaml"
 	printf 'source:\n  url: "file://%s"\n  path: aws\n  cacheDir: %s\n  interval: 1m\n' "$REPO" "$WORLD/gitcache"

@@ -46,6 +46,7 @@
 #include "rotor/source.h"
 #include "rotor/stats.h"
 #include "rotor/timefmt.h"
+#include "util/digest.h"
 
 #define BACKOFF_MIN_S 30
 #define BACKOFF_MAX_S 900
@@ -698,16 +699,13 @@ static void repo_key(const char *url, char *buf, size_t len)
 static enum MHD_Result webhook(struct rotor_controller *c, struct MHD_Connection *conn,
                                struct upload *u)
 {
-	unsigned char mac[32];
-	unsigned int maclen = 0;
-	char hex[65], want_ref[300], src[600], got[600];
+	char hex[65] = "", want_ref[300], src[600], got[600];
 	/* the config (its secret, the source) read under the lock: SIGHUP may
 	 * swap it while this request runs */
 	pthread_mutex_lock(&c->lock);
 	const struct rotor_secret *secret = c->cfg->webhook_github_secret.value;
 	if (secret)
-		HMAC(EVP_sha256(), rotor_secret_bytes(secret), (int)rotor_secret_len(secret),
-		     (const unsigned char *)(u->data ? u->data : ""), u->len, mac, &maclen);
+		rotor_hmac_sha256_hex(secret, u->data ? u->data : "", u->len, hex);
 	snprintf(want_ref, sizeof(want_ref), "refs/heads/%s",
 	         c->cfg->source.branch ? c->cfg->source.branch : "main");
 	repo_key(c->cfg->source.url, src, sizeof(src));
@@ -717,8 +715,6 @@ static enum MHD_Result webhook(struct rotor_controller *c, struct MHD_Connection
 	if (u->too_big)
 		return reply(conn, 413, "text/plain", strdup("body too large\n"), 15);
 	const char *sig = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Hub-Signature-256");
-	for (unsigned i = 0; i < maclen; i++)
-		snprintf(hex + 2 * i, 3, "%02x", mac[i]);
 	if (!sig || strlen(sig) != 7 + 64 || strncmp(sig, "sha256=", 7) != 0 ||
 	    CRYPTO_memcmp(sig + 7, hex, 64) != 0) {
 		rotor_log(ROTOR_LOG_WARN, "controller",

@@ -19,6 +19,7 @@
 #include "rotor/secret.h"
 #include "rotor/timefmt.h"
 #include "rotor/version.h"
+#include "util/digest.h"
 #include "util/http.h"
 
 #define QUEUE_MAX 512
@@ -196,14 +197,9 @@ static int post(const struct sink *s, const char *body, const struct item *it, c
 		rotor_http_request_header(&req, "X-Rotor-Event", rotor_notify_event_name(it->kind));
 		rotor_http_request_header(&req, "X-Rotor-Delivery", delivery);
 		if (s->secret) {
-			unsigned char mac[32];
-			unsigned int ml = sizeof(mac);
-			HMAC(EVP_sha256(), rotor_secret_bytes(s->secret),
-			     (int)rotor_secret_len(s->secret), (const unsigned char *)body,
-			     strlen(body), mac, &ml);
-			int o2 = snprintf(sig, sizeof(sig), "sha256=");
-			for (unsigned i = 0; i < ml; i++)
-				o2 += snprintf(sig + o2, sizeof(sig) - (size_t)o2, "%02x", mac[i]);
+			char hex[65];
+			rotor_hmac_sha256_hex(s->secret, body, strlen(body), hex);
+			snprintf(sig, sizeof(sig), "sha256=%s", hex);
 			rotor_http_request_header(&req, "X-Rotor-Signature-256", sig);
 		}
 	}

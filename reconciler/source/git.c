@@ -29,6 +29,7 @@
 #include "rotor/privdir.h"
 #include "rotor/secret.h"
 #include "source/verify.h"
+#include "util/digest.h"
 
 #define DEFAULT_BRANCH "main"
 #define KNOWN_HOSTS_MAX ((size_t)1024 * 1024)
@@ -106,12 +107,10 @@ static int cache_path(const struct rotor_git_source *src, char *buf, size_t len,
 	    rotor_private_dir_make(dir, "git source's cache directory", "set source.cacheDir", err);
 	if (rc)
 		return rc;
+	char h[17];
 	EVP_Digest(src->url, strlen(src->url), md, &mdlen, EVP_sha256(), NULL);
-	int n = snprintf(buf, len, "%s/", dir);
-	for (int i = 0; i < 8 && n > 0 && (size_t)n < len; i++)
-		n += snprintf(buf + n, len - (size_t)n, "%02x", md[i]);
-	if (n > 0 && (size_t)n < len)
-		snprintf(buf + n, len - (size_t)n, ".git");
+	rotor_hex(h, md, 8);
+	snprintf(buf, len, "%s/%s.git", dir, h);
 	return 0;
 }
 

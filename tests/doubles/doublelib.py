@@ -266,6 +266,24 @@ class _Count:
 SNAPSHOT_SKIP = ("lock", "clock", "opts")
 
 
+class State:
+    """The base of a small double's state: the shared clock, a lock, and a
+    call log (`calls`, each entry numbered `seq`) that /_control/calls
+    serves. reset() (the subclass's) fills in the rest and must clear
+    calls and seq."""
+
+    def __init__(self, clock):
+        self.clock = clock
+        self.lock = threading.RLock()
+        self.reset()
+
+    def log(self, entry):
+        with self.lock:
+            self.seq += 1
+            entry["seq"] = self.seq
+            self.calls.append(entry)
+
+
 def snapshot_state(state):
     """A deep copy of a State's attributes but its lock, clock and options,
     as one object graph: references between them (a key's user, a token's

@@ -60,7 +60,6 @@ import re
 import subprocess
 import sys
 import tempfile
-import threading
 import urllib.parse
 import uuid
 
@@ -93,12 +92,7 @@ class Target:
         self.secrets = {}  # NAME -> {"value", "created_at", "updated_at", "writes"}
 
 
-class State:
-    def __init__(self, clock):
-        self.clock = clock
-        self.lock = threading.RLock()
-        self.reset()
-
+class State(doublelib.State):
     def reset(self):
         with self.lock:
             self.targets = {}   # "owner/repo" | "owner/repo@env" | "org:NAME" -> Target
@@ -107,12 +101,6 @@ class State:
             self.apps = {}      # app id -> {"installation_id", "pem", "scopes"}
             self.calls = []
             self.seq = 0
-
-    def log(self, entry):
-        with self.lock:
-            self.seq += 1
-            entry["seq"] = self.seq
-            self.calls.append(entry)
 
 
 def verify_jwt(jwt, pem, now):

@@ -34,7 +34,6 @@ GET /_control/state; plus doublelib's faults, calls, clock, snapshot.
 
 import json
 import sys
-import threading
 import urllib.parse
 import uuid
 
@@ -53,24 +52,13 @@ class ApiError(Exception):
         self.status, self.ident, self.message = status, ident, message
 
 
-class State:
-    def __init__(self, clock):
-        self.clock = clock
-        self.lock = threading.RLock()
-        self.reset()
-
+class State(doublelib.State):
     def reset(self):
         with self.lock:
             self.apps = {}     # name -> {"id", "vars", "releases", "history"}
             self.tokens = {}   # token -> {"apps": set or "*", "left": float, "at": datetime}
             self.calls = []
             self.seq = 0
-
-    def log(self, entry):
-        with self.lock:
-            self.seq += 1
-            entry["seq"] = self.seq
-            self.calls.append(entry)
 
     def take_token(self, token, now):
         """One request from token's bucket; the tokens left after it, or -1."""

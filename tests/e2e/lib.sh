@@ -32,6 +32,16 @@ spec:
     infisical: {connection: infisical-main, projectId: p1, environment: prod, secretPath: /app}
 YAML
 }
+wait_for() { # SECONDS CONDITION: polls CONDITION (eval'd) twice a second
+	local end=$((SECONDS + $1))
+	while [ $SECONDS -lt "$end" ]; do
+		eval "$2" && return 0
+		sleep 0.5
+	done
+	echo "# waited $1 s in vain for: $2"
+	return 1
+}
+
 # check LABEL CONDITION: ok when CONDITION (eval'd) holds; else not ok, with
 # the head of the last command's output ($out) as comments.
 check() {

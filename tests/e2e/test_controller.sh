@@ -33,14 +33,10 @@ cp "$WORLD/m/ctl/ctl.yaml" "$REPO/aws/ctl.yaml"
 git -C "$REPO" add -A && git -C "$REPO" commit -qm "ctl"
 C1=$(git -C "$REPO" rev-parse HEAD)
 OLD=$(q keys raxx-ctl | awk '{print $1}')
-PORT=$("$ROTOR_PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 # a notification receiver (the controller notifies as it goes)
-RLOG=$WORLD/received.jsonl
-: >"$RLOG"
-"$ROTOR_PYTHON" "$ROTOR_SOURCE_DIR/tests/e2e/receiver.py" --port 0 --lifetime 300 --log "$RLOG" >"$WORLD/receiver.out" 2>&1 &
-echo $! >>"$WORLD/pids"
-for _ in $(seq 1 100); do grep -q '^PORT' "$WORLD/receiver.out" && break; sleep 0.05; done
-export HOOK_URL="http://127.0.0.1:$(sed -n 's/^PORT //p' "$WORLD/receiver.out")/hook/ok"
+world_receiver || exit 1
+export HOOK_URL="http://127.0.0.1:$RPORT/hook/ok"
 {
 	cat "$WORLD/rotor.yaml"
 	printf 'source:\n  url: "file://%s"\n  path: aws\n  cacheDir: %s\n  interval: 10s\n' "$REPO" "$WORLD/gitcache"
@@ -60,15 +56,6 @@ CTL=$!
 echo "$CTL" >>"$WORLD/pids"
 HOSTP=127.0.0.1
 get() { curl -gsS --max-time 5 "http://$HOSTP:$PORT$1"; }
-wait_for() { # SECONDS CONDITION: polls CONDITION (eval'd) twice a second
-	local end=$((SECONDS + $1))
-	while [ $SECONDS -lt "$end" ]; do
-		eval "$2" && return 0
-		sleep 0.5
-	done
-	echo "# waited $1 s in vain for: $2"
-	return 1
-}
 wait_for 20 'get /healthz >/dev/null 2>&1'
 out=$(get /healthz)
 check "/healthz answers" '[ "$out" = ok ]'

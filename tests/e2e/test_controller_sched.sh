@@ -39,7 +39,7 @@ new_case gone raxx-gone
 sed -i 's/^  user: raxx-gone$/  user: raxx-missing/' "$WORLD/m/gone/gone.yaml"
 for n in heal win gone; do cp "$WORLD/m/$n/$n.yaml" "$REPO/aws/"; done
 git -C "$REPO" add -A && git -C "$REPO" commit -qm "three manifests"
-PORT=$("$ROTOR_PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 {
 	cat "$WORLD/rotor.yaml"
 	printf 'source:\n  url: "file://%s"\n  path: aws\n  cacheDir: %s\n  interval: 10s\n' "$REPO" "$WORLD/gitcache"
@@ -50,15 +50,6 @@ PORT=$("$ROTOR_PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1"
 CTL=$!
 echo "$CTL" >>"$WORLD/pids"
 get() { curl -sS --max-time 5 "http://127.0.0.1:$PORT$1"; }
-wait_for() { # SECONDS CONDITION: polls CONDITION (eval'd) twice a second
-	local end=$((SECONDS + $1))
-	while [ $SECONDS -lt "$end" ]; do
-		eval "$2" && return 0
-		sleep 0.5
-	done
-	echo "# waited $1 s in vain for: $2"
-	return 1
-}
 # mf NAME EXPR: a Python expression over manifest m (NAME's entry in /status)
 mf() {
 	get /status | "$ROTOR_PYTHON" -c '

@@ -26,7 +26,7 @@ PY
 echo $! >>"$WORLD/pids"
 for _ in $(seq 1 100); do [ -s "$WORLD/stall.port" ] && break; sleep 0.05; done
 GPORT=$(cat "$WORLD/stall.port")
-PORT=$("$ROTOR_PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 {
 	cat "$WORLD/rotor.yaml"
 	printf 'source:\n  url: "http://127.0.0.1:%s/raxx/manifests.git"\n  cacheDir: %s\n  interval: 10s\n' "$GPORT" "$WORLD/gitcache"

@@ -95,8 +95,6 @@ rc=$?
 check "diff --source: the config's source compared, from any directory" \
 	'[ $rc = 0 ] && grep -q "^+ obs (raxx-obs on aws-test): added" <<<"$out" && grep -q "spec.cadence: 30d -> 20d" <<<"$out"'
 
-free_port() { "$ROTOR_PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
 # ---- git daemon (git://) --------------------------------------------------------
 PORT=$(free_port)
 git daemon --reuseaddr --listen=127.0.0.1 --port="$PORT" --base-path="$WORLD/gitroot" \

@@ -19,12 +19,7 @@ LOG=$WORLD/rotor-output.log
 export AWS_URL INF_URL PROJECT WORLD
 source "$(dirname "$0")/scenario.sh"
 
-RLOG=$WORLD/received.jsonl
-: >"$RLOG"
-"$ROTOR_PYTHON" "$ROTOR_SOURCE_DIR/tests/e2e/receiver.py" --port 0 --lifetime 300 --log "$RLOG" >"$WORLD/receiver.out" 2>&1 &
-echo $! >>"$WORLD/pids"
-for _ in $(seq 1 100); do grep -q '^PORT' "$WORLD/receiver.out" && break; sleep 0.05; done
-RPORT=$(sed -n 's/^PORT //p' "$WORLD/receiver.out")
+world_receiver || exit 1
 export HOOK_URL="http://127.0.0.1:$RPORT/hook/ok" SLACK_URL="http://127.0.0.1:$RPORT/slack/ok"
 export HOOK_SECRET=hooksecret-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')
 cat >>"$WORLD/rotor.yaml" <<'YAML'

@@ -10,6 +10,9 @@
 #   aws_ctl METHOD ROUTE [JSON] / inf_ctl METHOD ROUTE [JSON]
 #   iam_keys USER             "AKIA... Active" lines, as IAM (the double) has them
 #   store_akid                the access key id the store holds
+#   free_port                 a loopback TCP port free now
+#   world_heroku / world_github / world_sshd / world_receiver
+#                             more remotes, each with its connection in rotor.yaml
 
 MANAGER_AKID=AKIAROTORMANAGER0001
 MANAGER_SECRET=rotor-manager-secret-0000000000000000000
@@ -36,6 +39,21 @@ _start_double() { # NAME SCRIPT ARGS... -> sets ${NAME}_URL
 	done
 	echo "world: $script did not start: $(cat "$WORLD/$name.err")" >&2
 	return 1
+}
+
+# free_port: a TCP port free on loopback now (for a server the test starts)
+free_port() { "$ROTOR_PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# world_receiver: tests/e2e/receiver.py on loopback, each request it gets
+# a JSON line in $RLOG; sets RPORT.
+world_receiver() {
+	RLOG=$WORLD/received.jsonl
+	: >"$RLOG"
+	"$ROTOR_PYTHON" "$ROTOR_SOURCE_DIR/tests/e2e/receiver.py" --port 0 --lifetime 300 --log "$RLOG" >"$WORLD/receiver.out" 2>&1 &
+	echo $! >>"$WORLD/pids"
+	for _ in $(seq 1 100); do grep -q '^PORT' "$WORLD/receiver.out" && break; sleep 0.05; done
+	RPORT=$(sed -n 's/^PORT //p' "$WORLD/receiver.out")
+	[ -n "$RPORT" ]
 }
 
 _ctl() { # URL METHOD ROUTE [JSON]
@@ -238,7 +256,7 @@ world_sshd() {
 	[ "$(id -u)" != 0 ] || mkdir -p /run/sshd
 	ssh-keygen -q -t ed25519 -N '' -f "$d/host_ed25519" && ssh-keygen -q -t ed25519 -N '' -f "$d/rotor_key" || return 1
 	cp "$d/rotor_key.pub" "$d/authorized_keys"
-	SSH_PORT=$("$ROTOR_PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	SSH_PORT=$(free_port)
 	cat >"$d/sshd_config" <<CFG
 Port $SSH_PORT
 ListenAddress 127.0.0.1

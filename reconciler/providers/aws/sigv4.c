@@ -17,6 +17,7 @@
 #include "rotor/error.h"
 #include "rotor/secret.h"
 #include "util/buf.h"
+#include "util/digest.h"
 #include "util/http.h"
 
 /* Hard caps on what a caller may hand in. rotor signs small Query-protocol
@@ -55,16 +56,6 @@ static int is_unreserved(unsigned char c)
 {
 	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
 	       c == '-' || c == '_' || c == '.' || c == '~';
-}
-
-static void to_hex(char *out, const unsigned char *in, size_t n)
-{
-	static const char digits[] = "0123456789abcdef";
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[in[i] >> 4];
-		out[2 * i + 1] = digits[in[i] & 0x0f];
-	}
-	out[2 * n] = '\0';
 }
 
 static int hex_value(unsigned char c)
@@ -141,7 +132,7 @@ static int sha256_hex(char hex[2 * SHA256_LEN + 1], const void *data, size_t len
 	unsigned int md_len = 0;
 	if (!EVP_Digest(data, len, md, &md_len, EVP_sha256(), NULL) || md_len != SHA256_LEN)
 		return ROTOR_EINTERNAL;
-	to_hex(hex, md, SHA256_LEN);
+	rotor_hex(hex, md, SHA256_LEN);
 	return 0;
 }
 
@@ -715,7 +706,7 @@ int rotor_sigv4_sign(const struct rotor_sigv4_input *in, const struct rotor_aws_
 		rc = rotor_error_set(err, rc, "SigV4: HMAC-SHA256 failed");
 		goto done;
 	}
-	to_hex(out->signature, mac, SHA256_LEN);
+	rotor_hex(out->signature, mac, SHA256_LEN);
 	memcpy(out->signed_headers, signed_hdrs.data, signed_hdrs.len + 1);
 	int n = snprintf(out->authorization, sizeof(out->authorization),
 	                 SIGV4_ALGORITHM " Credential=%s/%s, SignedHeaders=%s, Signature=%s",

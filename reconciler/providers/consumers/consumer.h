@@ -55,6 +55,15 @@ struct rotor_consumer_pair {
 	const char *record;
 };
 
+/* The names a consumer holds the pair under: its own, else the pair's. */
+static inline void rotor_consumer_names(const struct rotor_consumer_ref *c,
+                                        const struct rotor_consumer_pair *p, const char **akid,
+                                        const char **secret)
+{
+	*akid = c->akid_name ? c->akid_name : p->akid_name;
+	*secret = c->secret_name ? c->secret_name : p->secret_name;
+}
+
 /* The longest record a write may return: an IAM tag value (256) */
 #define ROTOR_CONSUMER_RECORD_MAX 256
 

@@ -112,6 +112,16 @@ static size_t inside_dir(const char *path, const char *dir)
 	return n;
 }
 
+size_t rotor_envfile_allowed_dir(const struct rotor_config *files, const char *path)
+{
+	size_t n = 0;
+	if (!path || has_dot_component(path))
+		return 0;
+	for (size_t i = 0; files && i < files->nallowed_dirs && !n; i++)
+		n = inside_dir(path, files->allowed_dirs[i]);
+	return n;
+}
+
 static void target_close(struct target *t)
 {
 	if (t->dirfd >= 0)
@@ -131,8 +141,7 @@ static int path_check(const struct rotor_config *cfg, const char *path, size_t *
 		return refuse(err, cfg, path, "the path is too long");
 	if (has_dot_component(path))
 		return refuse(err, cfg, path, "'.' and '..' are not allowed");
-	for (size_t i = 0; cfg && i < cfg->nallowed_dirs && !*dir_len; i++)
-		*dir_len = inside_dir(path, cfg->allowed_dirs[i]);
+	*dir_len = rotor_envfile_allowed_dir(cfg, path);
 	if (!*dir_len)
 		return refuse(err, cfg, path, "it is not inside an allowed directory");
 	const char *last = strrchr(path, '/') + 1;

@@ -26,6 +26,11 @@ int rotor_envfile_content_with(const struct rotor_buf *old, const struct rotor_c
                                const struct rotor_consumer_pair *pair, struct rotor_buf *out,
                                struct rotor_error *err);
 
+/* The length of the directory of files->allowed_dirs (an envFiles part)
+ * that path lies below, lexically, with no '.' or '..' component; 0 when
+ * none. */
+size_t rotor_envfile_allowed_dir(const struct rotor_config *files, const char *path);
+
 /* The file of c on the host of s (sshfile.c): observe, and write (temp file
  * in the same directory over SFTP, fsync, mode 0600, atomic replace, the
  * named reload, read back; a reload that fails puts the old content back). */

@@ -272,17 +272,22 @@ static int call(struct target *t, const char *method, const char *suffix, const 
 	return rest_call(&t->g->rest, method, path, body, len, body != NULL, what, r, err);
 }
 
+/* "/NAME" of a secret: GitHub keeps names upper case. */
+static void secret_suffix(char *out, size_t len, const char *name)
+{
+	snprintf(out, len, "/%s", name);
+	for (char *p = out; *p; p++)
+		if (*p >= 'a' && *p <= 'z')
+			*p = (char)(*p - 'a' + 'A');
+}
+
 /* A secret's updated_at; "" (and 0) when it does not exist. */
 static int secret_updated(struct target *t, const char *name, char *out, size_t len,
                           struct rotor_error *err)
 {
-	char suffix[200], what[900], up[128];
+	char suffix[200], what[900];
 	struct rest_reply r;
-	snprintf(up, sizeof(up), "%s", name);
-	for (char *p = up; *p; p++)
-		if (*p >= 'a' && *p <= 'z')
-			*p = (char)(*p - 'a' + 'A');
-	snprintf(suffix, sizeof(suffix), "/%s", up);
+	secret_suffix(suffix, sizeof(suffix), name);
 	out[0] = '\0';
 	int rc = call(t, "GET", suffix, NULL, 0, &r, what, sizeof(what), err);
 	if (rc)
@@ -326,13 +331,6 @@ static int record_parse(const char *v, struct record *rec)
 	return v && sscanf(v, "v1 k=%31s a=%47s s=%47s", rec->akid, rec->a, rec->s) == 3 ? 0 : -1;
 }
 
-static void names_of(const struct rotor_consumer_ref *c, const struct rotor_consumer_pair *p,
-                     const char **akid, const char **secret)
-{
-	*akid = c->akid_name ? c->akid_name : p->akid_name;
-	*secret = c->secret_name ? c->secret_name : p->secret_name;
-}
-
 static int gh_observe(void *ctx, const struct rotor_consumer_ref *c,
                       const struct rotor_consumer_pair *want, enum rotor_consumer_state *state,
                       char *detail, size_t dlen, struct rotor_error *err)
@@ -341,7 +339,7 @@ static int gh_observe(void *ctx, const struct rotor_consumer_ref *c,
 	struct record rec;
 	char ua[48], us[48];
 	const char *an, *sn;
-	names_of(c, want, &an, &sn);
+	rotor_consumer_names(c, want, &an, &sn);
 	int rc = target_of(ctx, c, &t, err);
 	if (!rc)
 		rc = secret_updated(&t, an, ua, sizeof(ua), err);
@@ -460,10 +458,7 @@ static int put_secret(struct target *t, const char *name, const void *value, siz
 	json_decref(body);
 	if (!text)
 		return rotor_error_set(err, ROTOR_ENOMEM, "out of memory");
-	snprintf(suffix, sizeof(suffix), "/%s", name);
-	for (char *p = suffix; *p; p++)
-		if (*p >= 'a' && *p <= 'z')
-			*p = (char)(*p - 'a' + 'A');
+	secret_suffix(suffix, sizeof(suffix), name);
 	int rc = call(t, "PUT", suffix, text, strlen(text), &r, what, sizeof(what), err);
 	free(text);
 	if (rc)
@@ -484,7 +479,7 @@ static int gh_write(void *ctx, const struct rotor_consumer_ref *c,
 	const char *an, *sn;
 	json_t *ids = NULL;
 	record[0] = '\0';
-	names_of(c, p, &an, &sn);
+	rotor_consumer_names(c, p, &an, &sn);
 	int rc = target_of(ctx, c, &t, err);
 	if (!rc)
 		rc = public_key(&t, key_id, sizeof(key_id), pk, err);

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "providers/aws/aws.h"
 #include "providers/consumers/consumer.h"
 #include "providers/consumers/restapi.h"
 #include "rotor/config.h"
@@ -94,14 +95,6 @@ static const char *hint_for_reply(const struct rest_reply *r)
 	return hint_for(r->status);
 }
 
-/* The two names, the manifest's own or the pair's. */
-static void names_of(const struct rotor_consumer_ref *c, const struct rotor_consumer_pair *p,
-                     const char **akid, const char **secret)
-{
-	*akid = c->akid_name ? c->akid_name : p->akid_name;
-	*secret = c->secret_name ? c->secret_name : p->secret_name;
-}
-
 /* GET or PATCH /apps/APP/config-vars. */
 static int config_vars(struct heroku *h, const struct rotor_consumer_ref *c, const char *method,
                        const char *body, size_t len, json_t **vars, char *req_id, size_t rlen,
@@ -155,12 +148,8 @@ static enum held compare_akid(json_t *vars, const char *name, const char *want, 
 		return MISSING;
 	/* a key id is not a secret: it names what the app holds; anything else
 	 * (the secret pasted in the wrong variable) is never shown */
-	size_t n = strlen(v);
-	int keyish =
-	    n >= 16 && n <= 32 && (strncmp(v, "AKIA", 4) == 0 || strncmp(v, "ASIA", 4) == 0);
-	for (size_t i = 0; keyish && i < n; i++)
-		keyish = (v[i] >= 'A' && v[i] <= 'Z') || (v[i] >= '0' && v[i] <= '9');
-	snprintf(got, glen, "%s", keyish ? v : "a value that is not an access key id");
+	snprintf(got, glen, "%s",
+	         rotor_aws_key_id_valid(v) ? v : "a value that is not an access key id");
 	return strcmp(v, want) == 0 ? EQUAL : DIFFERS;
 }
 
@@ -196,7 +185,7 @@ static int heroku_observe(void *ctx, const struct rotor_consumer_ref *c,
 	const char *an, *sn;
 	char got[64];
 	json_t *vars = NULL;
-	names_of(c, want, &an, &sn);
+	rotor_consumer_names(c, want, &an, &sn);
 	int rc = config_vars(ctx, c, "GET", NULL, 0, &vars, NULL, 0, err);
 	if (rc)
 		return rc;
@@ -240,7 +229,7 @@ static int heroku_write(void *ctx, const struct rotor_consumer_ref *c,
 	const char *an, *sn;
 	char req_id[96] = "";
 	json_t *vars = NULL;
-	names_of(c, p, &an, &sn);
+	rotor_consumer_names(c, p, &an, &sn);
 	json_t *body = json_object();
 	if (!body || json_object_set_new(body, an, json_string(p->akid)) != 0 ||
 	    json_object_set_new(

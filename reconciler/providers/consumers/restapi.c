@@ -55,20 +55,13 @@ void rest_reply_dispose(struct rest_reply *r)
 
 void rest_path_escape(char *out, size_t len, const char *s)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	size_t o = 0;
-	for (; *s && o + 4 < len; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
-		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.' || ch == '~') {
-			out[o++] = (char)ch;
-		} else {
-			out[o++] = '%';
-			out[o++] = hex[ch >> 4];
-			out[o++] = hex[ch & 15];
-		}
-	}
-	out[o] = '\0';
+	struct rotor_buf b;
+	rotor_buf_init(&b, len - 1);
+	if (rotor_http_urlencode(&b, s, strlen(s)) == 0 && b.data)
+		snprintf(out, len, "%.*s", (int)b.len, b.data);
+	else
+		out[0] = '\0'; /* too long: no such name (names are validated short) */
+	rotor_buf_dispose(&b);
 }
 
 /* Waits for this connection's next slot: when the remaining budget is low,

@@ -96,7 +96,8 @@ void rest_reply_dispose(struct rest_reply *r);
 int rest_fail(const struct rest_conn *c, const struct rest_reply *r, const char *what,
               const char *hint, struct rotor_error *err);
 
-/* Appends s percent-encoded (RFC 3986 unreserved kept) to out (size len). */
+/* s percent-encoded for a path segment (rotor_http_urlencode) into out
+ * (size len); "" when it does not fit. */
 void rest_path_escape(char *out, size_t len, const char *s);
 
 #endif

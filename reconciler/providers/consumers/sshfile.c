@@ -253,34 +253,14 @@ static int ssh_open(struct ssh *s, const struct rotor_ssh_connection *conn,
 
 /* ---- the path --------------------------------------------------------------------------- */
 
-/* The allowed directory path lies in (lexically), or NULL. */
-static const char *allowed_dir(const struct rotor_ssh_connection *conn, const char *path)
-{
-	for (const char *p = path; *p;) {
-		while (*p == '/')
-			p++;
-		size_t len = strcspn(p, "/");
-		if ((len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.'))
-			return NULL;
-		p += len;
-	}
-	for (size_t i = 0; conn->files && i < conn->files->nallowed_dirs; i++) {
-		const char *d = conn->files->allowed_dirs[i];
-		size_t n = strlen(d);
-		if (strncmp(path, d, n) == 0 && path[n] == '/' && path[n + 1])
-			return d;
-	}
-	return NULL;
-}
-
 /* No component below the allowed directory is a symbolic link on the host;
  * *exists says whether the file itself is there. */
 static int check_path(struct ssh *s, int *exists, struct rotor_error *err)
 {
 	const char *path = s->c->path;
-	const char *dir = allowed_dir(s->conn, path);
+	size_t dir_len = rotor_envfile_allowed_dir(s->conn->files, path);
 	*exists = 0;
-	if (!dir)
+	if (!dir_len)
 		return rotor_error_set(err, ROTOR_EINVALID,
 		                       "%s: the path is not inside the connection's allowedDirs "
 		                       "('.' and '..' are not allowed)",
@@ -291,7 +271,7 @@ static int check_path(struct ssh *s, int *exists, struct rotor_error *err)
 		return rotor_error_set(err, ROTOR_EINVALID, "%s: the path is longer than %zu bytes",
 		                       s->what, sizeof(buf) - 1);
 	snprintf(buf, sizeof(buf), "%s", path);
-	for (size_t i = strlen(dir) + 1; i <= total; i++) {
+	for (size_t i = dir_len + 1; i <= total; i++) {
 		if (path[i] != '/' && path[i] != '\0')
 			continue;
 		buf[i] = '\0';
