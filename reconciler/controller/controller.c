@@ -69,7 +69,6 @@ struct mstate {
 	char last_error[ROTOR_ERROR_MSG_MAX];
 	char held_by[ROTOR_OBS_ERROR_MAX];
 	int64_t key_created; /* the current key's creation; 0 unknown */
-	int64_t next_action; /* the forecast's earliest step; 0 none */
 	struct rotor_forecast forecast[ROTOR_PLAN_MAX_FORECAST]; /* the last pass's */
 	int nforecast;
 	char revision[41]; /* the revision the last pass followed */
@@ -303,14 +302,8 @@ static void reconcile_one(struct rotor_controller *c, struct mstate *st)
 	memcpy(st->forecast, plan->forecast, sizeof(st->forecast));
 	st->nforecast = plan->nforecast;
 	memcpy(st->revision, revision, sizeof(st->revision));
-	st->next_action = 0;
-	for (int k = 0; k < plan->nforecast; k++)
-		if (!st->next_action || plan->forecast[k].at < st->next_action)
-			st->next_action = plan->forecast[k].at;
-	st->key_created = 0;
-	for (int k = 0; k < obs->nkeys; k++)
-		if (strcmp(obs->keys[k].id, obs->store_akid) == 0)
-			st->key_created = obs->keys[k].created;
+	const struct rotor_obs_key *stored = rotor_obs_stored_key(obs);
+	st->key_created = stored ? stored->created : 0;
 	c->reconciles_ok += st->last_ok != 0;
 	c->reconciles_failed += failed != 0;
 	c->reconciles_held += held != 0;
@@ -489,10 +482,10 @@ static char *render_metrics(struct rotor_controller *c, size_t *len)
 	fprintf(f, "# HELP rotor_next_action_seconds Seconds until the manifest's next "
 	           "forecast step.\n# TYPE rotor_next_action_seconds gauge\n");
 	for (size_t i = 0; i < c->nms; i++)
-		if (c->ms[i].next_action) {
+		if (c->ms[i].nforecast) { /* the forecast is in time order */
 			metric_escape(name, sizeof(name), c->ms[i].m->name);
 			fprintf(f, "rotor_next_action_seconds{manifest=\"%s\"} %lld\n", name,
-			        (long long)(c->ms[i].next_action - now));
+			        (long long)(c->ms[i].forecast[0].at - now));
 		}
 	fprintf(f,
 	        "# HELP rotor_source_fetch_errors_total Failed reads of the manifests.\n# TYPE "

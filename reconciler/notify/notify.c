@@ -357,10 +357,8 @@ void rotor_notify_reconcile(struct rotor_notifier *n, const struct rotor_manifes
 	char msg[ROTOR_ERROR_MSG_MAX];
 	if (!n || !m || !plan)
 		return;
-	int64_t created = 0;
-	for (int k = 0; obs && k < obs->nkeys; k++)
-		if (strcmp(obs->keys[k].id, obs->store_akid) == 0)
-			created = obs->keys[k].created;
+	const struct rotor_obs_key *stored = rotor_obs_stored_key(obs);
+	int64_t created = stored ? stored->created : 0;
 	for (size_t si = 0; si < n->nsinks; si++) {
 		const struct sink *s = &n->sinks[si];
 		for (int i = 0; st && i < plan->nactions; i++) {

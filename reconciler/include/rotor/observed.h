@@ -12,6 +12,7 @@
 #define ROTOR_OBSERVED_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include "rotor/manifest.h"
 
@@ -89,5 +90,15 @@ struct rotor_observed {
 	char stale_records[ROTOR_OBS_MAX_KEYS][96];
 	int nstale;
 };
+
+/* The key the store holds, as IAM lists it, or NULL (none, or not a key
+ * of the user). */
+static inline const struct rotor_obs_key *rotor_obs_stored_key(const struct rotor_observed *o)
+{
+	for (int i = 0; o && o->store_akid[0] && i < o->nkeys; i++)
+		if (strcmp(o->keys[i].id, o->store_akid) == 0)
+			return &o->keys[i];
+	return NULL;
+}
 
 #endif
