@@ -109,7 +109,11 @@ static int app_jwt(struct gh_conn *g, char *out, size_t len, struct rotor_error 
 		                       (long long)g->app_id);
 	char sb[1400];
 	b64url(sb, sizeof(sb), sig, siglen);
-	if ((size_t)snprintf(out, len, "%s.%s", signing, sb) >= len)
+	int too_long = (size_t)snprintf(out, len, "%s.%s", signing, sb) >= len;
+	/* the JWT is a credential for nine minutes: no copy of it is left */
+	rotor_wipe(sb, sizeof(sb));
+	rotor_wipe(sig, sizeof(sig));
+	if (too_long)
 		return rotor_error_set(err, ROTOR_EINTERNAL, "GitHub App JWT too long");
 	return 0;
 }
